@@ -1,0 +1,1 @@
+"""Detectors: frames in, detections table out (see spermtrack.schema)."""

@@ -1,0 +1,1 @@
+"""Evaluation: MOT metrics, detection metrics, kinematic and grade accuracy."""

@@ -1,0 +1,1 @@
+"""End-to-end CNN motility regressors (torch imported lazily)."""

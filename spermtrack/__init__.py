@@ -1,0 +1,10 @@
+"""spermtrack: tracking-first analysis of human sperm videos.
+
+Pixels become detections (:mod:`spermtrack.detectors`), detections become
+tracks (:mod:`spermtrack.tracker`), tracks become CASA kinematics and WHO 2021
+grades (:mod:`spermtrack.kinematics`), and every stage can be scored against
+ground truth (:mod:`spermtrack.eval`). All stages share the long tables of
+:mod:`spermtrack.schema`.
+"""
+
+__version__ = "0.1.0"

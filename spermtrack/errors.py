@@ -1,0 +1,33 @@
+"""Errors raised for bad user input.
+
+Every problem with a file, a table or an option that the user can fix is an
+:class:`InputError`. The CLI prints its message as one line and exits non-zero,
+without a traceback; library callers can catch it as a ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+
+
+class InputError(ValueError):
+    """A user-fixable problem with an input file, table or option.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, phrased for the user.
+    path : str or PathLike, optional
+        The file the problem is in; prefixed to the message.
+    line : int, optional
+        1-based line number inside ``path``; added after the path.
+    """
+
+    def __init__(self, message: str, path: str | PathLike | None = None, line: int | None = None):
+        self.path = None if path is None else str(path)
+        self.line = line
+        where = ""
+        if self.path is not None:
+            where = self.path if line is None else f"{self.path}:{line}"
+            where += ": "
+        super().__init__(where + message)

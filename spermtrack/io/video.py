@@ -1,0 +1,206 @@
+"""Frames in and out: streaming readers for video files and image folders, and a video writer.
+
+Readers yield one frame at a time, so memory does not grow with video length.
+Frames are ``uint8`` arrays, BGR ``(H, W, 3)`` as OpenCV decodes them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spermtrack.errors import InputError
+from spermtrack.io.atomic import atomic_path
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".wmv")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+_FRAME_NUMBER = re.compile(r"(\d+)(?!.*\d)")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video container says about itself.
+
+    Attributes
+    ----------
+    fps : float
+        Frame rate stored in the container (0 when it stores none).
+    width, height : int
+        Frame size in px.
+    n_frames : int
+        Frame count stored in the container (may be approximate for some codecs).
+    """
+
+    fps: float
+    width: int
+    height: int
+    n_frames: int
+
+
+def _cv2():
+    import cv2
+
+    return cv2
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Read fps, frame size and frame count from a video file's container.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A video file (mp4, avi, ...).
+
+    Returns
+    -------
+    VideoInfo
+
+    Raises
+    ------
+    InputError
+        The file does not exist or cannot be decoded.
+    """
+    cv2 = _cv2()
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("video file does not exist", path)
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise InputError("cannot be decoded as a video", path)
+        ok, frame = cap.read()
+        if not ok:
+            raise InputError("cannot be decoded as a video (no frame could be read)", path)
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        return VideoInfo(fps=fps, width=int(frame.shape[1]), height=int(frame.shape[0]), n_frames=n)
+    finally:
+        cap.release()
+
+
+def frame_number(path: str | os.PathLike) -> int:
+    """Return the last integer in a file's stem: ``11_frame_42.jpg`` -> 42.
+
+    Raises
+    ------
+    InputError
+        The name holds no number.
+    """
+    stem = Path(path).name.split(".")[0]
+    stem = stem.removesuffix("_with_ftid")
+    m = _FRAME_NUMBER.search(stem)
+    if m is None:
+        raise InputError("file name holds no frame number", path)
+    return int(m.group(1))
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """List the image files of a folder in frame order (by the number in the name).
+
+    Raises
+    ------
+    InputError
+        The folder does not exist or holds no images.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("image folder does not exist", folder)
+    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise InputError("folder holds no image files", folder)
+    return sorted(files, key=lambda p: (frame_number(p), p.name))
+
+
+def iter_frames(source: str | os.PathLike, *, start: int = 0, stop: int | None = None,
+                gray: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+    """Stream ``(frame_index, image)`` from a video file or an image folder.
+
+    Parameters
+    ----------
+    source : str or PathLike
+        A video file, or a folder of images named with a frame number
+        (VISEM-Tracking ``images/<id>_frame_<n>.jpg``; the number is the index).
+    start, stop : int
+        Half-open range of 0-based frame indices to yield.
+    gray : bool
+        Yield ``(H, W)`` grayscale instead of BGR.
+
+    Yields
+    ------
+    (int, numpy.ndarray)
+        The 0-based frame index and the frame (uint8).
+
+    Raises
+    ------
+    InputError
+        The source does not exist or cannot be decoded.
+    """
+    cv2 = _cv2()
+    source = Path(source)
+    if source.is_dir():
+        for path in list_images(source):
+            idx = frame_number(path)
+            if idx < start or (stop is not None and idx >= stop):
+                continue
+            img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
+            if img is None:
+                raise InputError("cannot be decoded as an image", path)
+            yield idx, img
+        return
+    probe_video(source)
+    cap = cv2.VideoCapture(str(source))
+    try:
+        if start:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+        idx = start
+        while stop is None or idx < stop:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            yield idx, (cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if gray else frame)
+            idx += 1
+    finally:
+        cap.release()
+
+
+def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float) -> int:
+    """Encode frames to a video file atomically (MPEG-4 Part 2, ``mp4v``).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Target ``.mp4`` or ``.avi`` file; nothing appears there unless all frames were written.
+    frames : iterable of numpy.ndarray
+        uint8 frames, all the same size, grayscale ``(H, W)`` or BGR ``(H, W, 3)``.
+    fps : float
+        Frame rate stored in the container.
+
+    Returns
+    -------
+    int
+        Number of frames written.
+    """
+    cv2 = _cv2()
+    writer = None
+    n = 0
+    with atomic_path(path) as tmp:
+        try:
+            for frame in frames:
+                if frame.ndim == 2:
+                    frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+                if writer is None:
+                    h, w = frame.shape[:2]
+                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
+                    if not writer.isOpened():
+                        raise InputError("OpenCV cannot open a video writer for this file", path)
+                writer.write(np.ascontiguousarray(frame))
+                n += 1
+        finally:
+            if writer is not None:
+                writer.release()
+    return n

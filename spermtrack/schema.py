@@ -1,0 +1,218 @@
+"""The data contract: long pandas tables with fixed columns, and recording metadata.
+
+Every stage of spermtrack reads and writes these tables (see DESIGN.md).
+
+detections
+    ``frame`` (int, 0-based), ``x``, ``y`` (box centre in px; x to the right,
+    y down), ``w``, ``h`` (box size in px), ``score`` (0-1), ``class_id``
+    (0 sperm, 1 cluster, 2 pinhead). Extra columns are carried through untouched.
+tracks
+    detections + ``track_id`` (int). Measured ``x``, ``y`` are never
+    overwritten; smoothed positions go in ``x_s``, ``y_s``; interpolated rows
+    have ``interpolated == True``.
+ground truth
+    tracks + ``gt_id`` (the data set's own id string).
+
+Validators return a copy with canonical dtypes and raise
+:class:`~spermtrack.errors.InputError` (a ``ValueError``) naming the column
+and the first offending row.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from spermtrack.errors import InputError
+
+DETECTION_COLUMNS: tuple[str, ...] = ("frame", "x", "y", "w", "h", "score", "class_id")
+TRACK_COLUMNS: tuple[str, ...] = DETECTION_COLUMNS + ("track_id",)
+GT_COLUMNS: tuple[str, ...] = TRACK_COLUMNS + ("gt_id",)
+
+CLASS_NAMES: dict[int, str] = {0: "sperm", 1: "cluster", 2: "pinhead"}
+
+_INT_COLUMNS = {"frame", "class_id", "track_id"}
+_FLOAT_COLUMNS = {"x", "y", "w", "h", "score"}
+
+
+@dataclass(frozen=True)
+class Recording:
+    """Metadata of one video: its calibration and size.
+
+    Parameters
+    ----------
+    fps : float
+        Frames per second, as read from the container (VISEM-Tracking is 43-50 fps).
+    um_per_px : float
+        Pixel size in micrometres (VISEM-Tracking community value 100/285 = 0.351).
+    width, height : int
+        Frame size in pixels.
+    n_frames : int
+        Number of frames.
+    source : str
+        Where the recording came from (a path or ``"synthetic"``).
+    """
+
+    fps: float
+    um_per_px: float
+    width: int
+    height: int
+    n_frames: int
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("fps", "um_per_px"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise InputError(f"Recording.{name} must be a positive finite number, got {value!r}")
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value <= 0:
+                raise InputError(f"Recording.{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.n_frames, (int, np.integer)) or self.n_frames < 0:
+            raise InputError(f"Recording.n_frames must be a non-negative integer, got {self.n_frames!r}")
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the recording in seconds, ``n_frames / fps``."""
+        return self.n_frames / self.fps
+
+    def to_dict(self) -> dict:
+        """Plain-dict form, for JSON provenance."""
+        return asdict(self)
+
+
+def empty_detections() -> pd.DataFrame:
+    """Return an empty detections table with the contract's columns and dtypes."""
+    return _cast(pd.DataFrame({c: [] for c in DETECTION_COLUMNS}))
+
+
+def empty_tracks() -> pd.DataFrame:
+    """Return an empty tracks table with the contract's columns and dtypes."""
+    return _cast(pd.DataFrame({c: [] for c in TRACK_COLUMNS}))
+
+
+def _cast(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for col in out.columns:
+        if col in _INT_COLUMNS:
+            out[col] = out[col].astype(np.int64)
+        elif col in _FLOAT_COLUMNS:
+            out[col] = out[col].astype(np.float64)
+    return out
+
+
+def _first_bad(mask: np.ndarray, df: pd.DataFrame) -> str:
+    pos = int(np.flatnonzero(mask)[0])
+    return f"row {pos} (index {df.index[pos]!r})"
+
+
+def _check(df: pd.DataFrame, columns: tuple[str, ...], name: str) -> pd.DataFrame:
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(f"{name} is missing column(s) {', '.join(missing)}; expected {', '.join(columns)}")
+    for col in columns:
+        if col == "gt_id":
+            continue
+        values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise InputError(f"{name} column '{col}' has a missing or non-numeric value at {_first_bad(bad, df)}: "
+                             f"{df[col].iloc[int(np.flatnonzero(bad)[0])]!r}")
+        if col in _INT_COLUMNS and (values != np.round(values)).any():
+            bad = values != np.round(values)
+            raise InputError(f"{name} column '{col}' must hold integers; {_first_bad(bad, df)} is {values[bad][0]!r}")
+    out = _cast(df)
+    checks = [
+        ("frame", out["frame"].to_numpy() < 0, "must be >= 0 (frames are 0-based)"),
+        ("w", out["w"].to_numpy() < 0, "must be >= 0"),
+        ("h", out["h"].to_numpy() < 0, "must be >= 0"),
+        ("score", (out["score"].to_numpy() < 0) | (out["score"].to_numpy() > 1), "must be within [0, 1]"),
+        ("class_id", out["class_id"].to_numpy() < 0, "must be >= 0"),
+    ]
+    for col, bad, what in checks:
+        if bad.any():
+            raise InputError(f"{name} column '{col}' {what}; {_first_bad(bad, out)} is {out[col].to_numpy()[bad][0]!r}")
+    return out
+
+
+def validate_detections(df: pd.DataFrame, *, name: str = "detections") -> pd.DataFrame:
+    """Check a detections table and return a copy with canonical dtypes.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Must hold ``frame, x, y, w, h, score, class_id``; extra columns are kept.
+    name : str
+        What to call the table in error messages (e.g. a file name).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with ``frame``/``class_id`` as int64 and the rest as float64.
+
+    Raises
+    ------
+    InputError
+        A column is missing, a value is NaN or non-numeric, a frame is negative,
+        a size is negative or a score is outside [0, 1]; the message names the
+        column and the first bad row.
+    """
+    return _check(df, DETECTION_COLUMNS, name)
+
+
+def validate_tracks(df: pd.DataFrame, *, name: str = "tracks") -> pd.DataFrame:
+    """Check a tracks table (detections + ``track_id``) and return a typed copy.
+
+    Besides the detection checks, a ``(frame, track_id)`` pair may occur only once.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Must hold ``frame, x, y, w, h, score, class_id, track_id``.
+    name : str
+        What to call the table in error messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with canonical dtypes.
+
+    Raises
+    ------
+    InputError
+        As :func:`validate_detections`, plus a duplicated ``(frame, track_id)``.
+    """
+    out = _check(df, TRACK_COLUMNS, name)
+    dup = out.duplicated(["frame", "track_id"]).to_numpy()
+    if dup.any():
+        pos = int(np.flatnonzero(dup)[0])
+        raise InputError(f"{name} has track_id {out['track_id'].iloc[pos]} twice in frame {out['frame'].iloc[pos]} "
+                         f"({_first_bad(dup, out)})")
+    return out
+
+
+def validate_ground_truth(df: pd.DataFrame, *, name: str = "ground truth") -> pd.DataFrame:
+    """Check a ground-truth table (tracks + ``gt_id``) and return a typed copy.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Must hold the track columns plus ``gt_id`` (the data set's own id string).
+    name : str
+        What to call the table in error messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with canonical dtypes; ``gt_id`` as str.
+    """
+    out = _check(df, GT_COLUMNS, name)
+    out = validate_tracks(out, name=name)
+    out["gt_id"] = out["gt_id"].astype(str)
+    return out

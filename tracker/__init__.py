@@ -1,0 +1,1 @@
+"""Multi-object tracker: detections table in, tracks table out (see spermtrack.schema)."""
