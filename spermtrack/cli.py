@@ -1,0 +1,210 @@
+"""The ``spermtrack`` command line: one entry point, one subcommand per job.
+
+User errors (a missing file, a malformed label line, a bad option value) are
+printed as one line naming the file and line, with exit status 1 and no
+traceback. Usage errors exit with status 2 (argparse's convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from spermtrack.errors import InputError
+
+EXIT_INPUT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+DEMO_DIR = "spermtrack-demo"
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- synth
+def _add_synth(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("synth", help="write a synthetic data set in the exact VISEM-Tracking layout",
+                       description="Generate synthetic sperm videos with exact ground truth, written in the "
+                                   "VISEM-Tracking layout (mp4, jpg frames, labels, labels_ftid) plus a "
+                                   "semen-analysis CSV with the true grade percentages.")
+    p.add_argument("out", type=Path, help="output folder (one sub-folder per video)")
+    p.add_argument("--videos", type=_positive_int, default=2, help="number of videos (default 2)")
+    p.add_argument("--seconds", type=_positive_float, default=10.0, help="length of each video in s (default 10)")
+    p.add_argument("--fps", type=_positive_float, default=50.0, help="frame rate (default 50)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed; same seed, same bytes (default 0)")
+    p.add_argument("--density", type=_positive_float, default=None,
+                   help="mean sperm per frame (default: drawn per video from VISEM's real range)")
+    p.add_argument("--um-per-px", type=_positive_float, default=0.351, help="pixel size in um (default 0.351)")
+    p.add_argument("--width", type=_positive_int, default=640, help="frame width in px (default 640)")
+    p.add_argument("--height", type=_positive_int, default=480, help="frame height in px (default 480)")
+    p.add_argument("--no-images", action="store_true", help="write the mp4 but not the per-frame jpg files")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_synth)
+
+
+def _synth(out: Path, *, videos: int, seconds: float, fps: float, seed: int, density: float | None,
+           um_per_px: float, width: int, height: int, images: bool, progress: bool) -> list[Path]:
+    from spermtrack.synth import SynthConfig, write_synthetic_dataset
+
+    config = SynthConfig(seconds=seconds, fps=fps, width=width, height=height, um_per_px=um_per_px,
+                         density=density, write_images=images)
+    return write_synthetic_dataset(out, n_videos=videos, config=config, seed=seed, progress=progress)
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    """Run ``spermtrack synth``."""
+    folders = _synth(args.out, videos=args.videos, seconds=args.seconds, fps=args.fps, seed=args.seed,
+                     density=args.density, um_per_px=args.um_per_px, width=args.width, height=args.height,
+                     images=not args.no_images, progress=not args.quiet)
+    print(f"wrote {len(folders)} synthetic video(s) to {args.out}")
+    return 0
+
+
+# --------------------------------------------------------------------------- info
+def _add_info(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="summarise a VISEM-Tracking data set (or one video folder)",
+                       description="Per video: frames, fps, frame size, boxes per class and number of tracks.")
+    p.add_argument("dataset", type=Path, help="a data set root (one folder per video) or one video folder")
+    p.add_argument("--fps", type=_positive_float, default=None,
+                   help="frame rate to use when a folder has no video file to read it from")
+    p.add_argument("--um-per-px", type=_positive_float, default=0.351, help="pixel size in um (default 0.351)")
+    p.set_defaults(func=cmd_info)
+
+
+def dataset_info(root: Path, *, fps: float | None = None, um_per_px: float = 0.351):
+    """Summarise every video of a VISEM-Tracking data set.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        A data set root or a single video folder.
+    fps : float, optional
+        Frame rate for folders without a video file.
+    um_per_px : float
+        Pixel size in um.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per video: ``video, frames, fps, width, height, sperm, cluster,
+        pinhead, tracks, seconds`` (boxes per class, distinct track ids).
+    """
+    import pandas as pd
+
+    from spermtrack.io.visem import list_videos, read_visem_video
+    from spermtrack.schema import CLASS_NAMES
+
+    rows = []
+    for folder in list_videos(root):
+        video = read_visem_video(folder, um_per_px=um_per_px, fps=fps)
+        gt = video.ground_truth
+        rec = video.recording
+        counts = gt["class_id"].value_counts()
+        row = {"video": video.video_id, "frames": rec.n_frames, "fps": round(rec.fps, 3),
+               "width": rec.width, "height": rec.height, "seconds": round(rec.duration_s, 2)}
+        for cid, name in CLASS_NAMES.items():
+            row[name] = int(counts.get(cid, 0))
+        row["tracks"] = int(gt["track_id"].nunique())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Run ``spermtrack info``."""
+    table = dataset_info(args.dataset, fps=args.fps, um_per_px=args.um_per_px)
+    print(table.to_string(index=False))
+    return 0
+
+
+# --------------------------------------------------------------------------- demo
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="generate the embedded synthetic sample and analyse it",
+                       description="Write a synthetic VISEM-Tracking sample and report what is in it.")
+    p.add_argument("--out", type=Path, default=Path(DEMO_DIR), help=f"output folder (default ./{DEMO_DIR})")
+    p.add_argument("--seconds", type=_positive_float, default=10.0, help="length of the clip in s (default 10)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run ``spermtrack demo``."""
+    data = args.out / "data"
+    print(f"[1/2] writing a synthetic VISEM-Tracking sample to {data}", flush=True)
+    _synth(data, videos=1, seconds=args.seconds, fps=50.0, seed=args.seed, density=30.0, um_per_px=0.351,
+           width=640, height=480, images=True, progress=not args.quiet)
+    print(f"[2/2] spermtrack info {data}", flush=True)
+    print(dataset_info(data).to_string(index=False))
+    return 0
+
+
+# --------------------------------------------------------------------------- main
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_synth, _add_info, _add_demo]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``spermtrack`` argument parser with all subcommands."""
+    from spermtrack import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="spermtrack",
+        description="Tracking-first analysis of human sperm videos: detect, track, CASA kinematics, WHO grades.")
+    parser.add_argument("--version", action="version", version=f"spermtrack {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for add in _COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``spermtrack`` command; returns the exit status."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"spermtrack {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"spermtrack {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        print(f"spermtrack {args.command}: interrupted; no partial output was kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
