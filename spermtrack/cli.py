@@ -117,7 +117,8 @@ def dataset_info(root: Path, *, fps: float | None = None, um_per_px: float = 0.3
     -------
     pandas.DataFrame
         One row per video: ``video, frames, fps, width, height, sperm, cluster,
-        pinhead, tracks, seconds`` (boxes per class, distinct track ids).
+        pinhead, tracks, labels`` (boxes per class; distinct track ids, or None
+        when the folder has no ``labels_ftid``; which label folder was read).
     """
     import pandas as pd
 
@@ -134,7 +135,8 @@ def dataset_info(root: Path, *, fps: float | None = None, um_per_px: float = 0.3
                "width": rec.width, "height": rec.height, "seconds": round(rec.duration_s, 2)}
         for cid, name in CLASS_NAMES.items():
             row[name] = int(counts.get(cid, 0))
-        row["tracks"] = int(gt["track_id"].nunique())
+        row["tracks"] = int(gt["track_id"].nunique()) if video.has_identities else None
+        row["labels"] = video.label_source
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -143,6 +145,97 @@ def cmd_info(args: argparse.Namespace) -> int:
     """Run ``spermtrack info``."""
     table = dataset_info(args.dataset, fps=args.fps, um_per_px=args.um_per_px)
     print(table.to_string(index=False))
+    return 0
+
+
+# --------------------------------------------------------------------------- track
+def _add_track(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("track", help="track sperm heads: detections in, tracks.csv and tracks_mot.txt out",
+                       description="Run a tracker on detections. INPUT is a VISEM-Tracking video folder (or a "
+                                   "video file). --detections gt uses the folder's ground-truth boxes, optionally "
+                                   "degraded with --det-noise; --detections FILE reads a MOTChallenge det.txt, "
+                                   "and INPUT may then be omitted.")
+    p.add_argument("input", type=Path, nargs="?", default=None, help="a VISEM-Tracking video folder or a video file")
+    p.add_argument("--detections", default="gt", metavar="{gt,FILE}",
+                   help="'gt' (ground-truth boxes of INPUT) or a MOTChallenge det.txt file (default gt)")
+    p.add_argument("--det-noise", default=None, metavar="SPEC",
+                   help="noise for gt detections, e.g. 'jitter=0.5,miss=0.1,fp=2,seed=0'")
+    p.add_argument("--tracker", default="sperm",
+                   help="a spermtrack preset (sperm, sort, ...) or a peer (bytetrack, ocsort, botsort, "
+                        "ul-bytetrack, ul-botsort, trackpy); default sperm")
+    p.add_argument("--fps", type=_positive_float, default=None,
+                   help="frame rate (default: from the video container; required for a bare det.txt)")
+    p.add_argument("--um-per-px", type=_positive_float, default=0.351, help="pixel size in um (default 0.351)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.set_defaults(func=cmd_track)
+
+
+def _load_detections(args: argparse.Namespace):
+    """Return ``(detections, recording or None, description)`` for ``spermtrack track``."""
+    from spermtrack.detectors.gt import DetectionNoise, gt_detections
+
+    if args.detections != "gt":
+        from spermtrack.io.mot import read_mot
+
+        dets = read_mot(Path(args.detections), kind="det")
+        if args.det_noise:
+            raise InputError("--det-noise applies to --detections gt only")
+        recording = None
+        if args.input is not None:
+            recording = _read_input(args).recording
+        return dets, recording, {"detections": str(args.detections)}
+    if args.input is None:
+        raise InputError("--detections gt needs INPUT, a VISEM-Tracking video folder with labels")
+    video = _read_input(args)
+    rec = video.recording
+    noise = DetectionNoise.parse(args.det_noise) if args.det_noise else None
+    dets = gt_detections(video.ground_truth, noise, width=rec.width, height=rec.height, n_frames=rec.n_frames)
+    return dets, rec, {"detections": "gt", "det_noise": None if noise is None else noise.to_dict(),
+                       "input": str(args.input)}
+
+
+def _read_input(args: argparse.Namespace):
+    from spermtrack.io.visem import read_visem_video
+
+    if args.input.is_file():
+        raise InputError("is a video file; --detections gt needs a VISEM-Tracking video folder with labels "
+                         "(detectors on raw video arrive with 'spermtrack detect')", args.input)
+    return read_visem_video(args.input, um_per_px=args.um_per_px, fps=args.fps)
+
+
+def run_tracker(detections, name: str, *, fps: float):
+    """Run a spermtrack preset or a peer on a detections table; return ``(tracks, config dict)``."""
+    from spermtrack.tracker import PRESETS, get_config, track
+    from spermtrack.tracker.peers import PEER_PACKAGES, track_peer
+
+    if name in PRESETS:
+        config = get_config(name)
+        return track(detections, config), {"tracker": name, **config.to_dict()}
+    if name in PEER_PACKAGES:
+        return track_peer(detections, name, fps=fps), {"tracker": name, "peer": True, "fps": fps}
+    raise InputError(f"unknown tracker {name!r}; choose a preset ({', '.join(PRESETS)}) "
+                     f"or a peer ({', '.join(PEER_PACKAGES)})")
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    """Run ``spermtrack track``."""
+    from spermtrack.io.atomic import write_json
+    from spermtrack.io.mot import write_mot
+    from spermtrack.io.tables import write_table
+    from spermtrack.provenance import provenance
+
+    dets, rec, source = _load_detections(args)
+    fps = args.fps or (rec.fps if rec is not None else None)
+    if fps is None:
+        raise InputError("--fps is required when the detections come without a video")
+    tracks, config = run_tracker(dets, args.tracker, fps=fps)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_table(args.out / "tracks.csv", tracks)
+    write_mot(args.out / "tracks_mot.txt", tracks[tracks["track_id"] >= 0])
+    write_json(args.out / "tracks.json", provenance(tracker=config, fps=fps, um_per_px=args.um_per_px,
+                                                     recording=None if rec is None else rec.to_dict(), **source))
+    n_tracks = tracks.loc[tracks["track_id"] >= 0, "track_id"].nunique()
+    print(f"{len(dets)} detections -> {n_tracks} tracks; wrote tracks.csv, tracks_mot.txt, tracks.json to {args.out}")
     return 0
 
 
@@ -169,7 +262,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- main
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_synth, _add_info, _add_demo]
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_synth, _add_info, _add_track, _add_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

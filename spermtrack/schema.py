@@ -15,7 +15,10 @@ ground truth
 
 Validators return a copy with canonical dtypes and raise
 :class:`~spermtrack.errors.InputError` (a ``ValueError``) naming the column
-and the first offending row.
+and the first offending row. The error also carries ``row`` (0-based position
+of that row, ``None`` for a missing column), ``column`` and ``detail`` (the
+message without table name and row), so that file readers can report
+``file:line`` instead.
 """
 
 from __future__ import annotations
@@ -64,16 +67,20 @@ class Recording:
     source: str = ""
 
     def __post_init__(self) -> None:
+        # numpy scalars are accepted and stored as plain int/float (JSON-friendly); booleans are rejected.
         for name in ("fps", "um_per_px"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating))
+                    or not math.isfinite(value) or value <= 0):
                 raise InputError(f"Recording.{name} must be a positive finite number, got {value!r}")
-        for name in ("width", "height"):
+            object.__setattr__(self, name, float(value))
+        for name, low in (("width", 1), ("height", 1), ("n_frames", 0)):
             value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value <= 0:
-                raise InputError(f"Recording.{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.n_frames, (int, np.integer)) or self.n_frames < 0:
-            raise InputError(f"Recording.n_frames must be a non-negative integer, got {self.n_frames!r}")
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low:
+                what = "a positive" if low else "a non-negative"
+                raise InputError(f"Recording.{name} must be {what} integer, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        object.__setattr__(self, "source", str(self.source))
 
     @property
     def duration_s(self) -> float:
@@ -110,24 +117,63 @@ def _first_bad(mask: np.ndarray, df: pd.DataFrame) -> str:
     return f"row {pos} (index {df.index[pos]!r})"
 
 
+def _fail(name: str, detail: str, df: pd.DataFrame | None = None, mask: np.ndarray | None = None,
+          column: str | None = None, value: object = None) -> InputError:
+    """Build the InputError for a bad table; ``row``/``column``/``detail`` let file readers add a line number.
+
+    The message reads ``"<name> <detail> at row <pos> (index <label>): <value>"``; the attributes hold the
+    0-based position of the first offending row (``None`` for a table-level problem), the column and the
+    message without the table name and row.
+    """
+    pos = None
+    msg = f"{name} {detail}"
+    if isinstance(value, np.generic):
+        value = value.item()
+    if df is not None and mask is not None:
+        pos = int(np.flatnonzero(mask)[0])
+        msg += f" at {_first_bad(mask, df)}: {value!r}"
+        detail += f": {value!r}"
+    err = InputError(msg)
+    err.row = pos
+    err.column = column
+    err.detail = detail
+    return err
+
+
 def _check(df: pd.DataFrame, columns: tuple[str, ...], name: str) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise InputError(f"{name} is missing column(s) {', '.join(missing)}; expected {', '.join(columns)}")
+        raise _fail(name, f"is missing column(s) {', '.join(missing)}; expected {', '.join(columns)}")
+    doubled = [c for c in columns if list(df.columns).count(c) > 1]
+    if doubled:
+        raise _fail(name, f"has column(s) {', '.join(doubled)} more than once")
+    out = df.copy()
     for col in columns:
+        series = df[col]
         if col == "gt_id":
+            bad = series.isna().to_numpy()
+            if bad.any():
+                raise _fail(name, "column 'gt_id' has a missing value", df, bad, col,
+                            series.iloc[int(np.flatnonzero(bad)[0])])
+            out[col] = series.astype(str)
             continue
-        values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
+        if pd.api.types.is_bool_dtype(series.dtype) and len(df):
+            raise _fail(name, f"column '{col}' must be numeric, not boolean", df, np.ones(len(df), bool), col,
+                        series.iloc[0])
+        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         bad = ~np.isfinite(values)
         if bad.any():
-            raise InputError(f"{name} column '{col}' has a missing or non-numeric value at {_first_bad(bad, df)}: "
-                             f"{df[col].iloc[int(np.flatnonzero(bad)[0])]!r}")
-        if col in _INT_COLUMNS and (values != np.round(values)).any():
+            raise _fail(name, f"column '{col}' has a missing or non-numeric value", df, bad, col,
+                        series.iloc[int(np.flatnonzero(bad)[0])])
+        if col in _INT_COLUMNS:
             bad = values != np.round(values)
-            raise InputError(f"{name} column '{col}' must hold integers; {_first_bad(bad, df)} is {values[bad][0]!r}")
-    out = _cast(df)
+            if bad.any():
+                raise _fail(name, f"column '{col}' must hold integers", df, bad, col, values[bad][0])
+            out[col] = values.astype(np.int64)
+        else:
+            out[col] = values
     checks = [
         ("frame", out["frame"].to_numpy() < 0, "must be >= 0 (frames are 0-based)"),
         ("w", out["w"].to_numpy() < 0, "must be >= 0"),
@@ -137,7 +183,7 @@ def _check(df: pd.DataFrame, columns: tuple[str, ...], name: str) -> pd.DataFram
     ]
     for col, bad, what in checks:
         if bad.any():
-            raise InputError(f"{name} column '{col}' {what}; {_first_bad(bad, out)} is {out[col].to_numpy()[bad][0]!r}")
+            raise _fail(name, f"column '{col}' {what}", out, bad, col, out[col].to_numpy()[bad][0])
     return out
 
 
@@ -159,7 +205,8 @@ def validate_detections(df: pd.DataFrame, *, name: str = "detections") -> pd.Dat
     Raises
     ------
     InputError
-        A column is missing, a value is NaN or non-numeric, a frame is negative,
+        A column is missing or doubled, a value is NaN, infinite, boolean or non-numeric, an
+        integer column holds a fraction, a frame is negative,
         a size is negative or a score is outside [0, 1]; the message names the
         column and the first bad row.
     """
@@ -192,8 +239,11 @@ def validate_tracks(df: pd.DataFrame, *, name: str = "tracks") -> pd.DataFrame:
     dup = out.duplicated(["frame", "track_id"]).to_numpy()
     if dup.any():
         pos = int(np.flatnonzero(dup)[0])
-        raise InputError(f"{name} has track_id {out['track_id'].iloc[pos]} twice in frame {out['frame'].iloc[pos]} "
-                         f"({_first_bad(dup, out)})")
+        err = InputError(f"{name} has track_id {out['track_id'].iloc[pos]} twice in frame "
+                         f"{out['frame'].iloc[pos]} ({_first_bad(dup, out)})")
+        err.row, err.column = pos, "track_id"
+        err.detail = f"track_id {out['track_id'].iloc[pos]} occurs twice in frame {out['frame'].iloc[pos]}"
+        raise err
     return out
 
 
@@ -211,6 +261,11 @@ def validate_ground_truth(df: pd.DataFrame, *, name: str = "ground truth") -> pd
     -------
     pandas.DataFrame
         A copy with canonical dtypes; ``gt_id`` as str.
+
+    Raises
+    ------
+    InputError
+        As :func:`validate_tracks`, plus a missing ``gt_id`` value.
     """
     out = _check(df, GT_COLUMNS, name)
     out = validate_tracks(out, name=name)

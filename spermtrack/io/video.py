@@ -6,6 +6,7 @@ Frames are ``uint8`` arrays, BGR ``(H, W, 3)`` as OpenCV decodes them.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -67,8 +68,10 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     """
     cv2 = _cv2()
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError("video file does not exist", path)
+    if not path.is_file():
+        raise InputError("is not a video file (it is a folder)", path)
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
@@ -77,7 +80,10 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         if not ok:
             raise InputError("cannot be decoded as a video (no frame could be read)", path)
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if not math.isfinite(fps) or fps < 0:
+            fps = 0.0
+        count = float(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0)
+        n = int(count) if math.isfinite(count) and count > 0 else 0
         return VideoInfo(fps=fps, width=int(frame.shape[1]), height=int(frame.shape[0]), n_frames=n)
     finally:
         cap.release()
@@ -91,8 +97,7 @@ def frame_number(path: str | os.PathLike) -> int:
     InputError
         The name holds no number.
     """
-    stem = Path(path).name.split(".")[0]
-    stem = stem.removesuffix("_with_ftid")
+    stem = Path(path).stem.removesuffix("_with_ftid")
     m = _FRAME_NUMBER.search(stem)
     if m is None:
         raise InputError("file name holds no frame number", path)
@@ -113,12 +118,20 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
     if not files:
         raise InputError("folder holds no image files", folder)
-    return sorted(files, key=lambda p: (frame_number(p), p.name))
+    files = sorted(files, key=lambda p: (frame_number(p), p.name))
+    for a, b in zip(files, files[1:]):
+        if frame_number(a) == frame_number(b):
+            raise InputError(f"two images hold frame number {frame_number(a)}: {a.name} and {b.name}", folder)
+    return files
 
 
 def iter_frames(source: str | os.PathLike, *, start: int = 0, stop: int | None = None,
                 gray: bool = False) -> Iterator[tuple[int, np.ndarray]]:
     """Stream ``(frame_index, image)`` from a video file or an image folder.
+
+    The source is checked when this function is called (not at the first
+    ``next()``), then frames are decoded one at a time: memory does not grow
+    with the length of the video.
 
     Parameters
     ----------
@@ -138,26 +151,47 @@ def iter_frames(source: str | os.PathLike, *, start: int = 0, stop: int | None =
     Raises
     ------
     InputError
-        The source does not exist or cannot be decoded.
+        The source does not exist or cannot be decoded, or ``start``/``stop``
+        is negative.
     """
-    cv2 = _cv2()
+    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
+        raise InputError(f"start must be a non-negative frame index, got {start!r}")
+    if stop is not None and (isinstance(stop, bool) or not isinstance(stop, (int, np.integer)) or stop < 0):
+        raise InputError(f"stop must be a non-negative frame index or None, got {stop!r}")
     source = Path(source)
+    if not source.exists():
+        raise InputError("does not exist (expected a video file or a folder of images)", source)
     if source.is_dir():
-        for path in list_images(source):
-            idx = frame_number(path)
-            if idx < start or (stop is not None and idx >= stop):
-                continue
-            img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
-            if img is None:
-                raise InputError("cannot be decoded as an image", path)
-            yield idx, img
-        return
+        return _iter_images(list_images(source), int(start), stop, gray)
     probe_video(source)
-    cap = cv2.VideoCapture(str(source))
+    return _iter_video(source, int(start), stop, gray)
+
+
+def _iter_images(paths: list[Path], start: int, stop: int | None, gray: bool) -> Iterator[tuple[int, np.ndarray]]:
+    cv2 = _cv2()
+    for path in paths:
+        idx = frame_number(path)
+        if idx < start:
+            continue
+        if stop is not None and idx >= stop:
+            break
+        img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
+        if img is None:
+            raise InputError("cannot be decoded as an image", path)
+        yield idx, img
+
+
+def _iter_video(path: Path, start: int, stop: int | None, gray: bool) -> Iterator[tuple[int, np.ndarray]]:
+    cv2 = _cv2()
+    cap = cv2.VideoCapture(str(path))
     try:
-        if start:
-            cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-        idx = start
+        # Decode and drop the frames before ``start`` instead of seeking: seeking
+        # lands on key frames with some codecs, and an index must mean one frame.
+        idx = 0
+        while idx < start:
+            if not cap.grab():
+                return
+            idx += 1
         while stop is None or idx < stop:
             ok, frame = cap.read()
             if not ok:
@@ -184,22 +218,43 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
     -------
     int
         Number of frames written.
+
+    Raises
+    ------
+    InputError
+        ``fps`` is not positive, there are no frames, a frame is not uint8
+        ``(H, W)``/``(H, W, 3)``, or its size differs from the first frame's
+        (OpenCV would silently drop it). The target is left untouched.
     """
     cv2 = _cv2()
+    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(fps) or fps <= 0:
+        raise InputError(f"fps must be a positive number, got {fps!r}", path)
     writer = None
+    size = None
     n = 0
     with atomic_path(path) as tmp:
         try:
             for frame in frames:
+                frame = np.asarray(frame)
+                if frame.dtype != np.uint8 or not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 3)):
+                    raise InputError(f"frame {n} must be a uint8 (H, W) or (H, W, 3) array, "
+                                     f"got {frame.dtype} {frame.shape}", path)
                 if frame.ndim == 2:
                     frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
                 if writer is None:
-                    h, w = frame.shape[:2]
+                    size = frame.shape[:2]
+                    h, w = size
                     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
                     if not writer.isOpened():
                         raise InputError("OpenCV cannot open a video writer for this file", path)
+                elif frame.shape[:2] != size:
+                    raise InputError(f"frame {n} is {frame.shape[1]}x{frame.shape[0]} px but frame 0 is "
+                                     f"{size[1]}x{size[0]} px", path)
                 writer.write(np.ascontiguousarray(frame))
                 n += 1
+            if n == 0:
+                raise InputError("no frames to write", path)
         finally:
             if writer is not None:
                 writer.release()

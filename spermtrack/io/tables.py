@@ -1,0 +1,135 @@
+"""Contract tables as CSV files (plain or gzip): read with validation, write atomically.
+
+Writing uses pandas' shortest round-trip float text, so a table read back equals the table written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from spermtrack.errors import InputError
+from spermtrack.io.atomic import write_csv
+from spermtrack.schema import validate_detections, validate_ground_truth, validate_tracks
+
+__all__ = ["read_tracks_csv", "read_detections_csv", "write_table"]
+
+_CSV_SUFFIXES = (".csv", ".csv.gz")
+_PANDAS_LINE = re.compile(r"line (\d+)")
+_STRING_COLUMNS = {"gt_id": str, "video": str, "video_id": str}
+
+
+def _suffix_ok(path: Path) -> bool:
+    return any(path.name.lower().endswith(s) for s in _CSV_SUFFIXES)
+
+
+def _read(path: str | os.PathLike) -> tuple[Path, pd.DataFrame]:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("does not exist" if not path.exists() else "is not a file", path)
+    try:
+        # Blank lines are kept as all-empty rows so that row i is line i + 2 of the file.
+        table = pd.read_csv(path, dtype=_STRING_COLUMNS, skip_blank_lines=False)
+    except pd.errors.EmptyDataError:
+        raise InputError("is empty (expected a CSV table with a header line)", path) from None
+    except pd.errors.ParserError as exc:
+        m = _PANDAS_LINE.search(str(exc))
+        raise InputError(f"cannot be parsed as CSV: {exc}", path, int(m.group(1)) if m else None) from None
+    except (UnicodeDecodeError, EOFError, OSError) as exc:
+        raise InputError(f"cannot be read as CSV: {exc}", path) from None
+    # A trailing blank line is harmless: drop empty rows at the end only.
+    empty = table.isna().all(axis=1).to_numpy()
+    n = len(table)
+    while n and empty[n - 1]:
+        n -= 1
+    return path, table.iloc[:n].reset_index(drop=True)
+
+
+def _validated(path: Path, table: pd.DataFrame, validate: Callable[..., pd.DataFrame]) -> pd.DataFrame:
+    try:
+        return validate(table, name=str(path))
+    except InputError as exc:
+        row = getattr(exc, "row", None)
+        detail = getattr(exc, "detail", None) or str(exc)
+        raise InputError(detail, path, 1 if row is None else row + 2) from None
+
+
+def read_tracks_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read and validate a tracks table from CSV (``.csv`` or ``.csv.gz``).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A CSV with a header line and at least the columns ``frame, x, y, w, h, score, class_id,
+        track_id``; extra columns are kept. A ``gt_id`` column is read as str (so ``"007"`` stays
+        ``"007"``) and validated as ground truth.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The tracks table with canonical dtypes (see :mod:`spermtrack.schema`).
+
+    Raises
+    ------
+    InputError
+        The file is missing, empty or not CSV, or fails validation; the message names the file and
+        the 1-based line (the header is line 1; a missing column is reported on line 1).
+    """
+    path, table = _read(path)
+    validate = validate_ground_truth if "gt_id" in table.columns else validate_tracks
+    return _validated(path, table, validate)
+
+
+def read_detections_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """Read and validate a detections table from CSV (``.csv`` or ``.csv.gz``).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A CSV with at least ``frame, x, y, w, h, score, class_id``; extra columns are kept.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The detections table with canonical dtypes.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_tracks_csv`.
+    """
+    path, table = _read(path)
+    return _validated(path, table, validate_detections)
+
+
+def write_table(path: str | os.PathLike, table: pd.DataFrame) -> Path:
+    """Write a table as CSV atomically (gzip when the name ends in ``.csv.gz``), without the index.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Target ``.csv`` or ``.csv.gz`` file.
+    table : pandas.DataFrame
+        Any table; contract tables read back equal with :func:`read_tracks_csv` /
+        :func:`read_detections_csv`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        The name does not end in ``.csv`` or ``.csv.gz``, or ``table`` is not a DataFrame.
+    """
+    path = Path(path)
+    if not _suffix_ok(path):
+        raise InputError("a table file name must end in .csv or .csv.gz", path)
+    if not isinstance(table, pd.DataFrame):
+        raise InputError(f"expected a pandas DataFrame, got {type(table).__name__}", path)
+    return write_csv(path, table, index=False)
