@@ -1,0 +1,53 @@
+"""The spermtrack command line: subcommands, one-line user errors, exit codes."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spermtrack.cli import build_parser, main
+
+REAL13 = Path(__file__).resolve().parents[2] / "shared" / "reference" / "visem_real" / "13"
+
+
+def test_every_subcommand_has_help(capsys):
+    parser = build_parser()
+    names = list(parser._subparsers._group_actions[0].choices)
+    assert {"synth", "info", "track", "demo"} <= set(names)
+    for name in names:
+        with pytest.raises(SystemExit) as exc:
+            main([name, "--help"])
+        assert exc.value.code == 0
+        assert "usage: spermtrack" in capsys.readouterr().out
+
+
+def test_missing_path_is_one_line_error_without_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "spermtrack.cli", "info", str(tmp_path / "nope")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "nope" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_bad_option_value_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["synth", "out", "--fps", "-3"])
+    assert exc.value.code == 2
+    assert "must be a positive number" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not REAL13.is_dir(), reason="shared reference data not present")
+def test_info_on_the_real_frame_of_video_13(capsys):
+    assert main(["info", str(REAL13), "--fps", "49"]) == 0
+    out = capsys.readouterr().out
+    header, row = out.strip().splitlines()
+    cells = dict(zip(header.split(), row.split()))
+    assert cells["video"] == "13" and cells["sperm"] == "43" and cells["tracks"] == "43" and cells["frames"] == "1"
+
+
+@pytest.mark.skipif(not REAL13.is_dir(), reason="shared reference data not present")
+def test_info_without_fps_on_a_folder_without_video_says_what_to_do(capsys):
+    assert main(["info", str(REAL13)]) == 1
+    err = capsys.readouterr().err
+    assert "fps" in err and str(REAL13) in err
