@@ -51,3 +51,29 @@ def test_info_without_fps_on_a_folder_without_video_says_what_to_do(capsys):
     assert main(["info", str(REAL13)]) == 1
     err = capsys.readouterr().err
     assert "fps" in err and str(REAL13) in err
+
+
+def test_synth_then_info_report_the_generated_counts(tmp_path, capsys):
+    import pandas as pd
+
+    out = tmp_path / "data"
+    assert main(["synth", str(out), "--videos", "2", "--seconds", "1", "--fps", "20", "--seed", "3",
+                 "--density", "8", "--quiet"]) == 0
+    assert main(["info", str(out)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    table = pd.read_csv(pd.io.common.StringIO("\n".join(lines[1:])), sep=r"\s+")
+    assert list(table["video"].astype(str)) == ["1", "2"]
+    for _, row in table.iterrows():
+        truth = pd.read_csv(out / str(row["video"]) / f"{row['video']}_truth.csv.gz")
+        assert row["frames"] == 20 and row["fps"] == 20.0
+        assert row["sperm"] == (truth["class_id"] == 0).sum()
+        assert row["cluster"] == (truth["class_id"] == 1).sum()
+        assert row["pinhead"] == (truth["class_id"] == 2).sum()
+        assert row["tracks"] == truth["track_id"].nunique()
+
+
+def test_synth_refuses_a_file_as_output(tmp_path, capsys):
+    target = tmp_path / "file.txt"
+    target.write_text("x")
+    assert main(["synth", str(target), "--videos", "1", "--seconds", "1", "--fps", "10", "--quiet"]) == 1
+    assert "file.txt" in capsys.readouterr().err
