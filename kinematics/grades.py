@@ -1,0 +1,98 @@
+"""WHO 2021 motility grades a-d from a kinematics table, under a configurable rule.
+
+WHO laboratory manual, 6th edition (2021), section 2.4.5, grades each spermatozoon as
+
+* a, rapidly progressive: "moving actively, either linearly or in a large circle, covering a distance,
+  from the starting point to the end point, of at least 25 um (or 1/2 tail length) in one second";
+* b, slowly progressive: "... covering a distance of 5 to < 25 um (or 1 to < 1/2 tail length) in one
+  second";
+* c, non-progressive: "all other patterns of active tail movement with an absence of progression, i.e.
+  ... the head moving less than 5 um (one head length) from the start to the end point";
+* d, immotile: "no active tail movement".
+
+Here the distance covered in one second is the mean net progression over sliding 1-s windows
+(``progression_um_s``, drift removed). A commercial-CASA rule (preset ``casa``) thresholds VAP instead and
+also requires STR >= 0.80 for a and b. The c-versus-d split depends on tail movement, which a head
+tracker cannot see: the proxy used is frame-to-frame head motion above the measured noise floor
+(``motion_um > noise_floor_um`` and ``motion_um >= motile_min_um``; see
+:func:`spermtrack.kinematics.noise.motion_statistic`). It is an approximation: a live cell whose head
+does not move is called d, a dead cell jostled by its neighbours c.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from spermtrack.errors import InputError
+from spermtrack.kinematics.config import KinematicsConfig
+
+__all__ = ["GRADES", "grade_table", "classify"]
+
+GRADES: tuple[str, ...] = ("a", "b", "c", "d")
+#: Reasons a track is ungraded that grading itself does not decide (set when the kinematics are computed).
+_FIXED_REASONS = ("class", "gap")
+_NEEDED = ("duration_s", "progression_um_s", "vap_um_s", "str", "lin", "motion_um", "noise_floor_um")
+
+
+def classify(speed: np.ndarray, motion: np.ndarray, floor: np.ndarray, *, a_threshold: float,
+             b_threshold: float, motile_min: float, gate: np.ndarray | None = None) -> np.ndarray:
+    """Grade arrays: ``a`` if ``speed >= a_threshold`` and the gate passes, ``b`` if ``speed >= b_threshold``
+    and the gate passes, else ``c`` if ``motion > floor`` and ``motion >= motile_min``, else ``d``.
+
+    NaN speed or motion count as failing the test they appear in. Returns an object array of "a".."d".
+    """
+    speed = np.asarray(speed, dtype=np.float64)
+    gate = np.ones(len(speed), bool) if gate is None else np.asarray(gate, bool)
+    motion = np.asarray(motion, dtype=np.float64)
+    floor = np.nan_to_num(np.asarray(floor, dtype=np.float64), nan=0.0)
+    with np.errstate(invalid="ignore"):
+        a = (speed >= a_threshold) & gate
+        b = ~a & (speed >= b_threshold) & gate
+        motile = (motion > floor) & (motion >= motile_min)
+    return np.select([a, b, motile], ["a", "b", "c"], default="d").astype(object)
+
+
+def grade_table(table: pd.DataFrame, config: KinematicsConfig) -> pd.DataFrame:
+    """(Re)grade a kinematics table under ``config``; returns a copy with ``grade``, ``graded``,
+    ``ungraded_reason`` set.
+
+    Ungraded (``grade`` None): reasons ``"class"`` and ``"gap"`` already in the table are kept;
+    ``"too_short"`` if ``duration_s < min_duration_s`` or no full progression window. The rule uses
+    ``grade_metric`` (``progression_um_s`` or ``vap_um_s``), the a/b thresholds, the STR/LIN gates and
+    ``motile_min_um`` of ``config``. Noise settings (``motile_z``, ``noise_margin``, ``noise_px``) are
+    baked into ``noise_floor_um`` when the kinematics are computed, so changing them needs a recompute.
+
+    Raises
+    ------
+    InputError
+        A column the rule needs is missing.
+    """
+    missing = [c for c in _NEEDED if c not in table.columns]
+    if missing:
+        raise InputError(f"kinematics table is missing column(s) {', '.join(missing)}")
+    out = table.copy()
+    n = len(out)
+    old = out["ungraded_reason"].to_numpy(dtype=object) if "ungraded_reason" in out.columns else np.full(n, "")
+    reason = np.where(np.isin(old, _FIXED_REASONS), old, "").astype(object)
+    duration = out["duration_s"].to_numpy(dtype=np.float64)
+    prog = out["progression_um_s"].to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        short = ~(duration >= config.min_duration_s - 1e-9) | ~np.isfinite(prog)
+    reason[(reason == "") & short] = "too_short"
+    speed = out["progression_um_s" if config.grade_metric == "progression" else "vap_um_s"].to_numpy(np.float64)
+    gate = np.ones(n, bool)
+    with np.errstate(invalid="ignore"):
+        if config.str_min > 0:
+            gate &= out["str"].to_numpy(np.float64) >= config.str_min
+        if config.lin_min > 0:
+            gate &= out["lin"].to_numpy(np.float64) >= config.lin_min
+    grade = classify(speed, out["motion_um"].to_numpy(np.float64), out["noise_floor_um"].to_numpy(np.float64),
+                     a_threshold=config.a_threshold_um_s, b_threshold=config.b_threshold_um_s,
+                     motile_min=config.motile_min_um, gate=gate)
+    graded = reason == ""
+    grade[~graded] = None
+    out["grade"] = pd.Series(grade, index=out.index, dtype=object)
+    out["graded"] = graded
+    out["ungraded_reason"] = pd.Series(reason, index=out.index, dtype=object)
+    return out
