@@ -203,20 +203,6 @@ def _read_input(args: argparse.Namespace):
     return read_visem_video(args.input, um_per_px=args.um_per_px, fps=args.fps)
 
 
-def run_tracker(detections, name: str, *, fps: float):
-    """Run a spermtrack preset or a peer on a detections table; return ``(tracks, config dict)``."""
-    from spermtrack.tracker import PRESETS, get_config, track
-    from spermtrack.tracker.peers import PEER_PACKAGES, track_peer
-
-    if name in PRESETS:
-        config = get_config(name)
-        return track(detections, config), {"tracker": name, **config.to_dict()}
-    if name in PEER_PACKAGES:
-        return track_peer(detections, name, fps=fps), {"tracker": name, "peer": True, "fps": fps}
-    raise InputError(f"unknown tracker {name!r}; choose a preset ({', '.join(PRESETS)}) "
-                     f"or a peer ({', '.join(PEER_PACKAGES)})")
-
-
 def cmd_track(args: argparse.Namespace) -> int:
     """Run ``spermtrack track``."""
     from spermtrack.io.atomic import write_json
@@ -228,7 +214,9 @@ def cmd_track(args: argparse.Namespace) -> int:
     fps = args.fps or (rec.fps if rec is not None else None)
     if fps is None:
         raise InputError("--fps is required when the detections come without a video")
-    tracks, config = run_tracker(dets, args.tracker, fps=fps)
+    from spermtrack.pipeline import run_tracker
+
+    tracks, config = run_tracker(dets, args.tracker, fps=fps, um_per_px=args.um_per_px)
     args.out.mkdir(parents=True, exist_ok=True)
     write_table(args.out / "tracks.csv", tracks)
     write_mot(args.out / "tracks_mot.txt", tracks[tracks["track_id"] >= 0])
@@ -236,6 +224,59 @@ def cmd_track(args: argparse.Namespace) -> int:
                                                      recording=None if rec is None else rec.to_dict(), **source))
     n_tracks = tracks.loc[tracks["track_id"] >= 0, "track_id"].nunique()
     print(f"{len(dets)} detections -> {n_tracks} tracks; wrote tracks.csv, tracks_mot.txt, tracks.json to {args.out}")
+    return 0
+
+
+# --------------------------------------------------------------------------- kinematics
+def _frame_size(text: str) -> tuple[int, int]:
+    w, sep, h = text.lower().partition("x")
+    try:
+        size = (int(w), int(h))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in px, e.g. 640x480, got {text!r}") from None
+    if not sep or min(size) <= 0:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in px, e.g. 640x480, got {text!r}")
+    return size
+
+
+def _add_kinematics(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("kinematics", help="CASA kinematics and WHO grades from a tracks table",
+                       description="Compute VCL, VSL, VAP, LIN, STR, WOB, ALH, BCF, MAD and the WHO 2021 grade of "
+                                   "every track; write kinematics.csv and summary.json (grade percentages, noise, "
+                                   "config, versions).")
+    p.add_argument("tracks", type=Path, help="a tracks table (contract CSV) or, with --format mot, a MOTChallenge file")
+    p.add_argument("--um-per-px", type=_positive_float, required=True, help="pixel size in um (VISEM: 0.351)")
+    p.add_argument("--fps", type=_positive_float, required=True, help="frame rate of the video")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--format", choices=("csv", "mot"), default="csv", help="input format (default csv)")
+    p.add_argument("--preset", default="who2021", help="grading preset: who2021 (default), casa, visem")
+    p.add_argument("--chamber-depth-um", type=_positive_float, default=None,
+                   help="chamber depth in um; with --frame-size gives the concentration")
+    p.add_argument("--frame-size", type=_frame_size, default=None, metavar="WxH",
+                   help="frame size in px (e.g. 640x480), needed for the concentration")
+    p.set_defaults(func=cmd_kinematics)
+
+
+def cmd_kinematics(args: argparse.Namespace) -> int:
+    """Run ``spermtrack kinematics``."""
+    from spermtrack.kinematics import analyze_tracks, get_preset, summarize, write_kinematics
+
+    if args.format == "mot":
+        from spermtrack.io.mot import read_mot
+
+        tracks = read_mot(args.tracks, kind="result")
+    else:
+        from spermtrack.io.tables import read_tracks_csv
+
+        tracks = read_tracks_csv(args.tracks)
+    result = analyze_tracks(tracks, args.um_per_px, args.fps, get_preset(args.preset), name=str(args.tracks))
+    summary = summarize(result, chamber_depth_um=args.chamber_depth_um, frame_size_px=args.frame_size,
+                        extra={"tracks": str(args.tracks), "format": args.format})
+    write_kinematics(args.out, result.table, summary)
+    pct = summary["percent"]
+    shown = ", ".join(f"{k} {pct[k]:.1f} %" for k in ("a", "b", "c", "d") if pct.get(k) is not None)
+    print(f"{summary['counts']['graded']} graded, {summary['counts']['ungraded']} ungraded tracks"
+          f"{': ' + shown if shown else ''}; wrote kinematics.csv and summary.json to {args.out}")
     return 0
 
 
@@ -262,7 +303,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- main
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_synth, _add_info, _add_track, _add_demo]
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_synth, _add_info, _add_track, _add_kinematics, _add_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -216,7 +216,10 @@ def validate_detections(df: pd.DataFrame, *, name: str = "detections") -> pd.Dat
 def validate_tracks(df: pd.DataFrame, *, name: str = "tracks") -> pd.DataFrame:
     """Check a tracks table (detections + ``track_id``) and return a typed copy.
 
-    Besides the detection checks, a ``(frame, track_id)`` pair may occur only once.
+    Besides the detection checks, a ``(frame, track_id)`` pair may occur only once
+    among rows with ``track_id >= 0``. A negative ``track_id`` (the tracker's -1)
+    marks a detection that is not part of a confirmed track; any number of those
+    may share a frame.
 
     Parameters
     ----------
@@ -233,10 +236,11 @@ def validate_tracks(df: pd.DataFrame, *, name: str = "tracks") -> pd.DataFrame:
     Raises
     ------
     InputError
-        As :func:`validate_detections`, plus a duplicated ``(frame, track_id)``.
+        As :func:`validate_detections`, plus a duplicated ``(frame, track_id)``
+        with ``track_id >= 0``.
     """
     out = _check(df, TRACK_COLUMNS, name)
-    dup = out.duplicated(["frame", "track_id"]).to_numpy()
+    dup = out.duplicated(["frame", "track_id"]).to_numpy() & (out["track_id"].to_numpy() >= 0)
     if dup.any():
         pos = int(np.flatnonzero(dup)[0])
         err = InputError(f"{name} has track_id {out['track_id'].iloc[pos]} twice in frame "

@@ -134,6 +134,11 @@ def test_duplicate_track_in_frame():
     validate_tracks(df.assign(track_id=[1, 1, 2]))
 
 
+def test_untracked_rows_may_share_a_frame():
+    df = tracks().assign(frame=[0, 1, 1], track_id=[1, -1, -1])
+    assert len(validate_tracks(df)) == 3
+
+
 def test_ground_truth_ids():
     gt = tracks().assign(gt_id=[7, 7, 7])
     out = validate_ground_truth(gt)
