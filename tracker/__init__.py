@@ -1,1 +1,28 @@
-"""Multi-object tracker: detections table in, tracks table out (see spermtrack.schema)."""
+"""Multi-object tracker for small look-alike objects: detections table in, tracks table out.
+
+A constant-velocity Kalman filter vectorised over all tracks, gated Hungarian
+assignment (``lap.lapjv``) on centre distance, Mahalanobis distance or IoU with
+ByteTrack-style two-stage matching and OC-SORT-style observation-centric re-update,
+and, in batch mode, gap closing, back-filling and RTS smoothing (see
+:mod:`~spermtrack.tracker.online` and :mod:`~spermtrack.tracker.offline`).
+
+Entry points
+------------
+:class:`Tracker`
+    Streaming: ``Tracker(config).update(frame_detections)`` returns that frame's rows
+    with ``track_id``; ``reset()`` starts over.
+:func:`track`
+    Batch: ``track(detections, "sperm", **overrides)`` returns the whole tracks table.
+
+Both take a :class:`TrackerConfig` or a preset name from :data:`PRESETS`
+(:func:`get_config`). Tables follow :mod:`spermtrack.schema`; rows not (yet) in a
+confirmed track have ``track_id == -1`` and ``confirmed == False``.
+"""
+
+from spermtrack.tracker.batch import track
+from spermtrack.tracker.config import PRESETS, TrackerConfig, get_config, motion_from_physical
+from spermtrack.tracker.kalman import constant_velocity_model, kf_predict, kf_update
+from spermtrack.tracker.online import Tracker
+
+__all__ = ["PRESETS", "Tracker", "TrackerConfig", "constant_velocity_model", "get_config", "kf_predict",
+           "kf_update", "motion_from_physical", "track"]

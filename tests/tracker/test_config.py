@@ -1,0 +1,96 @@
+"""TrackerConfig validation, presets, misspelt parameters and unit conversion."""
+
+import json
+
+import pytest
+
+from spermtrack.errors import InputError
+from spermtrack.tracker import PRESETS, Tracker, TrackerConfig, get_config, motion_from_physical, track
+from spermtrack.tracker.config import REFERENCE_FPS, REFERENCE_UM_PER_PX
+
+
+@pytest.mark.parametrize("field, value", [
+    ("max_distance", 0.0), ("max_distance", float("nan")), ("accel_std", -1.0), ("measurement_std", "2"),
+    ("min_hits", 0), ("min_hits", 2.5), ("max_age", -1), ("max_gap", True), ("iou_threshold", 1.0),
+    ("high_score", 1.5), ("cost", "euclid"), ("two_stage", 1), ("low_gate_scale", 0.0),
+    ("smooth_accel_std", 0.0), ("gap_gate", -3.0),
+])
+def test_bad_values_name_the_field(field, value):
+    with pytest.raises(InputError, match=field):
+        TrackerConfig(**{field: value})
+
+
+def test_low_score_above_high_score_is_refused():
+    with pytest.raises(InputError, match="low_score"):
+        TrackerConfig(low_score=0.8, high_score=0.5)
+
+
+def test_misspelt_override_lists_valid_names(walkers):
+    dets = walkers([(10.0, 10.0, 1.0, 0.0)], 5)
+    for call in (lambda: track(dets, max_distanse=5.0), lambda: get_config("sperm", maxage=3),
+                 lambda: Tracker("sperm", min_hit=2), lambda: TrackerConfig.from_dict({"gap": 3}),
+                 lambda: TrackerConfig().replace(smoth=True)):
+        with pytest.raises(InputError, match="valid names are: .*max_distance.*min_hits"):
+            call()
+
+
+def test_unknown_preset_lists_the_presets():
+    with pytest.raises(InputError, match="sperm.*sort.*bytetrack"):
+        get_config("deepsort")
+
+
+def test_to_dict_round_trips_through_json():
+    for name in PRESETS:
+        cfg = get_config(name)
+        again = TrackerConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+        assert again == cfg
+
+
+def test_config_is_frozen():
+    cfg = TrackerConfig()
+    with pytest.raises(AttributeError):
+        cfg.max_age = 3
+
+
+def test_presets():
+    sort = get_config("sort")
+    assert (sort.cost, sort.iou_threshold, sort.max_age, sort.min_hits, sort.two_stage) == ("iou", 0.3, 1, 3, False)
+    assert not sort.has_offline_steps
+    sperm = get_config()
+    assert sperm.cost == "centre" and sperm.two_stage and sperm.gap_closing and sperm.smooth
+    assert sperm.max_distance > sperm.max_speed
+    assert not get_config("sperm_online").has_offline_steps
+    assert get_config("sperm", max_age=9).max_age == 9
+
+
+def test_online_only_switches_every_offline_step_off():
+    cfg = get_config("sperm", min_track_len=5).online_only()
+    assert not cfg.has_offline_steps and cfg.max_distance == get_config("sperm").max_distance
+
+
+def test_presets_rescale_to_the_recording():
+    base = get_config("sperm")
+    half = get_config("sperm", fps=REFERENCE_FPS / 2)
+    assert half.max_speed == pytest.approx(2 * base.max_speed)
+    assert half.accel_std == pytest.approx(4 * base.accel_std)
+    assert half.max_distance - half.max_speed == pytest.approx(base.max_distance - base.max_speed)
+    assert half.max_age == base.max_age and half.measurement_std == base.measurement_std
+    big_px = get_config("sperm", um_per_px=2 * REFERENCE_UM_PER_PX)
+    assert big_px.max_speed == pytest.approx(base.max_speed / 2)
+    # explicit overrides win and are taken as given
+    assert get_config("sperm", fps=25.0, max_speed=3.0).max_speed == 3.0
+    assert get_config("sperm", fps=REFERENCE_FPS) == base
+    with pytest.raises(InputError, match="fps"):
+        get_config("sperm", fps=0)
+
+
+def test_motion_from_physical():
+    p = motion_from_physical(fps=50.0, um_per_px=0.351, max_speed_um_s=175.5, accel_std_um_s2=877.5,
+                             localisation_um=0.351)
+    assert p["max_speed"] == pytest.approx(10.0)
+    assert p["max_distance"] == pytest.approx(13.0)
+    assert p["accel_std"] == pytest.approx(1.0)
+    assert p["measurement_std"] == pytest.approx(1.0)
+    assert get_config("sperm", **p).max_speed == pytest.approx(10.0)
+    with pytest.raises(InputError, match="fps"):
+        motion_from_physical(fps=-1.0, um_per_px=0.3)

@@ -1,0 +1,232 @@
+"""Tiny scenes with obvious answers: crossings, gaps, births and deaths, streaming == batch."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from spermtrack.tracker import Tracker, get_config, track
+
+
+def _stream(dets: pd.DataFrame, config, frames=None) -> pd.DataFrame:
+    tracker = Tracker(config)
+    frames = range(int(dets["frame"].min()), int(dets["frame"].max()) + 1) if frames is None else frames
+    parts = [tracker.update(dets[dets["frame"] == f], frame=f) for f in frames]
+    return pd.concat(parts)
+
+
+def _same_ids(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(a.sort_index(), b.sort_index(), check_like=False)
+
+
+@pytest.mark.parametrize("preset", ["sperm", "sperm_online"])
+def test_two_sperm_that_cross_keep_their_ids(crossing, id_count, preset):
+    out = track(crossing(), preset)
+    assert (id_count(out) == 1).all() and len(id_count(out)) == 2
+    tracked = out[out["track_id"] >= 0]
+    assert not tracked.duplicated(["frame", "track_id"]).any()
+
+
+def test_crossing_heads_that_touch_with_jitter_keep_their_ids(walkers, id_count):
+    # cross between frames 20 and 21 (1.5 px apart at both), 0.5 px jitter, half a head width per frame
+    dets = walkers([(100.0, 100.0, 9.0, 1.5), (100.0, 161.5, 9.0, -1.5)], 45, noise=0.5, seed=4)
+    out = track(dets)
+    assert (id_count(out) == 1).all() and len(id_count(out)) == 2
+
+
+def test_a_one_frame_gap_keeps_the_id(walkers, id_count):
+    dets = walkers([(50.0, 60.0, 4.0, 1.0)], 30, skip={(0, 15)})
+    for preset in ("sperm", "sperm_online"):
+        out = track(dets, preset)
+        assert id_count(out).tolist() == [1]
+        assert (out.loc[out["frame"] >= 2, "track_id"] >= 0).all()
+
+
+def test_birth_needs_min_hits_and_death_follows_max_age(walkers):
+    dets = walkers([(50.0, 50.0, 3.0, 0.0), (300.0, 300.0, 0.0, 0.0, 40)], 60)
+    dets = dets[(dets["gt"] == 1) | (dets["frame"] < 20)]  # object 0 disappears after frame 19
+    cfg = get_config("sperm_online", min_hits=4, max_age=3)
+    tracker = Tracker(cfg)
+    ids = {}
+    for f in range(60):
+        rows = tracker.update(dets[dets["frame"] == f], frame=f)
+        ids[f] = rows["track_id"].tolist()
+        if f in (20, 21, 22):
+            assert tracker.n_tracks == 1  # object 0 kept alive while it misses <= 3 frames
+        if f == 23:
+            assert tracker.n_tracks == 0  # ... and deleted after the 4th miss
+    assert ids[0] == ids[1] == ids[2] == [-1]  # tentative for min_hits - 1 frames
+    assert ids[3] == [1]
+    assert ids[40] == ids[42] == [-1] and ids[43] == [2]  # the late object: same rule, next id
+
+
+def test_empty_frames_and_frame_gaps_are_stepped_through(walkers, id_count):
+    dets = walkers([(50.0, 60.0, 2.0, 1.0)], 30, skip={(0, 10), (0, 11)})
+    dets.loc[dets["frame"] >= 12, "frame"] += 0  # frames 10 and 11 hold no detection at all
+    out = track(dets, "sperm_online")
+    assert id_count(out).tolist() == [1]
+    # streaming: empty tables with frame=, and skipped frames, give the same result
+    tracker = Tracker("sperm_online")
+    parts = []
+    for f in range(30):
+        if f == 10:
+            parts.append(tracker.update(dets.iloc[:0], frame=f))
+        elif f == 11:
+            continue  # skipped entirely
+        else:
+            parts.append(tracker.update(dets[dets["frame"] == f]))
+    _same_ids(pd.concat(parts), out)
+
+
+def test_empty_table_gives_an_empty_tracks_table():
+    empty = pd.DataFrame({c: [] for c in ["frame", "x", "y", "w", "h", "score", "class_id"]})
+    for preset in ("sperm", "sperm_online", "sort"):
+        out = track(empty, preset)
+        assert len(out) == 0
+        for col in ("frame", "x", "y", "w", "h", "score", "class_id", "track_id", "confirmed"):
+            assert col in out.columns
+        assert out["track_id"].dtype == np.int64 and out["frame"].dtype == np.int64
+        assert out["confirmed"].dtype == bool
+    rows = Tracker().update(empty)
+    assert len(rows) == 0 and "track_id" in rows.columns
+
+
+def test_a_track_that_starts_late(walkers, id_count):
+    dets = walkers([(50.0, 50.0, 2.0, 0.0), (200.0, 200.0, -2.0, 1.0, 25)], 50)
+    out = track(dets)
+    assert len(id_count(out)) == 2 and (id_count(out) == 1).all()
+    late = out[out["gt"] == 1]
+    assert late["frame"].min() == 25 and (late["track_id"] >= 0).all()  # back-filled from its first frame
+
+
+def test_detection_order_within_a_frame_does_not_matter(crossing):
+    dets = crossing(noise=0.3, seed=1)
+    extra = crossing(noise=0.3, seed=2)
+    extra["x"] += 40.0
+    dets = pd.concat([dets, extra], ignore_index=True)
+    ref = track(dets)
+    for seed in range(3):
+        shuffled = dets.sample(frac=1.0, random_state=seed)
+        out = track(shuffled)
+        _same_ids(out, ref)
+
+
+@pytest.mark.parametrize("preset", ["sperm", "sort", "bytetrack"])
+def test_streaming_equals_batch_with_offline_steps_off(crossing, walkers, preset):
+    dets = pd.concat([crossing(noise=0.5, seed=3),
+                      walkers([(400.0, 100.0, -3.0, 2.0, 5)], 40, skip={(0, 12), (0, 13), (0, 30)})],
+                     ignore_index=True)
+    dets["score"] = np.random.default_rng(0).uniform(0.05, 1.0, len(dets))
+    cfg = get_config(preset).online_only()
+    batch = track(dets.sample(frac=1.0, random_state=5), cfg)
+    streamed = _stream(dets, cfg)
+    _same_ids(streamed, batch)
+    # the offline=False shortcut is the same thing
+    _same_ids(track(dets, preset, offline=False), batch)
+
+
+def test_same_input_same_output(crossing):
+    dets = crossing(noise=0.4, seed=7)
+    pd.testing.assert_frame_equal(track(dets), track(dets))
+
+
+def test_reset_starts_over(crossing):
+    dets = crossing()
+    tracker = Tracker("sperm_online")
+    first = pd.concat([tracker.update(dets[dets["frame"] == f]) for f in range(40)])
+    tracker.reset()
+    second = pd.concat([tracker.update(dets[dets["frame"] == f]) for f in range(40)])
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_gap_closing_joins_a_track_broken_for_five_frames(walkers, id_count):
+    skip = {(0, f) for f in range(20, 25)}
+    dets = walkers([(50.0, 80.0, 3.0, 1.0), (60.0, 300.0, 2.0, -1.0)], 50, skip=skip)
+    broken = track(dets, "sperm", max_age=2, gap_closing=False)
+    assert id_count(broken)[0] == 2  # the online tracker gives up after 2 missed frames
+    joined = track(dets, "sperm", max_age=2)
+    assert id_count(joined).tolist() == [1, 1]
+    assert joined["track_id"].nunique() == 2
+
+
+def test_gap_closing_does_not_join_unrelated_tracks(walkers, id_count):
+    # object 0 ends at frame 19; object 1 starts far away at frame 22
+    dets = walkers([(50.0, 80.0, 3.0, 1.0), (400.0, 400.0, -1.0, 0.0, 22)], 40)
+    dets = dets[(dets["gt"] == 1) | (dets["frame"] < 20)]
+    out = track(dets)
+    assert out.groupby("gt")["track_id"].first().nunique() == 2
+
+
+def test_backfill_gives_tentative_hits_their_id(walkers):
+    dets = walkers([(50.0, 80.0, 3.0, 1.0)], 20)
+    online = track(dets, "sperm", backfill=False, gap_closing=False, interpolate=False, smooth=False)
+    assert (online.loc[online["frame"] < 2, "track_id"] == -1).all()
+    filled = track(dets, "sperm")
+    assert (filled["track_id"] == 1).all() and filled["confirmed"].all()
+
+
+def test_interpolated_rows_are_flagged_and_lie_on_the_line(walkers):
+    dets = walkers([(50.0, 80.0, 3.0, 1.0)], 30, skip={(0, 10), (0, 11), (0, 12)})
+    out = track(dets, "sperm")
+    assert len(out) == len(dets) + 3
+    assert not out["interpolated"].iloc[:len(dets)].any()
+    new = out[out["interpolated"]]
+    assert sorted(new["frame"]) == [10, 11, 12]
+    np.testing.assert_allclose(new["x"], 50.0 + 3.0 * new["frame"])
+    np.testing.assert_allclose(new["y"], 80.0 + new["frame"])
+    assert (new["score"] == 0).all() and (new["track_id"] == 1).all() and np.isnan(new["gt"]).all()
+    assert list(new.index) == [len(dets), len(dets) + 1, len(dets) + 2]
+    assert "interpolated" not in track(dets, "sperm", interpolate=False).columns
+
+
+def test_rts_columns_smooth_a_noisy_line_and_leave_x_alone(walkers):
+    dets = walkers([(50.0, 80.0, 2.0, 0.5)], 200, noise=1.0, seed=9)
+    out = track(dets, "sperm", smooth_accel_std=0.01, smooth_measurement_std=1.0)
+    pd.testing.assert_series_equal(out["x"], dets["x"].astype(float))
+    truth_x = 50.0 + 2.0 * out["frame"]
+    truth_y = 80.0 + 0.5 * out["frame"]
+    raw = np.hypot(out["x"] - truth_x, out["y"] - truth_y)
+    smooth = np.hypot(out["x_s"] - truth_x, out["y_s"] - truth_y)
+    assert np.sqrt((smooth ** 2).mean()) < 0.5 * np.sqrt((raw ** 2).mean())
+
+
+def test_min_track_len_drops_short_tracks(walkers):
+    dets = walkers([(50.0, 80.0, 3.0, 1.0), (300.0, 300.0, 0.0, 0.0, 40)], 46)
+    out = track(dets, "sperm", min_track_len=10)
+    assert (out.loc[out["gt"] == 1, "track_id"] == -1).all()
+    assert (out.loc[out["gt"] == 0, "track_id"] == 1).all()
+    assert np.isnan(out.loc[out["gt"] == 1, "x_s"]).all()
+
+
+def test_false_positives_do_not_chain_into_tracks():
+    rng = np.random.default_rng(5)
+    n = 300
+    fp = pd.DataFrame({"frame": np.arange(n), "x": rng.uniform(0, 640, n), "y": rng.uniform(0, 480, n),
+                       "w": 18.0, "h": 18.0, "score": 0.8, "class_id": 0})
+    out = track(fp)
+    assert (out["track_id"] == -1).all()
+
+
+def test_sort_preset_tracks_pedestrian_boxes_by_iou(walkers, id_count):
+    dets = walkers([(100.0, 200.0, 5.0, 0.0), (500.0, 210.0, -5.0, 0.0)], 60, size=80.0)
+    out = track(dets, "sort")
+    assert len(id_count(out)) >= 2
+    # SORT gives no id in the first min_hits - 1 frames of a track and never back-fills
+    assert (out.loc[out["frame"] < 2, "track_id"] == -1).all()
+
+
+def test_low_score_detections_only_continue_tracks(walkers):
+    dets = walkers([(50.0, 80.0, 3.0, 1.0)], 30)
+    dets.loc[dets["frame"].between(10, 14), "score"] = 0.3  # between low_score and high_score
+    out = track(dets, "sperm_online")
+    assert (out.loc[out["frame"] >= 2, "track_id"] == 1).all()
+    lonely = walkers([(50.0, 80.0, 3.0, 1.0)], 30, score=0.3)
+    assert (track(lonely, "sperm")["track_id"] == -1).all()  # never born from low scores
+
+
+def test_duplicate_rows_are_separate_detections(walkers):
+    dets = walkers([(50.0, 80.0, 3.0, 1.0)], 20)
+    doubled = pd.concat([dets, dets.iloc[5:6]], ignore_index=True)
+    out = track(doubled, "sperm")
+    assert len(out) == len(doubled)
+    frame5 = out[out["frame"] == 5]
+    assert sorted(frame5["track_id"]) == [-1, 1]  # one joins the track, the copy stays alone

@@ -1,0 +1,206 @@
+"""Batch tracking of a whole detections table: :func:`track`.
+
+The table is validated and converted to numpy once, sorted by frame (and, within a
+frame, by value, see :func:`~spermtrack.tracker.online.frame_order`), split by frame,
+and run through the same engine as the streaming :class:`~spermtrack.tracker.Tracker`;
+the offline refinements of :mod:`~spermtrack.tracker.offline` follow, and the output
+table is built once at the end. With the offline steps off
+(:meth:`TrackerConfig.online_only() <spermtrack.tracker.config.TrackerConfig.online_only>`
+or the ``sperm_online`` preset) the result equals the concatenated output of
+``Tracker.update`` over every frame.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from spermtrack.tracker.config import TrackerConfig, get_config
+from spermtrack.tracker.offline import close_gaps, finalise_ids, interpolate_gaps, smooth_groups
+from spermtrack.tracker.online import Tracker, canonical_columns, detection_arrays, frame_order
+
+ADDED_COLUMNS: tuple[str, ...] = ("track_id", "confirmed", "x_s", "y_s", "interpolated")
+"""Columns :func:`track` may add (an input column of the same name is replaced)."""
+
+
+def track(detections: pd.DataFrame, config: TrackerConfig | str = "sperm", *, fps: float | None = None,
+          um_per_px: float | None = None, offline: bool = True, **overrides: Any) -> pd.DataFrame:
+    """Track a whole detections table.
+
+    Parameters
+    ----------
+    detections : pandas.DataFrame
+        Detections table: ``frame`` (int, 0-based), ``x``, ``y`` (box centre, px), ``w``,
+        ``h`` (px), ``score`` (0-1), ``class_id``; any row order; extra columns are
+        carried through. Frames without detections and gaps in the frame numbers are
+        fine (every frame from the first to the last is stepped through). Identical rows
+        are separate detections: at most one of them can join a given track, the others
+        start tracks of their own (remove duplicates upstream).
+    config : TrackerConfig or str
+        A config or a preset name (``sperm`` default, ``sperm_online``, ``sort``, ``bytetrack``).
+    fps, um_per_px : float, optional
+        Calibration of the recording; a preset's motion parameters (stated for 50 fps and
+        0.351 um/px) are rescaled to it (see :func:`~spermtrack.tracker.config.get_config`).
+    offline : bool
+        False switches every batch-only step off (``TrackerConfig.online_only()``): the result
+        then equals the concatenated output of ``Tracker.update`` over all frames.
+    **overrides
+        :class:`~spermtrack.tracker.config.TrackerConfig` parameters to change, keyword only;
+        a misspelt name raises :class:`~spermtrack.errors.InputError` listing the valid ones.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new table (the input is not modified): every input row, in input order and with
+        its index, contract columns with canonical dtypes, plus
+
+        - ``track_id`` (int64): 1, 2, ...; -1 for rows in no confirmed track;
+        - ``confirmed`` (bool): ``track_id >= 0``;
+        - ``x_s``, ``y_s`` (float, px; with ``smooth``): RTS-smoothed centre, NaN where
+          ``track_id == -1``;
+        - ``interpolated`` (bool; with ``interpolate``): False for input rows. Rows for
+          frames a track missed are appended after the input rows (sorted by track, frame),
+          with linearly interpolated ``x, y, w, h``, ``score = 0``, the class of the row before
+          the gap, NaN in extra columns, and integer index labels following the largest
+          integer label of the input.
+
+    Raises
+    ------
+    InputError
+        A bad table (missing column, NaN, negative size or frame, score outside [0, 1]; the
+        message names column and row), an unknown preset or parameter, or a bad value.
+    """
+    cfg = get_config(config, fps=fps, um_per_px=um_per_px, **overrides)
+    if not offline:
+        cfg = cfg.online_only()
+    frame, box, score, cls = detection_arrays(detections)
+    n = len(frame)
+    order = frame_order(frame, box, score, cls)
+    fs, bs, ss, cs = frame[order], box[order], score[order], cls[order]
+    uid, tid, tracker = run_online(fs, bs, ss, cs, cfg)
+    extra: dict[str, np.ndarray] = {}
+    new_rows: dict[str, np.ndarray] | None = None
+    if cfg.has_offline_steps:
+        tid, extra, new_rows = refine(fs, bs, cs, uid, tid, tracker.confirmed_tracklets()[0], cfg)
+
+    out = detections.copy()
+    for col, values in canonical_columns(frame, box, score, cls).items():
+        out[col] = values
+    back = np.empty(n, dtype=np.int64)
+    back[order] = np.arange(n)
+    out["track_id"] = tid[back]
+    out["confirmed"] = out["track_id"].to_numpy() >= 0
+    for col, values in extra.items():
+        out[col] = values[back]
+    if cfg.interpolate:
+        out["interpolated"] = False
+        if new_rows is not None and len(new_rows["frame"]):
+            out = _append_rows(out, new_rows)
+    return out
+
+
+def run_online(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: np.ndarray,
+               cfg: TrackerConfig) -> tuple[np.ndarray, np.ndarray, Tracker]:
+    """Run the streaming engine over detections already sorted by :func:`frame_order`.
+
+    Returns
+    -------
+    uid : ndarray of int64
+        Internal tracklet of each detection (-1: none).
+    track_id : ndarray of int64
+        Online id (-1 while tentative or untracked).
+    tracker : Tracker
+        The engine after the last frame.
+    """
+    tracker = Tracker(cfg)
+    n = len(frame)
+    uid = np.full(n, -1, dtype=np.int64)
+    tid = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return uid, tid, tracker
+    starts = np.flatnonzero(np.concatenate([[True], frame[1:] != frame[:-1]]))
+    ends = np.append(starts[1:], n)
+    frames = frame[starts].tolist()
+    step = tracker.step
+    for f, s, e in zip(frames, starts.tolist(), ends.tolist()):
+        uid[s:e], tid[s:e] = step(f, box[s:e], score[s:e], class_id[s:e])
+    return uid, tid, tracker
+
+
+def refine(frame: np.ndarray, box: np.ndarray, class_id: np.ndarray, uid: np.ndarray, tid: np.ndarray,
+           confirmed_uid: np.ndarray, cfg: TrackerConfig) -> tuple[np.ndarray, dict[str, np.ndarray],
+                                                                   dict[str, np.ndarray] | None]:
+    """Apply the offline steps the config asks for (see :mod:`~spermtrack.tracker.offline`).
+
+    Parameters
+    ----------
+    frame, box, class_id : ndarray
+        Detections sorted by frame.
+    uid, tid : ndarray of int64
+        Online tracklet and id of each detection.
+    confirmed_uid : ndarray of int64
+        Tracklets confirmed online.
+    cfg : TrackerConfig
+
+    Returns
+    -------
+    track_id : ndarray of int64
+        Final id per detection.
+    columns : dict of ndarray
+        ``x_s``, ``y_s`` per detection when smoothing.
+    new_rows : dict of ndarray or None
+        Interpolated rows (``frame, x, y, w, h, score, class_id, track_id, confirmed, x_s, y_s,
+        interpolated``) when interpolating.
+    """
+    xy = box[:, :2]
+    if cfg.gap_closing or cfg.backfill or cfg.min_track_len > 0:
+        confirmed = np.isin(uid, confirmed_uid)
+        chain = close_gaps(frame, xy, uid, confirmed, cfg) if cfg.gap_closing else uid
+        confirmed_chain = np.isin(chain, np.unique(chain[confirmed]))
+        tid = finalise_ids(frame, chain, tid, confirmed_chain & (chain >= 0), cfg)
+    columns: dict[str, np.ndarray] = {}
+    dense = None
+    if cfg.smooth:
+        dense = smooth_groups(frame, xy, tid, cfg)
+        columns["x_s"], columns["y_s"] = _lookup(dense, tid, frame)
+    new_rows = None
+    if cfg.interpolate:
+        g, f, values, src = interpolate_gaps(frame, box, tid)
+        new_rows = {"frame": f, "x": values[:, 0], "y": values[:, 1], "w": values[:, 2], "h": values[:, 3],
+                    "score": np.zeros(len(f)), "class_id": class_id[src], "track_id": g,
+                    "confirmed": np.ones(len(f), dtype=bool)}
+        if dense is not None:
+            new_rows["x_s"], new_rows["y_s"] = _lookup(dense, g, f)
+        new_rows["interpolated"] = np.ones(len(f), dtype=bool)
+    return tid, columns, new_rows
+
+
+def _lookup(dense: dict[str, np.ndarray], group: np.ndarray, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Smoothed centre at (group, frame) from :func:`smooth_groups` output; NaN where group == -1."""
+    xs = np.full(len(group), np.nan)
+    ys = np.full(len(group), np.nan)
+    has = group >= 0
+    if has.any():
+        span = int(max(dense["frame"].max(), frame.max())) + 1
+        key = dense["group"] * span + dense["frame"]  # sorted by group then frame
+        pos = np.searchsorted(key, group[has] * span + frame[has])
+        xs[has] = dense["x_s"][pos]
+        ys[has] = dense["y_s"][pos]
+    return xs, ys
+
+
+def _append_rows(out: pd.DataFrame, rows: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Append interpolated rows with integer index labels after the input's."""
+    index = out.index
+    if pd.api.types.is_integer_dtype(index.dtype):
+        start = int(index.max()) + 1 if len(index) else 0
+    else:
+        start = len(index)
+    new = pd.DataFrame({c: rows[c] for c in rows if c in out.columns},
+                       index=pd.RangeIndex(start, start + len(rows["frame"])))
+    for col in out.columns:
+        if col not in new.columns:
+            new[col] = np.nan
+    return pd.concat([out, new[out.columns]], axis=0)

@@ -1,0 +1,385 @@
+"""Tracker configuration: one frozen, validated dataclass and named presets.
+
+All distances are in **pixels** and all times in **frames**: speeds are px/frame,
+accelerations px/frame^2. :func:`motion_from_physical` converts micrometres and
+seconds to these units for a recording of known ``fps`` and ``um_per_px``.
+
+Presets
+-------
+``sperm`` (default)
+    Centre-distance gating a few px beyond the largest expected speed, ByteTrack-style
+    two-stage association, OC-SORT-style observation-centric re-update, and in batch
+    mode gap closing, back-filling of tentative hits and RTS smoothing.
+``sperm_online``
+    ``sperm`` without any offline step (what :class:`~spermtrack.tracker.Tracker`
+    does frame by frame; batch :func:`~spermtrack.tracker.track` then equals streaming).
+``sort``
+    Classic SORT (Bewley et al. 2016): IoU cost with threshold 0.3, ``max_age = 1``,
+    ``min_hits = 3``, one stage, no offline steps. For ordinary (pedestrian) MOT data.
+``bytetrack``
+    ByteTrack-like (Zhang et al. 2022): IoU cost, two stages (high >= 0.5, low >= 0.1),
+    births from detections >= 0.6, ``max_age = 30`` frames, ``min_hits = 2``, no offline steps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from spermtrack.errors import InputError
+
+COSTS: tuple[str, ...] = ("centre", "mahalanobis", "iou")
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Every knob of the tracker, validated on construction.
+
+    Units: px, frames, px/frame (speed), px/frame^2 (acceleration).
+
+    Parameters
+    ----------
+    cost : {"centre", "mahalanobis", "iou"}
+        Association cost between a track's predicted state and a detection.
+        ``centre``: Euclidean distance of the predicted centre to the detected centre,
+        px, gated at ``max_distance + gate_growth * missed`` (``missed`` = frames since the
+        track's last detection). ``mahalanobis``: ``sqrt(nu' S^-1 nu)`` with innovation
+        ``nu`` and innovation covariance ``S = H P H' + R``, gated at
+        ``sqrt(mahalanobis_gate)``. ``iou``: ``1 - IoU`` of the predicted box with the
+        detected box, gated at ``IoU >= iou_threshold``.
+    max_distance : float
+        Centre-distance gate in px (``cost="centre"``); also the radius used to find
+        candidate pairs for the other costs' sparse search is derived from it. Should
+        exceed ``max_speed`` by a few px: a new track does not know its velocity yet.
+    gate_growth : float
+        Extra px of centre gate per missed frame (the prediction gets worse in a gap).
+    lost_penalty : float
+        With ``cost="centre"``: px^2 added to the cost per frame a track has missed, so that
+        a track seen in the previous frame wins a detection from a lost one at a similar
+        distance (a softer form of DeepSORT's matching cascade). 0 switches it off.
+    low_gate_scale : float
+        Gate of the second (low-score) stage as a fraction of the first stage's, in (0, 1]
+        (for ``iou``: the allowed ``1 - IoU`` is scaled). Low-score detections are more often
+        false positives: ByteTrack also matches them more strictly.
+    mahalanobis_gate : float
+        Chi-square gate on the squared Mahalanobis distance (2 dof; 13.8 = 99.9 %).
+    iou_threshold : float
+        Minimum IoU of a pair (``cost="iou"``), in (0, 1).
+    max_speed : float
+        Largest expected speed, px/frame. Sets the prior standard deviation of a new
+        track's velocity, ``max_speed / 2`` per axis.
+    accel_std : float
+        Standard deviation of the white-noise acceleration per axis, px/frame^2: the
+        process noise of the constant-velocity Kalman filter (see
+        :func:`spermtrack.tracker.kalman.constant_velocity_model`).
+    measurement_std : float
+        Standard deviation of the detected centre per axis, px (the measurement noise).
+    size_in_state : bool
+        Also filter the box size: state ``[x, y, vx, vy, w, h]`` with a random walk on
+        ``w, h`` (standard deviation ``size_std`` px/frame). Otherwise the last measured
+        size is kept (only the IoU cost uses sizes).
+    size_std : float
+        Random-walk standard deviation of ``w`` and ``h``, px/frame (``size_in_state``).
+    min_hits : int
+        Hits a track needs before it is confirmed and gets a ``track_id`` (>= 1).
+    max_age : int
+        A confirmed track is deleted after more than ``max_age`` consecutive missed frames.
+    tentative_max_age : int
+        A tentative track is deleted after more than ``tentative_max_age`` missed frames
+        (0: at its first miss, as in SORT and ByteTrack).
+    two_stage : bool
+        ByteTrack association: detections with ``score >= high_score`` are matched to all
+        live tracks first, then detections with ``low_score <= score < high_score`` to the
+        confirmed tracks left over. When False, all detections with ``score >= low_score``
+        are matched in one stage.
+    high_score, low_score : float
+        Score thresholds in [0, 1], ``low_score <= high_score``; detections below
+        ``low_score`` are never used (they get ``track_id == -1``).
+    birth_score : float
+        Unmatched detections with ``score >= birth_score`` start a new (tentative) track.
+    class_aware : bool
+        Only pair a track with detections of the class it was last seen as.
+    observation_recovery : bool
+        OC-SORT observation-centric re-update: when a track is found again after ``k``
+        missed frames, its filter is re-run from the state at its last observation through
+        ``k`` virtual observations on the straight line to the new one, instead of
+        trusting the ``k`` blind predictions.
+    gap_closing : bool
+        Batch only: link tracklet ends to tracklet starts up to ``max_gap`` missed frames
+        later, solving all links as one linear assignment problem.
+    max_gap : int
+        Largest number of missed frames a gap-closing link may bridge (>= 0; 0 joins
+        tracklets in consecutive frames only).
+    gap_gate : float
+        Chi-square gate on the gap-closing cost (4 dof: position and velocity; 18.5 = 99.9 %).
+    gap_penalty : float
+        Cost added per missed frame of a gap-closing link (prefers short gaps).
+    gap_accel_std : float or None
+        Process noise (px/frame^2) of the motion model that predicts across a gap;
+        ``None`` uses ``accel_std``. Larger than ``accel_std`` lets gap closing repair the
+        breaks a smooth online model leaves at abrupt turns.
+    backfill : bool
+        Batch only: give the tentative hits of a track that was later confirmed its id.
+    smooth : bool
+        Batch only: Rauch-Tung-Striebel smoothing of each track into new columns ``x_s``,
+        ``y_s`` (measured ``x``, ``y`` untouched).
+    smooth_accel_std : float or None
+        Process noise (px/frame^2) of the smoother; ``None`` uses ``accel_std``.
+    smooth_measurement_std : float or None
+        Measurement noise (px) of the smoother; ``None`` uses ``measurement_std``.
+    interpolate : bool
+        Batch only: add a row for every missed frame inside a track, linearly interpolated,
+        flagged ``interpolated == True``.
+    min_track_len : int
+        Batch only: tracks with fewer detections than this get ``track_id == -1`` (0 = keep all).
+    """
+
+    cost: str = "centre"
+    max_distance: float = 16.0
+    gate_growth: float = 1.0
+    lost_penalty: float = 0.0
+    low_gate_scale: float = 0.5
+    mahalanobis_gate: float = 13.8
+    iou_threshold: float = 0.3
+    max_speed: float = 10.0
+    accel_std: float = 0.2
+    measurement_std: float = 2.0
+    size_in_state: bool = False
+    size_std: float = 1.0
+    min_hits: int = 3
+    max_age: int = 5
+    tentative_max_age: int = 0
+    two_stage: bool = True
+    high_score: float = 0.6
+    low_score: float = 0.1
+    birth_score: float = 0.7
+    class_aware: bool = False
+    observation_recovery: bool = True
+    gap_closing: bool = True
+    max_gap: int = 10
+    gap_gate: float = 18.5
+    gap_penalty: float = 0.5
+    gap_accel_std: float | None = 3.0
+    backfill: bool = True
+    smooth: bool = True
+    smooth_accel_std: float | None = None
+    smooth_measurement_std: float | None = None
+    interpolate: bool = True
+    min_track_len: int = 0
+
+    def __post_init__(self) -> None:
+        if self.cost not in COSTS:
+            raise InputError(f"TrackerConfig.cost must be one of {', '.join(COSTS)}; got {self.cost!r}")
+        for name in ("size_in_state", "two_stage", "class_aware", "observation_recovery", "gap_closing",
+                     "backfill", "smooth", "interpolate"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"TrackerConfig.{name} must be True or False; got {getattr(self, name)!r}")
+        positive = ("max_distance", "mahalanobis_gate", "max_speed", "accel_std", "measurement_std", "size_std",
+                    "gap_gate")
+        non_negative = ("gate_growth", "gap_penalty", "lost_penalty")
+        for name in positive + non_negative:
+            _number(name, getattr(self, name), minimum=0.0, strict=name in positive)
+        for name in ("smooth_accel_std", "smooth_measurement_std", "gap_accel_std"):
+            if getattr(self, name) is not None:
+                _number(name, getattr(self, name), minimum=0.0, strict=True)
+        for name in ("iou_threshold", "low_gate_scale"):
+            value = _number(name, getattr(self, name), minimum=0.0, strict=True)
+            if value > 1 or (value == 1 and name == "iou_threshold"):
+                raise InputError(f"TrackerConfig.{name} must be in (0, 1{')' if name == 'iou_threshold' else ']'}; "
+                                 f"got {value!r}")
+        for name in ("high_score", "low_score", "birth_score"):
+            value = _number(name, getattr(self, name), minimum=0.0)
+            if value > 1:
+                raise InputError(f"TrackerConfig.{name} must be in [0, 1]; got {value!r}")
+        if self.low_score > self.high_score:
+            raise InputError(f"TrackerConfig.low_score ({self.low_score}) must not exceed "
+                             f"high_score ({self.high_score})")
+        _integer("min_hits", self.min_hits, minimum=1)
+        for name in ("max_age", "tentative_max_age", "max_gap", "min_track_len"):
+            _integer(name, getattr(self, name), minimum=0)
+
+    # -- construction helpers -------------------------------------------------------------------------------------
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """Names of all parameters, in declaration order."""
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrackerConfig:
+        """Build a config from a plain dict (e.g. one saved by :meth:`to_dict`).
+
+        Raises
+        ------
+        InputError
+            A key is not a parameter (the message lists the valid names), or a value is bad.
+        """
+        _check_names(values)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (JSON-serialisable), to save beside every output."""
+        return asdict(self)
+
+    def replace(self, **overrides: Any) -> TrackerConfig:
+        """Return a validated copy with some parameters changed (misspelt names are an InputError)."""
+        _check_names(overrides)
+        return replace(self, **overrides)
+
+    def online_only(self) -> TrackerConfig:
+        """Return a copy with every batch-only (offline) step switched off.
+
+        With it, :func:`~spermtrack.tracker.track` equals the concatenated output of
+        :meth:`Tracker.update <spermtrack.tracker.Tracker.update>` over all frames.
+        """
+        return replace(self, gap_closing=False, backfill=False, smooth=False, interpolate=False, min_track_len=0)
+
+    @property
+    def has_offline_steps(self) -> bool:
+        """True if any batch-only step is on."""
+        return self.gap_closing or self.backfill or self.smooth or self.interpolate or self.min_track_len > 0
+
+
+def _number(name: str, value: Any, *, minimum: float, strict: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"TrackerConfig.{name} must be a finite number; got {value!r}")
+    if value < minimum or (strict and value == minimum):
+        rel = ">" if strict else ">="
+        raise InputError(f"TrackerConfig.{name} must be {rel} {minimum:g}; got {value!r}")
+    return float(value)
+
+
+def _integer(name: str, value: Any, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"TrackerConfig.{name} must be an integer; got {value!r}")
+    if value < minimum:
+        raise InputError(f"TrackerConfig.{name} must be >= {minimum}; got {value!r}")
+    return value
+
+
+def _check_names(values: dict[str, Any]) -> None:
+    valid = TrackerConfig.field_names()
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise InputError(f"unknown tracker parameter(s) {', '.join(map(repr, unknown))}; "
+                         f"valid names are: {', '.join(valid)}")
+
+
+_OFFLINE_OFF = dict(gap_closing=False, backfill=False, smooth=False, interpolate=False, min_track_len=0)
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "sperm": {},
+    "sperm_online": dict(_OFFLINE_OFF),
+    "sort": dict(cost="iou", iou_threshold=0.3, max_age=1, min_hits=3, tentative_max_age=0, two_stage=False,
+                 high_score=0.0, low_score=0.0, birth_score=0.0, observation_recovery=False, max_speed=20.0,
+                 accel_std=2.0, measurement_std=2.0, size_in_state=True, **_OFFLINE_OFF),
+    "bytetrack": dict(cost="iou", iou_threshold=0.2, max_age=30, min_hits=2, tentative_max_age=0, two_stage=True,
+                      high_score=0.5, low_score=0.1, birth_score=0.6, low_gate_scale=0.625,
+                      observation_recovery=False, max_speed=20.0, accel_std=2.0, measurement_std=2.0,
+                      size_in_state=True, **_OFFLINE_OFF),
+}
+"""Named presets: parameter overrides on top of the :class:`TrackerConfig` defaults."""
+
+
+REFERENCE_FPS = 50.0
+"""Frame rate (frames/s) the presets' px/frame motion parameters are stated for."""
+REFERENCE_UM_PER_PX = 100.0 / 285.0
+"""Pixel size (um) the presets' motion parameters are stated for (VISEM-Tracking, 0.351 um/px)."""
+SPEED_FIELDS: tuple[str, ...] = ("max_speed", "gate_growth")
+ACCEL_FIELDS: tuple[str, ...] = ("accel_std", "smooth_accel_std", "gap_accel_std")
+
+
+def get_config(name: str | TrackerConfig = "sperm", *, fps: float | None = None, um_per_px: float | None = None,
+               **overrides: Any) -> TrackerConfig:
+    """Return a named preset, optionally rescaled to a recording and with parameters overridden.
+
+    Parameters
+    ----------
+    name : str or TrackerConfig
+        A key of :data:`PRESETS` (``sperm``, ``sperm_online``, ``sort``, ``bytetrack``),
+        or a config (taken as is: its values are already px/frame for its recording).
+    fps : float, optional
+        Frame rate of the recording. A preset's motion parameters are stated for
+        :data:`REFERENCE_FPS` and :data:`REFERENCE_UM_PER_PX`; with ``fps`` and/or
+        ``um_per_px`` the parameters not overridden are rescaled: speeds (``max_speed``,
+        ``gate_growth``) by ``k = (50 / fps) * (0.351 / um_per_px)``, accelerations
+        (``accel_std``, ``smooth_accel_std``) by ``k * 50 / fps``, and ``max_distance`` keeps
+        its margin over ``max_speed`` in px. Counts of frames (``max_age``, ``max_gap``,
+        ``min_hits``) and px noise levels are not rescaled.
+    um_per_px : float, optional
+        Pixel size of the recording, um.
+    **overrides
+        Parameters of :class:`TrackerConfig` to change (in the recording's px/frame).
+
+    Raises
+    ------
+    InputError
+        Unknown preset (the message lists them), misspelt parameter (the message lists the
+        valid names) or a bad value (the message names the field).
+    """
+    _check_names(overrides)
+    if isinstance(name, TrackerConfig):
+        return name.replace(**overrides) if overrides else name
+    if not isinstance(name, str) or name not in PRESETS:
+        raise InputError(f"unknown tracker preset {name!r}; choose one of {', '.join(PRESETS)}")
+    values = {**asdict(TrackerConfig()), **PRESETS[name]}
+    if fps is not None or um_per_px is not None:
+        values = _rescale(values, fps=fps, um_per_px=um_per_px)
+    return TrackerConfig(**{**values, **overrides})
+
+
+def _rescale(values: dict[str, Any], *, fps: float | None, um_per_px: float | None) -> dict[str, Any]:
+    for label, value in (("fps", fps), ("um_per_px", um_per_px)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value) or value <= 0):
+            raise InputError(f"tracker {label} must be a positive number; got {value!r}")
+    time_k = REFERENCE_FPS / fps if fps is not None else 1.0
+    space_k = REFERENCE_UM_PER_PX / um_per_px if um_per_px is not None else 1.0
+    out = dict(values)
+    for name in SPEED_FIELDS:
+        out[name] = values[name] * time_k * space_k
+    for name in ACCEL_FIELDS:
+        if values[name] is not None:
+            out[name] = values[name] * time_k ** 2 * space_k
+    out["max_distance"] = values["max_distance"] + (out["max_speed"] - values["max_speed"])
+    return out
+
+
+def motion_from_physical(*, fps: float, um_per_px: float, max_speed_um_s: float = 175.0,
+                         accel_std_um_s2: float | None = None, localisation_um: float | None = None,
+                         margin_px: float = 3.0) -> dict[str, float]:
+    """Convert physical motion limits to the tracker's px/frame parameters.
+
+    Parameters
+    ----------
+    fps : float
+        Frame rate, frames/s.
+    um_per_px : float
+        Pixel size, um.
+    max_speed_um_s : float
+        Largest expected head speed, um/s (175 um/s = half a 20 px box per frame at
+        0.351 um/px and 50 fps; hyperactivated cells reach VCL >= 150 um/s).
+    accel_std_um_s2 : float, optional
+        White-noise acceleration standard deviation, um/s^2; ``None`` keeps the default.
+    localisation_um : float, optional
+        Standard deviation of the detected centre, um; ``None`` keeps the default.
+    margin_px : float
+        px added to the largest per-frame displacement to get the centre gate.
+
+    Returns
+    -------
+    dict
+        ``max_speed`` = v / (s * fps) px/frame, ``max_distance`` = max_speed + margin_px,
+        and when given ``accel_std`` = a / (s * fps^2) px/frame^2 and ``measurement_std``
+        = sigma / s px, ready for ``get_config(name, **result)``.
+    """
+    for label, value in (("fps", fps), ("um_per_px", um_per_px), ("max_speed_um_s", max_speed_um_s)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise InputError(f"motion_from_physical: {label} must be a positive number; got {value!r}")
+    speed = max_speed_um_s / um_per_px / fps
+    out = {"max_speed": speed, "max_distance": speed + float(margin_px)}
+    if accel_std_um_s2 is not None:
+        out["accel_std"] = accel_std_um_s2 / um_per_px / fps ** 2
+    if localisation_um is not None:
+        out["measurement_std"] = localisation_um / um_per_px
+    return out

@@ -1,0 +1,411 @@
+"""Offline refinements of the online tracklets (batch mode only).
+
+All functions work on arrays of detections sorted by frame (as the batch tracker
+keeps them) and on *groups* (tracklets or tracks): ``group[k]`` is the group of
+detection ``k`` (-1: none), and a group has at most one detection per frame.
+
+Steps, in the order :func:`refine` applies them:
+
+1. **Gap closing** (:func:`link_tracklets`): the end of every tracklet is linked to
+   the start of another that begins 1 to ``max_gap + 1`` frames later, all links
+   solved as one linear assignment problem (as TrackMate and laptrack do, after
+   Jaqaman et al. 2008), with a motion-consistent cost: the end state of tracklet A
+   (Kalman filter forward over A) is predicted ``dt`` frames ahead and compared with
+   the start state of tracklet B (Kalman filter backward over B) in position *and*
+   velocity, ``d^2 = sum_axes D' (F^dt P_A F^dt' + Q_dt + P_B)^-1 D`` with
+   ``D = F^dt x_A - x_B`` (chi-square, 4 dof), plus ``gap_penalty * (dt - 1)``.
+   A link also needs ``|p_B - p_A| <= max_distance + max_speed * (dt - 1)``.
+2. **Confirmation and back-filling**: a chain of linked tracklets is a track if one
+   of its tracklets was confirmed online or it has ``min_hits`` detections in total;
+   with ``backfill`` all its detections get its id (otherwise only those that had an
+   id online). Chains with fewer than ``min_track_len`` detections are dropped. Ids
+   are renumbered 1, 2, ... in order of the tracks' first frames.
+3. **Rauch-Tung-Striebel smoothing** (:func:`smooth_groups`) of every track, per axis,
+   with the tracker's constant-velocity model; missed frames are prediction-only steps.
+4. **Interpolation** (:func:`interpolate_gaps`) of missed frames inside a track.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spermtrack.tracker.associate import solve_pairs
+from spermtrack.tracker.config import TrackerConfig
+from spermtrack.tracker.kalman import (MotionModel, constant_velocity_model, filter_sequences,
+                                       rts_smooth_sequences, transition_powers)
+
+CHUNK_CELLS = 400_000
+"""Largest (frames x sequences) block the smoother holds at once (bounds memory)."""
+
+
+def axis_model(cfg: TrackerConfig, *, accel_std: float | None = None,
+               measurement_std: float | None = None) -> MotionModel:
+    """The per-axis model ``[p, v]`` of the tracker (x and y are independent and identical).
+
+    ``accel_std`` / ``measurement_std`` replace the config's values when given.
+    """
+    return constant_velocity_model(accel_std=cfg.accel_std if accel_std is None else accel_std,
+                                   measurement_std=cfg.measurement_std if measurement_std is None
+                                   else measurement_std, ndim=1)
+
+
+@dataclass
+class Packed:
+    """Detections of groups packed into time-major per-axis sequences (see :func:`pack_groups`).
+
+    Attributes
+    ----------
+    groups : ndarray of int64, shape (G,)
+        Group label of each packed group, longest first.
+    first, last : ndarray of int64, shape (G,)
+        First and last frame of each group.
+    z : ndarray, shape (T, 2 G, 1)
+        Measurements, sequence ``2 p`` is the x axis and ``2 p + 1`` the y axis of group ``p``.
+    observed : ndarray of bool, shape (T, 2 G)
+    lengths : ndarray of int64, shape (2 G,)
+        ``last - first + 1`` per sequence, non-increasing.
+    """
+
+    groups: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    z: np.ndarray
+    observed: np.ndarray
+    lengths: np.ndarray
+
+
+def group_spans(frame: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per group: label, first frame, last frame, number of detections (groups >= 0 only)."""
+    sel = group >= 0
+    labels, inv, counts = np.unique(group[sel], return_inverse=True, return_counts=True)
+    first = np.full(len(labels), np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(len(labels), -1, dtype=np.int64)
+    np.minimum.at(first, inv, frame[sel])
+    np.maximum.at(last, inv, frame[sel])
+    return labels, first, last, counts
+
+
+def pack_groups(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, labels: np.ndarray, first: np.ndarray,
+                last: np.ndarray, *, reverse: bool = False) -> tuple[Packed, np.ndarray, np.ndarray]:
+    """Pack the detections of the given groups into padded time-major sequences.
+
+    Parameters
+    ----------
+    frame, xy, group : ndarray
+        Detections: frame (n,), centre (n, 2), group label (n,).
+    labels, first, last : ndarray
+        Groups to pack (sorted labels) and their spans, as from :func:`group_spans`.
+    reverse : bool
+        Run time backwards (step 0 is each group's last frame).
+
+    Returns
+    -------
+    packed : Packed
+    rows : ndarray of int64
+        Detections that belong to the packed groups.
+    cell : tuple of ndarray
+        ``(t, p)`` of each of ``rows``: step and group position in the packed arrays.
+    """
+    lengths = last - first + 1
+    order = np.argsort(-lengths, kind="stable")
+    pos_of = np.empty(len(labels), dtype=np.int64)
+    pos_of[order] = np.arange(len(labels))
+    rows = np.flatnonzero(np.isin(group, labels))
+    gi = np.searchsorted(labels, group[rows])
+    p = pos_of[gi]
+    t = (last[gi] - frame[rows]) if reverse else (frame[rows] - first[gi])
+    T = int(lengths.max()) if len(lengths) else 0
+    G = len(labels)
+    z = np.zeros((T, 2 * G, 1))
+    observed = np.zeros((T, 2 * G), dtype=bool)
+    z[t, 2 * p, 0] = xy[rows, 0]
+    z[t, 2 * p + 1, 0] = xy[rows, 1]
+    observed[t, 2 * p] = True
+    observed[t, 2 * p + 1] = True
+    packed = Packed(groups=labels[order], first=first[order], last=last[order], z=z, observed=observed,
+                    lengths=np.repeat(lengths[order], 2))
+    return packed, rows, (t, p)
+
+
+def _chunks(lengths: np.ndarray) -> list[slice]:
+    """Split groups (longest first) into slices whose padded block stays below CHUNK_CELLS."""
+    out, start = [], 0
+    G = len(lengths)
+    while start < G:
+        width = max(1, CHUNK_CELLS // max(int(lengths[start]), 1))
+        out.append(slice(start, min(G, start + width)))
+        start += width
+    return out
+
+
+def end_states(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, labels: np.ndarray, first: np.ndarray,
+               last: np.ndarray, model: MotionModel, *, velocity_std: float,
+               reverse: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Filtered per-axis state at the end (or, with ``reverse``, the start) of every group.
+
+    Returns
+    -------
+    x : ndarray, shape (G, 2, 2)
+        ``x[g, axis] = [p, v]`` (px, px/frame), in the order of ``labels``. With ``reverse``
+        the velocity is given in forward time.
+    P : ndarray, shape (G, 2, 2, 2)
+        Covariance of ``[p, v]`` per axis.
+    """
+    G = len(labels)
+    x = np.empty((G, 2, 2))
+    P = np.empty((G, 2, 2, 2))
+    lengths = last - first + 1
+    order = np.argsort(-lengths, kind="stable")
+    for part in _chunks(lengths[order]):
+        sel = np.sort(order[part])
+        packed, _, _ = pack_groups(frame, xy, group, labels[sel], first[sel], last[sel], reverse=reverse)
+        res = filter_sequences(packed.z, packed.observed, packed.lengths, model, velocity_std=velocity_std,
+                               store=False)
+        gpos = np.searchsorted(labels, packed.groups)
+        x[gpos] = res["x_last"].reshape(-1, 2, 2)
+        P[gpos] = res["P_last"].reshape(-1, 2, 2, 2)
+    if reverse:  # velocity back to forward time: J x, J P J with J = diag(1, -1)
+        x[..., 1] *= -1.0
+        P[..., 0, 1] *= -1.0
+        P[..., 1, 0] *= -1.0
+    return x, P
+
+
+def close_gaps(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, confirmed: np.ndarray, cfg: TrackerConfig, *,
+               max_rounds: int = 4) -> np.ndarray:
+    """Gap closing in rounds: chain label for every tracklet (see module docstring, step 1).
+
+    Each round links chain ends to chain starts with :func:`link_tracklets`, allowing only
+    links with a confirmed chain on at least one side, so that unconfirmed fragments
+    (e.g. false positives) never chain up among themselves; a fragment linked to a confirmed
+    chain makes it part of that chain, which may then link further in the next round.
+
+    Parameters
+    ----------
+    frame, xy, group : ndarray
+        Detections (frame, centre, tracklet label; -1 = none).
+    confirmed : ndarray of bool
+        Per detection: its tracklet was confirmed online.
+    cfg : TrackerConfig
+    max_rounds : int
+        Stop after this many rounds (or when a round adds no link).
+
+    Returns
+    -------
+    ndarray of int64
+        The chain label of each detection (-1 stays -1).
+    """
+    chain = group.copy()
+    for _ in range(max_rounds):
+        conf_labels = np.unique(chain[confirmed & (chain >= 0)])
+        new = link_tracklets(frame, xy, chain, cfg, confirmed_labels=conf_labels)
+        if np.array_equal(new, chain):
+            break
+        chain = new
+    return chain
+
+
+def link_tracklets(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: TrackerConfig, *,
+                   confirmed_labels: np.ndarray | None = None) -> np.ndarray:
+    """One round of gap closing: chain label for every tracklet (module docstring, step 1).
+
+    Parameters
+    ----------
+    frame, xy, group : ndarray
+        Detections (frame, centre, tracklet label; -1 = none).
+    cfg : TrackerConfig
+        Uses ``max_gap``, ``gap_gate``, ``gap_penalty``, ``max_distance``, ``max_speed``,
+        ``accel_std``, ``measurement_std``.
+    confirmed_labels : ndarray, optional
+        If given, a link needs one of its two tracklets among these labels.
+
+    Returns
+    -------
+    ndarray of int64, same shape as ``group``
+        The chain (the label of its first tracklet) of each detection; -1 stays -1.
+    """
+    labels, first, last, _ = group_spans(frame, group)
+    G = len(labels)
+    if G < 2:
+        return group.copy()
+    model = axis_model(cfg, accel_std=cfg.gap_accel_std)
+    vstd = cfg.max_speed / 2.0
+    xa, Pa = end_states(frame, xy, group, labels, first, last, model, velocity_std=vstd)
+    xb, Pb = end_states(frame, xy, group, labels, first, last, model, velocity_std=vstd, reverse=True)
+    # candidate pairs: start of b within 1 .. max_gap + 1 frames after the end of a
+    by_first = np.argsort(first, kind="stable")
+    lo = np.searchsorted(first[by_first], last + 1, side="left")
+    hi = np.searchsorted(first[by_first], last + cfg.max_gap + 2, side="left")
+    count = hi - lo
+    a = np.repeat(np.arange(G), count)
+    if a.size == 0:
+        return group.copy()
+    offsets = np.arange(a.size) - np.repeat(np.cumsum(count) - count, count)
+    b = by_first[np.repeat(lo, count) + offsets]
+    dt = first[b] - last[a]
+    pa = xa[a, :, 0]
+    pb = xb[b, :, 0]
+    jump = np.hypot(*(pb - pa).T)
+    near = jump <= cfg.max_distance + cfg.max_speed * (dt - 1)
+    if confirmed_labels is not None:
+        conf = np.isin(labels, confirmed_labels)
+        near &= conf[a] | conf[b]
+    a, b, dt = a[near], b[near], dt[near]
+    if a.size == 0:
+        return group.copy()
+    Fk, Qk = transition_powers(model.F, model.Q, cfg.max_gap + 1)
+    F = Fk[dt][:, None]  # (pairs, 1, 2, 2), broadcast over axes
+    mean = (F @ xa[a][..., None])[..., 0]
+    S = F @ Pa[a] @ np.swapaxes(F, -1, -2) + Qk[dt][:, None] + Pb[b]
+    D = mean - xb[b]
+    d2 = np.einsum("pai,paij,paj->p", D, np.linalg.inv(S), D)
+    ok = d2 <= cfg.gap_gate
+    cost = d2 + cfg.gap_penalty * (dt - 1)
+    limit = cfg.gap_gate + cfg.gap_penalty * cfg.max_gap
+    rows, cols = solve_pairs(a[ok], b[ok], cost[ok], limit * (1 + 1e-9) + 1e-12)
+    # chains: process links in order of the later tracklet's start, so predecessors are final
+    chain = np.arange(G)
+    for k in np.argsort(first[cols], kind="stable"):
+        chain[cols[k]] = chain[rows[k]]
+    out = group.copy()
+    sel = group >= 0
+    out[sel] = labels[chain[np.searchsorted(labels, group[sel])]]
+    return out
+
+
+def smooth_groups(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: TrackerConfig) -> dict[str,
+                                                                                                    np.ndarray]:
+    """Rauch-Tung-Striebel smoothing of every group, over every frame of its span.
+
+    Parameters
+    ----------
+    frame, xy, group : ndarray
+        Detections (frame, measured centre, track label; -1 = none).
+    cfg : TrackerConfig
+        Uses ``smooth_accel_std`` (or ``accel_std``), ``smooth_measurement_std`` (or
+        ``measurement_std``) and ``max_speed``.
+
+    Returns
+    -------
+    dict of ndarray
+        One entry per (group, frame) from each group's first to last frame: ``group``,
+        ``frame``, ``x_s``, ``y_s`` (smoothed centre, px), ``vx_s``, ``vy_s`` (px/frame),
+        sorted by group then frame.
+    """
+    labels, first, last, _ = group_spans(frame, group)
+    lengths = last - first + 1
+    total = int(lengths.sum())
+    out = {"group": np.repeat(labels, lengths),
+           "frame": np.repeat(first, lengths) + (np.arange(total) - np.repeat(np.cumsum(lengths) - lengths,
+                                                                              lengths)),
+           "x_s": np.empty(total), "y_s": np.empty(total), "vx_s": np.empty(total), "vy_s": np.empty(total)}
+    if total == 0:
+        return out
+    model = axis_model(cfg, accel_std=cfg.smooth_accel_std, measurement_std=cfg.smooth_measurement_std)
+    start = np.cumsum(lengths) - lengths  # offset of each group's first frame in the output
+    order = np.argsort(-lengths, kind="stable")
+    for part in _chunks(lengths[order]):
+        sel = np.sort(order[part])
+        packed, _, _ = pack_groups(frame, xy, group, labels[sel], first[sel], last[sel])
+        filt = filter_sequences(packed.z, packed.observed, packed.lengths, model, velocity_std=cfg.max_speed / 2.0)
+        xs = rts_smooth_sequences(filt, packed.lengths, model.F)  # (T, 2G, 2)
+        gpos = np.searchsorted(labels, packed.groups)
+        L = packed.lengths[::2]
+        t = np.arange(int(L.sum())) - np.repeat(np.cumsum(L) - L, L)
+        p = np.repeat(np.arange(len(L)), L)
+        dest = np.repeat(start[gpos], L) + t
+        out["x_s"][dest] = xs[t, 2 * p, 0]
+        out["y_s"][dest] = xs[t, 2 * p + 1, 0]
+        out["vx_s"][dest] = xs[t, 2 * p, 1]
+        out["vy_s"][dest] = xs[t, 2 * p + 1, 1]
+    return out
+
+
+def interpolate_gaps(frame: np.ndarray, values: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                                        np.ndarray, np.ndarray]:
+    """Linear interpolation of the frames a group misses between two of its detections.
+
+    Parameters
+    ----------
+    frame : ndarray of int, shape (n,)
+    values : ndarray, shape (n, k)
+        Columns to interpolate (e.g. ``x, y, w, h``).
+    group : ndarray of int, shape (n,)
+        Group label (-1: ignored).
+
+    Returns
+    -------
+    new_group, new_frame : ndarray of int64, shape (r,)
+        The missing (group, frame) cells, sorted by group then frame.
+    new_values : ndarray, shape (r, k)
+        ``v0 + (f - f0) / (f1 - f0) * (v1 - v0)`` between the detections before (f0) and after (f1).
+    source : ndarray of int64, shape (r,)
+        The detection before each gap (to copy e.g. the class from).
+    """
+    idx = np.flatnonzero(group >= 0)
+    idx = idx[np.lexsort((frame[idx], group[idx]))]
+    g, f = group[idx], frame[idx]
+    step = np.diff(f)
+    gap = np.flatnonzero((g[1:] == g[:-1]) & (step > 1))
+    n_new = step[gap] - 1
+    if gap.size == 0:
+        return (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty((0, values.shape[1])),
+                np.empty(0, dtype=np.int64))
+    before = idx[gap]
+    after = idx[gap + 1]
+    rep = np.repeat(np.arange(gap.size), n_new)
+    k = np.arange(rep.size) - np.repeat(np.cumsum(n_new) - n_new, n_new) + 1
+    f0 = frame[before][rep]
+    f1 = frame[after][rep]
+    alpha = (k / (f1 - f0))[:, None]
+    v0 = values[before][rep]
+    v1 = values[after][rep]
+    return group[before][rep].astype(np.int64), (f0 + k).astype(np.int64), v0 + alpha * (v1 - v0), before[rep]
+
+
+def finalise_ids(frame: np.ndarray, chain: np.ndarray, online_tid: np.ndarray, confirmed_chain: np.ndarray,
+                 cfg: TrackerConfig) -> np.ndarray:
+    """Turn chain labels into track ids (module docstring, step 2).
+
+    Parameters
+    ----------
+    frame : ndarray of int, shape (n,)
+        Detections, sorted by frame.
+    chain : ndarray of int, shape (n,)
+        Chain label of each detection (-1: none).
+    online_tid : ndarray of int, shape (n,)
+        Id given online (-1 while tentative or never tracked).
+    confirmed_chain : ndarray of bool, shape (n,)
+        Whether the detection's chain contains a tracklet confirmed online.
+    cfg : TrackerConfig
+        Uses ``min_hits``, ``backfill``, ``min_track_len``.
+
+    Returns
+    -------
+    ndarray of int64
+        Final ``track_id`` per detection (1, 2, ... by first frame; -1: none).
+    """
+    labels, first, _, counts = group_spans(frame, chain)
+    out = np.full(len(frame), -1, dtype=np.int64)
+    if len(labels) == 0:
+        return out
+    gi = np.searchsorted(labels, chain)
+    has = chain >= 0
+    conf_label = np.zeros(len(labels), dtype=bool)
+    conf_label[gi[has & confirmed_chain]] = True
+    conf_label |= counts >= cfg.min_hits
+    conf_label &= counts >= cfg.min_track_len
+    keep = has & conf_label[np.where(has, gi, 0)]
+    if not cfg.backfill:
+        keep &= online_tid >= 0
+    # renumber kept chains by first frame (ties: first row)
+    if keep.any():
+        first_row = np.full(len(labels), len(frame), dtype=np.int64)
+        np.minimum.at(first_row, gi[keep], np.flatnonzero(keep))
+        kept = np.unique(gi[keep])
+        rank = np.empty(len(labels), dtype=np.int64)
+        rank[kept[np.lexsort((first_row[kept], first[kept]))]] = np.arange(1, kept.size + 1)
+        out[keep] = rank[gi[keep]]
+    return out
