@@ -190,11 +190,21 @@ def solve_pairs(i: np.ndarray, j: np.ndarray, cost: np.ndarray, limit: float) ->
     else:
         n_r, n_c = len(ur), len(uc)
         graph = coo_matrix((np.ones(len(li)), (li, lj + n_r)), shape=(n_r + n_c, n_r + n_c))
-        _, label = connected_components(graph, directed=False)
+        n_comp, label = connected_components(graph, directed=False)
         pair_label = label[li]
-        order = np.argsort(pair_label, kind="stable")
+        # stars (one row or one column) take their cheapest pair, first on ties, all at once
+        star = ((np.bincount(label[:n_r], minlength=n_comp) == 1)
+                | (np.bincount(label[n_r:], minlength=n_comp) == 1))[pair_label]
+        s_idx = np.flatnonzero(star)
+        if s_idx.size:
+            by = s_idx[np.lexsort((s_idx, cc[s_idx], pair_label[s_idx]))]
+            first = by[np.concatenate([[True], pair_label[by][1:] != pair_label[by][:-1]])]
+            rows.append(ur[li[first]])
+            cols.append(uc[lj[first]])
+        others = np.flatnonzero(~star)
+        order = others[np.argsort(pair_label[others], kind="stable")]
         bounds = np.flatnonzero(np.diff(pair_label[order])) + 1
-        for group in np.split(order, bounds):
+        for group in np.split(order, bounds) if order.size else ():
             gi, gj, gc = li[group], lj[group], cc[group]
             gur, gli = np.unique(gi, return_inverse=True)
             guc, glj = np.unique(gj, return_inverse=True)

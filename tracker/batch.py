@@ -63,8 +63,8 @@ def track(detections: pd.DataFrame, config: TrackerConfig | str = "sperm", *, fp
         - ``interpolated`` (bool; with ``interpolate``): False for input rows. Rows for
           frames a track missed are appended after the input rows (sorted by track, frame),
           with linearly interpolated ``x, y, w, h``, ``score = 0``, the class of the row before
-          the gap, NaN in extra columns, and integer index labels following the largest
-          integer label of the input.
+          the gap, NaN in extra columns (whose dtype may widen, e.g. int to float), and
+          integer index labels following the largest integer label of the input.
 
     Raises
     ------

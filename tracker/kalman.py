@@ -180,11 +180,28 @@ def kf_update(x: np.ndarray, P: np.ndarray, z: np.ndarray, H: np.ndarray,
     y = z - x @ H.T
     PHT = P @ H.T
     S = H @ PHT + R
-    K = PHT @ np.linalg.inv(S)
+    K = PHT @ _inv(S)
     x_new = x + (K @ y[..., None])[..., 0]
     I_KH = np.eye(x.shape[-1]) - K @ H
     P_new = I_KH @ P @ np.swapaxes(I_KH, -1, -2) + K @ R @ np.swapaxes(K, -1, -2)
     return x_new, P_new
+
+
+def _inv(S: np.ndarray) -> np.ndarray:
+    """Inverse of a batch of small symmetric matrices (closed form for 1 x 1 and 2 x 2)."""
+    m = S.shape[-1]
+    if m == 1:
+        return 1.0 / S
+    if m == 2:
+        a, b, c, d = S[..., 0, 0], S[..., 0, 1], S[..., 1, 0], S[..., 1, 1]
+        det = a * d - b * c
+        out = np.empty_like(S)
+        out[..., 0, 0] = d / det
+        out[..., 0, 1] = -b / det
+        out[..., 1, 0] = -c / det
+        out[..., 1, 1] = a / det
+        return out
+    return np.linalg.inv(S)
 
 
 def innovation_covariance(P: np.ndarray, H: np.ndarray, R: np.ndarray) -> np.ndarray:
@@ -321,6 +338,6 @@ def rts_smooth_sequences(filtered: dict[str, np.ndarray], lengths: np.ndarray, F
         n = int(np.searchsorted(-lengths, -(t + 1), side="left"))  # sequences with length > t + 1
         if n == 0:
             continue
-        C = Pf[t, :n] @ F.T @ np.linalg.inv(Pp[t + 1, :n])
+        C = Pf[t, :n] @ F.T @ _inv(Pp[t + 1, :n])
         xs[t, :n] = xf[t, :n] + (C @ (xs[t + 1, :n] - xp[t + 1, :n])[..., None])[..., 0]
     return xs

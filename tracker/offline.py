@@ -14,7 +14,10 @@ Steps, in the order :func:`refine` applies them:
    the start state of tracklet B (Kalman filter backward over B) in position *and*
    velocity, ``d^2 = sum_axes D' (F^dt P_A F^dt' + Q_dt + P_B)^-1 D`` with
    ``D = F^dt x_A - x_B`` (chi-square, 4 dof), plus ``gap_penalty * (dt - 1)``.
-   A link also needs ``|p_B - p_A| <= max_distance + max_speed * (dt - 1)``.
+   A link also needs ``|p_B - p_A| <= max_distance + max_speed * (dt - 1)`` and a
+   tracklet confirmed online on at least one side (so that false positives never chain
+   up among themselves); this is repeated in rounds (:func:`close_gaps`) so that a chain
+   grown by one round can link again in the next.
 2. **Confirmation and back-filling**: a chain of linked tracklets is a track if one
    of its tracklets was confirmed online or it has ``min_hits`` detections in total;
    with ``backfill`` all its detections get its id (otherwise only those that had an
@@ -140,10 +143,19 @@ def _chunks(lengths: np.ndarray) -> list[slice]:
     return out
 
 
+END_WINDOW = 32
+"""Frames at each end of a tracklet that :func:`end_states` filters over."""
+
+
 def end_states(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, labels: np.ndarray, first: np.ndarray,
-               last: np.ndarray, model: MotionModel, *, velocity_std: float,
-               reverse: bool = False) -> tuple[np.ndarray, np.ndarray]:
+               last: np.ndarray, model: MotionModel, *, velocity_std: float, reverse: bool = False,
+               window: int | None = END_WINDOW) -> tuple[np.ndarray, np.ndarray]:
     """Filtered per-axis state at the end (or, with ``reverse``, the start) of every group.
+
+    Only the last (first) ``window`` frames of each group are filtered: the filter forgets
+    its start within a few frames, so the result equals that of the whole group to well
+    below a pixel while the cost no longer grows with the tracks' length. ``None`` filters
+    the whole group.
 
     Returns
     -------
@@ -156,6 +168,13 @@ def end_states(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, labels: np.
     G = len(labels)
     x = np.empty((G, 2, 2))
     P = np.empty((G, 2, 2, 2))
+    if window is not None:  # keep the detections within `window` frames of the end that matters
+        gi = np.searchsorted(labels, group)
+        inside = group >= 0
+        inside[inside] &= (np.abs(frame[inside] - (first if reverse else last)[gi[inside]]) < window)
+        group = np.where(inside, group, -1)
+        kept, first, last, _ = group_spans(frame, group)  # spans of what is left (every group keeps its end)
+        assert np.array_equal(kept, labels)
     lengths = last - first + 1
     order = np.argsort(-lengths, kind="stable")
     for part in _chunks(lengths[order]):
@@ -217,7 +236,7 @@ def link_tracklets(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: Tr
         Detections (frame, centre, tracklet label; -1 = none).
     cfg : TrackerConfig
         Uses ``max_gap``, ``gap_gate``, ``gap_penalty``, ``max_distance``, ``max_speed``,
-        ``accel_std``, ``measurement_std``.
+        ``gap_accel_std`` (or ``accel_std``), ``measurement_std``.
     confirmed_labels : ndarray, optional
         If given, a link needs one of its two tracklets among these labels.
 

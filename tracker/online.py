@@ -328,14 +328,10 @@ class Tracker:
         txy = self._x[tracks, :2]
         dbox = box[dets]
         if cfg.cost == "centre":
-            miss = self._miss[tracks]
-            gate = (cfg.max_distance + cfg.gate_growth * miss) * scale
+            gate = (cfg.max_distance + cfg.gate_growth * self._miss[tracks]) * scale
             i, j, dist = candidate_pairs(txy, dbox[:, :2], gate)
             cost, ok = centre_cost(dist, i, gate)
             limit = float(gate.max()) ** 2
-            if cfg.lost_penalty:
-                cost = cost + cfg.lost_penalty * miss[i]
-                limit += cfg.lost_penalty * float(miss.max())
         elif cfg.cost == "mahalanobis":
             S = self._S(tracks)
             gate2 = cfg.mahalanobis_gate * scale ** 2

@@ -193,7 +193,8 @@ def _trackpy_ids(detections: pd.DataFrame, *, search_range: float, memory: int) 
                           "y": detections["y"].to_numpy(), "row": np.arange(len(detections))})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        linked = trackpy.link(table, search_range, memory=memory)
+        # adaptive_stop: trackpy's documented remedy for oversize subnetworks in dense frames
+        linked = trackpy.link(table, search_range, memory=memory, adaptive_stop=0.2 * search_range)
     ids = np.full(len(detections), -1, dtype=np.int64)
     ids[linked["row"].to_numpy()] = linked["particle"].to_numpy(np.int64) + 1
     return ids
