@@ -1,0 +1,497 @@
+"""``blob``: the default detector, classical image processing with no weights.
+
+Pipeline (one frame: about 4 ms at 640 x 480 on a 2-core machine, no batching needed)
+-------------------------------------------------------------------------------------
+1. **Gray and polarity.** BGR frames become luma (OpenCV ``BGR2GRAY``). Phase contrast (VISEM)
+   shows bright heads: ``polarity='bright'``; bright field shows dark heads: ``'dark'``;
+   ``'auto'`` picks per video from the first frame (:func:`estimate_polarity`).
+2. **Band-pass (background model).** ``bp = G_sigma * I - box_B * I`` (for dark heads the sign is
+   flipped): a Gaussian of ``sigma_px`` removes pixel noise, a ``background_px`` box mean is the
+   local background (uneven illumination, halos), so heads become positive peaks on a zero
+   background, a difference-of-Gaussians-like band-pass tuned to 6-10 px heads.
+3. **Adaptive threshold.** ``T = max(threshold_sd * sd, min_contrast)``, with ``sd`` the robust
+   noise level ``1.4826 * MAD(bp)`` of the frame; pixels with ``bp > T`` are foreground.
+4. **Connected components** (8-connected) of the foreground, with area, bounding box and peak.
+   Components smaller than ``min_area_px`` or larger than ``max_area_px`` are dropped.
+5. **Touching heads.** Local maxima of ``bp`` closer than ``min_separation_px`` to a stronger one
+   are merged; a component with 2 peaks (or more, below the cluster rule) is split between its
+   peaks (each pixel goes to the nearest peak).
+6. **Sub-pixel centres.** Each head's centre is the centroid of its pixels weighted by
+   ``bp - T`` (the part above the threshold).
+7. **Classes.** A component with at least ``cluster_min_peaks`` peaks, with two peaks closer than
+   ``cluster_pair_px`` (heads stuck head to head; crossing sperm are usually farther apart), or
+   with one peak and an area of at least ``cluster_area_px``, is one *cluster* (class 1) at its
+   weighted centroid; a
+   single head whose area is at most ``pinhead_max_area_px`` is a *pinhead* (class 2); the rest
+   are sperm (class 0). The area thresholds and ``min_contrast`` default per polarity
+   (:data:`POLARITY_DEFAULTS`): in bright field, pinheads look like debris and are not labelled.
+8. **Boxes and scores.** Box size convention (``box_mode``): ``'fixed'`` gives every sperm a
+   ``box_px`` square (VISEM-Tracking label boxes are 22 +/- 6 px, larger than the head itself),
+   pinheads ``pinhead_box_px`` and clusters their component's extent minus one head plus ``box_px``;
+   ``'extent'`` gives the component's bounding box scaled by ``extent_scale``. Box-based metrics
+   (mAP) depend on this convention; centre-based ones (F1 at 10 px, centre error) do not.
+   ``score = tanh(peak / (4 T))``: 0.24 for a peak just at the threshold, 0.76 at 4 T, 0.96 at 8 T.
+   Detections whose centre lies within ``border_px`` of the frame edge are dropped (a head whose
+   centre has left the frame still shows half a blob; annotators do not label it).
+
+The defaults are tuned for VISEM-Tracking: 640 x 480, 400x phase contrast, 0.351 um/px, heads
+6-10 px. For another magnification scale the pixel sizes (``sigma_px``, ``background_px``,
+areas, boxes) with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from spermtrack.detectors.base import FrameDetector, check_choice, check_number, detections_table, to_gray
+from spermtrack.errors import InputError
+
+__all__ = ["BlobConfig", "BlobDetector", "Blobs", "band_pass", "estimate_polarity", "noise_sd", "find_blobs"]
+
+POLARITIES = ("bright", "dark", "auto")
+BOX_MODES = ("fixed", "extent")
+_OWNER = "BlobConfig"
+#: Defaults of the ``None`` fields of :class:`BlobConfig` per polarity, measured on synthetic
+#: phase-contrast and bright-field frames and on the real VISEM frame (see ``benchmarks/detector_bench.py``).
+POLARITY_DEFAULTS: dict[str, dict] = {
+    "bright": {"min_contrast": 20.0, "cluster_area_px": 115, "pinhead_max_area_px": 55},
+    "dark": {"min_contrast": 25.0, "cluster_area_px": 70, "pinhead_max_area_px": 0},
+}
+_HEAD_EXTENT_PX = 11.0  # typical foreground extent of one head at the default settings (VISEM scale)
+
+
+@dataclass(frozen=True)
+class BlobConfig:
+    """Settings of the ``blob`` detector; validated on construction.
+
+    Parameters
+    ----------
+    polarity : {'bright', 'dark', 'auto'}
+        Bright heads on a darker background (phase contrast, VISEM), dark heads (bright field),
+        or decided per video from the first frame (:func:`estimate_polarity`).
+    sigma_px : float
+        Gaussian sigma of the noise filter, px.
+    background_px : int
+        Side of the box filter that estimates the local background, px (odd, >= 3).
+    threshold_sd : float
+        Foreground threshold in robust noise standard deviations of the band-passed frame.
+    min_contrast : float or None
+        Lower bound of the threshold in grey levels (0-255 scale): heads must stand out at least this
+        much. ``None``: the polarity's default (:data:`POLARITY_DEFAULTS`).
+    min_area_px, max_area_px : int
+        Components with fewer or more foreground pixels are dropped.
+    min_separation_px : float
+        Two intensity peaks closer than this are one head.
+    cluster_area_px : int or None
+        A single-peak component at least this large is one cluster (class 1). ``None``: the polarity's
+        default.
+    cluster_min_peaks : int
+        A component with at least this many peaks is one cluster.
+    cluster_pair_px : float
+        A component with two peaks closer than this is one cluster (0 disables). On synthetic
+        frames the two heads of a 2-cell cluster lie 6.1-7.6 px apart (10th-90th percentile), two
+        touching sperm heads 6.6-11.3 px: 7.8 px splits 4 % of those clusters and merges 37 % of
+        those sperm pairs (a transient loss for the tracker, where a split cluster would add two
+        persistent immotile cells).
+    pinhead_max_area_px : int or None
+        A single head with at most this many foreground pixels is a pinhead (class 2); 0 disables.
+        ``None``: the polarity's default (bright field: 0, as pinheads look like debris there).
+    border_px : float
+        Detections whose centre is closer than this to the frame edge are dropped.
+    box_mode : {'fixed', 'extent'}
+        Box size convention (see the module docstring).
+    box_px, pinhead_box_px : float
+        Box side of sperm / pinheads in ``'fixed'`` mode, px.
+    extent_scale : float
+        Factor on the component's bounding box in ``'extent'`` mode.
+    min_score : float
+        Detections with a lower score are dropped.
+    """
+
+    polarity: str = "bright"
+    sigma_px: float = 1.5
+    background_px: int = 25
+    threshold_sd: float = 6.0
+    min_contrast: float | None = None
+    min_area_px: int = 12
+    max_area_px: int = 1500
+    min_separation_px: float = 4.0
+    cluster_area_px: int | None = None
+    cluster_min_peaks: int = 3
+    cluster_pair_px: float = 7.8
+    pinhead_max_area_px: int | None = None
+    border_px: float = 1.5
+    box_mode: str = "fixed"
+    box_px: float = 22.0
+    pinhead_box_px: float = 10.0
+    extent_scale: float = 1.5
+    min_score: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_choice(_OWNER, "polarity", self.polarity, POLARITIES)
+        check_choice(_OWNER, "box_mode", self.box_mode, BOX_MODES)
+        check_number(_OWNER, "sigma_px", self.sigma_px, lo=0.3, hi=50)
+        b = check_number(_OWNER, "background_px", self.background_px, lo=3, hi=1001, integer=True)
+        if b % 2 == 0:
+            raise InputError(f"{_OWNER}.background_px must be odd, got {self.background_px!r}")
+        check_number(_OWNER, "threshold_sd", self.threshold_sd, lo=0, lo_open=True, hi=1000)
+        if self.min_contrast is not None:
+            check_number(_OWNER, "min_contrast", self.min_contrast, lo=0, hi=255)
+        lo_area = check_number(_OWNER, "min_area_px", self.min_area_px, lo=1, integer=True)
+        hi_area = check_number(_OWNER, "max_area_px", self.max_area_px, lo=1, integer=True)
+        if hi_area < lo_area:
+            raise InputError(f"{_OWNER}.max_area_px ({self.max_area_px}) must be >= min_area_px ({self.min_area_px})")
+        check_number(_OWNER, "min_separation_px", self.min_separation_px, lo=0, hi=1000)
+        if self.cluster_area_px is not None:
+            check_number(_OWNER, "cluster_area_px", self.cluster_area_px, lo=1, integer=True)
+        check_number(_OWNER, "cluster_min_peaks", self.cluster_min_peaks, lo=2, integer=True)
+        check_number(_OWNER, "cluster_pair_px", self.cluster_pair_px, lo=0, hi=1000)
+        if self.pinhead_max_area_px is not None:
+            check_number(_OWNER, "pinhead_max_area_px", self.pinhead_max_area_px, lo=0, integer=True)
+        check_number(_OWNER, "border_px", self.border_px, lo=0, hi=1000)
+        check_number(_OWNER, "box_px", self.box_px, lo=0, lo_open=True, hi=10000)
+        check_number(_OWNER, "pinhead_box_px", self.pinhead_box_px, lo=0, lo_open=True, hi=10000)
+        check_number(_OWNER, "extent_scale", self.extent_scale, lo=0, lo_open=True, hi=100)
+        check_number(_OWNER, "min_score", self.min_score, lo=0, hi=1)
+        for name in ("background_px", "min_area_px", "max_area_px", "cluster_area_px", "cluster_min_peaks",
+                     "pinhead_max_area_px"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, int(getattr(self, name)))
+        for name in ("sigma_px", "threshold_sd", "min_contrast", "min_separation_px", "cluster_pair_px", "border_px",
+                     "box_px",
+                     "pinhead_box_px", "extent_scale", "min_score"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, float(getattr(self, name)))
+
+    def resolved(self, polarity: str) -> BlobConfig:
+        """This config with ``polarity`` ('bright' or 'dark') and its defaults filled in for ``None`` fields."""
+        check_choice(_OWNER, "polarity", polarity, ("bright", "dark"))
+        fill = {k: v for k, v in POLARITY_DEFAULTS[polarity].items() if getattr(self, k) is None}
+        return replace(self, polarity=polarity, **fill)
+
+    def to_dict(self) -> dict:
+        """Plain-dict form, for JSON provenance."""
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------------------------- pure steps
+def band_pass(gray: np.ndarray, *, sigma_px: float, background_px: int, bright: bool = True) -> np.ndarray:
+    """Band-pass a grayscale frame so that heads are positive peaks on a zero background.
+
+    ``bp = G_sigma * I - box_B * I`` for bright heads, ``box_B * I - G_sigma * I`` for dark
+    heads (``G_sigma``: Gaussian of ``sigma_px``; ``box_B``: mean over a ``background_px`` square,
+    reflected at the borders).
+
+    Parameters
+    ----------
+    gray : numpy.ndarray
+        ``uint8`` ``(H, W)`` frame.
+    sigma_px : float
+        Gaussian sigma, px.
+    background_px : int
+        Odd side of the background box, px.
+    bright : bool
+        Heads brighter (True) or darker (False) than the background.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32`` ``(H, W)``, grey levels.
+    """
+    import cv2
+
+    smooth = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), sigma_px)
+    background = cv2.boxFilter(gray, cv2.CV_32F, (background_px, background_px))
+    if bright:
+        return np.subtract(smooth, background, out=smooth)
+    return np.subtract(background, smooth, out=background)
+
+
+def noise_sd(bp: np.ndarray, *, step: int = 6) -> float:
+    """Robust noise level of a band-passed frame: ``1.4826 * median(|bp - median(bp)|)``.
+
+    Computed on every ``step``-th pixel in both directions (heads cover well under 1 % of a frame,
+    so they do not move the median).
+    """
+    sample = bp[::step, ::step].ravel()
+    med = float(np.median(sample))
+    return 1.4826 * float(np.median(np.abs(sample - med)))
+
+
+def estimate_polarity(gray: np.ndarray, *, sigma_px: float = 1.5, background_px: int = 25,
+                      top_px: int = 20) -> str:
+    """Guess whether heads are brighter or darker than the background.
+
+    Compares the ``top_px``-th strongest positive and negative responses of the band-passed
+    frame: phase-contrast heads saturate far above the background (and beat dark debris), bright-
+    field heads are the darkest objects. Unreliable on a frame without cells, where debris decides:
+    pass the polarity explicitly when you know it.
+
+    Parameters
+    ----------
+    gray : numpy.ndarray
+        ``uint8`` ``(H, W)`` frame.
+    sigma_px, background_px : float, int
+        Band-pass settings (see :func:`band_pass`).
+    top_px : int
+        How many extreme pixels per side to look past.
+
+    Returns
+    -------
+    str
+        ``'bright'`` or ``'dark'``.
+    """
+    bp = band_pass(gray, sigma_px=sigma_px, background_px=background_px, bright=True).ravel()
+    k = min(int(top_px), bp.size - 1)
+    hi = float(np.partition(bp, bp.size - 1 - k)[bp.size - 1 - k])
+    lo = float(np.partition(bp, k)[k])
+    return "bright" if hi >= -lo else "dark"
+
+
+def _group_starts(sorted_labels: np.ndarray, n: int) -> np.ndarray:
+    """Start of each label's run in a sorted label array (``n`` labels; empty runs allowed)."""
+    return np.searchsorted(sorted_labels, np.arange(n))
+
+
+def _suppress_close_peaks(px: np.ndarray, py: np.ndarray, value: np.ndarray, comp: np.ndarray,
+                          min_sep: float) -> np.ndarray:
+    """Keep peaks that have no stronger peak of the same component within ``min_sep`` px."""
+    n = len(px)
+    if n <= 1 or min_sep <= 0:
+        return np.ones(n, dtype=bool)
+    d2 = (px[:, None] - px[None, :]) ** 2 + (py[:, None] - py[None, :]) ** 2
+    idx = np.arange(n)
+    stronger = (value[:, None] > value[None, :]) | ((value[:, None] == value[None, :]) & (idx[:, None] < idx[None, :]))
+    near = (d2 < min_sep * min_sep) & (comp[:, None] == comp[None, :]) & stronger
+    return ~near.any(axis=0)
+
+
+@dataclass(frozen=True)
+class Blobs:
+    """Objects found in one band-passed frame (parallel arrays, one entry per object).
+
+    Attributes
+    ----------
+    x, y : numpy.ndarray
+        Sub-pixel centre (weighted centroid), px.
+    peak : numpy.ndarray
+        Maximum of the band-passed frame over the object (grey levels).
+    area : numpy.ndarray
+        Foreground pixels of the object (of its share of the component when split).
+    n_peaks : numpy.ndarray
+        Intensity peaks of the object's connected component.
+    cluster : numpy.ndarray of bool
+        The component is a cluster (one object for the whole component).
+    bw, bh : numpy.ndarray
+        Bounding box of the component, px.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    peak: np.ndarray
+    area: np.ndarray
+    n_peaks: np.ndarray
+    cluster: np.ndarray
+    bw: np.ndarray
+    bh: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def select(self, keep: np.ndarray) -> Blobs:
+        """The objects where ``keep`` is True (or at the given indices)."""
+        return Blobs(**{k: v[keep] for k, v in asdict(self).items()})
+
+    def to_frame(self) -> pd.DataFrame:
+        """The objects as a table (for inspection)."""
+        return pd.DataFrame(asdict(self))
+
+
+def _empty_blobs() -> Blobs:
+    f, i = np.empty(0, dtype=np.float64), np.empty(0, dtype=np.int64)
+    return Blobs(x=f, y=f, peak=f, area=i, n_peaks=i, cluster=np.empty(0, dtype=bool), bw=f, bh=f)
+
+
+def find_blobs(bp: np.ndarray, threshold: float, *, min_area_px: int, max_area_px: int,
+               min_separation_px: float, cluster_area_px: int, cluster_min_peaks: int,
+               cluster_pair_px: float = 0.0) -> Blobs:
+    """Segment a band-passed frame into heads and clusters with sub-pixel centres.
+
+    Connected components (8-connected) of ``bp > threshold`` with ``min_area_px <= area <=
+    max_area_px`` are kept. Their peaks are the local maxima (3 x 3) of ``bp``, minus those closer
+    than ``min_separation_px`` to a stronger peak of the same component. A component with at least
+    ``cluster_min_peaks`` peaks, with two peaks closer than ``cluster_pair_px``, or with one peak
+    and at least ``cluster_area_px`` pixels, is one
+    cluster; a component with two or more peaks (below the cluster rule) is split, each pixel going
+    to its nearest peak; any other component is one head. Centres are centroids weighted by
+    ``bp - threshold``.
+
+    Parameters
+    ----------
+    bp : numpy.ndarray
+        ``float32`` band-passed frame (heads positive).
+    threshold : float
+        Foreground threshold ``T`` (grey levels).
+    min_area_px, max_area_px, min_separation_px, cluster_area_px, cluster_min_peaks, cluster_pair_px
+        See :class:`BlobConfig`.
+
+    Returns
+    -------
+    Blobs
+        One entry per object (unordered).
+    """
+    import cv2
+
+    mask = (bp > threshold).view(np.uint8)
+    pts = cv2.findNonZero(mask)
+    if pts is None:
+        return _empty_blobs()
+    n_labels, labels = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
+    pts = pts.reshape(-1, 2)  # OpenCV 4 returns (N, 1, 2), OpenCV 5 (N, 2)
+    lab = labels[pts[:, 1], pts[:, 0]]
+    order = np.argsort(lab, kind="stable")
+    lab = lab[order]
+    xs = pts[order, 0].astype(np.float64)
+    ys = pts[order, 1].astype(np.float64)
+    val = bp[pts[order, 1], pts[order, 0]]
+    starts = np.searchsorted(lab, np.arange(n_labels))
+    area = np.diff(np.append(starts, len(lab)))
+    safe = np.minimum(starts, len(lab) - 1)
+    nonempty = area > 0
+    peak = np.where(nonempty, np.maximum.reduceat(val, safe), 0.0)
+    bw = np.where(nonempty, np.maximum.reduceat(xs, safe) - np.minimum.reduceat(xs, safe) + 1, 0.0)
+    bh = np.where(nonempty, np.maximum.reduceat(ys, safe) - np.minimum.reduceat(ys, safe) + 1, 0.0)
+    keep = nonempty & (area >= min_area_px) & (area <= max_area_px)
+    keep[0] = False  # label 0 is the background
+    if not keep.any():
+        return _empty_blobs()
+
+    # local maxima among foreground pixels (3 x 3 neighbourhood), then merge close ones
+    dil = cv2.dilate(bp, np.ones((3, 3), np.uint8))
+    p_idx = np.flatnonzero((val >= dil[ys.astype(np.intp), xs.astype(np.intp)]) & keep[lab])
+    p_idx = p_idx[_suppress_close_peaks(xs[p_idx], ys[p_idx], val[p_idx], lab[p_idx], min_separation_px)]
+    n_peaks = np.bincount(lab[p_idx], minlength=n_labels)
+
+    weight = (val - threshold).astype(np.float64)
+    pair_dist = np.full(n_labels, np.inf)
+    two = p_idx[n_peaks[lab[p_idx]] == 2]  # lab is sorted, so the two peaks of a component are adjacent
+    if two.size:
+        first, second = two[0::2], two[1::2]
+        pair_dist[lab[first]] = np.hypot(xs[first] - xs[second], ys[first] - ys[second])
+    cluster = keep & ((n_peaks >= cluster_min_peaks) | ((n_peaks <= 1) & (area >= cluster_area_px))
+                      | ((n_peaks == 2) & (pair_dist < cluster_pair_px)))
+    split = keep & ~cluster & (n_peaks >= 2)
+    whole = np.flatnonzero(keep & ~split)
+    sw = np.bincount(lab, weight, n_labels)[whole]
+    sx = np.bincount(lab, weight * xs, n_labels)[whole]
+    sy = np.bincount(lab, weight * ys, n_labels)[whole]
+    ok = sw > 0
+    whole, sw, sx, sy = whole[ok], sw[ok], sx[ok], sy[ok]
+    parts = {"x": [sx / sw], "y": [sy / sw], "peak": [peak[whole]], "area": [area[whole]],
+             "n_peaks": [n_peaks[whole]], "cluster": [cluster[whole]], "bw": [bw[whole]], "bh": [bh[whole]]}
+    if split.any():
+        sp = np.flatnonzero(split[lab])
+        pk = p_idx[split[lab[p_idx]]]
+        d2 = (xs[sp, None] - xs[None, pk]) ** 2 + (ys[sp, None] - ys[None, pk]) ** 2
+        d2[lab[sp, None] != lab[None, pk]] = np.inf
+        owner = np.argmin(d2, axis=1)
+        w = weight[sp]
+        psw = np.bincount(owner, w, len(pk))
+        ok = psw > 0
+        comp = lab[pk][ok]
+        parts["x"].append(np.bincount(owner, w * xs[sp], len(pk))[ok] / psw[ok])
+        parts["y"].append(np.bincount(owner, w * ys[sp], len(pk))[ok] / psw[ok])
+        parts["peak"].append(val[pk][ok].astype(np.float64))
+        parts["area"].append(np.bincount(owner, minlength=len(pk))[ok])
+        parts["n_peaks"].append(n_peaks[comp])
+        parts["cluster"].append(np.zeros(len(comp), dtype=bool))
+        parts["bw"].append(bw[comp])
+        parts["bh"].append(bh[comp])
+    out = {k: np.concatenate(v) for k, v in parts.items()}
+    return Blobs(x=out["x"], y=out["y"], peak=out["peak"].astype(np.float64), area=out["area"].astype(np.int64),
+                 n_peaks=out["n_peaks"].astype(np.int64), cluster=out["cluster"].astype(bool),
+                 bw=out["bw"].astype(np.float64), bh=out["bh"].astype(np.float64))
+
+
+# ----------------------------------------------------------------------------------------------- detector
+class BlobDetector(FrameDetector):
+    """The ``blob`` detector (see the module docstring for the method).
+
+    Parameters
+    ----------
+    config : BlobConfig, optional
+        Settings; the defaults suit VISEM-Tracking.
+    **overrides
+        Fields of :class:`BlobConfig` to change, e.g. ``BlobDetector(polarity="dark")``.
+
+    Examples
+    --------
+    >>> det = BlobDetector()
+    >>> table = det.detect_video(iter_frames("11/11.mp4"))        # doctest: +SKIP
+    """
+
+    name = "blob"
+    batch_size = 1
+
+    def __init__(self, config: BlobConfig | None = None, **overrides) -> None:
+        base = config if config is not None else BlobConfig()
+        if not isinstance(base, BlobConfig):
+            raise InputError(f"config must be a BlobConfig, got {type(base).__name__}")
+        unknown = sorted(set(overrides) - set(BlobConfig.__dataclass_fields__))
+        if unknown:
+            raise InputError(f"unknown blob detector option(s) {', '.join(unknown)}; valid: "
+                             f"{', '.join(BlobConfig.__dataclass_fields__)}")
+        self.config = BlobConfig(**{**asdict(base), **overrides}) if overrides else base
+        self._active: BlobConfig | None = None
+
+    def to_dict(self) -> dict:
+        """``{"detector": "blob", **config}``, plus ``resolved``: the settings used for the last video."""
+        out = {"detector": self.name, **self.config.to_dict()}
+        if self._active is not None:
+            out["resolved"] = self._active.to_dict()
+        return out
+
+    def _start_video(self, first: np.ndarray) -> None:
+        cfg = self.config
+        polarity = cfg.polarity
+        if polarity == "auto":
+            polarity = estimate_polarity(to_gray(first), sigma_px=cfg.sigma_px, background_px=cfg.background_px)
+        self._active = cfg.resolved(polarity)
+
+    @property
+    def polarity(self) -> str | None:
+        """Polarity used for the current (last) video: ``'bright'`` or ``'dark'`` (None before any frame)."""
+        return None if self._active is None else self._active.polarity
+
+    def _detect_batch(self, frames: list[np.ndarray], indices: list[int]) -> list[pd.DataFrame]:
+        return [self._detect_one(f, i) for f, i in zip(frames, indices)]
+
+    def _detect_one(self, frame: np.ndarray, index: int) -> pd.DataFrame:
+        cfg = self._active
+        gray = to_gray(frame)
+        bp = band_pass(gray, sigma_px=cfg.sigma_px, background_px=cfg.background_px, bright=cfg.polarity == "bright")
+        threshold = max(cfg.threshold_sd * noise_sd(bp), cfg.min_contrast, 1e-6)
+        blobs = find_blobs(bp, threshold, min_area_px=cfg.min_area_px, max_area_px=cfg.max_area_px,
+                           min_separation_px=cfg.min_separation_px, cluster_area_px=cfg.cluster_area_px,
+                           cluster_min_peaks=cfg.cluster_min_peaks, cluster_pair_px=cfg.cluster_pair_px)
+        height, width = gray.shape
+        b = cfg.border_px
+        inside = (blobs.x >= b) & (blobs.x <= width - 1 - b) & (blobs.y >= b) & (blobs.y <= height - 1 - b)
+        score = np.tanh(blobs.peak / (4.0 * threshold))
+        keep = inside & (score >= cfg.min_score)
+        blobs, score = blobs.select(keep), score[keep]
+        pinhead = ~blobs.cluster & (blobs.area <= cfg.pinhead_max_area_px)
+        class_id = np.where(blobs.cluster, 1, np.where(pinhead, 2, 0))
+        if cfg.box_mode == "extent":
+            w, h = blobs.bw * cfg.extent_scale, blobs.bh * cfg.extent_scale
+        else:
+            side = np.where(pinhead, cfg.pinhead_box_px, cfg.box_px)
+            # a cluster's box spans its heads plus one head box (as VISEM's cluster labels do)
+            w = np.where(blobs.cluster, np.maximum(blobs.bw - _HEAD_EXTENT_PX, 0) + cfg.box_px, side)
+            h = np.where(blobs.cluster, np.maximum(blobs.bh - _HEAD_EXTENT_PX, 0) + cfg.box_px, side)
+        order = np.lexsort((blobs.x, blobs.y))
+        return detections_table(index, blobs.x[order], blobs.y[order], w[order], h[order], score[order],
+                                class_id[order])

@@ -1,0 +1,375 @@
+"""Turn a VISEM-Tracking data set (or its synthetic twin) into an ultralytics YOLO data set.
+
+The split is by video, never by frame: consecutive frames of one video are near copies, so a
+frame-level split would leak the validation set into training. The validation videos are, in
+order of preference, the ones the caller names; the paper's validation videos 52, 54, 60 and 82
+(those present, when at least one is present and at least one other video is left for
+training); else a seeded random choice of ``round(val_fraction * n)`` videos (at least one).
+
+Written layout (ultralytics finds a label by replacing ``/images/`` with ``/labels/``)::
+
+    OUT/data.yaml                       path, train, val, names {0: sperm, 1: cluster, 2: pinhead}
+    OUT/split.json                      videos per split, frames and boxes per class, settings
+    OUT/images/{train,val}/<id>_frame_<n>.jpg   hard links to the source frames (copies across file systems)
+    OUT/labels/{train,val}/<id>_frame_<n>.txt   "class cx cy w h", normalised
+
+Label files are the data set's own ``labels/`` files, byte for byte, when every value lies in
+[0, 1]; a value slightly outside (VISEM holds values such as 1.0000005 from rounding) is clipped
+to [0, 1], because ultralytics drops a whole image with an out-of-range value. Without
+``labels/``, lines of ``labels_ftid/`` are written without their leading track id. Frames without a
+label file (or with an empty one) are kept as background images with an empty label file. When a
+video folder has no ``images/``, the selected frames are decoded from its video file and written
+as JPEG (quality 95).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spermtrack.detectors.base import check_number
+from spermtrack.errors import InputError
+from spermtrack.schema import CLASS_NAMES
+
+__all__ = ["PAPER_VAL_VIDEOS", "ConvertConfig", "choose_val_videos", "convert_visem_to_yolo", "yolo_label_text"]
+
+#: Validation videos of the VISEM-Tracking paper (official repository, sample_YOLO_models yaml).
+PAPER_VAL_VIDEOS: tuple[str, ...] = ("52", "54", "60", "82")
+_MARKER = "split.json"
+_OWNER = "ConvertConfig"
+
+
+@dataclass(frozen=True)
+class ConvertConfig:
+    """Settings of :func:`convert_visem_to_yolo`; validated on construction.
+
+    Parameters
+    ----------
+    val_videos : tuple of str or None
+        Video ids (folder names) for validation; ``None`` chooses as the module docstring says.
+    seed : int
+        Seed of the random split (used only when no validation videos are named or found).
+    val_fraction : float
+        Fraction of videos held out by the random split, in (0, 1).
+    frame_step : int
+        Keep frames whose index is a multiple of ``frame_step`` (neighbouring frames are near
+        copies; VISEM-Tracking has about 1,450 per video).
+    max_frames_per_video : int or None
+        After ``frame_step``, keep at most this many frames per video, evenly spaced.
+    include_background : bool
+        Keep frames without labels as background images (empty label file).
+    """
+
+    val_videos: tuple[str, ...] | None = None
+    seed: int = 0
+    val_fraction: float = 0.2
+    frame_step: int = 1
+    max_frames_per_video: int | None = None
+    include_background: bool = True
+
+    def __post_init__(self) -> None:
+        if self.val_videos is not None:
+            if isinstance(self.val_videos, (str, bytes)) or not isinstance(self.val_videos, Sequence):
+                raise InputError(f"{_OWNER}.val_videos must be a list of video ids, got {self.val_videos!r}")
+            ids = tuple(str(v) for v in self.val_videos)
+            if not ids:
+                raise InputError(f"{_OWNER}.val_videos must name at least one video (or be None)")
+            object.__setattr__(self, "val_videos", ids)
+        object.__setattr__(self, "seed", int(check_number(_OWNER, "seed", self.seed, lo=0, integer=True)))
+        check_number(_OWNER, "val_fraction", self.val_fraction, lo=0, lo_open=True, hi=0.99)
+        object.__setattr__(self, "frame_step", int(check_number(_OWNER, "frame_step", self.frame_step, lo=1,
+                                                                integer=True)))
+        if self.max_frames_per_video is not None:
+            object.__setattr__(self, "max_frames_per_video", int(check_number(
+                _OWNER, "max_frames_per_video", self.max_frames_per_video, lo=1, integer=True)))
+        if not isinstance(self.include_background, (bool, np.bool_)):
+            raise InputError(f"{_OWNER}.include_background must be True or False, got {self.include_background!r}")
+
+    def to_dict(self) -> dict:
+        """Plain-dict form, for JSON provenance."""
+        out = asdict(self)
+        out["val_videos"] = None if self.val_videos is None else list(self.val_videos)
+        return out
+
+
+def choose_val_videos(video_ids: Sequence[str], *, val_videos: Sequence[str] | None = None, seed: int = 0,
+                      val_fraction: float = 0.2) -> list[str]:
+    """Choose the validation videos of a video-level split.
+
+    Parameters
+    ----------
+    video_ids : sequence of str
+        All video ids of the data set (at least two).
+    val_videos : sequence of str, optional
+        Ids to use; each must be in ``video_ids`` and at least one video must remain for training.
+    seed : int
+        Seed of the random choice.
+    val_fraction : float
+        Fraction of videos chosen at random (rounded, at least 1, at most ``n - 1``).
+
+    Returns
+    -------
+    list of str
+        Validation ids, in the order of ``video_ids``.
+
+    Raises
+    ------
+    InputError
+        Fewer than two videos, an unknown id in ``val_videos``, or no video left for training.
+    """
+    ids = [str(v) for v in video_ids]
+    if len(ids) < 2:
+        raise InputError(f"a video-level split needs at least two videos, the data set has {len(ids)} "
+                         f"({', '.join(ids) or 'none'}): add videos (e.g. 'spermtrack synth OUT --videos 4')")
+    if val_videos is not None:
+        wanted = [str(v) for v in val_videos]
+        unknown = [v for v in wanted if v not in ids]
+        if unknown:
+            raise InputError(f"validation video(s) {', '.join(unknown)} not in the data set (videos: "
+                             f"{', '.join(ids)})")
+        chosen = set(wanted)
+    else:
+        paper = [v for v in PAPER_VAL_VIDEOS if v in ids]
+        if paper and len(paper) < len(ids):
+            chosen = set(paper)
+        else:
+            n_val = min(max(1, int(round(val_fraction * len(ids)))), len(ids) - 1)
+            rng = np.random.default_rng(seed)
+            chosen = {ids[i] for i in rng.choice(len(ids), size=n_val, replace=False)}
+    if len(chosen) >= len(ids):
+        raise InputError("every video is a validation video: leave at least one for training")
+    return [v for v in ids if v in chosen]
+
+
+def yolo_label_text(text: str, *, with_id: bool) -> str:
+    """Rewrite the text of one VISEM label file as a YOLO label file.
+
+    Parameters
+    ----------
+    text : str
+        Contents of a ``labels/`` (``class cx cy w h``) or ``labels_ftid/`` (``track_id class cx cy w
+        h``) file, already validated.
+    with_id : bool
+        The lines start with a track id (``labels_ftid``), which is dropped.
+
+    Returns
+    -------
+    str
+        ``class cx cy w h`` lines; original number tokens are kept unless the value is outside
+        [0, 1], which is clipped. Blank lines are dropped. Unchanged text (a ``labels/`` file with
+        all values in range and a final newline) is returned identical.
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    out_lines = []
+    changed = with_id
+    for line in text.splitlines():
+        parts = line.split()
+        if not parts:
+            changed = True
+            continue
+        if with_id:
+            parts = parts[1:]
+        coords = []
+        for token in parts[1:]:
+            value = float(token)
+            if 0.0 <= value <= 1.0:
+                coords.append(token)
+            else:
+                coords.append(repr(min(max(value, 0.0), 1.0)))
+                changed = True
+        new_line = " ".join([parts[0], *coords])
+        changed |= new_line != line
+        out_lines.append(new_line)
+    if not changed and text.endswith("\n"):
+        return text
+    return "".join(f"{line}\n" for line in out_lines)
+
+
+def _prepare_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder", out)
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / _MARKER).is_file():
+            raise InputError(f"is not empty and holds no {_MARKER} (it was not written by convert_visem_to_yolo): "
+                             "choose a new or empty folder", out)
+        for sub in ("images", "labels"):
+            if (out / sub).is_dir():
+                shutil.rmtree(out / sub)
+        for name in ("data.yaml", _MARKER):
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _select(frames: list[int], frame_step: int, max_frames: int | None) -> list[int]:
+    kept = [f for f in frames if f % frame_step == 0]
+    if max_frames is not None and len(kept) > max_frames:
+        pick = np.unique(np.round(np.linspace(0, len(kept) - 1, max_frames)).astype(int))
+        kept = [kept[i] for i in pick]
+    return kept
+
+
+def _label_texts(folder: Path) -> tuple[dict[int, str], str]:
+    """Validated YOLO label text per labelled frame of one video folder, and the source kind."""
+    from spermtrack.io.video import frame_number
+    from spermtrack.io.visem import read_labels, read_labels_ftid
+
+    if (folder / "labels").is_dir():
+        sub, with_id = "labels", False
+        read_labels(folder, width=1, height=1)  # validates every file (errors name file and line)
+    elif (folder / "labels_ftid").is_dir():
+        sub, with_id = "labels_ftid", True
+        read_labels_ftid(folder, width=1, height=1)
+    else:
+        return {}, "none"
+    texts = {}
+    for path in (folder / sub).glob("*.txt"):
+        texts[frame_number(path)] = yolo_label_text(path.read_text(encoding="utf-8-sig"), with_id=with_id)
+    return texts, sub
+
+
+def _frame_sources(folder: Path) -> tuple[dict[int, Path], Path | None]:
+    """Image file per frame (from ``images/``), and the video file to decode when there is none."""
+    from spermtrack.io.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, frame_number, list_images
+
+    images = folder / "images"
+    if images.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in images.iterdir()):
+        return {frame_number(p): p for p in list_images(images)}, None
+    videos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    preferred = [p for p in videos if p.stem == folder.name]
+    video = (preferred or videos or [None])[0]
+    return {}, video
+
+
+def _write_video_frames(video: Path, wanted: list[int], folder_id: str, dest: Path) -> dict[int, Path]:
+    import cv2
+
+    from spermtrack.io.video import iter_frames
+
+    wanted_set = set(wanted)
+    written = {}
+    if not wanted:
+        return written
+    for index, frame in iter_frames(video, stop=max(wanted) + 1):
+        if index in wanted_set:
+            path = dest / f"{folder_id}_frame_{index}.jpg"
+            if not cv2.imwrite(str(path), frame, [cv2.IMWRITE_JPEG_QUALITY, 95]):
+                raise InputError("cannot write a frame image", path)
+            written[index] = path
+    return written
+
+
+def _yaml_names() -> str:
+    return "".join(f"  {k}: {name}\n" for k, name in CLASS_NAMES.items())
+
+
+def convert_visem_to_yolo(root: str | os.PathLike, out: str | os.PathLike, *,
+                          val_videos: Sequence[str | int] | None = None, seed: int = 0, val_fraction: float = 0.2,
+                          frame_step: int = 1, max_frames_per_video: int | None = None,
+                          include_background: bool = True) -> Path:
+    """Write an ultralytics data set from a VISEM-Tracking root, split by video.
+
+    Parameters
+    ----------
+    root : str or PathLike
+        A VISEM-Tracking data set root (sub-folders ``11/``, ``12/``, ...) or its synthetic twin.
+    out : str or PathLike
+        Output folder: new, empty, or written before by this function (then replaced).
+    val_videos, seed, val_fraction, frame_step, max_frames_per_video, include_background
+        See :class:`ConvertConfig` (keyword-only).
+
+    Returns
+    -------
+    pathlib.Path
+        ``OUT/data.yaml``, to pass to ultralytics (``YOLO(...).train(data=...)``).
+
+    Raises
+    ------
+    InputError
+        ``root`` holds no video folder or fewer than two; a label line is malformed (file and
+        line named); a named validation video is missing; no frame of the training (or
+        validation) videos holds a labelled box; ``out`` is a non-empty folder this function did
+        not write.
+    """
+    from spermtrack.io.visem import list_videos
+
+    cfg = ConvertConfig(val_videos=None if val_videos is None else tuple(str(v) for v in val_videos), seed=seed,
+                        val_fraction=val_fraction, frame_step=frame_step,
+                        max_frames_per_video=max_frames_per_video, include_background=include_background)
+    root = Path(root)
+    folders = list_videos(root)
+    ids = [f.name for f in folders]
+    val = set(choose_val_videos(ids, val_videos=cfg.val_videos, seed=cfg.seed, val_fraction=cfg.val_fraction))
+
+    # read and check everything before writing anything
+    plans = []
+    for folder in folders:
+        texts, kind = _label_texts(folder)
+        images, video = _frame_sources(folder)
+        available = sorted(images) if images else sorted(texts)
+        if not images and video is None:
+            raise InputError("holds no images/ and no video file: there are no frames to train on", folder)
+        candidates = available if cfg.include_background else [f for f in available if texts.get(f, "").strip()]
+        frames = _select(candidates, cfg.frame_step, cfg.max_frames_per_video)
+        plans.append((folder, texts, kind, images, video, frames))
+    counts = {split: np.zeros(len(CLASS_NAMES), dtype=np.int64) for split in ("train", "val")}
+    for folder, texts, _, _, _, frames in plans:
+        split = "val" if folder.name in val else "train"
+        for f in frames:
+            for line in texts.get(f, "").splitlines():
+                counts[split][int(line.split()[0])] += 1
+    for split in ("train", "val"):
+        if counts[split].sum() == 0:
+            videos = sorted(val) if split == "val" else sorted(set(ids) - val)
+            raise InputError(f"no labelled box in the selected frames of the {split} video(s) "
+                             f"{', '.join(videos)}: a detector cannot be trained or validated without labels "
+                             f"(check labels/ or labels_ftid/, frame_step and max_frames_per_video)", root)
+
+    out = Path(out)
+    _prepare_out(out)
+    summary = {"source": str(root.resolve()), "config": cfg.to_dict(), "splits": {}}
+    for split in ("train", "val"):
+        (out / "images" / split).mkdir(parents=True)
+        (out / "labels" / split).mkdir(parents=True)
+        summary["splits"][split] = {"videos": [], "frames": 0, "background_frames": 0,
+                                    "boxes": {name: int(counts[split][k]) for k, name in CLASS_NAMES.items()}}
+    for folder, texts, kind, images, video, frames in plans:
+        split = "val" if folder.name in val else "train"
+        img_dir = out / "images" / split
+        lab_dir = out / "labels" / split
+        if images:
+            sources = {f: images[f] for f in frames}
+            for f, src in sources.items():
+                _link_or_copy(src, img_dir / f"{folder.name}_frame_{f}{src.suffix.lower()}")
+        else:
+            sources = _write_video_frames(video, frames, folder.name, img_dir)
+        for f in sources:
+            text = texts.get(f, "")
+            (lab_dir / f"{folder.name}_frame_{f}.txt").write_text(text, encoding="utf-8")
+        info = summary["splits"][split]
+        info["videos"].append(folder.name)
+        info["frames"] += len(sources)
+        info["background_frames"] += sum(1 for f in sources if not texts.get(f, "").strip())
+        info.setdefault("label_source", {})[folder.name] = kind
+    data_yaml = out / "data.yaml"
+    data_yaml.write_text("# written by spermtrack.detectors.convert_visem_to_yolo (split by video)\n"
+                         f"path: {json.dumps(str(out.resolve()))}\n"
+                         "train: images/train\n"
+                         "val: images/val\n"
+                         f"nc: {len(CLASS_NAMES)}\n"
+                         f"names:\n{_yaml_names()}", encoding="utf-8")
+    (out / _MARKER).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return data_yaml

@@ -1,0 +1,326 @@
+"""``yolo``: a YOLOv5-family detector through ultralytics, on CPU, fully offline.
+
+``YoloDetector()`` with no weights loads the checkpoint shipped in the package
+(:data:`SHIPPED_WEIGHTS`: YOLOv5n trained by the project on *synthetic* VISEM-Tracking data; see
+``detectors/weights/README.md`` for the command that reproduces it). ``weights=PATH`` loads any
+ultralytics detection checkpoint as it is (``best.pt`` from ``spermtrack train-detector`` or from
+ultralytics itself); its class indices become ``class_id`` unchanged (for VISEM-trained models
+0 sperm, 1 cluster, 2 pinhead).
+
+Offline: before ultralytics is first imported, ``YOLO_OFFLINE=1`` is set (ultralytics then skips
+its online checks, update checks and telemetry); if it was imported earlier its ``ONLINE`` flags
+are switched off. Weights are only read from the path given: a missing, empty, non-``.pt`` or
+unreadable file is an :class:`~spermtrack.errors.InputError` that says how to get one, never a
+download attempt. torch and ultralytics are imported only when a model is loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from spermtrack.detectors.base import FrameDetector, check_number, detections_table, to_bgr
+from spermtrack.errors import InputError
+
+__all__ = ["SHIPPED_WEIGHTS", "YOLO_MODELS", "YoloConfig", "YoloDetector", "configure_offline", "load_yolo",
+           "no_downloads", "shipped_weights"]
+
+#: The YOLOv5 sizes spermtrack builds from ultralytics' model yaml (no pretrained weights).
+YOLO_MODELS: tuple[str, ...] = ("yolov5n", "yolov5s", "yolov5m", "yolov5l", "yolov5x")
+#: File name of the checkpoint shipped in ``spermtrack/detectors/weights/``.
+SHIPPED_WEIGHTS = "yolov5n_synth.pt"
+_OWNER = "YoloConfig"
+_HOW_TO_GET = ("train one with 'spermtrack train-detector DATASET --model yolov5n --out DIR' (it writes "
+               "DIR/train/weights/best.pt; 'spermtrack synth' makes a synthetic DATASET), or omit --weights to use "
+               f"the checkpoint shipped with spermtrack ({SHIPPED_WEIGHTS})")
+
+
+# ----------------------------------------------------------------------------------------------- offline
+def configure_offline() -> None:
+    """Make ultralytics run without network: ``YOLO_OFFLINE=1``, and its online flags off if already imported."""
+    import sys
+
+    os.environ["YOLO_OFFLINE"] = "1"
+    for name in ("ultralytics.utils", "ultralytics.utils.checks", "ultralytics.utils.events",
+                 "ultralytics.hub.utils"):
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "ONLINE", False):
+            module.ONLINE = False
+
+
+def _import_ultralytics():
+    configure_offline()
+    import ultralytics
+
+    return ultralytics
+
+
+def _refuse_download(*args, **kwargs):
+    url = kwargs.get("url", args[0] if args else "?")
+    raise InputError(f"spermtrack runs offline, but ultralytics tried to download {url}")
+
+
+@contextlib.contextmanager
+def no_downloads() -> Iterator[None]:
+    """Within this block ultralytics cannot download: font checks are skipped, downloads raise.
+
+    ultralytics checks for (and downloads) the Arial font when it reads a data set, even with
+    ``plots=False``; that check is replaced by a no-op, and ``safe_download`` raises
+    :class:`~spermtrack.errors.InputError` naming the URL. Everything is restored on exit.
+    """
+    _import_ultralytics()
+    import importlib
+
+    patches = []
+    for module_name, attr, replacement in (
+            ("ultralytics.utils.checks", "check_font", lambda *a, **k: None),
+            ("ultralytics.data.utils", "check_font", lambda *a, **k: None),
+            ("ultralytics.utils.downloads", "safe_download", _refuse_download),
+            ("ultralytics.data.utils", "safe_download", _refuse_download),
+    ):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # pragma: no cover - layout of another ultralytics version
+            continue
+        if hasattr(module, attr):
+            patches.append((module, attr, getattr(module, attr)))
+            setattr(module, attr, replacement)
+    try:
+        yield
+    finally:
+        for module, attr, original in reversed(patches):
+            setattr(module, attr, original)
+
+
+# ----------------------------------------------------------------------------------------------- weights
+def shipped_weights() -> Path:
+    """Path of the checkpoint shipped in the package (``spermtrack.detectors/weights``).
+
+    Raises
+    ------
+    InputError
+        The file is not in this installation.
+    """
+    import importlib.resources
+
+    resource = importlib.resources.files("spermtrack.detectors").joinpath("weights", SHIPPED_WEIGHTS)
+    if not resource.is_file():
+        raise InputError(f"the shipped checkpoint {SHIPPED_WEIGHTS} is missing from this installation of "
+                         f"spermtrack (expected in spermtrack/detectors/weights/): reinstall spermtrack, or "
+                         f"{_HOW_TO_GET.split(', or omit')[0]} and pass --weights")
+    if isinstance(resource, Path):
+        return resource
+    stack = contextlib.ExitStack()  # a zipped install: extract once for the life of the process
+    import atexit
+
+    atexit.register(stack.close)
+    return stack.enter_context(importlib.resources.as_file(resource))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_yolo(weights: str | os.PathLike):
+    """Load an ultralytics detection checkpoint from a local file, offline.
+
+    Parameters
+    ----------
+    weights : str or PathLike
+        A ``.pt`` file written by ultralytics (``spermtrack train-detector`` or ultralytics itself).
+
+    Returns
+    -------
+    ultralytics.YOLO
+        The model, on CPU.
+
+    Raises
+    ------
+    InputError
+        The file does not exist, is a folder, is empty, is not a ``.pt`` file, cannot be
+        unpickled as an ultralytics checkpoint (corrupt, truncated, another format), or holds a
+        model for another task than detection. The message says how to get a checkpoint.
+    """
+    path = Path(weights).expanduser()
+    if not path.exists():
+        raise InputError(f"weights file not found: {_HOW_TO_GET}", path)
+    if not path.is_file():
+        raise InputError(f"is a folder, not a weights file: {_HOW_TO_GET}", path)
+    if path.suffix.lower() != ".pt":
+        raise InputError(f"is not a PyTorch checkpoint (.pt); spermtrack loads ultralytics .pt files: {_HOW_TO_GET}",
+                         path)
+    if path.stat().st_size == 0:
+        raise InputError(f"is empty (0 bytes), not a checkpoint: {_HOW_TO_GET}", path)
+    _import_ultralytics()
+    from ultralytics import YOLO
+
+    try:
+        with no_downloads():
+            model = YOLO(str(path.resolve()), task="detect")
+    except InputError:
+        raise
+    except Exception as exc:  # torch/pickle raise many types for a bad file
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot be loaded as an ultralytics checkpoint ({type(exc).__name__}: {detail[:200]}); "
+                         f"the file may be corrupt, truncated or of another format: {_HOW_TO_GET}", path) from None
+    task = getattr(model, "task", "detect")
+    if task != "detect":
+        raise InputError(f"holds an ultralytics '{task}' model; spermtrack needs a detection model: {_HOW_TO_GET}",
+                         path)
+    return model
+
+
+def _checkpoint_imgsz(model) -> int | None:
+    """The image size a checkpoint was trained at, when it records one."""
+    args = getattr(getattr(model, "model", None), "args", None) or {}
+    imgsz = args.get("imgsz") if isinstance(args, dict) else getattr(args, "imgsz", None)
+    if isinstance(imgsz, (list, tuple)) and imgsz:
+        imgsz = max(imgsz)
+    return int(imgsz) if isinstance(imgsz, (int, np.integer)) and imgsz > 0 else None
+
+
+# ----------------------------------------------------------------------------------------------- detector
+@dataclass(frozen=True)
+class YoloConfig:
+    """Settings of the ``yolo`` detector; validated on construction.
+
+    Parameters
+    ----------
+    weights : str or None
+        Path of an ultralytics ``.pt`` checkpoint; ``None`` uses the shipped checkpoint.
+    imgsz : int or None
+        Inference size (long side, px, multiple of 32); ``None`` uses the size the checkpoint was
+        trained at (640 when it does not say). VISEM heads are about 8 px at 640 x 480: a smaller
+        size shrinks them.
+    conf : float
+        Score threshold in [0, 1]. Use about 0.001 to score mAP (the whole precision-recall curve).
+    iou : float
+        IoU threshold of non-maximum suppression, in (0, 1].
+    batch : int
+        Frames per forward pass in ``detect_video``.
+    max_det : int
+        Most detections per frame.
+    agnostic_nms : bool
+        Suppress overlapping boxes across classes (one head is either sperm or pinhead).
+    device : str
+        torch device; ``"cpu"`` (spermtrack is CPU-first).
+    threads : int or None
+        torch CPU threads for inference (torch's process-wide setting). ``None`` keeps
+        ultralytics' choice, ``cpu_count - 1`` (1 on a 2-core machine): on a shared 2-core machine
+        2 threads ran 3-5x *slower* than 1 (thread contention), so raise it only on idle machines.
+    """
+
+    weights: str | None = None
+    imgsz: int | None = None
+    conf: float = 0.25
+    iou: float = 0.5
+    batch: int = 8
+    max_det: int = 1000
+    agnostic_nms: bool = True
+    device: str = "cpu"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.weights is not None:
+            if not isinstance(self.weights, (str, os.PathLike)) or not str(self.weights):
+                raise InputError(f"{_OWNER}.weights must be a path or None, got {self.weights!r}")
+            object.__setattr__(self, "weights", str(self.weights))
+        if self.imgsz is not None:
+            size = check_number(_OWNER, "imgsz", self.imgsz, lo=32, hi=8192, integer=True)
+            if size % 32:
+                raise InputError(f"{_OWNER}.imgsz must be a multiple of 32 (the model's largest stride), "
+                                 f"got {self.imgsz!r}")
+            object.__setattr__(self, "imgsz", int(size))
+        object.__setattr__(self, "conf", check_number(_OWNER, "conf", self.conf, lo=0, hi=1))
+        object.__setattr__(self, "iou", check_number(_OWNER, "iou", self.iou, lo=0, lo_open=True, hi=1))
+        object.__setattr__(self, "batch", int(check_number(_OWNER, "batch", self.batch, lo=1, hi=4096,
+                                                           integer=True)))
+        object.__setattr__(self, "max_det", int(check_number(_OWNER, "max_det", self.max_det, lo=1, integer=True)))
+        if not isinstance(self.agnostic_nms, (bool, np.bool_)):
+            raise InputError(f"{_OWNER}.agnostic_nms must be True or False, got {self.agnostic_nms!r}")
+        if self.threads is not None:
+            object.__setattr__(self, "threads", int(check_number(_OWNER, "threads", self.threads, lo=1, hi=1024,
+                                                                 integer=True)))
+        if not isinstance(self.device, str) or not self.device:
+            raise InputError(f"{_OWNER}.device must be a torch device string such as 'cpu', got {self.device!r}")
+
+    def to_dict(self) -> dict:
+        """Plain-dict form, for JSON provenance."""
+        return asdict(self)
+
+
+class YoloDetector(FrameDetector):
+    """The ``yolo`` detector: an ultralytics YOLO checkpoint run batched on CPU.
+
+    Parameters
+    ----------
+    config : YoloConfig, optional
+        Settings; by default the shipped checkpoint at its training size.
+    **overrides
+        Fields of :class:`YoloConfig`, e.g. ``YoloDetector(weights="best.pt", imgsz=320)``.
+
+    Raises
+    ------
+    InputError
+        An unknown option, or weights that cannot be loaded (see :func:`load_yolo`).
+    """
+
+    name = "yolo"
+
+    def __init__(self, config: YoloConfig | None = None, **overrides) -> None:
+        base = config if config is not None else YoloConfig()
+        if not isinstance(base, YoloConfig):
+            raise InputError(f"config must be a YoloConfig, got {type(base).__name__}")
+        unknown = sorted(set(overrides) - set(YoloConfig.__dataclass_fields__))
+        if unknown:
+            raise InputError(f"unknown yolo detector option(s) {', '.join(unknown)}; valid: "
+                             f"{', '.join(YoloConfig.__dataclass_fields__)}")
+        cfg = replace(base, **overrides) if overrides else base
+        self.weights_path = Path(cfg.weights) if cfg.weights is not None else shipped_weights()
+        self.model = load_yolo(self.weights_path)
+        if cfg.imgsz is None:
+            cfg = replace(cfg, imgsz=_checkpoint_imgsz(self.model) or 640)
+        self.config = cfg
+        self.batch_size = cfg.batch
+        self.class_names = {int(k): str(v) for k, v in dict(self.model.names).items()}
+        self._predict([np.zeros((32, 32, 3), np.uint8)])  # set up ultralytics' predictor (it resets torch threads)
+        if cfg.threads is not None:
+            import torch
+
+            torch.set_num_threads(cfg.threads)
+
+    def to_dict(self) -> dict:
+        """Settings plus the checkpoint's path, sha256 and class names, for provenance."""
+        return {"detector": self.name, **self.config.to_dict(), "weights_path": str(self.weights_path),
+                "weights_sha256": _sha256(self.weights_path), "class_names": self.class_names}
+
+    def _predict(self, frames: list[np.ndarray]) -> list:
+        cfg = self.config
+        with no_downloads():
+            return self.model.predict(frames, imgsz=cfg.imgsz, conf=cfg.conf, iou=cfg.iou, max_det=cfg.max_det,
+                                      agnostic_nms=cfg.agnostic_nms, device=cfg.device, batch=len(frames),
+                                      verbose=False)
+
+    def _detect_batch(self, frames: list[np.ndarray], indices: list[int]) -> list[pd.DataFrame]:
+        results = self._predict([to_bgr(f) for f in frames])
+        tables = []
+        for index, result in zip(indices, results):
+            boxes = result.boxes
+            xywh = boxes.xywh.cpu().numpy().astype(np.float64).reshape(-1, 4)
+            score = boxes.conf.cpu().numpy().astype(np.float64).reshape(-1)
+            cls = boxes.cls.cpu().numpy().astype(np.int64).reshape(-1)
+            order = np.lexsort((xywh[:, 0], xywh[:, 1]))
+            tables.append(detections_table(index, xywh[order, 0], xywh[order, 1], xywh[order, 2], xywh[order, 3],
+                                           score[order], cls[order]))
+        return tables

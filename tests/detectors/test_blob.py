@@ -1,0 +1,259 @@
+"""The ``blob`` detector: known heads, colour and gray, polarity, odd sizes, empty frames, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spermtrack.detectors import BlobConfig, BlobDetector, get_detector
+from spermtrack.detectors.blob import band_pass, estimate_polarity, find_blobs
+from spermtrack.errors import InputError
+from spermtrack.eval.detection import detection_prf, match_centres
+from spermtrack.schema import DETECTION_COLUMNS, validate_detections
+
+REAL = Path("/work/shared/reference/visem_real/13")
+HEADS = [(30.3, 40.7), (80.0, 25.25), (120.6, 90.1), (55.5, 95.5)]
+
+
+def _match_errors(det: pd.DataFrame, centres) -> np.ndarray:
+    truth = pd.DataFrame(np.asarray(centres, dtype=np.float64).reshape(-1, 2), columns=["x", "y"])
+    m = match_centres(truth, det.drop(columns="frame"), max_dist=5)
+    assert len(m) == len(centres), det
+    return m["distance"].to_numpy()
+
+
+def test_known_heads_subpixel_centres(heads):
+    det = BlobDetector().detect(heads(HEADS))
+    assert len(det) == len(HEADS)
+    assert _match_errors(det, HEADS).max() < 0.25
+    assert (det["class_id"] == 0).all() and (det["w"] == 22.0).all() and (det["h"] == 22.0).all()
+    assert det["score"].between(0.5, 1).all()
+    pd.testing.assert_frame_equal(det, validate_detections(det))
+    assert list(det.columns) == list(DETECTION_COLUMNS)
+
+
+def test_gray_and_colour_frames_agree(heads):
+    colour = heads(HEADS)
+    gray = heads(HEADS, colour=False)
+    a = BlobDetector().detect(colour)
+    b = BlobDetector().detect(gray)
+    c = BlobDetector().detect(gray[:, :, None])
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a, c)
+
+
+def test_dtypes_uint16_float_and_alpha_agree(heads):
+    gray = heads(HEADS, colour=False)
+    ref = BlobDetector().detect(gray)
+    pd.testing.assert_frame_equal(ref, BlobDetector().detect(gray.astype(np.uint16) * 257))
+    pd.testing.assert_frame_equal(ref, BlobDetector().detect(gray.astype(np.float32)))
+    pd.testing.assert_frame_equal(ref, BlobDetector().detect(gray.astype(np.float64) / 255.0))
+    bgra = np.dstack([gray, gray, gray, np.full_like(gray, 255)])
+    pd.testing.assert_frame_equal(ref, BlobDetector().detect(bgra))
+
+
+def test_dark_heads_with_dark_or_auto_polarity(heads):
+    frame = 255 - heads(HEADS, background=60, amplitude=120)
+    assert BlobDetector().detect(frame).empty  # bright polarity sees nothing
+    for polarity in ("dark", "auto"):
+        det = BlobDetector(polarity=polarity)
+        out = det.detect(frame)
+        assert det.polarity == "dark"
+        assert len(out) == len(HEADS)
+        assert _match_errors(out, HEADS).max() < 0.3
+    auto = BlobDetector(polarity="auto")
+    auto.detect(heads(HEADS))
+    assert auto.polarity == "bright"
+    assert auto.to_dict()["resolved"]["polarity"] == "bright"
+
+
+def test_estimate_polarity_on_synthetic_microscopes():
+    from spermtrack.synth import SynthConfig, render_frames, simulate_video
+
+    for look, expected in (("phase", "bright"), ("bright", "dark")):
+        video = simulate_video(SynthConfig(seconds=0.02, fps=50, density=15, polarity=look, write_images=False),
+                               seed=3)
+        frame = next(render_frames(video))
+        assert estimate_polarity(frame.mean(axis=2).astype(np.uint8)) == expected
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (37, 53), (121, 97), (481, 641)])
+def test_odd_sizes(shape, heads):
+    h, w = shape
+    centres = [(w / 2 + 0.3, h / 2 - 0.2)] if min(h, w) >= 24 else []
+    frame = heads(centres, width=w, height=h)
+    det = BlobDetector().detect(frame, frame_index=5)
+    assert len(det) == len(centres)
+    assert (det["frame"] == 5).all()
+    if centres:
+        assert _match_errors(det, centres).max() < 0.3
+
+
+def test_blank_frame_gives_empty_table_with_contract_columns():
+    for frame in (np.zeros((48, 64), np.uint8), np.full((48, 64, 3), 200, np.uint8)):
+        det = BlobDetector().detect(frame)
+        assert det.empty and list(det.columns) == list(DETECTION_COLUMNS)
+        assert det["frame"].dtype == np.int64 and det["x"].dtype == np.float64
+    noise = np.random.default_rng(0).normal(60, 2, (120, 160)).clip(0, 255).astype(np.uint8)
+    assert BlobDetector().detect(noise).empty
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.zeros((0, 10), np.uint8), "empty"),
+    (np.zeros((7, 40), np.uint8), "at least 8 x 8"),
+    (np.zeros((20, 20, 2), np.uint8), "grayscale"),
+    (np.zeros((2, 20, 20, 3), np.uint8), "grayscale"),
+    (np.full((20, 20), np.nan), "NaN"),
+    (np.zeros((20, 20), dtype=object), "must hold numbers"),
+    ([[0, 1], [2, 3]], "numpy array"),
+])
+def test_bad_frames_are_clear_errors(bad, match):
+    with pytest.raises(InputError, match=match):
+        BlobDetector().detect(bad)
+
+
+def test_touching_heads_are_split_and_clusters_are_one_box(heads):
+    pair = [(60.0, 60.0), (69.0, 61.0)]
+    det = BlobDetector().detect(heads(pair))
+    assert len(det) == 2 and (det["class_id"] == 0).all()
+    assert _match_errors(det, pair).max() < 1.5
+    stuck = [(60.0, 60.0), (67.2, 61.0)]  # closer than cluster_pair_px: two heads stuck together
+    det = BlobDetector().detect(heads(stuck))
+    assert len(det) == 1 and det["class_id"].iloc[0] == 1
+    assert len(BlobDetector(cluster_pair_px=0).detect(heads(stuck))) == 2
+    clump = [(60.0, 60.0), (66.0, 61.0), (62.0, 66.0), (68.0, 67.0)]
+    det = BlobDetector().detect(heads(clump))
+    assert len(det) == 1 and det["class_id"].iloc[0] == 1
+    assert det["w"].iloc[0] > 22 and det["h"].iloc[0] > 22
+    assert abs(det["x"].iloc[0] - 64.0) < 1.5 and abs(det["y"].iloc[0] - 63.5) < 1.5
+
+
+def test_small_heads_are_pinheads(heads):
+    det = BlobDetector().detect(heads([(40.0, 40.0)], sigma=(1.8, 1.4), amplitude=120))
+    assert len(det) == 1 and det["class_id"].iloc[0] == 2
+    assert det["w"].iloc[0] == BlobConfig().pinhead_box_px
+
+
+def test_head_outside_the_frame_is_dropped(heads):
+    det = BlobDetector().detect(heads([(-1.0, 60.0), (80.0, 60.0)]))
+    assert len(det) == 1 and abs(det["x"].iloc[0] - 80.0) < 0.3
+
+
+def test_box_modes(heads):
+    det = BlobDetector(box_px=18).detect(heads(HEADS))
+    assert (det["w"] == 18).all()
+    ext = BlobDetector(box_mode="extent", extent_scale=1.0).detect(heads(HEADS))
+    assert ext["w"].between(4, 20).all() and ext["h"].between(4, 20).all()
+
+
+def test_synthetic_clip_f1_and_centre_error(synth_clip):
+    truth, frames = synth_clip
+    det = BlobDetector().detect_video(frames)
+    scores = detection_prf(truth, det, max_dist=10)
+    assert scores["f1"] >= 0.95, scores
+    assert scores["centre_error_median_px"] < 0.6, scores
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="real VISEM frame not on this machine")
+def test_real_visem_frame():
+    import cv2
+
+    frame = cv2.imread(str(REAL / "images" / "13_frame_0.jpg"))
+    lab = np.loadtxt(REAL / "labels" / "13_frame_0.txt", ndmin=2)
+    gt = pd.DataFrame({"frame": 0, "x": lab[:, 1] * 640, "y": lab[:, 2] * 480})
+    scores = detection_prf(gt, BlobDetector().detect(frame), max_dist=10)
+    assert len(gt) == 43
+    assert scores["f1"] >= 0.95, scores
+
+
+def test_detect_video_streams_pairs_and_arrays(synth_clip):
+    truth, frames = synth_clip
+    det = BlobDetector()
+    by_array = det.detect_video(frames)
+    by_pair = det.detect_video((i + 10, f) for i, f in enumerate(frames))
+    assert sorted(by_array["frame"].unique()) == list(range(len(frames)))
+    pd.testing.assert_frame_equal(by_array.assign(frame=by_array["frame"] + 10), by_pair)
+    one = pd.concat([det.detect(f, frame_index=i) for i, f in enumerate(frames)], ignore_index=True)
+    pd.testing.assert_frame_equal(by_array, one)
+    assert det.detect_video([]).empty
+
+
+def test_detect_video_progress_bar(synth_clip, capsys):
+    _, frames = synth_clip
+    det = BlobDetector().detect_video(iter(frames[:2]), progress=True, total=2)
+    assert set(det["frame"]) == {0, 1}
+
+
+def test_detect_video_rejects_mixed_sizes_and_bad_indices():
+    a, b = np.zeros((40, 40), np.uint8), np.zeros((40, 48), np.uint8)
+    with pytest.raises(InputError, match="frame 1 is 48 x 40 px but the first frame is 40 x 40"):
+        BlobDetector().detect_video([a, b])
+    with pytest.raises(InputError, match="must increase"):
+        BlobDetector().detect_video([(3, a), (3, a)])
+    with pytest.raises(InputError, match="non-negative integer"):
+        BlobDetector().detect_video([(-1, a)])
+    with pytest.raises(InputError, match="frame_index"):
+        BlobDetector().detect(a, frame_index=-2)
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"polarity": "phase"}, "polarity"),
+    ({"background_px": 24}, "odd"),
+    ({"sigma_px": 0}, "sigma_px"),
+    ({"threshold_sd": -1}, "threshold_sd"),
+    ({"min_area_px": 10, "max_area_px": 5}, "max_area_px"),
+    ({"box_mode": "tight"}, "box_mode"),
+    ({"min_score": 2}, "min_score"),
+    ({"cluster_min_peaks": 1.5}, "integer"),
+    ({"min_contrast": True}, "number"),
+])
+def test_config_validation(kw, match):
+    with pytest.raises(InputError, match=match):
+        BlobConfig(**kw)
+
+
+def test_unknown_option_and_registry():
+    with pytest.raises(InputError, match="unknown blob detector option.*treshold_sd"):
+        BlobDetector(treshold_sd=5)
+    with pytest.raises(InputError, match="unknown detector 'blobby'"):
+        get_detector("blobby")
+    with pytest.raises(InputError, match="not a frame detector"):
+        get_detector("gt")
+    det = get_detector("blob", polarity="dark", min_contrast=None)
+    assert isinstance(det, BlobDetector) and det.config.polarity == "dark"
+    d = det.to_dict()
+    assert d["detector"] == "blob" and d["polarity"] == "dark" and "resolved" not in d
+    det.detect(np.zeros((20, 20), np.uint8))
+    assert det.to_dict()["resolved"]["min_contrast"] == 25.0
+
+
+def test_config_is_frozen_and_serialisable():
+    cfg = BlobConfig(threshold_sd=5)
+    with pytest.raises(AttributeError):
+        cfg.threshold_sd = 6
+    assert BlobConfig(**cfg.to_dict()) == cfg
+    assert cfg.resolved("bright").min_contrast == 20.0 and cfg.min_contrast is None
+
+
+def test_find_blobs_on_empty_band_pass():
+    bp = np.zeros((30, 30), np.float32)
+    assert len(find_blobs(bp, 1.0, min_area_px=1, max_area_px=100, min_separation_px=4, cluster_area_px=50,
+                          cluster_min_peaks=3)) == 0
+    assert band_pass(np.zeros((30, 30), np.uint8), sigma_px=1.5, background_px=5).shape == (30, 30)
+
+
+@settings(max_examples=25, deadline=None)
+@given(dx=st.integers(-20, 20), dy=st.integers(-15, 15))
+def test_translation_moves_centres_by_the_same_offset(dx, dy, heads):
+    base = [(60.4, 50.2), (95.7, 70.9)]
+    a = BlobDetector().detect(heads(base, seed=1))
+    b = BlobDetector().detect(heads([(x + dx, y + dy) for x, y in base], seed=1))
+    assert len(a) == len(b) == 2
+    ea = np.sort(a["x"].to_numpy()) + dx
+    eb = np.sort(b["x"].to_numpy())
+    np.testing.assert_allclose(ea, eb, atol=0.3)

@@ -1,0 +1,153 @@
+"""The ``yolo`` detector: shipped checkpoint, user checkpoints, bad weights files, batching, offline, lazy imports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from spermtrack.detectors import SHIPPED_WEIGHTS, YoloConfig, YoloDetector, get_detector, load_yolo, shipped_weights
+from spermtrack.errors import InputError
+from spermtrack.eval.detection import detection_prf
+from spermtrack.schema import DETECTION_COLUMNS, validate_detections
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "detectors" / "weights"
+
+
+@pytest.fixture(scope="module")
+def untrained(tmp_path_factory) -> Path:
+    """A user-style ultralytics checkpoint: YOLOv5n from the yaml, random weights, two classes."""
+    import torch
+    from ultralytics.nn.tasks import DetectionModel
+
+    model = DetectionModel("yolov5n.yaml", nc=2, verbose=False)
+    model.names = {0: "head", 1: "debris"}
+    path = tmp_path_factory.mktemp("ckpt") / "user.pt"
+    torch.save({"model": model.half(), "train_args": {"imgsz": 160}, "epoch": -1}, path)
+    return path
+
+
+def test_importing_detectors_does_not_import_torch_or_ultralytics():
+    code = ("import sys, spermtrack.detectors, spermtrack.detectors.yolo, spermtrack.detectors.train; "
+            "print(sorted(m for m in ('torch', 'ultralytics', 'cv2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_shipped_checkpoint_is_packaged_small_and_synthetic():
+    path = shipped_weights()
+    assert path.name == SHIPPED_WEIGHTS and path.is_file()
+    assert path.resolve() == (WEIGHTS_DIR / SHIPPED_WEIGHTS).resolve()
+    assert 1e6 < path.stat().st_size < 8e6
+    readme = (WEIGHTS_DIR / "README.md").read_text()
+    assert "synthetic" in readme.lower() and "python -m spermtrack.detectors.recipe" in readme
+
+
+def test_shipped_checkpoint_finds_synthetic_heads(synth_clip):
+    truth, frames = synth_clip
+    det = get_detector("yolo")
+    assert det.config.imgsz == 640 and det.class_names == {0: "sperm", 1: "cluster", 2: "pinhead"}
+    out = det.detect_video(frames[:2])
+    pd.testing.assert_frame_equal(out, validate_detections(out))
+    scores = detection_prf(truth[truth["frame"] < 2], out, max_dist=10)
+    assert scores["f1"] >= 0.8, scores
+    info = det.to_dict()
+    assert info["detector"] == "yolo" and len(info["weights_sha256"]) == 64
+
+
+def test_user_checkpoint_loads_as_it_is(untrained):
+    det = YoloDetector(weights=str(untrained), conf=0.0, batch=3)
+    assert det.class_names == {0: "head", 1: "debris"}
+    assert det.config.imgsz == 160  # the size the checkpoint records
+    assert det.to_dict()["weights_path"] == str(untrained)
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (90, 130, 3), dtype=np.uint8) for _ in range(5)]
+    batched = det.detect_video(frames)
+    single = pd.concat([det.detect(f, frame_index=i) for i, f in enumerate(frames)], ignore_index=True)
+    assert list(batched.columns) == list(DETECTION_COLUMNS)
+    assert sorted(batched["frame"].unique()) == list(range(5))
+    assert batched["class_id"].isin([0, 1]).all()
+    pd.testing.assert_frame_equal(batched, single, atol=1e-2)
+
+
+def test_gray_frames_are_replicated_to_bgr(untrained):
+    det = YoloDetector(weights=str(untrained), conf=0.0)
+    gray = np.random.default_rng(1).integers(0, 255, (64, 96), dtype=np.uint8)
+    a = det.detect(gray)
+    b = det.detect(np.dstack([gray, gray, gray]))
+    pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(InputError, match="at least 8 x 8"):
+        det.detect(np.zeros((4, 4), np.uint8))
+
+
+def test_missing_weights_say_how_to_get_them(tmp_path):
+    with pytest.raises(InputError, match="weights file not found.*spermtrack train-detector"):
+        YoloDetector(weights=str(tmp_path / "nope.pt"))
+    with pytest.raises(InputError, match="is a folder"):
+        load_yolo(tmp_path)
+
+
+@pytest.mark.parametrize("name, content, match", [
+    ("empty.pt", b"", "is empty"),
+    ("garbage.pt", b"this is not a checkpoint" * 100, "cannot be loaded as an ultralytics checkpoint"),
+    ("model.onnx", b"onnx", r"not a PyTorch checkpoint \(\.pt\)"),
+    ("weights.yaml", b"nc: 3\n", r"not a PyTorch checkpoint \(\.pt\)"),
+])
+def test_bad_weights_files_are_clear_errors(tmp_path, name, content, match):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=match) as info:
+        YoloDetector(weights=str(path))
+    assert "train-detector" in str(info.value)
+
+
+def test_truncated_and_foreign_pickles_are_clear_errors(tmp_path, untrained):
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(untrained.read_bytes()[:4096])
+    with pytest.raises(InputError, match="cannot be loaded"):
+        load_yolo(truncated)
+    import torch
+
+    foreign = tmp_path / "state_dict.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(InputError, match="cannot be loaded"):
+        load_yolo(foreign)
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"imgsz": 300}, "multiple of 32"),
+    ({"conf": 1.5}, "conf"),
+    ({"iou": 0}, "iou"),
+    ({"batch": 0}, "batch"),
+    ({"agnostic_nms": "yes"}, "agnostic_nms"),
+    ({"weights": 3}, "weights"),
+    ({"device": ""}, "device"),
+])
+def test_config_validation(kw, match):
+    with pytest.raises(InputError, match=match):
+        YoloConfig(**kw)
+
+
+def test_unknown_option():
+    with pytest.raises(InputError, match="unknown yolo detector option.*imgsize"):
+        YoloDetector(imgsize=640)
+
+
+def test_offline_mode_is_set():
+    from spermtrack.detectors.yolo import configure_offline, no_downloads
+
+    configure_offline()
+    assert os.environ["YOLO_OFFLINE"] == "1"
+    import ultralytics.utils
+    import ultralytics.utils.downloads as downloads
+
+    assert ultralytics.utils.ONLINE is False
+    with no_downloads():
+        with pytest.raises(InputError, match="offline.*example.invalid"):
+            downloads.safe_download(url="https://example.invalid/Arial.ttf")
+    assert downloads.safe_download.__name__ == "safe_download"
