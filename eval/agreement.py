@@ -1,0 +1,318 @@
+"""Agreement of motility percentages with a reference: MAE, Pearson r, Bland-Altman bias and limits, a plot.
+
+A method (tracks -> WHO grades) gives, per video, the percentage of progressive, non-progressive and
+immotile sperm; the reference is the synthetic truth, the grades of ground-truth tracks, or the lab's
+manual semen analysis (VISEM's ``semen_analysis_data_Train.csv``). With ``p_i`` the predicted and
+``r_i`` the reference percentage of video ``i`` (``n`` videos with both values finite) and
+``d_i = p_i - r_i`` in percentage points:
+
+- ``MAE = (1/n) sum |d_i|``, ``RMSE = sqrt((1/n) sum d_i^2)``;
+- Pearson ``r = sum (p_i - p_bar)(r_i - r_bar) / sqrt(sum (p_i - p_bar)^2 sum (r_i - r_bar)^2)``;
+- Bland-Altman: ``bias = d_bar = (1/n) sum d_i``, ``sd = sqrt(sum (d_i - d_bar)^2 / (n - 1))`` and the 95 %
+  limits of agreement ``bias -/+ 1.96 sd``, plotted against the mean ``(p_i + r_i) / 2``.
+
+A high r does not mean agreement (a method reading twice the truth correlates perfectly); the
+Bland-Altman bias and limits say how far one reading may be from the other (Bland & Altman 1986).
+
+Undefined statistics are NaN, never 0: r needs ``n >= 2`` and neither side constant; ``sd`` and the limits
+need ``n >= 2``; everything is NaN for ``n = 0``.
+
+References
+----------
+Bland, J. M. & Altman, D. G. (1986). Statistical methods for assessing agreement between two methods of
+clinical measurement. The Lancet 327(8476), 307-310.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from spermtrack.errors import InputError
+
+__all__ = ["AGREEMENT_KEYS", "CATEGORIES", "CATEGORY_LABELS", "agreement", "grade_agreement", "percentages_table",
+           "plot_agreement"]
+
+#: The three WHO categories the lab reports (WHO 2010 / 2021 wording), as column names.
+CATEGORIES: tuple[str, ...] = ("progressive", "non_progressive", "immotile")
+#: Human-readable names for plots and tables.
+CATEGORY_LABELS: dict[str, str] = {"progressive": "progressive", "non_progressive": "non-progressive",
+                                   "immotile": "immotile", "all": "all categories"}
+#: Keys of :func:`agreement`'s result, in order.
+AGREEMENT_KEYS: tuple[str, ...] = ("n", "mae", "rmse", "pearson_r", "bias", "sd", "loa_low", "loa_high")
+
+_LOA_Z = 1.96
+
+
+def agreement(predicted: Sequence[float] | np.ndarray, reference: Sequence[float] | np.ndarray) -> dict[str, float]:
+    """MAE, RMSE, Pearson r and Bland-Altman bias and 95 % limits of ``predicted`` against ``reference``.
+
+    Parameters
+    ----------
+    predicted, reference : sequence of float
+        Paired values (e.g. progressive motility in %, one per video). Pairs where either value is NaN or
+        infinite are left out.
+
+    Returns
+    -------
+    dict
+        ``n`` (pairs used), ``mae = mean |p - r|``, ``rmse = sqrt(mean (p - r)^2)``,
+        ``pearson_r = cov(p, r) / (sd(p) sd(r))``, ``bias = mean(p - r)``, ``sd`` (sample standard
+        deviation of ``p - r``, ddof 1), ``loa_low = bias - 1.96 sd``, ``loa_high = bias + 1.96 sd``
+        (Bland & Altman 1986). NaN where undefined (see the module notes).
+
+    Raises
+    ------
+    InputError
+        The inputs are not 1-d sequences of the same length, or hold a non-number.
+    """
+    p = _vector(predicted, "predicted")
+    r = _vector(reference, "reference")
+    if p.shape != r.shape:
+        raise InputError(f"predicted and reference must have the same length, got {p.size} and {r.size}")
+    ok = np.isfinite(p) & np.isfinite(r)
+    p, r = p[ok], r[ok]
+    n = int(p.size)
+    nan = math.nan
+    if n == 0:
+        return {"n": 0, **dict.fromkeys(AGREEMENT_KEYS[1:], nan)}
+    d = p - r
+    bias = float(d.mean())
+    sd = float(d.std(ddof=1)) if n > 1 else nan
+    return {
+        "n": n,
+        "mae": float(np.abs(d).mean()),
+        "rmse": float(np.sqrt(np.mean(d * d))),
+        "pearson_r": _pearson(p, r),
+        "bias": bias,
+        "sd": sd,
+        "loa_low": bias - _LOA_Z * sd,
+        "loa_high": bias + _LOA_Z * sd,
+    }
+
+
+def _vector(values: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
+    try:
+        a = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must hold numbers") from None
+    if a.ndim != 1:
+        raise InputError(f"{name} must be a 1-d sequence, got shape {a.shape}")
+    return a
+
+
+def _pearson(p: np.ndarray, r: np.ndarray) -> float:
+    """Pearson's r, NaN for fewer than two pairs or a constant side."""
+    if p.size < 2:
+        return math.nan
+    dp, dr = p - p.mean(), r - r.mean()
+    den = math.sqrt(float(np.dot(dp, dp)) * float(np.dot(dr, dr)))
+    if den == 0.0:
+        return math.nan
+    return float(np.clip(np.dot(dp, dr) / den, -1.0, 1.0))
+
+
+def percentages_table(values: Mapping[str, Mapping[str, float | None]], *,
+                      categories: Sequence[str] = CATEGORIES) -> pd.DataFrame:
+    """Per-video percentages as a table.
+
+    Parameters
+    ----------
+    values : mapping of str to mapping
+        Video id -> ``{category: percent}`` (e.g. the ``percent`` dict of
+        :func:`spermtrack.kinematics.motility_percentages`); ``None`` (nothing graded) becomes NaN.
+    categories : sequence of str
+        Which categories to keep (default progressive, non-progressive, immotile).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``video`` (str), one float column per category, in percent.
+    """
+    rows = {str(k): {c: _as_float(v.get(c)) for c in categories} for k, v in values.items()}
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=list(categories)).astype(np.float64)
+    out.index = pd.Index([str(i) for i in out.index], name="video")
+    return out
+
+
+def _as_float(value: object) -> float:
+    return math.nan if value is None else float(value)
+
+
+def grade_agreement(predicted: pd.DataFrame, reference: pd.DataFrame, *,
+                    categories: Sequence[str] = CATEGORIES) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-video errors and per-category agreement of motility percentages.
+
+    Parameters
+    ----------
+    predicted, reference : pandas.DataFrame
+        Indexed by video id (compared as str), one column per category (percent), e.g. from
+        :func:`percentages_table` or :func:`spermtrack.io.clinical.motility_columns`. Only videos in
+        ``predicted`` are scored; each must be in ``reference``.
+    categories : sequence of str
+        Columns to compare; each must be in both tables.
+
+    Returns
+    -------
+    per_video : pandas.DataFrame
+        One row per video and category: ``video``, ``category``, ``predicted``, ``reference``,
+        ``error = predicted - reference`` (percentage points), ``mean = (predicted + reference) / 2``.
+    summary : pandas.DataFrame
+        Indexed by category plus ``"all"`` (the pairs of every category pooled), columns
+        :data:`AGREEMENT_KEYS` (see :func:`agreement`).
+
+    Raises
+    ------
+    InputError
+        A category column is missing, or a predicted video has no reference row.
+    """
+    categories = list(categories)
+    for name, table in (("predicted", predicted), ("reference", reference)):
+        if not isinstance(table, pd.DataFrame):
+            raise InputError(f"{name} must be a pandas DataFrame, got {type(table).__name__}")
+        missing = [c for c in categories if c not in table.columns]
+        if missing:
+            raise InputError(f"{name} percentages lack column(s) {', '.join(missing)}")
+    pred = predicted.copy()
+    ref = reference.copy()
+    pred.index = pred.index.map(str)
+    ref.index = ref.index.map(str)
+    absent = [v for v in pred.index if v not in ref.index]
+    if absent:
+        raise InputError(f"no reference percentages for video(s) {', '.join(absent)}; "
+                         f"the reference holds {', '.join(ref.index) or 'none'}")
+    ref = ref.loc[pred.index]
+    parts = []
+    for c in categories:
+        p = pred[c].to_numpy(np.float64)
+        r = ref[c].to_numpy(np.float64)
+        parts.append(pd.DataFrame({"video": pred.index.to_numpy(dtype=object), "category": c, "predicted": p,
+                                   "reference": r, "error": p - r, "mean": (p + r) / 2}))
+    per_video = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["video", "category", "predicted", "reference", "error", "mean"])
+    rows = {c: agreement(pred[c].to_numpy(np.float64), ref[c].to_numpy(np.float64)) for c in categories}
+    rows["all"] = agreement(per_video["predicted"].to_numpy(np.float64), per_video["reference"].to_numpy(np.float64))
+    summary = pd.DataFrame.from_dict(rows, orient="index", columns=list(AGREEMENT_KEYS))
+    summary.index.name = "category"
+    summary["n"] = summary["n"].astype(np.int64)
+    return per_video, summary
+
+
+def plot_agreement(per_video: pd.DataFrame, path: str | os.PathLike, *, title: str = "",
+                   reference_label: str = "reference", predicted_label: str = "predicted",
+                   categories: Sequence[str] | None = None, dpi: int = 110) -> Path:
+    """Write a PNG: predicted vs reference (top) and Bland-Altman plots (bottom), one column per category.
+
+    The top row shows each video as a point with the identity line ``predicted = reference``; the
+    bottom row shows the difference ``predicted - reference`` against the mean of the two, with the
+    bias (solid) and the 95 % limits of agreement ``bias -/+ 1.96 sd`` (dashed) (Bland & Altman 1986).
+    Each panel states n, MAE, r, bias and limits. Rendered with matplotlib's Agg backend and its bundled
+    DejaVu Sans font (nothing is downloaded); written atomically.
+
+    Parameters
+    ----------
+    per_video : pandas.DataFrame
+        The first result of :func:`grade_agreement` (``video, category, predicted, reference``).
+    path : str or PathLike
+        The PNG to write.
+    title : str
+        Figure title.
+    reference_label, predicted_label : str
+        Axis names, e.g. ``"lab (%)"`` and ``"spermtrack (%)"``.
+    categories : sequence of str, optional
+        Panels, in order; default the categories present, in :data:`CATEGORIES` order.
+    dpi : int
+        Resolution.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        ``per_video`` lacks a column, or there is no category to plot.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from spermtrack.io.atomic import atomic_path
+
+    needed = ("video", "category", "predicted", "reference")
+    missing = [c for c in needed if c not in per_video.columns]
+    if missing:
+        raise InputError(f"per-video agreement table lacks column(s) {', '.join(missing)}")
+    present = list(dict.fromkeys(per_video["category"].astype(str)))
+    if categories is None:
+        categories = [c for c in CATEGORIES if c in present] + [c for c in present if c not in CATEGORIES]
+    categories = list(categories)
+    if not categories:
+        raise InputError("nothing to plot: the per-video agreement table is empty")
+    n_col = len(categories)
+    fig = Figure(figsize=(4.2 * n_col, 8.0), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, n_col, squeeze=False)
+    for k, cat in enumerate(categories):
+        rows = per_video[per_video["category"].astype(str) == cat]
+        p = rows["predicted"].to_numpy(np.float64)
+        r = rows["reference"].to_numpy(np.float64)
+        stats = agreement(p, r)
+        ok = np.isfinite(p) & np.isfinite(r)
+        _scatter_panel(axes[0, k], p[ok], r[ok], stats, CATEGORY_LABELS.get(cat, cat), reference_label,
+                       predicted_label)
+        _bland_altman_panel(axes[1, k], p[ok], r[ok], stats, reference_label, predicted_label)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    return path
+
+
+def _fmt(value: float, spec: str = ".1f") -> str:
+    return "n/a" if value is None or not math.isfinite(value) else format(value, spec)
+
+
+def _scatter_panel(ax, p: np.ndarray, r: np.ndarray, stats: dict, label: str, ref_label: str,
+                   pred_label: str) -> None:
+    hi = max(100.0, float(np.max(np.concatenate([p, r]), initial=0.0)))
+    ax.plot([0, hi], [0, hi], color="0.6", lw=1, ls="--", label="identity")
+    ax.scatter(r, p, s=36, color="tab:blue", edgecolor="white", linewidth=0.6, zorder=3)
+    ax.set_xlim(-2, hi + 2)
+    ax.set_ylim(-2, hi + 2)
+    ax.set_aspect("equal")
+    ax.set_title(label, fontsize=11)
+    ax.set_xlabel(ref_label)
+    ax.set_ylabel(pred_label)
+    ax.grid(True, color="0.92")
+    ax.text(0.03, 0.97, f"n = {stats['n']}\nMAE = {_fmt(stats['mae'])} pts\nr = {_fmt(stats['pearson_r'], '.2f')}",
+            transform=ax.transAxes, va="top", ha="left", fontsize=9,
+            bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.8"})
+
+
+def _bland_altman_panel(ax, p: np.ndarray, r: np.ndarray, stats: dict, ref_label: str, pred_label: str) -> None:
+    mean = (p + r) / 2
+    diff = p - r
+    ax.axhline(0.0, color="0.75", lw=1)
+    ax.scatter(mean, diff, s=36, color="tab:blue", edgecolor="white", linewidth=0.6, zorder=3)
+    bias, lo, hi = stats["bias"], stats["loa_low"], stats["loa_high"]
+    if math.isfinite(bias):
+        ax.axhline(bias, color="tab:red", lw=1.5, label=f"bias {bias:+.1f}")
+    if math.isfinite(lo) and math.isfinite(hi):
+        ax.axhline(lo, color="tab:red", lw=1, ls="--", label=f"95% limits {lo:+.1f} / {hi:+.1f}")
+        ax.axhline(hi, color="tab:red", lw=1, ls="--")
+    span = max(10.0, float(np.max(np.abs(np.concatenate([diff, [lo, hi] if math.isfinite(lo) else []])),
+                                  initial=0.0)) * 1.25)
+    ax.set_ylim(-span, span)
+    ax.set_xlim(-2, 102)
+    ax.set_xlabel(f"mean of {pred_label.split(' (')[0]} and {ref_label.split(' (')[0]} (%)")
+    ax.set_ylabel("difference, predicted - reference (pts)")
+    ax.grid(True, color="0.92")
+    if math.isfinite(bias):
+        ax.legend(loc="best", fontsize=8, framealpha=0.9)
