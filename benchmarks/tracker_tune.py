@@ -28,7 +28,6 @@ import itertools
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from spermtrack.detectors.gt import DetectionNoise, gt_detections

@@ -67,8 +67,9 @@ class TrackerConfig:
         Association cost between a track's predicted state and a detection.
         ``centre``: squared Euclidean distance of the predicted centre to the detected
         centre, px^2, gated at a distance of ``max_distance + gate_growth * missed`` px
-        (``missed`` = frames the track has missed since its last detection). ``mahalanobis``: ``sqrt(nu' S^-1 nu)`` with innovation
-        ``nu`` and innovation covariance ``S = H P H' + R``, gated at
+        (``missed`` = frames the track has missed since its last detection).
+        ``mahalanobis``: ``sqrt(nu' S^-1 nu)`` with innovation ``nu`` and innovation
+        covariance ``S = H P H' + R``, gated at
         ``sqrt(mahalanobis_gate)``. ``iou``: ``1 - IoU`` of the predicted box with the
         detected box, gated at ``IoU >= iou_threshold``.
     max_distance : float
