@@ -364,6 +364,7 @@ def _add_train_detector(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--imgsz", type=_positive_int, default=640, help="training image size (default 640)")
     p.add_argument("--batch", type=_positive_int, default=16, help="batch size (default 16)")
     p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the split and training (default 0)")
+    p.add_argument("--frame-step", type=_positive_int, default=1, help="use every Nth frame (default 1)")
     p.add_argument("--out", type=Path, required=True, help="output folder (weights, metrics, data set)")
     p.set_defaults(func=cmd_train_detector)
 
@@ -373,7 +374,7 @@ def cmd_train_detector(args: argparse.Namespace) -> int:
     from spermtrack.detectors import train_detector
 
     metrics = train_detector(args.dataset, out_dir=args.out, model=args.model, epochs=args.epochs,
-                             imgsz=args.imgsz, batch=args.batch, seed=args.seed)
+                             imgsz=args.imgsz, batch=args.batch, seed=args.seed, frame_step=args.frame_step)
     shown = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))}
     for key, value in shown.items():
         print(f"{key}: {value}")
