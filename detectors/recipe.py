@@ -11,7 +11,7 @@ Steps (all offline, CPU):
    50 synthetic VISEM-Tracking videos of 40 frames, densities and annotator box styles drawn from
    the real data set's range (same as ``spermtrack synth WORK/data --videos 50 --seconds 0.8 --fps 50
    --seed 2024``).
-2. ``train_detector(WORK/data, out_dir=WORK/run, model="yolov5n", epochs=60, imgsz=640, batch=4,
+2. ``train_detector(WORK/data, out_dir=WORK/run, model="yolov5n", epochs=30, imgsz=640, batch=4,
    frame_step=10, seed=0)``: every 10th frame (4 per video), a seeded video-level split (40 train
    and 10 validation videos), YOLOv5n from ultralytics' yaml with random weights, full 640 x 480
    frames at imgsz 640 (heads keep their 6-10 px), batch 4 with one optimizer step per batch (on
@@ -35,7 +35,7 @@ __all__ = ["RECIPE", "COMMAND", "make_shipped_checkpoint", "main"]
 
 RECIPE: dict = {
     "synth": {"n_videos": 50, "seconds": 0.8, "fps": 50.0, "seed": 2024},
-    "train": {"model": "yolov5n", "epochs": 60, "imgsz": 640, "batch": 4, "frame_step": 10, "seed": 0,
+    "train": {"model": "yolov5n", "epochs": 30, "imgsz": 640, "batch": 4, "frame_step": 10, "seed": 0,
               "workers": 2},
 }
 COMMAND = "python -m spermtrack.detectors.recipe --work WORK --install"
