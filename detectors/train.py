@@ -262,10 +262,12 @@ def export_checkpoint(src: str | os.PathLike, dest: str | os.PathLike, *, info: 
     """
     load_yolo(src)  # clear errors for a bad file
     import torch
+    from ultralytics.nn.tasks import torch_safe_load
 
     from spermtrack.io.atomic import atomic_path
 
-    ckpt = torch.load(str(src), map_location="cpu", weights_only=False)
+    with no_downloads():
+        ckpt, _ = torch_safe_load(str(src), safe_only=True)  # weights_only=True against ultralytics' allow-list
     if ckpt.get("ema") is not None:
         ckpt["model"] = ckpt["ema"]
     for key in ("optimizer", "ema", "updates", "scaler", "best_fitness", "stopper", "train_metrics",
@@ -285,7 +287,8 @@ def export_checkpoint(src: str | os.PathLike, dest: str | os.PathLike, *, info: 
     ckpt["train_args"] = args
     if hasattr(model, "args") and isinstance(model.args, dict):
         model.args = {**model.args, **{k: args[k] for k in ("data", "project", "save_dir", "model") if k in args}}
-    ckpt["spermtrack"] = dict(info or {})
+    # plain JSON types only (e.g. torch.__version__ is a TorchVersion), so the file stays safe-loadable
+    ckpt["spermtrack"] = json.loads(json.dumps(dict(info or {}), default=str))
     with atomic_path(dest) as tmp:
         torch.save(ckpt, str(tmp))
     return Path(dest)

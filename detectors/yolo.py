@@ -44,10 +44,21 @@ _HOW_TO_GET = ("train one with 'spermtrack train-detector DATASET --model yolov5
 
 # ----------------------------------------------------------------------------------------------- offline
 def configure_offline() -> None:
-    """Make ultralytics run without network: ``YOLO_OFFLINE=1``, and its online flags off if already imported."""
+    """Make ultralytics run offline (``YOLO_OFFLINE=1``) and load checkpoints safely.
+
+    ``ULTRALYTICS_SAFE_LOAD=1`` (unless the user set it) makes ultralytics unpickle checkpoints with
+    ``torch.load(weights_only=True)`` against its allow-list of model classes, so a user's ``.pt``
+    file cannot run arbitrary code. If ultralytics is already imported, its flags are updated too.
+    """
     import sys
 
     os.environ["YOLO_OFFLINE"] = "1"
+    os.environ.setdefault("ULTRALYTICS_SAFE_LOAD", "1")
+    safe = os.environ["ULTRALYTICS_SAFE_LOAD"].strip().lower() in ("1", "true", "yes", "on")
+    for name in ("ultralytics.utils", "ultralytics.nn.tasks"):
+        module = sys.modules.get(name)
+        if module is not None and hasattr(module, "SAFE_LOAD"):
+            module.SAFE_LOAD = safe
     for name in ("ultralytics.utils", "ultralytics.utils.checks", "ultralytics.utils.events",
                  "ultralytics.hub.utils"):
         module = sys.modules.get(name)

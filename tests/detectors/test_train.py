@@ -64,8 +64,8 @@ def test_one_epoch_offline(tiny_dataset, tmp_path, capfd, no_network):
     small = export_checkpoint(report["weights"], tmp_path / "small.pt", info={"note": "test"})
     det = YoloDetector(weights=str(small))
     assert det.config.imgsz == 128 and det.class_names == {0: "sperm", 1: "cluster", 2: "pinhead"}
-    import torch
+    from ultralytics.nn.tasks import torch_safe_load
 
-    ckpt = torch.load(small, map_location="cpu", weights_only=False)
+    ckpt, _ = torch_safe_load(str(small), safe_only=True)  # the exported file is weights_only-loadable
     assert ckpt["spermtrack"] == {"note": "test"} and ckpt["optimizer"] is None
     assert "/" not in str(ckpt["train_args"]["data"])
