@@ -2,7 +2,8 @@
 
 Typical use (one video; ``tracks`` is a tracks table of :mod:`spermtrack.schema`)::
 
-    from spermtrack.kinematics import analyze_tracks, get_preset, summarize, write_kinematics
+    from spermtrack.kinematics import analyze_tracks, get_preset, summarize
+    from spermtrack.io.tables import write_kinematics   # files are written at the edge, by spermtrack.io
 
     result = analyze_tracks(tracks, 0.351, 50.0, get_preset("who2021"))    # or "casa", "visem"
     summary = summarize(result, chamber_depth_um=20.0, frame_size_px=(640, 480))
@@ -22,7 +23,6 @@ from spermtrack.kinematics.compute import (EXTRA_COLUMNS, KINEMATICS_COLUMNS, Ki
 from spermtrack.kinematics.config import PRESETS, KinematicsConfig, get_preset, load_visem_preset
 from spermtrack.kinematics.drift import estimate_drift
 from spermtrack.kinematics.grades import GRADES, grade_table
-from spermtrack.kinematics.report import write_kinematics
 from spermtrack.kinematics.summary import motility_percentages, summarize
 from spermtrack.kinematics.trajectory import (average_path, average_path_velocity, beat_cross_frequency,
                                               curvilinear_velocity, lateral_head_displacement,
@@ -31,7 +31,7 @@ from spermtrack.kinematics.trajectory import (average_path, average_path_velocit
 
 __all__ = ["KinematicsConfig", "PRESETS", "get_preset", "load_visem_preset", "analyze_tracks",
            "compute_kinematics", "KinematicsResult", "KINEMATICS_COLUMNS", "EXTRA_COLUMNS", "grade_table",
-           "GRADES", "summarize", "motility_percentages", "write_kinematics", "estimate_drift",
+           "GRADES", "summarize", "motility_percentages", "estimate_drift",
            "Fit", "agreement", "fit_config", "fit_threshold", "leave_one_out", "average_path", "curvilinear_velocity",
            "straight_line_velocity", "average_path_velocity", "lateral_head_displacement",
            "beat_cross_frequency", "mean_angular_displacement", "net_progression"]

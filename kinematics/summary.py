@@ -8,8 +8,6 @@ limits (5th centile): progressive motility 30 %, total motility 42 %.
 from __future__ import annotations
 
 import math
-import sys
-from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -27,17 +25,6 @@ __all__ = ["summarize", "motility_percentages", "concentration_1e6_per_ml", "ver
 WHO_REFERENCE_LIMITS = {"progressive_pct": 30.0, "motile_pct": 42.0}
 _MEAN_COLUMNS = ("vcl_um_s", "vsl_um_s", "vap_um_s", "lin", "str", "wob", "alh_mean_um", "alh_max_um", "bcf_hz",
                  "mad_deg", "progression_um_s")
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python and of the packages that shape the numbers."""
-    out = {"python": sys.version.split()[0]}
-    for name in ("spermtrack", "numpy", "pandas"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def motility_percentages(table: pd.DataFrame, *, weighting: str = "track") -> dict[str, Any]:
@@ -194,8 +181,15 @@ def summarize(result: KinematicsResult, *, chamber_depth_um: float | None = None
         "c_vs_d_note": ("c versus d is a head-only proxy (head motion above the measured noise floor); WHO "
                         "defines it by tail movement, which a head tracker cannot see"),
         "config": cfg.to_dict(),
-        "versions": versions(),
+        "versions": _versions(),
     }
     if extra:
         out["inputs"] = extra
     return _clean(out)
+
+
+def _versions() -> dict[str, str]:
+    """Package versions for provenance (read from metadata; nothing heavy is imported)."""
+    from spermtrack.provenance import versions
+
+    return versions()

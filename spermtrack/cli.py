@@ -275,7 +275,8 @@ def _add_kinematics(sub: argparse._SubParsersAction) -> None:
 
 def cmd_kinematics(args: argparse.Namespace) -> int:
     """Run ``spermtrack kinematics``."""
-    from spermtrack.kinematics import analyze_tracks, get_preset, summarize, write_kinematics
+    from spermtrack.io.tables import write_kinematics
+    from spermtrack.kinematics import analyze_tracks, get_preset, summarize
 
     if args.format == "mot":
         from spermtrack.io.mot import read_mot

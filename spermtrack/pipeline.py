@@ -150,7 +150,7 @@ def write_analysis(out_dir: str | os.PathLike, analysis: Analysis, *, pipeline: 
     from spermtrack.io.atomic import atomic_path, write_json
     from spermtrack.io.mot import write_mot
     from spermtrack.io.tables import write_table
-    from spermtrack.kinematics import write_kinematics
+    from spermtrack.io.tables import write_kinematics
     from spermtrack.provenance import provenance
     from spermtrack.report import report_image
 

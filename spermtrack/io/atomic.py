@@ -55,8 +55,13 @@ def write_text(path: str | os.PathLike, text: str, *, encoding: str = "utf-8") -
 
 
 def write_json(path: str | os.PathLike, obj: object) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` atomically and return the path."""
-    return write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+    """Write ``obj`` as indented, standard JSON to ``path`` atomically and return the path.
+
+    NaN and infinities (anywhere in nested dicts and lists) are written as ``null``; numpy
+    scalars and arrays as their Python values.
+    """
+    text = json.dumps(_finite(obj), indent=2, sort_keys=False, default=_json_default, allow_nan=False)
+    return write_text(path, text + "\n")
 
 
 def write_csv(path: str | os.PathLike, table: pd.DataFrame, **kwargs) -> Path:
@@ -77,6 +82,21 @@ def write_csv(path: str | os.PathLike, table: pd.DataFrame, **kwargs) -> Path:
     return Path(path)
 
 
+def _finite(value: object) -> object:
+    """Replace NaN and infinities in nested dicts/lists by None, so the JSON is standard."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _json_default(obj: object) -> object:
     import numpy as np
 
@@ -84,8 +104,10 @@ def _json_default(obj: object) -> object:
         return int(obj)
     if isinstance(obj, np.floating):
         return float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
     if isinstance(obj, np.ndarray):
-        return obj.tolist()
+        return _finite(obj.tolist())
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"cannot write {type(obj).__name__} as JSON")

@@ -13,10 +13,13 @@ from pathlib import Path
 import pandas as pd
 
 from spermtrack.errors import InputError
-from spermtrack.io.atomic import write_csv
+from spermtrack.io.atomic import write_csv, write_json
 from spermtrack.schema import validate_detections, validate_ground_truth, validate_tracks
 
-__all__ = ["read_tracks_csv", "read_detections_csv", "write_table"]
+__all__ = ["read_tracks_csv", "read_detections_csv", "write_table", "write_kinematics"]
+
+KINEMATICS_FILE = "kinematics.csv"
+SUMMARY_FILE = "summary.json"
 
 _CSV_SUFFIXES = (".csv", ".csv.gz")
 _PANDAS_LINE = re.compile(r"line (\d+)")
@@ -133,3 +136,29 @@ def write_table(path: str | os.PathLike, table: pd.DataFrame) -> Path:
     if not isinstance(table, pd.DataFrame):
         raise InputError(f"expected a pandas DataFrame, got {type(table).__name__}", path)
     return write_csv(path, table, index=False)
+
+
+def write_kinematics(out_dir: str | os.PathLike, kinematics_table: pd.DataFrame, summary: dict, *,
+                     float_format: str = "%.6g") -> list[Path]:
+    """Write ``kinematics.csv`` and ``summary.json`` into ``out_dir`` (created if needed), atomically.
+
+    Parameters
+    ----------
+    out_dir : str or PathLike
+        Output folder.
+    kinematics_table : pandas.DataFrame
+        One row per track (:func:`spermtrack.kinematics.compute_kinematics`); ungraded tracks have an
+        empty ``grade``.
+    summary : dict
+        The sample summary (:func:`spermtrack.kinematics.summarize`); written as indented JSON, NaN as null.
+    float_format : str
+        Format of floats in the CSV.
+
+    Returns
+    -------
+    list of pathlib.Path
+        ``[out_dir/kinematics.csv, out_dir/summary.json]``.
+    """
+    out = Path(out_dir)
+    return [write_csv(out / KINEMATICS_FILE, kinematics_table, float_format=float_format),
+            write_json(out / SUMMARY_FILE, summary)]

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from spermtrack.errors import InputError
-from spermtrack.kinematics import analyze_tracks, get_preset, motility_percentages, summarize, write_kinematics
+from spermtrack.io.tables import write_kinematics
+from spermtrack.kinematics import analyze_tracks, get_preset, motility_percentages, summarize
 from spermtrack.kinematics.calibrate import (Fit, _grid_matrix, _Video, agreement, fit_threshold, leave_one_out,
                                              predict_percentages, with_values)
 
