@@ -320,15 +320,22 @@ def _detector_options(args: argparse.Namespace) -> dict:
 
 
 def _frame_source(path: Path):
-    """Return ``(frames iterator, n_frames or None)`` for a video folder, video file or image folder."""
-    from spermtrack.io.video import iter_frames, list_images, probe_video
-    from spermtrack.io.visem import read_visem_video
+    """Return ``(frames iterator, n_frames or None)`` for a video folder, video file or image folder.
 
-    if path.is_dir() and not (path / "images").is_dir() and not any(path.glob("*.mp4")):
-        return iter_frames(path), len(list_images(path))
+    A VISEM-Tracking video folder streams its clip (``<id>.mp4`` first), else its ``images/``;
+    its labels are not read.
+    """
+    from spermtrack.io.video import VIDEO_SUFFIXES, iter_frames, list_images, probe_video
+
     if path.is_dir():
-        video = read_visem_video(path, fps=50.0)
-        return video.iter_frames(), video.recording.n_frames
+        clips = sorted((p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES),
+                       key=lambda p: (p.stem != path.name, p.name))
+        if clips:
+            path = clips[0]
+        elif (path / "images").is_dir():
+            path = path / "images"
+    if path.is_dir():
+        return iter_frames(path), len(list_images(path))
     return iter_frames(path), probe_video(path).n_frames or None
 
 
