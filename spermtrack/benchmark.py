@@ -301,11 +301,21 @@ def _seqinfo(folder: Path) -> dict[str, str]:
     return {k.lower(): v for k, v in parser["Sequence"].items()} if parser.has_section("Sequence") else {}
 
 
-def _mot_ground_truth(gt: pd.DataFrame) -> pd.DataFrame:
-    """Pedestrians kept, MOT16/17 distractor classes as ``consider = 0``, other classes dropped."""
+def _mot_ground_truth(gt: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Pedestrians kept, MOT16/17 distractor classes as ``consider = 0``, other classes dropped.
+
+    Raises
+    ------
+    InputError
+        Every row has a class other than pedestrian or distractor (nothing would be scored).
+    """
     cls = gt["mot_class"].to_numpy()
     distractor = np.isin(cls, _MOT_DISTRACTOR_CLASSES)
     keep = (cls == -1) | (cls == _MOT_PEDESTRIAN) | distractor
+    if len(gt) and not keep.any():
+        raise InputError(f"none of its {len(gt)} rows is a pedestrian (class {_MOT_PEDESTRIAN}) or a distractor "
+                         f"class: field 8 holds classes {sorted(set(cls.tolist()))[:5]}; is this a MOTChallenge "
+                         "gt.txt?", path)
     out = gt[keep].copy()
     out["consider"] = np.where(distractor[keep], 0, out["consider"].to_numpy())
     return out.reset_index(drop=True)
@@ -319,7 +329,7 @@ def _open_mot(root: Path, wanted: list[str] | None, um_per_px: float) -> Benchma
     sequences, notes = [], []
     for name in names:
         folder = folders[name]
-        gt = _mot_ground_truth(read_mot(folder / "gt" / "gt.txt", kind="gt"))
+        gt = _mot_ground_truth(read_mot(folder / "gt" / "gt.txt", kind="gt"), folder / "gt" / "gt.txt")
         if not len(gt):
             notes.append(f"sequence {name} skipped: its ground truth has no object (nothing to score)")
             continue
@@ -1079,7 +1089,8 @@ def _load_truth(path: Path) -> tuple[dict[str, tuple[pd.DataFrame, int | None]],
             for folder in mot:
                 info = _seqinfo(folder)
                 n = int(info.get("seqlength", 0) or 0) or None
-                out[folder.name] = (_mot_ground_truth(read_mot(folder / "gt" / "gt.txt", kind="gt")), n)
+                gt_txt = folder / "gt" / "gt.txt"
+                out[folder.name] = (_mot_ground_truth(read_mot(gt_txt, kind="gt"), gt_txt), n)
             return out, "iou"
         return {p.name: _read_visem_truth(p) for p in list_videos(path)}, "centre"
     if _is_table_file(path):
@@ -1087,7 +1098,7 @@ def _load_truth(path: Path) -> tuple[dict[str, tuple[pd.DataFrame, int | None]],
         if {"video", "cx", "cy"} <= set(head):
             return {v: (gt, rec.n_frames) for v, (rec, gt) in read_train_tracks(path).items()}, "centre"
         return {_stem(path): (read_tracks_csv(path), None)}, "centre"
-    gt = _mot_ground_truth(read_mot(path, kind="gt"))
+    gt = _mot_ground_truth(read_mot(path, kind="gt"), path)
     folder = path.parent.parent if path.parent.name == "gt" else path.parent
     info = _seqinfo(folder)
     name = folder.name if path.name.lower() == "gt.txt" else _stem(path)

@@ -91,7 +91,9 @@ def read_mot(path: str | os.PathLike, *, kind: str = "auto") -> pd.DataFrame:
     kind : {'auto', 'det', 'gt', 'result'}
         ``'det'``: the id column is ignored and a detections table is returned. ``'gt'``: a tracks
         table with the extra columns ``consider`` (field 7), ``mot_class`` (field 8) and
-        ``visibility`` (field 9; -1 when the line has no such field). ``'result'``: a tracks table.
+        ``visibility`` (field 9; -1 when the line has no such field). A 10-field ground truth is
+        MOT15's form, whose fields 8-10 are world coordinates: ``mot_class`` and ``visibility`` are
+        then -1 (unknown), so every row counts. ``'result'``: a tracks table.
         ``'auto'``: ``'det'`` when every id is -1; else ``'gt'`` when the file is named ``gt.txt``
         or its lines have 9 fields; else ``'result'``.
 
@@ -175,8 +177,12 @@ def _to_table(data: np.ndarray, line_of: np.ndarray, *, kind: str, path: Path, n
     table["track_id"] = ids.astype(np.int64)
     if kind == "gt":
         table["consider"] = np.where(np.isnan(data[:, 6]), 1, data[:, 6]).astype(np.int64)
-        table["mot_class"] = np.where(np.isnan(data[:, 7]), -1, data[:, 7]).astype(np.int64)
-        table["visibility"] = np.where(np.isnan(data[:, 8]), -1.0, data[:, 8])
+        if n_fields >= 10:  # MOT15: fields 8-10 are world coordinates, there is no class or visibility
+            table["mot_class"] = np.full(len(data), -1, dtype=np.int64)
+            table["visibility"] = np.full(len(data), -1.0)
+        else:
+            table["mot_class"] = np.where(np.isnan(data[:, 7]), -1, data[:, 7]).astype(np.int64)
+            table["visibility"] = np.where(np.isnan(data[:, 8]), -1.0, data[:, 8])
     else:
         table["conf"] = conf
     out = pd.DataFrame(table)

@@ -171,3 +171,17 @@ def test_format_mot_text():
     det = pd.DataFrame({"frame": [0], "x": [10.0], "y": [20.0], "w": [4.0], "h": [2.5], "score": [0.5],
                         "class_id": [0]})
     assert format_mot(det) == "1,-1,8,18.75,4,2.5,0.5,-1,-1,-1\n"
+
+
+def test_mot15_ground_truth_has_no_class_column():
+    """MOT15 gt lines have 10 fields whose 8th-10th are world coordinates, not class and visibility."""
+    gt = read_mot(Path(os.path.dirname(motmetrics.__file__)) / "data" / "TUD-Stadtmitte" / "gt.txt")
+    assert (gt["mot_class"] == -1).all() and (gt["visibility"] == -1).all() and (gt["consider"] == 1).all()
+
+
+def test_mot17_ground_truth_keeps_class_and_visibility(tmp_path):
+    path = tmp_path / "gt.txt"
+    path.write_text("1,1,10,20,30,40,1,1,0.5\n1,2,10,20,30,40,0,7,1.0\n")
+    gt = read_mot(path)
+    assert gt["mot_class"].tolist() == [1, 7] and gt["visibility"].tolist() == [0.5, 1.0]
+    assert gt["consider"].tolist() == [1, 0]
