@@ -19,10 +19,10 @@ Both take a :class:`TrackerConfig` or a preset name from :data:`PRESETS`
 confirmed track have ``track_id == -1`` and ``confirmed == False``.
 """
 
-from spermtrack.tracker.batch import track
+from spermtrack.tracker.batch import explain_no_tracks, track
 from spermtrack.tracker.config import PRESETS, TrackerConfig, get_config, motion_from_physical
 from spermtrack.tracker.kalman import constant_velocity_model, kf_predict, kf_update
 from spermtrack.tracker.online import Tracker
 
-__all__ = ["PRESETS", "Tracker", "TrackerConfig", "constant_velocity_model", "get_config", "kf_predict",
-           "kf_update", "motion_from_physical", "track"]
+__all__ = ["PRESETS", "Tracker", "TrackerConfig", "constant_velocity_model", "explain_no_tracks", "get_config",
+           "kf_predict", "kf_update", "motion_from_physical", "track"]

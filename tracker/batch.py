@@ -19,9 +19,10 @@ import pandas as pd
 
 from spermtrack.tracker.config import TrackerConfig, get_config
 from spermtrack.tracker.offline import close_gaps, finalise_ids, interpolate_gaps, smooth_groups
-from spermtrack.tracker.online import Tracker, canonical_columns, detection_arrays, frame_order
+from spermtrack.tracker.online import Tracker, canonical_columns, detection_arrays, frame_order, report_filtered
 
-ADDED_COLUMNS: tuple[str, ...] = ("track_id", "confirmed", "x_s", "y_s", "interpolated")
+ADDED_COLUMNS: tuple[str, ...] = ("track_id", "confirmed", "x_s", "y_s", "interpolated", "x_det", "y_det", "w_det",
+                                   "h_det")
 """Columns :func:`track` may add (an input column of the same name is replaced)."""
 
 
@@ -60,6 +61,8 @@ def track(detections: pd.DataFrame, config: TrackerConfig | str = "sperm", *, fp
         - ``confirmed`` (bool): ``track_id >= 0``;
         - ``x_s``, ``y_s`` (float, px; with ``smooth``): RTS-smoothed centre, NaN where
           ``track_id == -1``;
+        - ``x_det, y_det, w_det, h_det`` (with ``boxes="filtered"``): the detected box, while
+          ``x, y, w, h`` of tracked rows hold the Kalman-filtered one;
         - ``interpolated`` (bool; with ``interpolate``): False for input rows. Rows for
           frames a track missed are appended after the input rows (sorted by track, frame),
           with linearly interpolated ``x, y, w, h``, ``score = 0``, the class of the row before
@@ -79,7 +82,7 @@ def track(detections: pd.DataFrame, config: TrackerConfig | str = "sperm", *, fp
     n = len(frame)
     order = frame_order(frame, box, score, cls)
     fs, bs, ss, cs = frame[order], box[order], score[order], cls[order]
-    uid, tid, tracker = run_online(fs, bs, ss, cs, cfg)
+    uid, tid, tracker, filtered = run_online(fs, bs, ss, cs, cfg)
     extra: dict[str, np.ndarray] = {}
     new_rows: dict[str, np.ndarray] | None = None
     if cfg.has_offline_steps:
@@ -94,6 +97,8 @@ def track(detections: pd.DataFrame, config: TrackerConfig | str = "sperm", *, fp
     out["confirmed"] = out["track_id"].to_numpy() >= 0
     for col, values in extra.items():
         out[col] = values[back]
+    if cfg.boxes == "filtered":
+        report_filtered(out, filtered[back], out["track_id"].to_numpy() >= 0)
     if cfg.interpolate:
         out["interpolated"] = False
         if new_rows is not None and len(new_rows["frame"]):
@@ -102,7 +107,7 @@ def track(detections: pd.DataFrame, config: TrackerConfig | str = "sperm", *, fp
 
 
 def run_online(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: np.ndarray,
-               cfg: TrackerConfig) -> tuple[np.ndarray, np.ndarray, Tracker]:
+               cfg: TrackerConfig) -> tuple[np.ndarray, np.ndarray, Tracker, np.ndarray | None]:
     """Run the streaming engine over detections already sorted by :func:`frame_order`.
 
     Returns
@@ -113,20 +118,25 @@ def run_online(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: 
         Online id (-1 while tentative or untracked).
     tracker : Tracker
         The engine after the last frame.
+    filtered : ndarray, shape (n, 4), or None
+        With ``cfg.boxes == "filtered"``: each detection's box after its track's Kalman update.
     """
     tracker = Tracker(cfg)
     n = len(frame)
     uid = np.full(n, -1, dtype=np.int64)
     tid = np.full(n, -1, dtype=np.int64)
+    filtered = box.copy() if cfg.boxes == "filtered" else None
     if n == 0:
-        return uid, tid, tracker
+        return uid, tid, tracker, filtered
     starts = np.flatnonzero(np.concatenate([[True], frame[1:] != frame[:-1]]))
     ends = np.append(starts[1:], n)
     frames = frame[starts].tolist()
     step = tracker.step
     for f, s, e in zip(frames, starts.tolist(), ends.tolist()):
         uid[s:e], tid[s:e] = step(f, box[s:e], score[s:e], class_id[s:e])
-    return uid, tid, tracker
+        if filtered is not None:
+            filtered[s:e] = tracker.filtered_box
+    return uid, tid, tracker, filtered
 
 
 def refine(frame: np.ndarray, box: np.ndarray, class_id: np.ndarray, uid: np.ndarray, tid: np.ndarray,
@@ -204,3 +214,35 @@ def _append_rows(out: pd.DataFrame, rows: dict[str, np.ndarray]) -> pd.DataFrame
         if col not in new.columns:
             new[col] = np.nan
     return pd.concat([out, new[out.columns]], axis=0)
+
+
+def explain_no_tracks(detections: pd.DataFrame, tracks: pd.DataFrame, config: TrackerConfig) -> str | None:
+    """Why a tracking run returned no track although it had detections; None when it has tracks.
+
+    Parameters
+    ----------
+    detections : pandas.DataFrame
+        The detections table given to the tracker.
+    tracks : pandas.DataFrame
+        Its result (``track_id``).
+    config : TrackerConfig
+        The config the tracker ran with.
+
+    Returns
+    -------
+    str or None
+        One sentence for the user (scores below the birth threshold, or nothing confirmed).
+    """
+    if len(detections) == 0 or (tracks["track_id"].to_numpy() >= 0).any():
+        return None
+    scores = detections["score"].to_numpy(dtype=np.float64)
+    birth = max(config.birth_score, config.low_score)
+    if scores.max() < birth:
+        return (f"no track: none of the {len(scores)} detections reaches the tracker's birth score {birth:.2f} "
+                f"(the highest score is {scores.max():.2f}). Scores of this detector may not be calibrated "
+                "(spermtrack's shipped detectors are); lower the birth score (TrackerConfig.birth_score) "
+                "or calibrate the detector")
+    n_births = int((scores >= birth).sum())
+    return (f"no track: {n_births} detections could start a track, but none was seen {config.min_hits} times "
+            f"in a row within the {config.max_distance:g} px gate (min_hits, max_distance); check the frame "
+            "rate and pixel size given, or whether the detections jump between frames")

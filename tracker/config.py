@@ -16,7 +16,8 @@ Presets
     does frame by frame; batch :func:`~spermtrack.tracker.track` then equals streaming).
 ``sort``
     Classic SORT (Bewley et al. 2016): IoU cost with threshold 0.3, ``max_age = 1``,
-    ``min_hits = 3``, one stage, no offline steps. For ordinary (pedestrian) MOT data.
+    ``min_hits = 3``, one stage, no offline steps, and SORT's output convention: tracked rows
+    report the Kalman-filtered box (``boxes="filtered"``). For ordinary (pedestrian) MOT data.
 ``bytetrack``
     ByteTrack-like (Zhang et al. 2022): IoU cost, two stages (high >= 0.5, low >= 0.1,
     second stage at IoU >= 0.5), births from detections >= 0.6, ``max_age = 30`` frames,
@@ -53,6 +54,7 @@ from typing import Any
 from spermtrack.errors import InputError
 
 COSTS: tuple[str, ...] = ("centre", "mahalanobis", "iou")
+BOXES: tuple[str, ...] = ("measured", "filtered")
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,12 @@ class TrackerConfig:
         flagged ``interpolated == True``.
     min_track_len : int
         Batch only: tracks with fewer detections than this get ``track_id == -1`` (0 = keep all).
+    boxes : {"measured", "filtered"}
+        Which box a tracked row reports in ``x, y, w, h``. ``measured`` (the data contract, every
+        sperm preset): the detection as detected. ``filtered``: the Kalman filter's state after
+        the update with that detection (SORT's convention, Bewley et al. 2016, which the pedestrian
+        benchmarks were scored with); the detection's own box is then kept in ``x_det, y_det,
+        w_det, h_det``. Rows outside any track keep their measured box.
     """
 
     cost: str = "centre"
@@ -191,10 +199,13 @@ class TrackerConfig:
     smooth_measurement_std: float | None = None
     interpolate: bool = True
     min_track_len: int = 0
+    boxes: str = "measured"
 
     def __post_init__(self) -> None:
         if self.cost not in COSTS:
             raise InputError(f"TrackerConfig.cost must be one of {', '.join(COSTS)}; got {self.cost!r}")
+        if self.boxes not in BOXES:
+            raise InputError(f"TrackerConfig.boxes must be one of {', '.join(BOXES)}; got {self.boxes!r}")
         for name in ("size_in_state", "two_stage", "class_aware", "observation_recovery", "gap_closing",
                      "backfill", "smooth", "interpolate"):
             if not isinstance(getattr(self, name), bool):
@@ -296,7 +307,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "sperm_online": dict(_OFFLINE_OFF),
     "sort": dict(cost="iou", iou_threshold=0.3, max_age=1, min_hits=3, tentative_max_age=0, two_stage=False,
                  high_score=0.0, low_score=0.0, birth_score=0.0, observation_recovery=False, max_speed=20.0,
-                 accel_std=2.0, measurement_std=2.0, size_in_state=True, **_OFFLINE_OFF),
+                 accel_std=2.0, measurement_std=2.0, size_in_state=True, boxes="filtered", **_OFFLINE_OFF),
     "bytetrack": dict(cost="iou", iou_threshold=0.2, max_age=30, min_hits=2, tentative_max_age=0, two_stage=True,
                       high_score=0.5, low_score=0.1, birth_score=0.6, low_gate_scale=0.625,
                       observation_recovery=False, max_speed=20.0, accel_std=2.0, measurement_std=2.0,

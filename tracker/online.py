@@ -40,7 +40,8 @@ from spermtrack.tracker.config import TrackerConfig, get_config
 from spermtrack.tracker.kalman import constant_velocity_model, initial_state, kf_predict, kf_update
 
 OUTPUT_COLUMNS: tuple[str, ...] = ("track_id", "confirmed")
-"""Columns the streaming tracker adds (an existing column of the same name is replaced)."""
+"""Columns the streaming tracker adds (an existing column of the same name is replaced); with
+``boxes="filtered"`` also ``x_det, y_det, w_det, h_det`` (see :func:`report_filtered`)."""
 
 _I = np.empty(0, dtype=np.int64)
 
@@ -115,6 +116,14 @@ def frame_order(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id:
     return np.lexsort((np.arange(n), class_id, box[:, 3], box[:, 2], score, box[:, 1], box[:, 0], frame))
 
 
+def report_filtered(table: pd.DataFrame, filtered: np.ndarray, tracked: np.ndarray) -> None:
+    """Put filtered boxes in ``x, y, w, h`` of tracked rows, the detected ones in ``x_det .. h_det`` (in place)."""
+    for k, col in enumerate(("x", "y", "w", "h")):
+        measured = table[col].to_numpy(dtype=np.float64)
+        table[f"{col}_det"] = measured
+        table[col] = np.where(tracked, filtered[:, k], measured)
+
+
 def _largest_eigenvalue(S: np.ndarray) -> np.ndarray:
     """Largest eigenvalue of a batch of symmetric 2 x 2 matrices, shape (N,)."""
     a, b, c = S[:, 0, 0], S[:, 0, 1], S[:, 1, 1]
@@ -176,6 +185,8 @@ class Tracker:
         self._frame: int | None = None
         self._confirmed_uid: list[np.ndarray] = []
         self._confirmed_tid: list[np.ndarray] = []
+        #: With ``boxes="filtered"``: the last stepped frame's boxes, filtered where a track was updated.
+        self.filtered_box = np.empty((0, 4))
 
     @property
     def frame(self) -> int | None:
@@ -235,6 +246,10 @@ class Tracker:
             out[col] = values
         out["track_id"] = track_id
         out["confirmed"] = track_id >= 0
+        if self.config.boxes == "filtered":
+            filtered = np.empty_like(box)
+            filtered[order] = self.filtered_box
+            report_filtered(out, filtered, track_id >= 0)
         return out
 
     # -- engine -----------------------------------------------------------------------------------------------
@@ -299,6 +314,12 @@ class Tracker:
                     md = np.concatenate([md, md2])
         if mt.size:
             self._correct(mt, md, box, class_id)
+        if cfg.boxes == "filtered":
+            self.filtered_box = box.copy()
+            if mt.size:
+                self.filtered_box[md, :2] = self._x[mt, :2]
+                if cfg.size_in_state:
+                    self.filtered_box[md, 2:] = np.maximum(self._x[mt, 4:6], 0.0)
         if n_tracks:
             matched = np.zeros(n_tracks, dtype=bool)
             matched[mt] = True

@@ -230,3 +230,37 @@ def test_duplicate_rows_are_separate_detections(walkers):
     assert len(out) == len(doubled)
     frame5 = out[out["frame"] == 5]
     assert sorted(frame5["track_id"]) == [-1, 1]  # one joins the track, the copy stays alone
+
+
+def test_filtered_boxes_follow_sort_and_keep_the_detections(walkers):
+    """SORT's convention: tracked rows report the Kalman-filtered box, closer to the truth than the noisy one."""
+    dets = walkers([(100.0, 100.0, 4.0, 2.0), (300.0, 300.0, -3.0, 1.0)], 60, noise=1.5, seed=4, size=60.0)
+    out = track(dets, "sort")
+    assert get_config("sort").boxes == "filtered" and get_config("sperm").boxes == "measured"
+    np.testing.assert_array_equal(out["x_det"].to_numpy(), dets["x"].to_numpy())
+    tracked = out["track_id"].to_numpy() >= 0
+    assert tracked.sum() > 100
+    np.testing.assert_array_equal(out.loc[~tracked, "x"].to_numpy(), dets.loc[~tracked, "x"].to_numpy())
+    t = out[tracked]
+    frame_in_track = t["frame"] - t.groupby("gt")["frame"].transform("min")
+    late = t[frame_in_track >= 10]
+    truth_x = np.where(late["gt"] == 0, 100.0 + 4.0 * late["frame"], 300.0 - 3.0 * late["frame"])
+    err_filtered = np.sqrt(np.mean((late["x"] - truth_x) ** 2))
+    err_measured = np.sqrt(np.mean((late["x_det"] - truth_x) ** 2))
+    assert err_filtered < 0.8 * err_measured
+    assert "x_det" not in track(dets, "sperm").columns
+
+
+def test_why_there_is_no_track():
+    from spermtrack.tracker import explain_no_tracks
+
+    weak = pd.DataFrame({"frame": np.arange(10), "x": 50.0, "y": 50.0, "w": 20.0, "h": 20.0, "score": 0.4,
+                         "class_id": 0})
+    cfg = get_config("sperm")
+    note = explain_no_tracks(weak, track(weak, cfg), cfg)
+    assert "birth score 0.70" in note and "highest score is 0.40" in note
+    scattered = weak.assign(score=0.9, x=np.arange(10) * 100.0 + 20.0, frame=np.arange(10) * 5)
+    note = explain_no_tracks(scattered, track(scattered, cfg), cfg)
+    assert "3 times in a row" in note
+    assert explain_no_tracks(weak.assign(score=0.9), track(weak.assign(score=0.9), cfg), cfg) is None
+    assert explain_no_tracks(weak.iloc[:0], track(weak.iloc[:0], cfg), cfg) is None
