@@ -30,9 +30,19 @@ Pipeline (one frame: about 4 ms at 640 x 480 on a 2-core machine, no batching ne
    pinheads ``pinhead_box_px`` and clusters their component's extent minus one head plus ``box_px``;
    ``'extent'`` gives the component's bounding box scaled by ``extent_scale``. Box-based metrics
    (mAP) depend on this convention; centre-based ones (F1 at 10 px, centre error) do not.
-   ``score = tanh(peak / (4 T))``: 0.24 for a peak just at the threshold, 0.76 at 4 T, 0.96 at 8 T.
    Detections whose centre lies within ``border_px`` of the frame edge are dropped (a head whose
    centre has left the frame still shows half a blob; annotators do not label it).
+9. **Scores** (``score_model``). ``'fitted'`` (default): the probability that the object is a
+   labelled one, ``score = sigmoid(b + sum_k w_k f_k)`` over five features (:func:`blob_features`):
+   the signal-to-noise ratio ``log(peak / sd)``, the size ``log(area)``, the *dark core*
+   ``dark / peak`` (the strongest opposite-polarity response within ``dark_radius_px``: the halo of
+   a dark debris particle or round cell is a bright ring around a dark centre, a head is not), the
+   number of peaks of the component ``log(n_peaks)`` and the closeness to the frame edge
+   ``exp(-d / 6 px)`` (annotators skip objects cut by the edge). The weights are fitted by logistic
+   regression per polarity (:data:`SCORE_MODELS_FILE`; bright: real VISEM-Tracking video 11, frames
+   0-1028; dark: synthetic bright-field frames; see ``python -m spermtrack.recipes blob``), so a
+   score reads as a calibrated probability. ``'contrast'``: ``tanh(peak / (4 T))``, the
+   uncalibrated contrast score of earlier versions.
 
 The defaults are tuned for VISEM-Tracking: 640 x 480, 400x phase contrast, 0.351 um/px, heads
 6-10 px. For another magnification scale the pixel sizes (``sigma_px``, ``background_px``,
@@ -49,15 +59,22 @@ import pandas as pd
 from spermtrack.detectors.base import FrameDetector, check_choice, check_number, detections_table, to_gray
 from spermtrack.errors import InputError
 
-__all__ = ["BlobConfig", "BlobDetector", "Blobs", "band_pass", "estimate_polarity", "noise_sd", "find_blobs"]
+__all__ = ["BLOB_FEATURES", "BlobConfig", "BlobDetector", "BlobScoreModel", "Blobs", "band_pass", "blob_features",
+           "estimate_polarity", "find_blobs", "load_score_models", "noise_sd"]
 
 POLARITIES = ("bright", "dark", "auto")
 BOX_MODES = ("fixed", "extent")
+SCORE_MODELS = ("fitted", "contrast")
+#: Features of the fitted score model, in order (see :func:`blob_features`).
+BLOB_FEATURES: tuple[str, ...] = ("snr", "log_area", "dark_ratio", "log_peaks", "border")
+#: Package file with the fitted score models per polarity (written by ``python -m spermtrack.recipes blob``).
+SCORE_MODELS_FILE = "blob_scores.json"
+_BORDER_SCALE_PX = 6.0
 _OWNER = "BlobConfig"
 #: Defaults of the ``None`` fields of :class:`BlobConfig` per polarity, measured on synthetic
 #: phase-contrast and bright-field frames and on the real VISEM frame (see ``benchmarks/detector_bench.py``).
 POLARITY_DEFAULTS: dict[str, dict] = {
-    "bright": {"min_contrast": 20.0, "cluster_area_px": 115, "pinhead_max_area_px": 55},
+    "bright": {"min_contrast": 20.0, "cluster_area_px": 160, "pinhead_max_area_px": 35},
     "dark": {"min_contrast": 25.0, "cluster_area_px": 70, "pinhead_max_area_px": 0},
 }
 _HEAD_EXTENT_PX = 11.0  # typical foreground extent of one head at the default settings (VISEM scale)
@@ -107,8 +124,16 @@ class BlobConfig:
         Box side of sperm / pinheads in ``'fixed'`` mode, px.
     extent_scale : float
         Factor on the component's bounding box in ``'extent'`` mode.
-    min_score : float
-        Detections with a lower score are dropped.
+    min_score : float or None
+        Detections with a lower score are dropped. ``None``: the threshold fitted with the score
+        model (the F1-optimal one on its training frames; 0 for ``score_model='contrast'``).
+    score_model : {'fitted', 'contrast'}
+        How scores are computed (see the module docstring, step 9).
+    dark_radius_px : float
+        Radius of the dark-core feature, px.
+    with_features : bool
+        Add the score model's features as extra columns ``f_snr, f_log_area, ...`` (for fitting
+        and inspection).
     """
 
     polarity: str = "bright"
@@ -118,9 +143,9 @@ class BlobConfig:
     min_contrast: float | None = None
     min_area_px: int = 12
     max_area_px: int = 1500
-    min_separation_px: float = 4.0
+    min_separation_px: float = 8.0
     cluster_area_px: int | None = None
-    cluster_min_peaks: int = 3
+    cluster_min_peaks: int = 4
     cluster_pair_px: float = 7.8
     pinhead_max_area_px: int | None = None
     border_px: float = 1.5
@@ -128,7 +153,10 @@ class BlobConfig:
     box_px: float = 22.0
     pinhead_box_px: float = 10.0
     extent_scale: float = 1.5
-    min_score: float = 0.0
+    min_score: float | None = None
+    score_model: str = "fitted"
+    dark_radius_px: float = 6.0
+    with_features: bool = False
 
     def __post_init__(self) -> None:
         check_choice(_OWNER, "polarity", self.polarity, POLARITIES)
@@ -155,14 +183,19 @@ class BlobConfig:
         check_number(_OWNER, "box_px", self.box_px, lo=0, lo_open=True, hi=10000)
         check_number(_OWNER, "pinhead_box_px", self.pinhead_box_px, lo=0, lo_open=True, hi=10000)
         check_number(_OWNER, "extent_scale", self.extent_scale, lo=0, lo_open=True, hi=100)
-        check_number(_OWNER, "min_score", self.min_score, lo=0, hi=1)
+        if self.min_score is not None:
+            check_number(_OWNER, "min_score", self.min_score, lo=0, hi=1)
+        check_choice(_OWNER, "score_model", self.score_model, SCORE_MODELS)
+        check_number(_OWNER, "dark_radius_px", self.dark_radius_px, lo=1, hi=100)
+        if not isinstance(self.with_features, (bool, np.bool_)):
+            raise InputError(f"{_OWNER}.with_features must be True or False, got {self.with_features!r}")
         for name in ("background_px", "min_area_px", "max_area_px", "cluster_area_px", "cluster_min_peaks",
                      "pinhead_max_area_px"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, int(getattr(self, name)))
         for name in ("sigma_px", "threshold_sd", "min_contrast", "min_separation_px", "cluster_pair_px", "border_px",
                      "box_px",
-                     "pinhead_box_px", "extent_scale", "min_score"):
+                     "pinhead_box_px", "extent_scale", "min_score", "dark_radius_px"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, float(getattr(self, name)))
 
@@ -416,6 +449,123 @@ def find_blobs(bp: np.ndarray, threshold: float, *, min_area_px: int, max_area_p
                  bw=out["bw"].astype(np.float64), bh=out["bh"].astype(np.float64))
 
 
+# ----------------------------------------------------------------------------------------------- scores
+def dark_response(bp: np.ndarray, radius_px: float) -> np.ndarray:
+    """The strongest opposite-polarity response within ``radius_px`` of every pixel (grey levels).
+
+    ``max over the disk of (-bp)``: large next to a dark particle (for bright heads), near zero or
+    negative inside a head.
+    """
+    import cv2
+
+    r = int(round(radius_px))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    return cv2.dilate(-bp, disk)
+
+
+def blob_features(blobs: Blobs, *, noise: float, dark: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The score model's features (:data:`BLOB_FEATURES`), one row per object.
+
+    Parameters
+    ----------
+    blobs : Blobs
+        Objects of one frame.
+    noise : float
+        Robust noise level of the band-passed frame (:func:`noise_sd`).
+    dark : numpy.ndarray
+        :func:`dark_response` of the band-passed frame.
+    width, height : int
+        Frame size, px.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, 5)
+        ``snr = log(peak / noise)``, ``log_area = log(area)``, ``dark_ratio = dark / peak`` (clipped
+        to [-2, 4]), ``log_peaks = log(n_peaks)`` (at least 1 peak) and ``border = exp(-d / 6)``
+        with ``d`` the distance of the centre to the nearest frame edge, px.
+    """
+    n = len(blobs)
+    if n == 0:
+        return np.empty((0, len(BLOB_FEATURES)))
+    peak = np.maximum(blobs.peak, 1e-6)
+    xi = np.clip(np.rint(blobs.x).astype(np.intp), 0, width - 1)
+    yi = np.clip(np.rint(blobs.y).astype(np.intp), 0, height - 1)
+    edge = np.minimum.reduce([blobs.x, blobs.y, width - 1 - blobs.x, height - 1 - blobs.y])
+    return np.column_stack([
+        np.log(peak / max(noise, 1e-6)),
+        np.log(np.maximum(blobs.area, 1)),
+        np.clip(dark[yi, xi] / peak, -2.0, 4.0),
+        np.log(np.maximum(blobs.n_peaks, 1)),
+        np.exp(-np.maximum(edge, 0.0) / _BORDER_SCALE_PX),
+    ])
+
+
+@dataclass(frozen=True)
+class BlobScoreModel:
+    """A fitted score model: ``score = sigmoid(intercept + sum_k weights_k * feature_k)``.
+
+    Parameters
+    ----------
+    features : tuple of str
+        Feature names; must equal :data:`BLOB_FEATURES`.
+    weights : tuple of float
+        One weight per feature.
+    intercept : float
+    min_score : float
+        The threshold that maximised F1 on the training frames (the detector's default).
+    source : str
+        What the model was fitted on.
+    """
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    intercept: float
+    min_score: float
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "features", tuple(self.features))
+        object.__setattr__(self, "weights", tuple(float(w) for w in self.weights))
+        if self.features != BLOB_FEATURES or len(self.weights) != len(BLOB_FEATURES):
+            raise InputError(f"a blob score model needs the features {', '.join(BLOB_FEATURES)} with one weight "
+                             f"each, got {self.features} with {len(self.weights)} weights")
+        for w in self.weights + (self.intercept,):
+            check_number("BlobScoreModel", "weight", w)
+        check_number("BlobScoreModel", "min_score", self.min_score, lo=0, hi=1)
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """Scores in (0, 1) for a feature matrix from :func:`blob_features`."""
+        z = features @ np.asarray(self.weights) + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def to_dict(self) -> dict:
+        """Plain-dict form (JSON)."""
+        out = asdict(self)
+        out["features"], out["weights"] = list(self.features), list(self.weights)
+        return out
+
+
+def load_score_models() -> dict[str, BlobScoreModel]:
+    """The fitted score models shipped in the package, per polarity (``'bright'``, ``'dark'``).
+
+    Raises
+    ------
+    InputError
+        The file is missing or malformed (reinstall spermtrack).
+    """
+    import importlib.resources
+    import json
+
+    resource = importlib.resources.files("spermtrack.detectors").joinpath("weights", SCORE_MODELS_FILE)
+    try:
+        data = json.loads(resource.read_text(encoding="utf-8"))
+        return {polarity: BlobScoreModel(**data[polarity]) for polarity in ("bright", "dark")}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"the blob score models ({SCORE_MODELS_FILE}) are missing or malformed in this "
+                         f"installation ({type(exc).__name__}: {exc}); reinstall spermtrack or use "
+                         "score_model='contrast'") from None
+
+
 # ----------------------------------------------------------------------------------------------- detector
 class BlobDetector(FrameDetector):
     """The ``blob`` detector (see the module docstring for the method).
@@ -446,12 +596,15 @@ class BlobDetector(FrameDetector):
                              f"{', '.join(BlobConfig.__dataclass_fields__)}")
         self.config = BlobConfig(**{**asdict(base), **overrides}) if overrides else base
         self._active: BlobConfig | None = None
+        self._models = load_score_models() if self.config.score_model == "fitted" else None
 
     def to_dict(self) -> dict:
         """``{"detector": "blob", **config}``, plus ``resolved``: the settings used for the last video."""
         out = {"detector": self.name, **self.config.to_dict()}
         if self._active is not None:
             out["resolved"] = self._active.to_dict()
+            if self._models is not None:
+                out["score_model_fitted"] = self._models[self._active.polarity].to_dict()
         return out
 
     def _start_video(self, first: np.ndarray) -> None:
@@ -459,7 +612,11 @@ class BlobDetector(FrameDetector):
         polarity = cfg.polarity
         if polarity == "auto":
             polarity = estimate_polarity(to_gray(first), sigma_px=cfg.sigma_px, background_px=cfg.background_px)
-        self._active = cfg.resolved(polarity)
+        active = cfg.resolved(polarity)
+        if active.min_score is None:
+            model = None if self._models is None else self._models[polarity]
+            active = replace(active, min_score=0.0 if model is None else model.min_score)
+        self._active = active
 
     @property
     def polarity(self) -> str | None:
@@ -473,14 +630,22 @@ class BlobDetector(FrameDetector):
         cfg = self._active
         gray = to_gray(frame)
         bp = band_pass(gray, sigma_px=cfg.sigma_px, background_px=cfg.background_px, bright=cfg.polarity == "bright")
-        threshold = max(cfg.threshold_sd * noise_sd(bp), cfg.min_contrast, 1e-6)
+        noise = noise_sd(bp)
+        threshold = max(cfg.threshold_sd * noise, cfg.min_contrast, 1e-6)
         blobs = find_blobs(bp, threshold, min_area_px=cfg.min_area_px, max_area_px=cfg.max_area_px,
                            min_separation_px=cfg.min_separation_px, cluster_area_px=cfg.cluster_area_px,
                            cluster_min_peaks=cfg.cluster_min_peaks, cluster_pair_px=cfg.cluster_pair_px)
         height, width = gray.shape
         b = cfg.border_px
         inside = (blobs.x >= b) & (blobs.x <= width - 1 - b) & (blobs.y >= b) & (blobs.y <= height - 1 - b)
-        score = np.tanh(blobs.peak / (4.0 * threshold))
+        features = None
+        if self._models is not None or cfg.with_features:
+            dark = dark_response(bp, cfg.dark_radius_px)
+            features = blob_features(blobs, noise=noise, dark=dark, width=width, height=height)
+        if self._models is None:
+            score = np.tanh(blobs.peak / (4.0 * threshold))
+        else:
+            score = self._models[cfg.polarity].score(features)
         keep = inside & (score >= cfg.min_score)
         blobs, score = blobs.select(keep), score[keep]
         pinhead = ~blobs.cluster & (blobs.area <= cfg.pinhead_max_area_px)
@@ -493,5 +658,10 @@ class BlobDetector(FrameDetector):
             w = np.where(blobs.cluster, np.maximum(blobs.bw - _HEAD_EXTENT_PX, 0) + cfg.box_px, side)
             h = np.where(blobs.cluster, np.maximum(blobs.bh - _HEAD_EXTENT_PX, 0) + cfg.box_px, side)
         order = np.lexsort((blobs.x, blobs.y))
-        return detections_table(index, blobs.x[order], blobs.y[order], w[order], h[order], score[order],
-                                class_id[order])
+        table = detections_table(index, blobs.x[order], blobs.y[order], w[order], h[order], score[order],
+                                 class_id[order])
+        if cfg.with_features:
+            kept = features[keep][order]
+            for k, name in enumerate(BLOB_FEATURES):
+                table[f"f_{name}"] = kept[:, k] if len(table) else np.empty(0)
+        return table

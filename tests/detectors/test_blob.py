@@ -122,10 +122,12 @@ def test_touching_heads_are_split_and_clusters_are_one_box(heads):
     det = BlobDetector().detect(heads(pair))
     assert len(det) == 2 and (det["class_id"] == 0).all()
     assert _match_errors(det, pair).max() < 1.5
-    stuck = [(60.0, 60.0), (67.2, 61.0)]  # closer than cluster_pair_px: two heads stuck together
-    det = BlobDetector().detect(heads(stuck))
+    stuck = [(60.0, 60.0), (67.2, 61.0)]  # closer than min_separation_px (8): one object by default
+    assert len(BlobDetector().detect(heads(stuck))) == 1
+    # with finer peak separation, two peaks closer than cluster_pair_px are two heads stuck together
+    det = BlobDetector(min_separation_px=4.0).detect(heads(stuck))
     assert len(det) == 1 and det["class_id"].iloc[0] == 1
-    assert len(BlobDetector(cluster_pair_px=0).detect(heads(stuck))) == 2
+    assert len(BlobDetector(min_separation_px=4.0, cluster_pair_px=0).detect(heads(stuck))) == 2
     clump = [(60.0, 60.0), (66.0, 61.0), (62.0, 66.0), (68.0, 67.0)]
     det = BlobDetector().detect(heads(clump))
     assert len(det) == 1 and det["class_id"].iloc[0] == 1
@@ -257,3 +259,32 @@ def test_translation_moves_centres_by_the_same_offset(dx, dy, heads):
     ea = np.sort(a["x"].to_numpy()) + dx
     eb = np.sort(b["x"].to_numpy())
     np.testing.assert_allclose(ea, eb, atol=0.3)
+
+
+def test_fitted_score_model_ships_for_both_polarities():
+    from spermtrack.detectors.blob import BLOB_FEATURES, load_score_models
+
+    models = load_score_models()
+    assert set(models) == {"bright", "dark"}
+    for model in models.values():
+        assert model.features == BLOB_FEATURES and 0 < model.min_score < 1
+        assert model.weights[0] > 0  # a stronger signal is more likely a labelled head
+        assert "F1" in model.source  # the fit states its data and training F1
+
+
+def test_feature_columns_and_score_models(heads):
+    frame = heads([(40.0, 40.0), (100.0, 70.0)])
+    det = BlobDetector(with_features=True, min_score=0.0).detect(frame)
+    cols = [c for c in det.columns if c.startswith("f_")]
+    assert cols == ["f_snr", "f_log_area", "f_dark_ratio", "f_log_peaks", "f_border"] and len(det) == 2
+    assert det["score"].between(0, 1).all()
+    contrast = BlobDetector(score_model="contrast").detect(frame)
+    assert len(contrast) == 2 and contrast["score"].between(0.5, 1).all()
+    with pytest.raises(InputError, match="score_model"):
+        BlobDetector(score_model="magic")
+
+
+def test_a_head_near_the_edge_scores_lower(heads):
+    frame = heads([(8.0, 60.0), (80.0, 60.0)], width=160, height=120)
+    det = BlobDetector(min_score=0.0).detect(frame).sort_values("x")
+    assert det["score"].iloc[0] < det["score"].iloc[1]
