@@ -45,9 +45,15 @@ __all__ = [
     "load_yolo", "shipped_weights", "train_detector", "validate_detector",
 ]
 
-#: Names accepted by :func:`get_detector` (``gt`` is handled by :func:`gt_detections`).
-DETECTOR_NAMES: tuple[str, ...] = ("blob", "yolo")
-_CLASSES = {"blob": BlobDetector, "yolo": YoloDetector}
+#: Names accepted by :func:`get_detector` (``gt`` is handled by :func:`gt_detections`); ``trackpy`` is a
+#: peer (trackpy's locator, optional ``peers`` extra).
+DETECTOR_NAMES: tuple[str, ...] = ("blob", "yolo", "trackpy")
+
+
+def _classes() -> dict:
+    from spermtrack.detectors.peers import TrackpyLocator
+
+    return {"blob": BlobDetector, "yolo": YoloDetector, "trackpy": TrackpyLocator}
 
 
 def get_detector(name: str = "blob", **options) -> FrameDetector:
@@ -55,8 +61,9 @@ def get_detector(name: str = "blob", **options) -> FrameDetector:
 
     Parameters
     ----------
-    name : {'blob', 'yolo'}
-        ``blob`` (no weights) or ``yolo`` (ultralytics checkpoint; the shipped one by default).
+    name : {'blob', 'yolo', 'trackpy'}
+        ``blob`` (no weights), ``yolo`` (ultralytics checkpoint; the shipped one by default) or the
+        peer ``trackpy`` (trackpy's locator, needs the ``peers`` extra).
     **options
         Fields of :class:`BlobConfig` or :class:`YoloConfig`, e.g. ``get_detector("blob",
         polarity="dark")`` or ``get_detector("yolo", weights="best.pt", imgsz=640, batch=8)``.
@@ -75,6 +82,6 @@ def get_detector(name: str = "blob", **options) -> FrameDetector:
     if name == "gt":
         raise InputError("'gt' is not a frame detector: use the ground-truth boxes of a labelled folder "
                          "(spermtrack.detectors.gt_detections / '--detections gt')")
-    if name not in _CLASSES:
+    if name not in DETECTOR_NAMES:
         raise InputError(f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")
-    return _CLASSES[name](**{k: v for k, v in options.items() if v is not None})
+    return _classes()[name](**{k: v for k, v in options.items() if v is not None})

@@ -37,7 +37,8 @@ from spermtrack.detectors.base import check_number
 from spermtrack.errors import InputError
 from spermtrack.schema import CLASS_NAMES
 
-__all__ = ["PAPER_VAL_VIDEOS", "ConvertConfig", "choose_val_videos", "convert_visem_to_yolo", "yolo_label_text"]
+__all__ = ["PAPER_VAL_VIDEOS", "ConvertConfig", "VideoSelection", "choose_val_videos", "convert_visem_to_yolo",
+           "write_yolo_dataset", "yolo_label_text"]
 
 #: Validation videos of the VISEM-Tracking paper (official repository, sample_YOLO_models yaml).
 PAPER_VAL_VIDEOS: tuple[str, ...] = ("52", "54", "60", "82")
@@ -214,14 +215,6 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def _select(frames: list[int], frame_step: int, max_frames: int | None) -> list[int]:
-    kept = [f for f in frames if f % frame_step == 0]
-    if max_frames is not None and len(kept) > max_frames:
-        pick = np.unique(np.round(np.linspace(0, len(kept) - 1, max_frames)).astype(int))
-        kept = [kept[i] for i in pick]
-    return kept
-
-
 def _label_texts(folder: Path) -> tuple[dict[int, str], str]:
     """Validated YOLO label text per labelled frame of one video folder, and the source kind."""
     from spermtrack.io.video import frame_number
@@ -276,6 +269,188 @@ def _yaml_names() -> str:
     return "".join(f"  {k}: {name}\n" for k, name in CLASS_NAMES.items())
 
 
+@dataclass(frozen=True)
+class VideoSelection:
+    """Which frames of one video folder go into which split of a YOLO data set.
+
+    Parameters
+    ----------
+    folder : str or PathLike
+        A VISEM-Tracking video folder (``images/`` or only its video file; ``labels/`` or
+        ``labels_ftid/``).
+    split : {'train', 'val'}
+        The split the frames go to.
+    start, stop : int
+        Frame range ``start <= n < stop`` (``stop=None``: to the end). Keep a video's validation
+        frames out of training by giving the training selection a ``stop``.
+    step : int
+        Keep every ``step``-th frame of the range (counted from ``start``).
+    prefix : str or None
+        Written file names start with ``<prefix>_frame_<n>``; ``None`` uses the folder name. Give
+        distinct prefixes when two data sets hold videos with the same id.
+    include_background : bool
+        Keep frames without labels as background images.
+    """
+
+    folder: Path
+    split: str = "train"
+    start: int = 0
+    stop: int | None = None
+    step: int = 1
+    prefix: str | None = None
+    include_background: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folder", Path(self.folder))
+        if self.split not in ("train", "val"):
+            raise InputError(f"VideoSelection.split must be 'train' or 'val', got {self.split!r}")
+        object.__setattr__(self, "start", int(check_number("VideoSelection", "start", self.start, lo=0,
+                                                           integer=True)))
+        if self.stop is not None:
+            stop = int(check_number("VideoSelection", "stop", self.stop, lo=0, integer=True))
+            if stop <= self.start:
+                raise InputError(f"VideoSelection.stop ({stop}) must be larger than start ({self.start})")
+            object.__setattr__(self, "stop", stop)
+        object.__setattr__(self, "step", int(check_number("VideoSelection", "step", self.step, lo=1, integer=True)))
+        if self.prefix is not None and (not isinstance(self.prefix, str) or not self.prefix
+                                        or any(c in self.prefix for c in "/\\")):
+            raise InputError(f"VideoSelection.prefix must be a plain file-name prefix, got {self.prefix!r}")
+
+    @property
+    def name(self) -> str:
+        """The file-name prefix of this selection's frames."""
+        return self.prefix or self.folder.name
+
+    def frames(self, available: list[int]) -> list[int]:
+        """The selected frame indices among ``available`` (sorted)."""
+        stop = self.stop if self.stop is not None else (max(available) + 1 if available else 0)
+        return [f for f in available if self.start <= f < stop and (f - self.start) % self.step == 0]
+
+    def to_dict(self) -> dict:
+        """Plain-dict form, for JSON provenance."""
+        out = asdict(self)
+        out["folder"] = str(self.folder)
+        return out
+
+
+def _plan(selection: VideoSelection, max_frames: int | None = None) -> tuple:
+    texts, kind = _label_texts(selection.folder)
+    images, video = _frame_sources(selection.folder)
+    if not images and video is None:
+        raise InputError("holds no images/ and no video file: there are no frames to train on", selection.folder)
+    if images:
+        available = sorted(images)
+    elif video is not None and kind != "none":
+        from spermtrack.io.video import probe_video
+
+        n = probe_video(video).n_frames
+        available = list(range(n)) if n else sorted(texts)
+    else:
+        available = sorted(texts)
+    if not selection.include_background:
+        available = [f for f in available if texts.get(f, "").strip()]
+    frames = selection.frames(available)
+    if max_frames is not None and len(frames) > max_frames:
+        pick = np.unique(np.round(np.linspace(0, len(frames) - 1, max_frames)).astype(int))
+        frames = [frames[i] for i in pick]
+    return selection, texts, kind, images, video, frames
+
+
+def write_yolo_dataset(selections: Sequence[VideoSelection], out: str | os.PathLike, *,
+                       settings: dict | None = None) -> Path:
+    """Write an ultralytics data set from explicit per-video frame selections.
+
+    Every label file and frame source is read and checked before anything is written.
+
+    Parameters
+    ----------
+    selections : sequence of VideoSelection
+        Frames and split per video folder; several selections may name the same folder (e.g.
+        frames 0-949 for training and 950-1028 for validation), never the same frame twice.
+    out : str or PathLike
+        Output folder: new, empty, or written before by this module (then replaced).
+    settings : dict, optional
+        Extra provenance stored in ``split.json``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``OUT/data.yaml``.
+
+    Raises
+    ------
+    InputError
+        No selection; a folder without frames; a malformed label line (file and line named); two
+        selections writing the same file; a split without any labelled box; ``out`` is a non-empty
+        folder this module did not write.
+    """
+    selections = list(selections)
+    if not selections:
+        raise InputError("no video selected for the data set")
+    for sel in selections:
+        if not isinstance(sel, VideoSelection):
+            raise InputError(f"selections must be VideoSelection objects, got {type(sel).__name__}")
+    return _write_plans([_plan(sel) for sel in selections], Path(out), settings or {})
+
+
+def _write_plans(plans: list[tuple], out: Path, settings: dict) -> Path:
+    seen: dict[tuple[str, int], str] = {}
+    counts = {split: np.zeros(len(CLASS_NAMES), dtype=np.int64) for split in ("train", "val")}
+    for sel, texts, _, _, _, frames in plans:
+        for f in frames:
+            key = (sel.name, f)
+            if key in seen:
+                raise InputError(f"frame {f} of {sel.name} is selected twice ({seen[key]} and {sel.split}): "
+                                 "selections of one video must not overlap", sel.folder)
+            seen[key] = sel.split
+            for line in texts.get(f, "").splitlines():
+                counts[sel.split][int(line.split()[0])] += 1
+    for split in ("train", "val"):
+        if counts[split].sum() == 0:
+            videos = sorted({sel.name for sel, *_ in plans if sel.split == split})
+            raise InputError(f"no labelled box in the selected frames of the {split} video(s) "
+                             f"{', '.join(videos) or '(none)'}: a detector cannot be trained or validated without "
+                             "labels (check labels/ or labels_ftid/ and the frame selection)")
+
+    _prepare_out(out)
+    summary = {**settings, "selections": [sel.to_dict() for sel, *_ in plans], "splits": {}}
+    for split in ("train", "val"):
+        (out / "images" / split).mkdir(parents=True)
+        (out / "labels" / split).mkdir(parents=True)
+        summary["splits"][split] = {"videos": [], "frames": 0, "background_frames": 0,
+                                    "boxes": {name: int(counts[split][k]) for k, name in CLASS_NAMES.items()}}
+    for sel, texts, kind, images, video, frames in plans:
+        img_dir = out / "images" / sel.split
+        lab_dir = out / "labels" / sel.split
+        if images:
+            sources = {f: images[f] for f in frames}
+            for f, src in sources.items():
+                _link_or_copy(src, img_dir / f"{sel.name}_frame_{f}{src.suffix.lower()}")
+        else:
+            sources = _write_video_frames(video, frames, sel.name, img_dir)
+            missing = sorted(set(frames) - set(sources))
+            if missing:
+                raise InputError(f"the video ends before frame {missing[0]} ({len(sources)} of {len(frames)} "
+                                 "selected frames could be decoded)", video)
+        for f in sources:
+            (lab_dir / f"{sel.name}_frame_{f}.txt").write_text(texts.get(f, ""), encoding="utf-8")
+        info = summary["splits"][sel.split]
+        if sel.name not in info["videos"]:
+            info["videos"].append(sel.name)
+        info["frames"] += len(sources)
+        info["background_frames"] += sum(1 for f in sources if not texts.get(f, "").strip())
+        info.setdefault("label_source", {})[sel.name] = kind
+    data_yaml = out / "data.yaml"
+    data_yaml.write_text("# written by spermtrack.detectors.dataset (split by video or frame range)\n"
+                         f"path: {json.dumps(str(out.resolve()))}\n"
+                         "train: images/train\n"
+                         "val: images/val\n"
+                         f"nc: {len(CLASS_NAMES)}\n"
+                         f"names:\n{_yaml_names()}", encoding="utf-8")
+    (out / _MARKER).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return data_yaml
+
+
 def convert_visem_to_yolo(root: str | os.PathLike, out: str | os.PathLike, *,
                           val_videos: Sequence[str | int] | None = None, seed: int = 0, val_fraction: float = 0.2,
                           frame_step: int = 1, max_frames_per_video: int | None = None,
@@ -313,63 +488,7 @@ def convert_visem_to_yolo(root: str | os.PathLike, out: str | os.PathLike, *,
     folders = list_videos(root)
     ids = [f.name for f in folders]
     val = set(choose_val_videos(ids, val_videos=cfg.val_videos, seed=cfg.seed, val_fraction=cfg.val_fraction))
-
-    # read and check everything before writing anything
-    plans = []
-    for folder in folders:
-        texts, kind = _label_texts(folder)
-        images, video = _frame_sources(folder)
-        available = sorted(images) if images else sorted(texts)
-        if not images and video is None:
-            raise InputError("holds no images/ and no video file: there are no frames to train on", folder)
-        candidates = available if cfg.include_background else [f for f in available if texts.get(f, "").strip()]
-        frames = _select(candidates, cfg.frame_step, cfg.max_frames_per_video)
-        plans.append((folder, texts, kind, images, video, frames))
-    counts = {split: np.zeros(len(CLASS_NAMES), dtype=np.int64) for split in ("train", "val")}
-    for folder, texts, _, _, _, frames in plans:
-        split = "val" if folder.name in val else "train"
-        for f in frames:
-            for line in texts.get(f, "").splitlines():
-                counts[split][int(line.split()[0])] += 1
-    for split in ("train", "val"):
-        if counts[split].sum() == 0:
-            videos = sorted(val) if split == "val" else sorted(set(ids) - val)
-            raise InputError(f"no labelled box in the selected frames of the {split} video(s) "
-                             f"{', '.join(videos)}: a detector cannot be trained or validated without labels "
-                             f"(check labels/ or labels_ftid/, frame_step and max_frames_per_video)", root)
-
-    out = Path(out)
-    _prepare_out(out)
-    summary = {"source": str(root.resolve()), "config": cfg.to_dict(), "splits": {}}
-    for split in ("train", "val"):
-        (out / "images" / split).mkdir(parents=True)
-        (out / "labels" / split).mkdir(parents=True)
-        summary["splits"][split] = {"videos": [], "frames": 0, "background_frames": 0,
-                                    "boxes": {name: int(counts[split][k]) for k, name in CLASS_NAMES.items()}}
-    for folder, texts, kind, images, video, frames in plans:
-        split = "val" if folder.name in val else "train"
-        img_dir = out / "images" / split
-        lab_dir = out / "labels" / split
-        if images:
-            sources = {f: images[f] for f in frames}
-            for f, src in sources.items():
-                _link_or_copy(src, img_dir / f"{folder.name}_frame_{f}{src.suffix.lower()}")
-        else:
-            sources = _write_video_frames(video, frames, folder.name, img_dir)
-        for f in sources:
-            text = texts.get(f, "")
-            (lab_dir / f"{folder.name}_frame_{f}.txt").write_text(text, encoding="utf-8")
-        info = summary["splits"][split]
-        info["videos"].append(folder.name)
-        info["frames"] += len(sources)
-        info["background_frames"] += sum(1 for f in sources if not texts.get(f, "").strip())
-        info.setdefault("label_source", {})[folder.name] = kind
-    data_yaml = out / "data.yaml"
-    data_yaml.write_text("# written by spermtrack.detectors.convert_visem_to_yolo (split by video)\n"
-                         f"path: {json.dumps(str(out.resolve()))}\n"
-                         "train: images/train\n"
-                         "val: images/val\n"
-                         f"nc: {len(CLASS_NAMES)}\n"
-                         f"names:\n{_yaml_names()}", encoding="utf-8")
-    (out / _MARKER).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    return data_yaml
+    plans = [_plan(VideoSelection(folder, split="val" if folder.name in val else "train", step=cfg.frame_step,
+                                  include_background=cfg.include_background), cfg.max_frames_per_video)
+             for folder in folders]
+    return _write_plans(plans, Path(out), {"source": str(root.resolve()), "config": cfg.to_dict()})

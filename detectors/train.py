@@ -25,12 +25,13 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from spermtrack.detectors.augment import PhotometricAugment, PhotometricConfig
 from spermtrack.detectors.base import check_number
 from spermtrack.detectors.dataset import ConvertConfig, convert_visem_to_yolo
 from spermtrack.detectors.yolo import YOLO_MODELS, _import_ultralytics, load_yolo, no_downloads
 from spermtrack.errors import InputError
 
-__all__ = ["TrainConfig", "export_checkpoint", "train_detector", "validate_detector"]
+__all__ = ["TrainConfig", "export_checkpoint", "train_detector", "train_yolo", "validate_detector"]
 
 _OWNER = "TrainConfig"
 
@@ -68,6 +69,18 @@ class TrainConfig:
         Random scale gain (+/- fraction); small, because head size carries information.
     close_mosaic : int
         Turn mosaic off for the last epochs.
+    optimizer : str
+        ultralytics optimizer name (``auto``, ``SGD``, ``AdamW``, ...).
+    lr0 : float or None
+        Initial learning rate; ``None`` keeps ultralytics' choice (with ``optimizer='auto'`` it
+        fits one to the number of iterations).
+    warmup_epochs : float
+        Epochs of learning-rate warm-up.
+    warmup_bias_lr : float
+        Learning rate of the bias parameters at the start of the warm-up. ultralytics' 0.1 suits
+        SGD from scratch; with Adam-type optimizers, whose steps do not scale with the gradient, it
+        pushes the class biases to "background" and a fine-tuned model forgets every object for
+        several epochs, so fine-tuning recipes set it to 0.
     """
 
     model: str = "yolov5n"
@@ -82,6 +95,10 @@ class TrainConfig:
     mosaic: float = 1.0
     scale: float = 0.25
     close_mosaic: int = 5
+    optimizer: str = "auto"
+    lr0: float | None = None
+    warmup_epochs: float = 3.0
+    warmup_bias_lr: float = 0.1
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, (str, os.PathLike)) or not str(self.model):
@@ -105,6 +122,15 @@ class TrainConfig:
         object.__setattr__(self, "imgsz", size)
         for name in ("flipud", "fliplr", "mosaic", "scale"):
             object.__setattr__(self, name, check_number(_OWNER, name, getattr(self, name), lo=0, hi=1))
+        optimizers = ("auto", "SGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSProp")
+        if self.optimizer not in optimizers:
+            raise InputError(f"{_OWNER}.optimizer must be one of {', '.join(optimizers)}, got {self.optimizer!r}")
+        if self.lr0 is not None:
+            object.__setattr__(self, "lr0", check_number(_OWNER, "lr0", self.lr0, lo=0, lo_open=True, hi=1))
+        object.__setattr__(self, "warmup_epochs", check_number(_OWNER, "warmup_epochs", self.warmup_epochs, lo=0,
+                                                               hi=1000))
+        object.__setattr__(self, "warmup_bias_lr", check_number(_OWNER, "warmup_bias_lr", self.warmup_bias_lr,
+                                                                lo=0, hi=1))
 
     def to_dict(self) -> dict:
         """Plain-dict form, for JSON provenance."""
@@ -151,17 +177,106 @@ def validate_detector(weights: str | os.PathLike, data_yaml: str | os.PathLike, 
             "recall": float(box.mr)}
 
 
+def _trainer_class(photometric: PhotometricConfig | None):
+    """ultralytics' detection trainer, with :class:`PhotometricAugment` in the training transforms."""
+    from ultralytics.data.dataset import YOLODataset
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    if photometric is None:
+        return DetectionTrainer
+
+    class _AugmentedDataset(YOLODataset):
+        def build_transforms(self, hyp=None):
+            transforms = super().build_transforms(hyp)
+            if self.augment:  # before the final Format step; rebuilt (and kept) when mosaic closes
+                transforms.insert(len(transforms.transforms) - 1, PhotometricAugment(photometric))
+            return transforms
+
+    class _Trainer(DetectionTrainer):
+        def build_dataset(self, img_path, mode="train", batch=None):
+            dataset = super().build_dataset(img_path, mode, batch)
+            if mode == "train" and type(dataset) is YOLODataset:
+                dataset.__class__ = _AugmentedDataset  # same state; only build_transforms differs
+                dataset.transforms = dataset.build_transforms(hyp=self.args)
+            return dataset
+
+    return _Trainer
+
+
+def train_yolo(data_yaml: str | os.PathLike, *, out_dir: str | os.PathLike, config: TrainConfig,
+               photometric: PhotometricConfig | None = None, verbose: bool = True) -> dict:
+    """Train a YOLOv5-family detector on an ultralytics data set on CPU, offline, and validate it.
+
+    Parameters
+    ----------
+    data_yaml : str or PathLike
+        ``data.yaml`` of the data set (:func:`~spermtrack.detectors.dataset.write_yolo_dataset`).
+    out_dir : str or PathLike
+        The run goes to ``out_dir/train``, the final validation to ``out_dir/val``.
+    config : TrainConfig
+        Model, epochs, size, batch and ultralytics' geometric augmentation.
+    photometric : PhotometricConfig, optional
+        Photometric augmentation of the training images (polarity, gray, contrast, blur, noise,
+        JPEG); ``None`` uses ultralytics' own colour jitter only.
+    verbose : bool
+        Let ultralytics print its per-epoch progress.
+
+    Returns
+    -------
+    dict
+        ``mAP50``, ``mAP50_95``, ``precision``, ``recall`` of the best checkpoint on the val split,
+        ``weights`` (``best.pt``), ``last_weights``, ``epochs_run``, ``train_seconds``, ``config``
+        and ``photometric``.
+    """
+    _import_ultralytics()
+    from ultralytics import YOLO
+
+    out = Path(out_dir).resolve()
+    if config.model.endswith(".pt"):
+        yolo = load_yolo(config.model)
+    else:
+        with no_downloads():
+            yolo = YOLO(_model_source(config.model), task="detect")
+    start = time.perf_counter()
+    with no_downloads():
+        yolo.train(data=str(data_yaml), trainer=_trainer_class(photometric), epochs=config.epochs,
+                   imgsz=config.imgsz, batch=config.batch, device="cpu", workers=config.workers, seed=config.seed,
+                   deterministic=True, project=str(out), name="train", exist_ok=True, plots=False, amp=False,
+                   # ultralytics re-initialises the weights when pretrained is False: keep a .pt model's own
+                   pretrained=config.model.endswith(".pt"), patience=config.patience, flipud=config.flipud,
+                   fliplr=config.fliplr,
+                   mosaic=config.mosaic, scale=config.scale, close_mosaic=config.close_mosaic, nbs=config.batch,
+                   optimizer=config.optimizer, warmup_epochs=config.warmup_epochs,
+                   warmup_bias_lr=config.warmup_bias_lr, verbose=verbose, val=True, cache=False,
+                   **({} if config.lr0 is None else {"lr0": config.lr0}))
+    seconds = time.perf_counter() - start
+    best = out / "train" / "weights" / "best.pt"
+    last = out / "train" / "weights" / "last.pt"
+    if not best.is_file():
+        best = last
+    scores = validate_detector(best, data_yaml, imgsz=config.imgsz, batch=config.batch, out_dir=out, name="val")
+    epochs_run = None
+    results_csv = out / "train" / "results.csv"
+    if results_csv.is_file():
+        epochs_run = max(0, len(results_csv.read_text(encoding="utf-8").strip().splitlines()) - 1)
+    return {**scores, "weights": str(best), "last_weights": str(last), "epochs_run": epochs_run,
+            "train_seconds": round(seconds, 1), "config": config.to_dict(),
+            "photometric": None if photometric is None else photometric.to_dict()}
+
+
 def train_detector(dataset_root: str | os.PathLike, *, out_dir: str | os.PathLike, model: str = "yolov5n",
                    epochs: int = 30, imgsz: int = 640, batch: int = 16, seed: int = 0,
                    val_videos: list[str] | tuple[str, ...] | None = None, val_fraction: float = 0.2,
                    frame_step: int = 1, max_frames_per_video: int | None = None, workers: int = 2,
-                   patience: int = 100, verbose: bool = True, **augment) -> dict:
+                   patience: int = 100, verbose: bool = True, photometric: PhotometricConfig | None = None,
+                   **augment) -> dict:
     """Convert a VISEM-Tracking layout, train a YOLOv5-family detector on CPU, validate it.
 
     Parameters
     ----------
     dataset_root : str or PathLike
-        VISEM-Tracking root or its synthetic twin (``spermtrack synth``).
+        VISEM-Tracking root or its synthetic twin (``spermtrack synth``); video folders may hold
+        only their video file (frames are decoded).
     out_dir : str or PathLike
         Output folder (see the module docstring); created if needed.
     model, epochs, imgsz, batch, seed, workers, patience
@@ -171,17 +286,17 @@ def train_detector(dataset_root: str | os.PathLike, *, out_dir: str | os.PathLik
         the paper's val videos 52, 54, 60, 82 when present, else a seeded split.
     verbose : bool
         Let ultralytics print its per-epoch progress.
+    photometric : PhotometricConfig, optional
+        Photometric augmentation (see :func:`train_yolo`).
     **augment
         ``flipud``, ``fliplr``, ``mosaic``, ``scale``, ``close_mosaic`` (see :class:`TrainConfig`).
 
     Returns
     -------
     dict
-        ``mAP50``, ``mAP50_95``, ``precision``, ``recall`` on the validation videos (best
-        checkpoint), ``weights`` (path of ``best.pt``), ``last_weights``, ``data_yaml``,
-        ``train_videos``, ``val_videos``, ``train_images``, ``val_images``, ``epochs_run``,
-        ``train_seconds``, ``config`` (the :class:`TrainConfig` as a dict) and ``convert`` (the split
-        settings). Also written to ``OUT/metrics.json``.
+        What :func:`train_yolo` returns, plus ``data_yaml``, ``train_videos``, ``val_videos``,
+        ``train_images``, ``val_images`` and ``convert`` (the split settings). Also written to
+        ``OUT/metrics.json``.
 
     Raises
     ------
@@ -201,36 +316,10 @@ def train_detector(dataset_root: str | os.PathLike, *, out_dir: str | os.PathLik
     out.mkdir(parents=True, exist_ok=True)
     data_yaml = convert_visem_to_yolo(dataset_root, out / "dataset", **convert.to_dict())
     split = json.loads((out / "dataset" / "split.json").read_text(encoding="utf-8"))
-
-    _import_ultralytics()
-    from ultralytics import YOLO
-
-    if cfg.model.endswith(".pt"):
-        yolo = load_yolo(cfg.model)
-    else:
-        with no_downloads():
-            yolo = YOLO(_model_source(cfg.model), task="detect")
-    start = time.perf_counter()
-    with no_downloads():
-        yolo.train(data=str(data_yaml), epochs=cfg.epochs, imgsz=cfg.imgsz, batch=cfg.batch, device="cpu",
-                   workers=cfg.workers, seed=cfg.seed, deterministic=True, project=str(out), name="train",
-                   exist_ok=True, plots=False, amp=False, pretrained=False, patience=cfg.patience,
-                   flipud=cfg.flipud, fliplr=cfg.fliplr, mosaic=cfg.mosaic, scale=cfg.scale,
-                   close_mosaic=cfg.close_mosaic, nbs=cfg.batch, verbose=verbose, val=True, cache=False)
-    seconds = time.perf_counter() - start
-    best = out / "train" / "weights" / "best.pt"
-    last = out / "train" / "weights" / "last.pt"
-    if not best.is_file():
-        best = last
-    scores = validate_detector(best, data_yaml, imgsz=cfg.imgsz, batch=cfg.batch, out_dir=out, name="val")
-    epochs_run = None
-    results_csv = out / "train" / "results.csv"
-    if results_csv.is_file():
-        epochs_run = max(0, len(results_csv.read_text(encoding="utf-8").strip().splitlines()) - 1)
-    report = {**scores, "weights": str(best), "last_weights": str(last), "data_yaml": str(data_yaml),
+    result = train_yolo(data_yaml, out_dir=out, config=cfg, photometric=photometric, verbose=verbose)
+    report = {**result, "data_yaml": str(data_yaml),
               "train_videos": split["splits"]["train"]["videos"], "val_videos": split["splits"]["val"]["videos"],
               "train_images": split["splits"]["train"]["frames"], "val_images": split["splits"]["val"]["frames"],
-              "epochs_run": epochs_run, "train_seconds": round(seconds, 1), "config": cfg.to_dict(),
               "convert": convert.to_dict()}
     from spermtrack.io.atomic import write_json
 

@@ -29,12 +29,15 @@ import pandas as pd
 from spermtrack.detectors.base import FrameDetector, check_number, detections_table, to_bgr
 from spermtrack.errors import InputError
 
-__all__ = ["SHIPPED_WEIGHTS", "YOLO_MODELS", "YoloConfig", "YoloDetector", "configure_offline", "load_yolo",
-           "no_downloads", "shipped_weights"]
+__all__ = ["SHIPPED_CHECKPOINTS", "SHIPPED_WEIGHTS", "YOLO_MODELS", "YoloConfig", "YoloDetector",
+           "checkpoint_calibration", "configure_offline", "load_yolo", "no_downloads", "resolve_weights",
+           "shipped_weights"]
 
 #: The YOLOv5 sizes spermtrack builds from ultralytics' model yaml (no pretrained weights).
 YOLO_MODELS: tuple[str, ...] = ("yolov5n", "yolov5s", "yolov5m", "yolov5l", "yolov5x")
-#: File name of the checkpoint shipped in ``spermtrack/detectors/weights/``.
+#: Checkpoints shipped in ``spermtrack/detectors/weights/`` (recipes in :mod:`spermtrack.recipes`).
+SHIPPED_CHECKPOINTS: tuple[str, ...] = ("yolov5n_visem.pt", "yolov5n_synth.pt")
+#: The shipped checkpoint used when no weights are given.
 SHIPPED_WEIGHTS = "yolov5n_synth.pt"
 _OWNER = "YoloConfig"
 _HOW_TO_GET = ("train one with 'spermtrack train-detector DATASET --model yolov5n --out DIR' (it writes "
@@ -111,19 +114,27 @@ def no_downloads() -> Iterator[None]:
 
 
 # ----------------------------------------------------------------------------------------------- weights
-def shipped_weights() -> Path:
-    """Path of the checkpoint shipped in the package (``spermtrack.detectors/weights``).
+def shipped_weights(name: str | None = None) -> Path:
+    """Path of a checkpoint shipped in the package (``spermtrack.detectors/weights``).
+
+    Parameters
+    ----------
+    name : str, optional
+        One of :data:`SHIPPED_CHECKPOINTS`; default :data:`SHIPPED_WEIGHTS`.
 
     Raises
     ------
     InputError
-        The file is not in this installation.
+        An unknown name, or the file is not in this installation.
     """
     import importlib.resources
 
-    resource = importlib.resources.files("spermtrack.detectors").joinpath("weights", SHIPPED_WEIGHTS)
+    name = SHIPPED_WEIGHTS if name is None else name
+    if name not in SHIPPED_CHECKPOINTS:
+        raise InputError(f"unknown shipped checkpoint {name!r}; choose one of {', '.join(SHIPPED_CHECKPOINTS)}")
+    resource = importlib.resources.files("spermtrack.detectors").joinpath("weights", name)
     if not resource.is_file():
-        raise InputError(f"the shipped checkpoint {SHIPPED_WEIGHTS} is missing from this installation of "
+        raise InputError(f"the shipped checkpoint {name} is missing from this installation of "
                          f"spermtrack (expected in spermtrack/detectors/weights/): reinstall spermtrack, or "
                          f"{_HOW_TO_GET.split(', or omit')[0]} and pass --weights")
     if isinstance(resource, Path):
@@ -133,6 +144,36 @@ def shipped_weights() -> Path:
 
     atexit.register(stack.close)
     return stack.enter_context(importlib.resources.as_file(resource))
+
+
+def resolve_weights(weights: str | os.PathLike | None) -> Path:
+    """The checkpoint file for a ``weights`` setting.
+
+    ``None`` is the default shipped checkpoint; a name in :data:`SHIPPED_CHECKPOINTS` (with or
+    without ``.pt``) that is not an existing file is that shipped checkpoint; anything else is a path.
+    """
+    if weights is None:
+        return shipped_weights()
+    path = Path(weights).expanduser()
+    name = path.name if path.suffix == ".pt" else f"{path.name}.pt"
+    if not path.exists() and str(weights) in (name, name.removesuffix(".pt")) and name in SHIPPED_CHECKPOINTS:
+        return shipped_weights(name)
+    return path
+
+
+def checkpoint_calibration(model):
+    """The :class:`~spermtrack.detectors.calibrate.ScoreCalibration` stored in a loaded checkpoint, or None.
+
+    Raises
+    ------
+    InputError
+        The checkpoint holds a malformed calibration.
+    """
+    from spermtrack.detectors.calibrate import ScoreCalibration
+
+    info = (getattr(model, "ckpt", None) or {}).get("spermtrack") or {}
+    values = info.get("score_calibration") if isinstance(info, dict) else None
+    return None if values is None else ScoreCalibration.from_dict(values)
 
 
 def _sha256(path: Path) -> str:
@@ -209,13 +250,15 @@ class YoloConfig:
     Parameters
     ----------
     weights : str or None
-        Path of an ultralytics ``.pt`` checkpoint; ``None`` uses the shipped checkpoint.
+        Path of an ultralytics ``.pt`` checkpoint, or the name of a shipped one
+        (:data:`SHIPPED_CHECKPOINTS`); ``None`` uses :data:`SHIPPED_WEIGHTS`.
     imgsz : int or None
         Inference size (long side, px, multiple of 32); ``None`` uses the size the checkpoint was
         trained at (640 when it does not say). VISEM heads are about 8 px at 640 x 480: a smaller
         size shrinks them.
     conf : float
-        Score threshold in [0, 1]. Use about 0.001 to score mAP (the whole precision-recall curve).
+        Score threshold in [0, 1], on the reported (calibrated, when ``calibrate``) scale. Use about
+        0.001 to score mAP (the whole precision-recall curve).
     iou : float
         IoU threshold of non-maximum suppression, in (0, 1].
     batch : int
@@ -226,6 +269,10 @@ class YoloConfig:
         Suppress overlapping boxes across classes (one head is either sperm or pinhead).
     device : str
         torch device; ``"cpu"`` (spermtrack is CPU-first).
+    calibrate : bool
+        Report calibrated scores (:mod:`spermtrack.detectors.calibrate`) when the checkpoint holds
+        a score calibration (the shipped ``yolov5n_visem.pt`` and those written by
+        ``spermtrack train-detector`` do); raw confidences otherwise.
     threads : int or None
         torch CPU threads for inference (torch's process-wide setting). ``None`` keeps
         ultralytics' choice, ``cpu_count - 1`` (1 on a 2-core machine): on a shared 2-core machine
@@ -240,6 +287,7 @@ class YoloConfig:
     max_det: int = 1000
     agnostic_nms: bool = True
     device: str = "cpu"
+    calibrate: bool = True
     threads: int | None = None
 
     def __post_init__(self) -> None:
@@ -258,8 +306,9 @@ class YoloConfig:
         object.__setattr__(self, "batch", int(check_number(_OWNER, "batch", self.batch, lo=1, hi=4096,
                                                            integer=True)))
         object.__setattr__(self, "max_det", int(check_number(_OWNER, "max_det", self.max_det, lo=1, integer=True)))
-        if not isinstance(self.agnostic_nms, (bool, np.bool_)):
-            raise InputError(f"{_OWNER}.agnostic_nms must be True or False, got {self.agnostic_nms!r}")
+        for name in ("agnostic_nms", "calibrate"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise InputError(f"{_OWNER}.{name} must be True or False, got {getattr(self, name)!r}")
         if self.threads is not None:
             object.__setattr__(self, "threads", int(check_number(_OWNER, "threads", self.threads, lo=1, hi=1024,
                                                                  integer=True)))
@@ -298,8 +347,9 @@ class YoloDetector(FrameDetector):
             raise InputError(f"unknown yolo detector option(s) {', '.join(unknown)}; valid: "
                              f"{', '.join(YoloConfig.__dataclass_fields__)}")
         cfg = replace(base, **overrides) if overrides else base
-        self.weights_path = Path(cfg.weights) if cfg.weights is not None else shipped_weights()
+        self.weights_path = resolve_weights(cfg.weights)
         self.model = load_yolo(self.weights_path)
+        self.calibration = checkpoint_calibration(self.model) if cfg.calibrate else None
         if cfg.imgsz is None:
             cfg = replace(cfg, imgsz=_checkpoint_imgsz(self.model) or 640)
         self.config = cfg
@@ -314,12 +364,14 @@ class YoloDetector(FrameDetector):
     def to_dict(self) -> dict:
         """Settings plus the checkpoint's path, sha256 and class names, for provenance."""
         return {"detector": self.name, **self.config.to_dict(), "weights_path": str(self.weights_path),
-                "weights_sha256": _sha256(self.weights_path), "class_names": self.class_names}
+                "weights_sha256": _sha256(self.weights_path), "class_names": self.class_names,
+                "score_calibration": None if self.calibration is None else self.calibration.to_dict()}
 
     def _predict(self, frames: list[np.ndarray]) -> list:
         cfg = self.config
         with no_downloads():
-            return self.model.predict(frames, imgsz=cfg.imgsz, conf=cfg.conf, iou=cfg.iou, max_det=cfg.max_det,
+            conf = cfg.conf if self.calibration is None or cfg.conf <= 0 else self.calibration.invert(cfg.conf)
+            return self.model.predict(frames, imgsz=cfg.imgsz, conf=conf, iou=cfg.iou, max_det=cfg.max_det,
                                       agnostic_nms=cfg.agnostic_nms, device=cfg.device, batch=len(frames),
                                       verbose=False)
 
@@ -331,6 +383,8 @@ class YoloDetector(FrameDetector):
             xywh = boxes.xywh.cpu().numpy().astype(np.float64).reshape(-1, 4)
             score = boxes.conf.cpu().numpy().astype(np.float64).reshape(-1)
             cls = boxes.cls.cpu().numpy().astype(np.int64).reshape(-1)
+            if self.calibration is not None:
+                score = self.calibration.apply(score)
             order = np.lexsort((xywh[:, 0], xywh[:, 1]))
             tables.append(detections_table(index, xywh[order, 0], xywh[order, 1], xywh[order, 2], xywh[order, 3],
                                            score[order], cls[order]))

@@ -230,9 +230,12 @@ def cmd_track(args: argparse.Namespace) -> int:
     fps = args.fps or (rec.fps if rec is not None else None)
     if fps is None:
         raise InputError("--fps is required when the detections come without a video")
-    from spermtrack.pipeline import run_tracker
+    from spermtrack.pipeline import no_track_note, run_tracker
 
     tracks, config = run_tracker(dets, args.tracker, fps=fps, um_per_px=args.um_per_px)
+    note = no_track_note(dets, tracks, args.tracker, fps=fps, um_per_px=args.um_per_px)
+    if note is not None:
+        print(f"spermtrack track: warning: {note}", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     write_table(args.out / "tracks.csv", tracks)
     write_mot(args.out / "tracks_mot.txt", tracks[tracks["track_id"] >= 0])
@@ -389,6 +392,34 @@ def cmd_train_detector(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_self_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("self-train", help="adapt a YOLO checkpoint to your microscope from unlabelled video",
+                       description="Pseudo-label a video with a YOLO checkpoint (detections with score >= --conf), "
+                                   "fine-tune the checkpoint on those frames (CPU, offline) and write "
+                                   "OUT/detector.pt. No annotation is needed.")
+    p.add_argument("video", type=Path, help="a video file or a VISEM-Tracking video folder")
+    p.add_argument("--weights", default=None, help="starting checkpoint (default: the shipped one)")
+    p.add_argument("--conf", type=_positive_float, default=0.25, help="pseudo-label score threshold (default 0.25)")
+    p.add_argument("--epochs", type=_positive_int, default=10, help="fine-tuning epochs (default 10)")
+    p.add_argument("--frame-step", type=_positive_int, default=4, help="use every Nth frame (default 4)")
+    p.add_argument("--start", type=_non_negative_int, default=0, help="first frame (default 0)")
+    p.add_argument("--stop", type=_positive_int, default=None, help="stop before this frame (default: the end)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.set_defaults(func=cmd_self_train)
+
+
+def cmd_self_train(args: argparse.Namespace) -> int:
+    """Run ``spermtrack self-train``."""
+    from spermtrack.selftrain import SelfTrainConfig, self_train
+
+    config = SelfTrainConfig(conf=args.conf, epochs=args.epochs, step=args.frame_step, start=args.start,
+                             stop=args.stop)
+    result = self_train(args.video, weights=args.weights, out_dir=args.out, config=config)
+    print(f"{result['pseudo_boxes']} pseudo-labelled boxes; wrote {result['detector']} "
+          f"(use it with --detector yolo --weights {result['detector']})")
+    return 0
+
+
 # --------------------------------------------------------------------------- benchmark / evaluate
 def _add_benchmark(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("benchmark", help="score detectors x trackers on a data set; write a leaderboard",
@@ -442,7 +473,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from spermtrack.benchmark import evaluate_pair
 
     table = evaluate_pair(args.gt, args.pred, metric=args.metric, gate=args.gate)
-    print(table.round(3).to_string(index=False))
+    print(table.round(3).to_string())
     return 0
 
 
@@ -475,6 +506,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config = PipelineConfig(detector=args.detector, tracker=args.tracker)
     print(f"[2/4] detect ({args.detector}), track ({args.tracker}), grade (who2021)", flush=True)
     analysis = analyse_video(video, config, progress=not args.quiet)
+    for note in analysis.notes:
+        print(f"spermtrack demo: warning: {note}", file=sys.stderr)
     print(f"[3/4] writing results and report.png to {results}", flush=True)
     index = video.recording.n_frames // 2
     write_analysis(results, analysis, pipeline=config, frame=read_frame(video, index), frame_index=index)
@@ -506,7 +539,7 @@ def _demo_comparison(summary: dict, truth) -> "pd.DataFrame":
 
 # --------------------------------------------------------------------------- main
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_synth, _add_info, _add_detect, _add_track, _add_kinematics, _add_evaluate, _add_benchmark,
-    _add_train_detector, _add_demo]
+    _add_train_detector, _add_self_train, _add_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

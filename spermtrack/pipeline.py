@@ -66,6 +66,8 @@ class Analysis:
     summary: dict
     tracker_config: dict
     detector_config: dict
+    notes: list[str] = field(default_factory=list)
+    """Things the user should know about the run (e.g. why it produced no track)."""
 
 
 def detect(video, config: PipelineConfig, *, progress: bool = False) -> tuple[pd.DataFrame, dict]:
@@ -101,6 +103,18 @@ def run_tracker(detections: pd.DataFrame, name: str, *, fps: float, um_per_px: f
                      f"or a peer ({', '.join(PEER_PACKAGES)})")
 
 
+def no_track_note(detections: pd.DataFrame, tracks: pd.DataFrame, name: str, *, fps: float,
+                  um_per_px: float) -> str | None:
+    """A sentence for the user when ``tracks`` holds no track although there were detections, else None."""
+    from spermtrack.tracker import PRESETS, explain_no_tracks, get_config
+
+    if name in PRESETS:
+        return explain_no_tracks(detections, tracks, get_config(name, fps=fps, um_per_px=um_per_px))
+    if len(detections) and not (tracks["track_id"].to_numpy() >= 0).any():
+        return f"no track: the peer tracker {name} kept none of the {len(detections)} detections"
+    return None
+
+
 def analyse_video(video, config: PipelineConfig | None = None, *, progress: bool = False) -> Analysis:
     """Detect, track and grade one video.
 
@@ -123,12 +137,14 @@ def analyse_video(video, config: PipelineConfig | None = None, *, progress: bool
     rec = video.recording
     dets, det_cfg = detect(video, config, progress=progress)
     tracks, trk_cfg = run_tracker(dets, config.tracker, fps=rec.fps, um_per_px=rec.um_per_px)
+    note = no_track_note(dets, tracks, config.tracker, fps=rec.fps, um_per_px=rec.um_per_px)
     sperm = tracks[tracks["class_id"] == 0]
     result = analyze_tracks(sperm, rec.um_per_px, rec.fps, get_preset(config.kinematics))
     summary = summarize(result, n_frames=rec.n_frames, frame_size_px=(rec.width, rec.height),
                         extra={"video": video.video_id, "source": rec.source})
     return Analysis(video_id=video.video_id, recording=rec, detections=dets, tracks=tracks,
-                    kinematics=result.table, summary=summary, tracker_config=trk_cfg, detector_config=det_cfg)
+                    kinematics=result.table, summary=summary, tracker_config=trk_cfg, detector_config=det_cfg,
+                    notes=[] if note is None else [note])
 
 
 def pick_report_frame(tracks: pd.DataFrame, n_frames: int) -> int:

@@ -1,26 +1,35 @@
-"""The recipe of the checkpoint shipped in the package: synthetic data -> YOLOv5n -> ``weights/``.
+"""Recipes of the YOLOv5n checkpoints shipped in the package: data -> training -> ``detectors/weights/``.
 
-Run::
+Run (offline, CPU)::
 
-    python -m spermtrack.detectors.recipe --work /tmp/yolo_synth            # writes WORK/yolov5n_synth.pt
-    python -m spermtrack.detectors.recipe --work /tmp/yolo_synth --install  # ... and copies it into the package
+    python -m spermtrack.recipes synth --work /tmp/yolo_synth --install
+    python -m spermtrack.recipes visem --work /tmp/yolo_visem --visem ../shared/reference/visem_real --install
 
-Steps (all offline, CPU):
+``synth`` -> ``yolov5n_synth.pt``
+    50 synthetic VISEM-Tracking videos of 40 frames (``spermtrack synth WORK/data --videos 50
+    --seconds 0.8 --fps 50 --seed 2024``), every 10th frame, a seeded video-level split (40 train,
+    10 val), YOLOv5n from ultralytics' yaml with random weights, 30 epochs at imgsz 640, batch 4.
+    It has never seen a real frame: it measures how well the synthetic twin transfers.
 
-1. ``write_synthetic_dataset(WORK/data, n_videos=50, config=SynthConfig(seconds=0.8, fps=50), seed=2024)``:
-   50 synthetic VISEM-Tracking videos of 40 frames, densities and annotator box styles drawn from
-   the real data set's range (same as ``spermtrack synth WORK/data --videos 50 --seconds 0.8 --fps 50
-   --seed 2024``).
-2. ``train_detector(WORK/data, out_dir=WORK/run, model="yolov5n", epochs=30, imgsz=640, batch=4,
-   frame_step=10, seed=0)``: every 10th frame (4 per video), a seeded video-level split (40 train
-   and 10 validation videos), YOLOv5n from ultralytics' yaml with random weights, full 640 x 480
-   frames at imgsz 640 (heads keep their 6-10 px), batch 4 with one optimizer step per batch (on
-   two CPU cores the number of steps, not the image size, limits a from-scratch model).
-3. :func:`~spermtrack.detectors.train.export_checkpoint` of ``best.pt`` to ``WORK/yolov5n_synth.pt``
-   (half precision, no optimizer state, this recipe and the validation metrics embedded under the
-   ``"spermtrack"`` key).
+``visem`` -> ``yolov5n_visem.pt`` (the default of ``--detector yolo``)
+    Fine-tunes ``yolov5n_synth.pt`` on real and synthetic frames together:
 
-The checkpoint has never seen a real frame: it measures how well the synthetic twin transfers.
+    - real VISEM-Tracking video 11 (the mp4 and its official labels; frames are decoded from the
+      video): frames 0-899, every 4th, for training; frames 940-1028, every 8th, as the
+      validation split that picks the best epoch. Frames 1029-1469 are never read: they are the
+      project's held-out validation frames (``benchmarks/real_bench.py``);
+    - synthetic phase-contrast videos (30 train + 4 val, 1 s each, every 10th frame) and
+      synthetic bright-field videos (10 train + 2 val), so that the model also knows dark heads;
+    - photometric augmentation (:class:`~spermtrack.detectors.augment.PhotometricConfig`: polarity,
+      gray, contrast/gamma, blur, noise, JPEG) on top of ultralytics' flips, scale and mosaic.
+
+    After training, the checkpoint's scores are calibrated
+    (:func:`~spermtrack.detectors.calibrate.fit_score_calibration`) on the validation split's real frames 940-1028, so that a score reads as the probability
+    that a detection is a labelled object; the calibration is stored in the checkpoint.
+
+Every checkpoint is exported with :func:`~spermtrack.detectors.train.export_checkpoint` (half
+precision, no optimizer state, the recipe, command and validation metrics embedded under the
+``"spermtrack"`` key).
 """
 
 from __future__ import annotations
@@ -31,78 +40,313 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["RECIPE", "COMMAND", "make_shipped_checkpoint", "main"]
+import numpy as np
 
-RECIPE: dict = {
-    "synth": {"n_videos": 50, "seconds": 0.8, "fps": 50.0, "seed": 2024},
-    "train": {"model": "yolov5n", "epochs": 30, "imgsz": 640, "batch": 4, "frame_step": 10, "seed": 0,
-              "workers": 2},
+from spermtrack.errors import InputError
+
+__all__ = ["RECIPES", "calibrate_on_frames", "fit_blob_score_model", "make_checkpoint", "main"]
+
+#: The recipes, with everything that decides the result.
+RECIPES: dict[str, dict] = {
+    "synth": {
+        "checkpoint": "yolov5n_synth.pt",
+        "command": "python -m spermtrack.recipes synth --work WORK --install",
+        "synth": [{"name": "data", "n_videos": 50, "seconds": 0.8, "fps": 50.0, "seed": 2024}],
+        "train": {"model": "yolov5n", "epochs": 30, "imgsz": 640, "batch": 4, "frame_step": 10, "seed": 0,
+                  "workers": 2},
+    },
+    "blob": {
+        "file": "blob_scores.json",
+        "command": "python -m spermtrack.recipes blob --work WORK --visem ../shared/reference/visem_real --install",
+        "bright": {"video": "11", "start": 0, "stop": 1029, "step": 10},
+        "dark": {"name": "bright_field", "n_videos": 6, "seconds": 1.0, "fps": 50.0, "seed": 3303,
+                 "polarity": "bright", "step": 5, "features": ["snr", "border"]},
+        "max_dist": 10.0,
+    },
+    "visem": {
+        "checkpoint": "yolov5n_visem.pt",
+        "command": "python -m spermtrack.recipes visem --work WORK --visem ../shared/reference/visem_real --install",
+        "start_from": "yolov5n_synth.pt",
+        "real": {"video": "11", "train": {"start": 0, "stop": 900, "step": 4},
+                 "val": {"start": 940, "stop": 1029, "step": 8}, "held_out_from": 1029},
+        "synth": [
+            {"name": "phase", "n_videos": 34, "val_videos": 4, "seconds": 1.0, "fps": 50.0, "seed": 3101,
+             "polarity": "phase", "step": 10},
+            {"name": "bright", "n_videos": 12, "val_videos": 2, "seconds": 1.0, "fps": 50.0, "seed": 3202,
+             "polarity": "bright", "step": 10},
+        ],
+        "train": {"epochs": 20, "imgsz": 640, "batch": 8, "seed": 0, "workers": 2, "scale": 0.3, "mosaic": 1.0,
+                  "close_mosaic": 3, "flipud": 0.5, "fliplr": 0.5, "optimizer": "AdamW", "lr0": 0.001,
+                  "warmup_epochs": 1.0, "warmup_bias_lr": 0.0},
+        "photometric": {},
+    },
 }
-COMMAND = "python -m spermtrack.detectors.recipe --work WORK --install"
 
 
-def make_shipped_checkpoint(work: str | Path, *, install: bool = False, epochs: int | None = None) -> dict:
-    """Run the recipe in ``work``; return the training report (plus ``checkpoint``, ``size_mb``).
-
-    Parameters
-    ----------
-    work : str or Path
-        Working folder (synthetic data, the ultralytics run and the exported checkpoint).
-    install : bool
-        Copy the exported checkpoint to ``spermtrack/detectors/weights/`` (the source tree of an
-        editable install).
-    epochs : int, optional
-        Override the recipe's epochs (for a quick check; the shipped checkpoint uses the recipe).
-    """
-    from spermtrack.detectors.train import export_checkpoint, train_detector
-    from spermtrack.detectors.yolo import SHIPPED_WEIGHTS
-    from spermtrack.synth import SynthConfig, write_synthetic_dataset
-
-    work = Path(work).resolve()
-    data = work / "data"
-    s = RECIPE["synth"]
-    if not (data / "synth_config.json").is_file():
-        write_synthetic_dataset(data, n_videos=s["n_videos"], config=SynthConfig(seconds=s["seconds"], fps=s["fps"]),
-                                seed=s["seed"], progress=False)
-    train = dict(RECIPE["train"])
-    if epochs is not None:
-        train["epochs"] = int(epochs)
-    report = train_detector(data, out_dir=work / "run", **train)
+def _versions() -> dict:
     import torch
     import ultralytics
 
-    info = {
-        "trained_on": "SYNTHETIC VISEM-Tracking data only (spermtrack.synth); never a real frame",
-        "recipe": {"synth": s, "train": train},
-        "command": COMMAND,
-        "val_metrics": {k: report[k] for k in ("mAP50", "mAP50_95", "precision", "recall")},
-        "train_videos": report["train_videos"], "val_videos": report["val_videos"],
-        "versions": {"ultralytics": ultralytics.__version__, "torch": torch.__version__},
-    }
-    out = export_checkpoint(report["weights"], work / SHIPPED_WEIGHTS, info=info)
+    return {"ultralytics": ultralytics.__version__, "torch": str(torch.__version__)}
+
+
+def _install(path: Path, name: str) -> str:
+    import spermtrack.detectors
+
+    dest = Path(spermtrack.detectors.__file__).resolve().parent / "weights" / name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, dest)
+    return str(dest)
+
+
+def _make_synth(work: Path, recipe: dict, epochs: int | None) -> tuple[dict, dict]:
+    from spermtrack.detectors.train import train_detector
+    from spermtrack.synth import SynthConfig, write_synthetic_dataset
+
+    s = recipe["synth"][0]
+    data = work / s["name"]
+    if not (data / "synth_config.json").is_file():
+        write_synthetic_dataset(data, n_videos=s["n_videos"], config=SynthConfig(seconds=s["seconds"], fps=s["fps"]),
+                                seed=s["seed"], progress=False)
+    train = dict(recipe["train"])
+    if epochs is not None:
+        train["epochs"] = int(epochs)
+    report = train_detector(data, out_dir=work / "run", **train)
+    info = {"trained_on": "SYNTHETIC VISEM-Tracking data only (spermtrack.synth); never a real frame",
+            "recipe": {"synth": s, "train": train}}
+    return report, info
+
+
+def _make_visem(work: Path, recipe: dict, epochs: int | None, visem: Path | None) -> tuple[dict, dict]:
+    from spermtrack.detectors.augment import PhotometricConfig
+    from spermtrack.detectors.dataset import VideoSelection, write_yolo_dataset
+    from spermtrack.detectors.train import TrainConfig, train_yolo
+    from spermtrack.detectors.yolo import shipped_weights
+    from spermtrack.synth import SynthConfig, write_synthetic_dataset
+
+    if visem is None:
+        raise InputError("the visem recipe needs --visem, the folder that holds VISEM-Tracking video 11 "
+                         "(e.g. ../shared/reference/visem_real)")
+    real = recipe["real"]
+    folder = Path(visem) / real["video"]
+    if not folder.is_dir():
+        raise InputError(f"holds no video folder {real['video']}/", visem)
+    selections = [VideoSelection(folder, split="train", prefix=f"real{real['video']}", **real["train"]),
+                  VideoSelection(folder, split="val", prefix=f"real{real['video']}", **real["val"])]
+    if max(real["train"]["stop"], real["val"]["stop"]) > real["held_out_from"]:
+        raise InputError("the recipe would read held-out frames")  # guards edits of RECIPES
+    for s in recipe["synth"]:
+        data = work / s["name"]
+        if not (data / "synth_config.json").is_file():
+            write_synthetic_dataset(data, n_videos=s["n_videos"], seed=s["seed"], progress=False,
+                                    config=SynthConfig(seconds=s["seconds"], fps=s["fps"], polarity=s["polarity"]))
+        for i in range(1, s["n_videos"] + 1):
+            split = "val" if i > s["n_videos"] - s["val_videos"] else "train"
+            selections.append(VideoSelection(data / str(i), split=split, step=s["step"], prefix=f"{s['name']}{i}"))
+    data_yaml = write_yolo_dataset(selections, work / "dataset", settings={"recipe": "visem"})
+
+    train = dict(recipe["train"])
+    if epochs is not None:
+        train["epochs"] = int(epochs)
+    config = TrainConfig(model=str(shipped_weights(recipe["start_from"])), **train)
+    photometric = PhotometricConfig(**recipe["photometric"])
+    report = train_yolo(data_yaml, out_dir=work / "run", config=config, photometric=photometric)
+
+    # score calibration on the real validation frames (never on the held-out ones)
+    calibration = calibrate_on_frames(report["weights"], folder, start=real["val"]["start"], stop=real["val"]["stop"],
+                                      step=real["val"]["step"]).to_dict()
+    info = {"trained_on": f"real VISEM-Tracking video {real['video']} frames {real['train']['start']}-"
+                          f"{real['train']['stop'] - 1} (every {real['train']['step']}th) and synthetic "
+                          "phase-contrast and bright-field frames; frames 1029-1469 of video 11 never used",
+            "recipe": {k: v for k, v in recipe.items() if k not in ("checkpoint", "command")},
+            "score_calibration": calibration}
+    report["score_calibration"] = calibration
+    return report, info
+
+
+def calibrate_on_frames(weights: str | Path, folder: str | Path, *, start: int, stop: int, step: int = 1,
+                        max_dist: float = 10.0):
+    """Fit a YOLO checkpoint's score calibration on labelled frames of one VISEM-Tracking video.
+
+    Detections at ``conf=0.01`` on frames ``start, start + step, ... < stop`` are matched to the
+    labelled boxes one-to-one within ``max_dist`` px (:func:`~spermtrack.eval.detection.match_centres`);
+    matched ones are true. Returns a :class:`~spermtrack.detectors.calibrate.ScoreCalibration`.
+    """
+    from spermtrack.detectors.calibrate import fit_score_calibration
+    from spermtrack.detectors.yolo import YoloDetector
+    from spermtrack.eval.detection import match_centres
+    from spermtrack.io.visem import read_visem_video
+
+    video = read_visem_video(folder)
+    keep = set(range(start, stop, step))
+    detector = YoloDetector(weights=str(weights), conf=0.01, calibrate=False)
+    dets = detector.detect_video(item for item in video.iter_frames(start=start, stop=stop) if item[0] in keep)
+    truth = video.ground_truth[video.ground_truth["frame"].isin(keep)].reset_index(drop=True)
+    matched = np.zeros(len(dets), dtype=bool)
+    matched[match_centres(truth, dets, max_dist=max_dist)["pred_row"].to_numpy()] = True
+    return fit_score_calibration(dets["score"].to_numpy(), matched,
+                                 source=f"{Path(folder).name} frames {start}-{stop - 1} every {step}, "
+                                        f"centre distance {max_dist:g} px")
+
+
+def fit_blob_score_model(detections, truth, *, max_dist: float = 10.0, source: str = "",
+                         features: Sequence[str] | None = None):
+    """Fit the blob detector's score model on candidates with features and labelled truth.
+
+    Parameters
+    ----------
+    detections : pandas.DataFrame
+        Blob detections with ``min_score=0`` and the feature columns (``with_features=True``).
+    truth : pandas.DataFrame
+        Labelled boxes of the same frames.
+    max_dist : float
+        Centre gate, px: a candidate matched one-to-one within it is a labelled object.
+    source : str
+        Provenance text.
+    features : sequence of str, optional
+        Fit only these features (the others get weight 0); default all. Synthetic-only fits use
+        the signal-to-noise ratio and the border, whose meaning does not depend on how the
+        generator draws sizes and debris.
+
+    Returns
+    -------
+    BlobScoreModel
+        Logistic-regression weights, and ``min_score``: the threshold in 0.05 .. 0.95 (steps of
+        0.05) with the highest F1 on these frames.
+    """
+    from spermtrack.detectors.blob import BLOB_FEATURES, BlobScoreModel
+    from spermtrack.detectors.calibrate import fit_logistic
+    from spermtrack.eval.detection import detection_prf, match_centres
+
+    detections = detections.reset_index(drop=True)
+    truth = truth.reset_index(drop=True)
+    used = [BLOB_FEATURES.index(name) for name in (features or BLOB_FEATURES)]
+    values = detections[[f"f_{name}" for name in BLOB_FEATURES]].to_numpy(dtype=np.float64)
+    matched = np.zeros(len(detections), dtype=bool)
+    matched[match_centres(truth, detections, max_dist=max_dist)["pred_row"].to_numpy()] = True
+    beta = fit_logistic(values[:, used], matched, l2=1e-3)
+    weights = np.zeros(len(BLOB_FEATURES))
+    weights[used] = beta[:-1]
+    model = BlobScoreModel(features=BLOB_FEATURES, weights=tuple(weights), intercept=float(beta[-1]),
+                           min_score=0.5, source=source)
+    score = model.score(values)
+    f1 = {t: detection_prf(truth, detections[score >= t], max_dist=max_dist)["f1"]
+          for t in np.round(np.arange(0.05, 0.951, 0.05), 2)}
+    best = max(f1, key=lambda t: (f1[t], -abs(t - 0.5)))
+    return BlobScoreModel(features=BLOB_FEATURES, weights=model.weights, intercept=model.intercept,
+                          min_score=float(best), source=f"{source}; F1 {f1[best]:.3f} at {best:.2f}")
+
+
+def _make_blob(work: Path, recipe: dict, visem: Path | None) -> dict:
+    import json
+
+    import pandas as pd
+
+    from spermtrack.detectors.blob import BlobDetector
+    from spermtrack.io.visem import read_visem_video
+    from spermtrack.synth import SynthConfig, write_synthetic_dataset
+
+    if visem is None:
+        raise InputError("the blob recipe needs --visem, the folder that holds VISEM-Tracking video 11")
+    models = {}
+    b = recipe["bright"]
+    video = read_visem_video(Path(visem) / b["video"])
+    keep = set(range(b["start"], b["stop"], b["step"]))
+    detector = BlobDetector(polarity="bright", score_model="contrast", min_score=0.0, with_features=True)
+    dets = detector.detect_video(item for item in video.iter_frames(start=b["start"], stop=b["stop"])
+                                 if item[0] in keep)
+    truth = video.ground_truth[video.ground_truth["frame"].isin(keep)]
+    models["bright"] = fit_blob_score_model(dets, truth, max_dist=recipe["max_dist"],
+                                            source=f"VISEM-Tracking video {b['video']} frames {b['start']}-"
+                                                   f"{b['stop'] - 1} every {b['step']}")
+    d = recipe["dark"]
+    data = work / d["name"]
+    if not (data / "synth_config.json").is_file():
+        write_synthetic_dataset(data, n_videos=d["n_videos"], seed=d["seed"], progress=False,
+                                config=SynthConfig(seconds=d["seconds"], fps=d["fps"], polarity=d["polarity"]))
+    parts, truths = [], []
+    detector = BlobDetector(polarity="dark", score_model="contrast", min_score=0.0, with_features=True)
+    for i in range(1, d["n_videos"] + 1):
+        video = read_visem_video(data / str(i))
+        offset = 100000 * i  # one table over all videos: distinct frame numbers
+        found = detector.detect_video(item for item in video.iter_frames() if item[0] % d["step"] == 0)
+        parts.append(found.assign(frame=found["frame"] + offset))
+        gt = video.ground_truth
+        truths.append(gt[gt["frame"] % d["step"] == 0].assign(frame=lambda t: t["frame"] + offset))
+    models["dark"] = fit_blob_score_model(pd.concat(parts, ignore_index=True), pd.concat(truths, ignore_index=True),
+                                          max_dist=recipe["max_dist"], features=d["features"],
+                                          source=f"synthetic bright-field videos (seed {d['seed']}, "
+                                                 f"{d['n_videos']} x {d['seconds']:g} s, every {d['step']}th frame)")
+    out = work / recipe["file"]
+    payload = {k: m.to_dict() for k, m in models.items()}
+    payload["recipe"] = {k: v for k, v in recipe.items() if k != "file"}
+    out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return {"file": str(out), **{k: m.to_dict() for k, m in models.items()}}
+
+
+def make_checkpoint(name: str, work: str | Path, *, install: bool = False, epochs: int | None = None,
+                    visem: str | Path | None = None) -> dict:
+    """Run one recipe in ``work``; return the training report (plus ``checkpoint``, ``size_mb``).
+
+    Parameters
+    ----------
+    name : {'synth', 'visem'}
+        The recipe (see the module docstring).
+    work : str or Path
+        Working folder (data, the ultralytics run and the exported checkpoint).
+    install : bool
+        Copy the exported checkpoint into ``spermtrack/detectors/weights/`` (the source tree of an
+        editable install).
+    epochs : int, optional
+        Override the recipe's epochs (for a quick check; shipped checkpoints use the recipe).
+    visem : str or Path, optional
+        Folder holding the real VISEM-Tracking video folder (``visem`` recipe).
+    """
+    from spermtrack.detectors.train import export_checkpoint
+
+    if name not in RECIPES:
+        raise InputError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
+    recipe = RECIPES[name]
+    work = Path(work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    if name == "blob":
+        report = _make_blob(work, recipe, None if visem is None else Path(visem))
+        if install:
+            report["installed"] = _install(Path(report["file"]), recipe["file"])
+        return report
+    if name == "synth":
+        report, info = _make_synth(work, recipe, epochs)
+    else:
+        report, info = _make_visem(work, recipe, epochs, None if visem is None else Path(visem))
+    info.update({"command": recipe["command"], "epochs": epochs or recipe["train"]["epochs"],
+                 "val_metrics": {k: report[k] for k in ("mAP50", "mAP50_95", "precision", "recall")},
+                 "versions": _versions()})
+    out = export_checkpoint(report["weights"], work / recipe["checkpoint"], info=info)
     report["checkpoint"] = str(out)
     report["size_mb"] = round(out.stat().st_size / 1e6, 2)
     if install:
-        dest = Path(__file__).resolve().parent / "weights" / SHIPPED_WEIGHTS
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(out, dest)
-        report["installed"] = str(dest)
+        report["installed"] = _install(out, recipe["checkpoint"])
     return report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m spermtrack.detectors.recipe",
-                                     description="Reproduce the YOLOv5n checkpoint shipped with spermtrack "
-                                                 "(trained on synthetic data).")
+    parser = argparse.ArgumentParser(prog="python -m spermtrack.recipes",
+                                     description="Reproduce a YOLOv5n checkpoint shipped with spermtrack.")
+    parser.add_argument("recipe", choices=sorted(RECIPES), help="which checkpoint")
     parser.add_argument("--work", type=Path, required=True, help="working folder")
+    parser.add_argument("--visem", type=Path, default=None,
+                        help="visem recipe: folder holding VISEM-Tracking video folder 11")
     parser.add_argument("--install", action="store_true", help="copy the result into the package's weights/")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs (quick check)")
     args = parser.parse_args(argv)
-    report = make_shipped_checkpoint(args.work, install=args.install, epochs=args.epochs)
-    keys = ("mAP50", "mAP50_95", "precision", "recall", "epochs_run", "train_seconds", "checkpoint", "size_mb",
-            "installed")
-    for key in keys:
+    try:
+        report = make_checkpoint(args.recipe, args.work, install=args.install, epochs=args.epochs, visem=args.visem)
+    except InputError as exc:
+        print(f"python -m spermtrack.recipes: error: {exc}", file=sys.stderr)
+        return 1
+    for key in ("bright", "dark", "file", "mAP50", "mAP50_95", "precision", "recall", "epochs_run", "train_seconds",
+                "score_calibration", "checkpoint", "size_mb", "installed"):
         if key in report:
             print(f"{key}: {report[key]}")
     return 0

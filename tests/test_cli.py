@@ -77,3 +77,36 @@ def test_synth_refuses_a_file_as_output(tmp_path, capsys):
     target.write_text("x")
     assert main(["synth", str(target), "--videos", "1", "--seconds", "1", "--fps", "10", "--quiet"]) == 1
     assert "file.txt" in capsys.readouterr().err
+
+
+def test_evaluate_reproduces_motmetrics_on_mot15_files(capsys):
+    """TUD-Stadtmitte as bundled with motmetrics (MOT15 gt without a class column), through main()."""
+    import os
+
+    import motmetrics
+
+    data = Path(os.path.dirname(motmetrics.__file__)) / "data" / "TUD-Stadtmitte"
+    assert main(["evaluate", str(data / "gt.txt"), str(data / "test.txt")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[0].split()
+    overall = next(line.split() for line in lines if line.startswith("OVERALL"))[1:]
+    values = dict(zip(header, overall))
+    assert float(values["MOTA"]) == pytest.approx(56.4014, abs=1e-3)
+    assert float(values["IDF1"]) == pytest.approx(64.4619, abs=1e-3)
+
+
+def test_evaluate_refuses_ground_truth_without_pedestrians(tmp_path, capsys):
+    gt = tmp_path / "gt.txt"
+    gt.write_text("1,1,10,20,30,40,1,3,1.0\n2,1,12,20,30,40,1,3,1.0\n")
+    res = tmp_path / "res.txt"
+    res.write_text("1,1,10,20,30,40,1,-1,-1,-1\n")
+    assert main(["evaluate", str(gt), str(res)]) == 1
+    assert "pedestrian" in capsys.readouterr().err
+
+
+def test_track_says_why_it_found_no_track(tmp_path, capsys):
+    det = tmp_path / "det.txt"
+    det.write_text("".join(f"{f},-1,100,100,20,20,0.3,-1,-1,-1\n" for f in range(1, 11)))
+    assert main(["track", "--detections", str(det), "--fps", "50", "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: no track" in err and "birth score" in err

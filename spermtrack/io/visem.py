@@ -36,7 +36,7 @@ from spermtrack.schema import (CLASS_NAMES, DETECTION_COLUMNS, GT_COLUMNS, Recor
                                validate_ground_truth)
 
 __all__ = ["VisemVideo", "list_videos", "read_visem_video", "read_labels_ftid", "read_labels",
-           "read_synthetic_truth", "read_train_tracks", "parse_label_text", "COORD_TOLERANCE",
+           "read_synthetic_truth", "read_train_tracks", "parse_label_text", "label_lines", "COORD_TOLERANCE",
            "DEFAULT_UM_PER_PX"]
 
 #: Community pixel size of VISEM-Tracking, 100/285 um/px (not published with the data).
@@ -710,3 +710,45 @@ def read_train_tracks(path: str | os.PathLike, *, videos: Sequence[str | int] | 
                         n_frames=n_frames, source=f"{path}#video={vid}")
         out[vid] = (rec, gt)
     return out
+
+
+# --------------------------------------------------------------------------------------------- writing
+def label_lines(rows: pd.DataFrame, *, width: int, height: int) -> tuple[str, str]:
+    """Label-file text for one frame: ``labels`` (YOLO) and ``labels_ftid`` lines.
+
+    Each box is the truth box ``(x +/- w/2, y +/- h/2)`` clipped to the frame the way an annotator
+    would draw it; rows whose centre is outside the frame are dropped. Coordinates are normalised by
+    the frame size and written with 6 decimals.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Truth rows of one frame (``gt_id, class_id, x, y, w, h``).
+    width, height : int
+        Frame size, px.
+
+    Returns
+    -------
+    (str, str)
+        ``"class cx cy w h\\n"`` lines and ``"gt_id class cx cy w h\\n"`` lines (empty strings when
+        there is no box).
+    """
+    if len(rows) == 0:
+        return "", ""
+    x = rows["x"].to_numpy(np.float64)
+    y = rows["y"].to_numpy(np.float64)
+    keep = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+    w2 = rows["w"].to_numpy(np.float64) / 2
+    h2 = rows["h"].to_numpy(np.float64) / 2
+    x1, x2 = np.clip(x - w2, 0, width), np.clip(x + w2, 0, width)
+    y1, y2 = np.clip(y - h2, 0, height), np.clip(y + h2, 0, height)
+    cx, cy = (x1 + x2) / 2 / width, (y1 + y2) / 2 / height
+    bw, bh = (x2 - x1) / width, (y2 - y1) / height
+    cls = rows["class_id"].to_numpy(np.int64)
+    ids = rows["gt_id"].astype(str).to_numpy()
+    yolo, ftid = [], []
+    for i in np.flatnonzero(keep):
+        box = f"{cls[i]} {cx[i]:.6f} {cy[i]:.6f} {bw[i]:.6f} {bh[i]:.6f}\n"
+        yolo.append(box)
+        ftid.append(f"{ids[i]} {box}")
+    return "".join(yolo), "".join(ftid)

@@ -175,3 +175,39 @@ def test_convert_config_validation(kw, match):
     with pytest.raises(InputError, match=match):
         ConvertConfig(**kw)
     assert ConvertConfig(val_videos=[52, "54"]).to_dict()["val_videos"] == ["52", "54"]
+
+
+def test_frame_range_selections_of_one_mp4_only_video(tiny_dataset, tmp_path):
+    """Training and validation frames of one video, decoded from its clip (no images/ folder)."""
+    import cv2
+
+    from spermtrack.detectors.dataset import VideoSelection, write_yolo_dataset
+
+    root = _copy(tiny_dataset, tmp_path)
+    shutil.rmtree(root / "1" / "images")
+    data_yaml = write_yolo_dataset([VideoSelection(root / "1", split="train", stop=2, prefix="real1"),
+                                    VideoSelection(root / "1", split="val", start=2, step=2, prefix="real1"),
+                                    VideoSelection(root / "2", split="train", step=3)], tmp_path / "out")
+    out = data_yaml.parent
+    assert sorted(p.name for p in (out / "images" / "train").iterdir()) == \
+        ["2_frame_0.jpg", "2_frame_3.jpg", "real1_frame_0.jpg", "real1_frame_1.jpg"]
+    assert sorted(p.name for p in (out / "images" / "val").iterdir()) == ["real1_frame_2.jpg"]
+    assert cv2.imread(str(out / "images" / "val" / "real1_frame_2.jpg")).shape == (240, 320, 3)
+    assert (out / "labels" / "val" / "real1_frame_2.txt").read_text() == \
+        (root / "1" / "labels" / "1_frame_2.txt").read_text()
+    split = json.loads((out / "split.json").read_text())
+    assert [s["start"] for s in split["selections"]] == [0, 2, 0]
+
+
+def test_overlapping_selections_and_bad_selections_are_errors(tiny_dataset, tmp_path):
+    from spermtrack.detectors.dataset import VideoSelection, write_yolo_dataset
+
+    with pytest.raises(InputError, match="selected twice"):
+        write_yolo_dataset([VideoSelection(tiny_dataset / "1", split="train", stop=3),
+                            VideoSelection(tiny_dataset / "1", split="val", start=2)], tmp_path / "out")
+    with pytest.raises(InputError, match="stop"):
+        VideoSelection(tiny_dataset / "1", start=5, stop=5)
+    with pytest.raises(InputError, match="split"):
+        VideoSelection(tiny_dataset / "1", split="test")
+    with pytest.raises(InputError, match="no video"):
+        write_yolo_dataset([], tmp_path / "out2")

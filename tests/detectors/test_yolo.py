@@ -45,7 +45,7 @@ def test_shipped_checkpoint_is_packaged_small_and_synthetic():
     assert path.resolve() == (WEIGHTS_DIR / SHIPPED_WEIGHTS).resolve()
     assert 1e6 < path.stat().st_size < 8e6
     readme = (WEIGHTS_DIR / "README.md").read_text()
-    assert "synthetic" in readme.lower() and "python -m spermtrack.detectors.recipe" in readme
+    assert "synthetic" in readme.lower() and "python -m spermtrack.recipes synth" in readme
 
 
 def test_shipped_checkpoint_finds_synthetic_heads(synth_clip):
@@ -151,3 +151,16 @@ def test_offline_mode_is_set():
         with pytest.raises(InputError, match="offline.*example.invalid"):
             downloads.safe_download(url="https://example.invalid/Arial.ttf")
     assert downloads.safe_download.__name__ == "safe_download"
+
+
+def test_shipped_checkpoints_resolve_by_name(tmp_path):
+    from spermtrack.detectors.yolo import SHIPPED_CHECKPOINTS, resolve_weights, shipped_weights
+
+    assert resolve_weights(None) == shipped_weights()
+    assert resolve_weights("yolov5n_synth") == shipped_weights("yolov5n_synth.pt")
+    assert resolve_weights("yolov5n_synth.pt") == shipped_weights("yolov5n_synth.pt")
+    own = tmp_path / "mine.pt"
+    assert resolve_weights(own) == own
+    with pytest.raises(InputError, match="unknown shipped checkpoint"):
+        shipped_weights("yolov9.pt")
+    assert "yolov5n_synth.pt" in SHIPPED_CHECKPOINTS

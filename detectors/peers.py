@@ -1,0 +1,116 @@
+"""Peer detectors from other projects, behind the same protocol as ours (optional dependencies).
+
+``trackpy`` (:class:`TrackpyLocator`)
+    The Crocker-Grier feature locator of trackpy (Allan et al., ``trackpy.locate``): band-pass,
+    local maxima of a given ``diameter``, integrated brightness ("mass") above ``minmass``,
+    refined centroids. It comes with the ``peers`` extra (``pip install spermtrack[peers]``).
+    Boxes get the mean VISEM-Tracking label size; every object is class 0 (trackpy has no
+    classes). trackpy's mass is not a probability: ``score = mass / (mass + mass_half)`` maps it to
+    [0, 1) monotonically (0.5 at ``mass_half``), uncalibrated.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from spermtrack.detectors.base import FrameDetector, check_choice, check_number, detections_table, to_gray
+from spermtrack.errors import InputError
+
+__all__ = ["TrackpyConfig", "TrackpyLocator"]
+
+_OWNER = "TrackpyConfig"
+
+
+@dataclass(frozen=True)
+class TrackpyConfig:
+    """Settings of the trackpy peer detector.
+
+    Parameters
+    ----------
+    diameter : int
+        Feature diameter in px (odd); VISEM heads are 6-10 px.
+    minmass : float
+        Minimum integrated brightness of a feature (trackpy's main threshold).
+    polarity : {'bright', 'dark'}
+        trackpy finds bright features; ``'dark'`` inverts the frame first (bright field).
+    box_px : float
+        Box side given to every detection, px.
+    mass_half : float
+        Mass at which ``score = 0.5``.
+    """
+
+    diameter: int = 9
+    minmass: float = 500.0
+    polarity: str = "bright"
+    box_px: float = 22.0
+    mass_half: float = 1000.0
+
+    def __post_init__(self) -> None:
+        d = int(check_number(_OWNER, "diameter", self.diameter, lo=3, hi=201, integer=True))
+        if d % 2 == 0:
+            raise InputError(f"{_OWNER}.diameter must be odd, got {self.diameter!r}")
+        object.__setattr__(self, "diameter", d)
+        object.__setattr__(self, "minmass", check_number(_OWNER, "minmass", self.minmass, lo=0))
+        check_choice(_OWNER, "polarity", self.polarity, ("bright", "dark"))
+        object.__setattr__(self, "box_px", check_number(_OWNER, "box_px", self.box_px, lo=0, lo_open=True))
+        object.__setattr__(self, "mass_half", check_number(_OWNER, "mass_half", self.mass_half, lo=0, lo_open=True))
+
+
+class TrackpyLocator(FrameDetector):
+    """trackpy's locator as a frame detector (see the module docstring).
+
+    Raises
+    ------
+    InputError
+        trackpy is not installed, or an unknown or bad option.
+    """
+
+    name = "trackpy"
+
+    def __init__(self, config: TrackpyConfig | None = None, **overrides) -> None:
+        unknown = sorted(set(overrides) - set(TrackpyConfig.__dataclass_fields__))
+        if unknown:
+            raise InputError(f"unknown trackpy detector option(s) {', '.join(unknown)}; valid: "
+                             f"{', '.join(TrackpyConfig.__dataclass_fields__)}")
+        base = config if config is not None else TrackpyConfig()
+        self.config = TrackpyConfig(**{**asdict(base), **overrides})
+        try:
+            import trackpy
+        except ImportError:
+            raise InputError("the trackpy detector needs trackpy: pip install 'spermtrack[peers]'") from None
+        trackpy.quiet()
+        self._trackpy = trackpy
+
+    @property
+    def score_threshold(self) -> float:
+        """The score of a feature at exactly ``minmass``."""
+        return self.score_of_mass(self.config.minmass)
+
+    def score_of_mass(self, mass: float | np.ndarray) -> float | np.ndarray:
+        """``mass / (mass + mass_half)``."""
+        return mass / (mass + self.config.mass_half)
+
+    def to_dict(self) -> dict:
+        """Settings, for provenance."""
+        return {"detector": self.name, **asdict(self.config), "trackpy": self._trackpy.__version__}
+
+    def _detect_batch(self, frames: list[np.ndarray], indices: list[int]) -> list[pd.DataFrame]:
+        cfg = self.config
+        tables = []
+        for frame, index in zip(frames, indices):
+            gray = to_gray(frame)
+            if cfg.polarity == "dark":
+                gray = 255 - gray
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                found = self._trackpy.locate(gray, cfg.diameter, minmass=cfg.minmass, engine="python")
+            n = len(found)
+            x, y = found["x"].to_numpy(np.float64), found["y"].to_numpy(np.float64)
+            score = self.score_of_mass(found["mass"].to_numpy(np.float64))
+            side = np.full(n, cfg.box_px)
+            tables.append(detections_table(index, x, y, side, side, score, np.zeros(n, dtype=np.int64)))
+        return tables

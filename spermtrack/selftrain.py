@@ -1,0 +1,194 @@
+"""Self-training: adapt a YOLO checkpoint to a user's own microscope from unlabelled video.
+
+1. **Pseudo-labels.** The starting checkpoint detects heads on frames ``start, start + step, ...
+   < stop`` of the user's video; detections with ``score >= conf`` become YOLO label files of a
+   VISEM-Tracking-layout folder (:func:`pseudo_label`). No annotation is needed.
+2. **Fine-tuning.** The checkpoint is trained further on those frames
+   (:func:`~spermtrack.detectors.train.train_yolo`, photometric augmentation on, Adam with no bias
+   warm-up so the starting model is not forgotten), the last tenth of the frames serving as the
+   validation split that picks the best epoch.
+3. **Export.** ``OUT/detector.pt`` (:func:`~spermtrack.detectors.train.export_checkpoint`) with the
+   settings embedded. It carries no score calibration (there are no labels to fit one on).
+
+Self-training reinforces what the starting checkpoint already finds: it sharpens confident
+detections and suppresses what it never finds, so it helps when the starting model is roughly right
+and its scores are low or unsure on the new look (measured in ``benchmarks/real_bench.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from spermtrack.errors import InputError
+
+__all__ = ["SelfTrainConfig", "pseudo_label", "self_train"]
+
+
+@dataclass(frozen=True)
+class SelfTrainConfig:
+    """Settings of :func:`self_train`.
+
+    Parameters
+    ----------
+    conf : float
+        Detections with at least this score become pseudo-labels.
+    start, stop, step : int
+        Frames used: ``start, start + step, ... < stop`` (``stop=None``: to the end).
+    epochs : int
+        Fine-tuning epochs.
+    imgsz, batch : int
+        Training size and batch.
+    seed : int
+        ultralytics seed.
+    """
+
+    conf: float = 0.25
+    start: int = 0
+    stop: int | None = None
+    step: int = 4
+    epochs: int = 10
+    imgsz: int = 640
+    batch: int = 8
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        from spermtrack.detectors.base import check_number
+
+        owner = "SelfTrainConfig"
+        object.__setattr__(self, "conf", check_number(owner, "conf", self.conf, lo=0, lo_open=True, hi=1))
+        for name, lo in (("start", 0), ("step", 1), ("epochs", 1), ("imgsz", 32), ("batch", 1), ("seed", 0)):
+            object.__setattr__(self, name, int(check_number(owner, name, getattr(self, name), lo=lo, integer=True)))
+        if self.stop is not None:
+            stop = int(check_number(owner, "stop", self.stop, lo=self.start + 1, integer=True))
+            object.__setattr__(self, "stop", stop)
+
+    def to_dict(self) -> dict:
+        """Plain-dict form, for provenance."""
+        return asdict(self)
+
+
+def _clip(video: Path) -> tuple[Path, str]:
+    """The video file and id of a video file or VISEM-Tracking video folder."""
+    from spermtrack.io.video import VIDEO_SUFFIXES
+
+    if video.is_file():
+        return video, video.stem
+    if video.is_dir():
+        clips = sorted(p for p in video.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+        named = [p for p in clips if p.stem == video.name]
+        if named or len(clips) == 1:
+            return (named or clips)[0], video.name
+        raise InputError("holds no single video file to self-train on" if not clips else
+                         f"holds several video files and none is named {video.name}.mp4", video)
+    raise InputError("does not exist", video)
+
+
+def pseudo_label(video: str | os.PathLike, weights: str | os.PathLike | None, out_dir: str | os.PathLike, *,
+                 config: SelfTrainConfig) -> tuple[Path, int]:
+    """Write a VISEM-layout folder whose labels are a checkpoint's confident detections.
+
+    Parameters
+    ----------
+    video : str or PathLike
+        A video file or a VISEM-Tracking video folder (its labels, if any, are not read).
+    weights : str or PathLike or None
+        The starting checkpoint (``None``: the shipped default).
+    out_dir : str or PathLike
+        The folder ``OUT/<id>/`` is written: ``<id>.<ext>`` (a link to the clip) and ``labels/``.
+    config : SelfTrainConfig
+
+    Returns
+    -------
+    (pathlib.Path, int)
+        The video folder and the number of pseudo-labelled boxes.
+
+    Raises
+    ------
+    InputError
+        An unreadable video or checkpoint, or no detection reaches ``conf``.
+    """
+    from spermtrack.detectors import get_detector
+    from spermtrack.io.atomic import write_text
+    from spermtrack.io.video import iter_frames, probe_video
+    from spermtrack.io.visem import label_lines
+
+    clip, video_id = _clip(Path(video))
+    info = probe_video(clip)
+    folder = Path(out_dir) / video_id
+    (folder / "labels").mkdir(parents=True, exist_ok=True)
+    link = folder / f"{video_id}{clip.suffix.lower()}"
+    if not link.exists():
+        try:
+            os.link(clip, link)
+        except OSError:
+            link.symlink_to(clip.resolve())
+    detector = get_detector("yolo", weights=None if weights is None else str(weights), conf=config.conf)
+    stop = config.stop if config.stop is not None else (info.n_frames or None)
+    wanted = (item for item in iter_frames(clip, start=config.start, stop=stop)
+              if (item[0] - config.start) % config.step == 0)
+    dets = detector.detect_video(wanted, progress=True)
+    if len(dets) == 0:
+        raise InputError(f"no detection reaches the pseudo-label score {config.conf:g}: lower it (--conf) or start "
+                         "from another checkpoint", video)
+    frames = sorted(set(range(config.start, stop or (int(dets['frame'].max()) + 1), config.step)))
+    by_frame = dict(tuple(dets.assign(gt_id="").groupby("frame")))
+    for f in frames:
+        rows = by_frame.get(f)
+        text = "" if rows is None else label_lines(rows, width=info.width, height=info.height)[0]
+        write_text(folder / "labels" / f"{video_id}_frame_{f}.txt", text)
+    return folder, len(dets)
+
+
+def self_train(video: str | os.PathLike, *, weights: str | os.PathLike | None = None,
+               out_dir: str | os.PathLike, config: SelfTrainConfig | None = None, verbose: bool = True) -> dict:
+    """Pseudo-label a video with a checkpoint, fine-tune the checkpoint on it, export the result.
+
+    Parameters
+    ----------
+    video : str or PathLike
+        A video file or a VISEM-Tracking video folder.
+    weights : str or PathLike or None
+        Starting checkpoint (``None``: the shipped default).
+    out_dir : str or PathLike
+        Output folder: ``pseudo/`` (labels), ``dataset/``, ``run/`` (ultralytics) and ``detector.pt``.
+    config : SelfTrainConfig, optional
+    verbose : bool
+        Let ultralytics print its progress.
+
+    Returns
+    -------
+    dict
+        ``detector`` (path of the exported checkpoint), ``pseudo_boxes``, the validation metrics of
+        the fine-tuned model on pseudo-labels and the settings.
+    """
+    from spermtrack.detectors.augment import PhotometricConfig
+    from spermtrack.detectors.dataset import VideoSelection, write_yolo_dataset
+    from spermtrack.detectors.train import TrainConfig, export_checkpoint, train_yolo
+    from spermtrack.detectors.yolo import resolve_weights
+    from spermtrack.io.atomic import write_json
+
+    config = config or SelfTrainConfig()
+    out = Path(out_dir).resolve()
+    start_weights = resolve_weights(weights)
+    folder, n_boxes = pseudo_label(video, start_weights, out / "pseudo", config=config)
+    labelled = sorted(int(p.stem.rsplit("_", 1)[1]) for p in (folder / "labels").glob("*.txt"))
+    n_val = max(1, len(labelled) // 10)
+    split_at = labelled[-n_val]
+    selections = [VideoSelection(folder, split="train", start=config.start, stop=split_at, step=config.step),
+                  VideoSelection(folder, split="val", start=split_at, stop=labelled[-1] + 1, step=config.step)]
+    data_yaml = write_yolo_dataset(selections, out / "dataset", settings={"self_train": config.to_dict()})
+    train = TrainConfig(model=str(start_weights), epochs=config.epochs, imgsz=config.imgsz, batch=config.batch,
+                        seed=config.seed, optimizer="AdamW", lr0=0.001, warmup_epochs=1.0, warmup_bias_lr=0.0,
+                        close_mosaic=min(3, config.epochs))
+    report = train_yolo(data_yaml, out_dir=out / "run", config=train, photometric=PhotometricConfig(),
+                        verbose=verbose)
+    info = {"trained_on": f"pseudo-labels (score >= {config.conf:g}) of {Path(video).name} from "
+                          f"{start_weights.name}; no human labels",
+            "self_train": config.to_dict(), "start_weights": start_weights.name,
+            "val_metrics_on_pseudo_labels": {k: report[k] for k in ("mAP50", "mAP50_95", "precision", "recall")}}
+    detector = export_checkpoint(report["weights"], out / "detector.pt", info=info)
+    result = {"detector": str(detector), "pseudo_boxes": n_boxes, **info}
+    write_json(out / "self_train.json", result)
+    return result
