@@ -83,10 +83,10 @@ def _jittered(video, jitter: float, seed: int) -> pd.DataFrame:
 
 
 def _tracked(detections: pd.DataFrame, video) -> pd.DataFrame:
-    from spermtrack.tracker import motion_from_physical, track
+    from spermtrack.tracker import make_tracker, motion_from_physical
 
     rec = video.recording
-    return track(detections, "sperm", **motion_from_physical(fps=rec.fps, um_per_px=rec.um_per_px))
+    return make_tracker("sperm", **motion_from_physical(fps=rec.fps, um_per_px=rec.um_per_px)).track(detections)
 
 
 def _match(tracks: pd.DataFrame, objects: pd.DataFrame, *, min_purity: float = 0.8,
@@ -199,10 +199,10 @@ def _label_detections(det: pd.DataFrame, truth: pd.DataFrame, radius: float = 10
 
 
 def _detected(video, name: str) -> pd.DataFrame:
-    from spermtrack.detectors import get_detector
+    from spermtrack.detectors import make_detector
     from spermtrack.synth import render_frames
 
-    det = get_detector(name).detect_video(render_frames(video))
+    det = make_detector(name).detect_video(render_frames(video))
     return _label_detections(det, video.truth)
 
 

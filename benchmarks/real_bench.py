@@ -53,16 +53,18 @@ DETECTORS = {
 
 
 def _detector(name: str, low: bool = False):
-    from spermtrack.detectors import get_detector
+    from spermtrack.detectors import make_detector
 
     registry, default, low_opts = DETECTORS[name]
-    return get_detector(registry, **(low_opts if low else default))
+    return make_detector(registry, **(low_opts if low else default))
 
 
 def _default_threshold(name: str, detector) -> float:
     """The score threshold that turns the low-threshold run into the default output."""
     if name == "blob":
-        return float(detector.to_dict().get("resolved", {}).get("min_score") or 0.0)
+        from spermtrack.detectors.blob import load_score_models
+
+        return float(load_score_models()[detector.polarity].min_score)
     if name == "trackpy":
         return float(_detector(name).score_threshold)
     from spermtrack.detectors import YoloConfig
@@ -100,7 +102,7 @@ def tracking_rows(name: str, dets: pd.DataFrame, truth: pd.DataFrame, trackers: 
     rows = []
     for tracker in trackers:
         start = time.perf_counter()
-        tracks, _ = run_tracker(dets, tracker, fps=fps, um_per_px=um_per_px)
+        tracks, _, _ = run_tracker(dets, tracker, fps=fps, um_per_px=um_per_px)
         seconds = time.perf_counter() - start
         tracked = tracks[tracks["track_id"] >= 0]
         m = mot_metrics(truth, tracked, metric="centre", gate=GATE_PX)
@@ -174,12 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     rows.append({"source": "annotated tracks, whole video",
                  **grade_percent(gt11.assign(score=1.0), fps=rec.fps, um_per_px=rec.um_per_px)})
     for name in detectors:
-        tracks, _ = run_tracker(dets_val[name], "sperm", fps=rec.fps, um_per_px=rec.um_per_px)
+        tracks, _, _ = run_tracker(dets_val[name], "sperm", fps=rec.fps, um_per_px=rec.um_per_px)
         rows.append({"source": f"{name} + sperm, frames 1029-1469",
                      **grade_percent(tracks, fps=rec.fps, um_per_px=rec.um_per_px)})
         detector = _detector(name)
         whole = detector.detect_video(v11.iter_frames())
-        tracks, _ = run_tracker(whole, "sperm", fps=rec.fps, um_per_px=rec.um_per_px)
+        tracks, _, _ = run_tracker(whole, "sperm", fps=rec.fps, um_per_px=rec.um_per_px)
         rows.append({"source": f"{name} + sperm, whole video",
                      **grade_percent(tracks, fps=rec.fps, um_per_px=rec.um_per_px)})
         print(f"  {name}: graded", file=sys.stderr, flush=True)

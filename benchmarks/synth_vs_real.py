@@ -260,7 +260,7 @@ def speed(seed: int) -> None:
         write_synthetic_dataset(tmp, n_videos=1, config=cfg, seed=seed, progress=False)
         t4 = time.perf_counter()
         size = sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())
-    print(f"\nSpeed (10 s, 640x480, 50 fps = 500 frames, density 30; limit 30 s):")
+    print("\nSpeed (10 s, 640x480, 50 fps = 500 frames, density 30; limit 30 s):")
     print(f"  simulate_video          {t1 - t0:6.2f} s")
     print(f"  render_frames only      {t2 - t1:6.2f} s  ({(t2 - t1) / cfg.n_frames * 1e3:.1f} ms/frame)")
     print(f"  write_synthetic_dataset {t4 - t3:6.2f} s  (simulate + render + mp4 + jpg + labels + truth; "

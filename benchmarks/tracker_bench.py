@@ -25,7 +25,6 @@ tud
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -35,8 +34,8 @@ import pandas as pd
 
 from spermtrack.detectors.gt import DetectionNoise, gt_detections
 from spermtrack.eval.mot import mot_metrics
-from spermtrack.tracker import track
-from spermtrack.tracker.peers import PEER_PACKAGES, available_peers, track_peer
+from spermtrack.tracker import make_tracker
+from spermtrack.tracker.peers import PEER_PACKAGES, available_peers
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 NOISY = DetectionNoise(jitter_px=0.75, miss_rate=0.10, fp_per_frame=2.0, seed=11)
@@ -52,7 +51,7 @@ def _peers(spec: str) -> list[str]:
 
 def _run(name: str, dets: pd.DataFrame, fps: float) -> tuple[pd.DataFrame, float]:
     t0 = time.perf_counter()
-    out = track(dets, "sperm", fps=fps) if name == "spermtrack" else track_peer(dets, name, fps=fps)
+    out = make_tracker(name, fps=fps).track(dets)
     return out, time.perf_counter() - t0
 
 
@@ -92,7 +91,7 @@ def _datasets(args) -> list[tuple[str, pd.DataFrame, float, int, int]]:
 
 
 def cmd_accuracy(args) -> None:
-    names = ["spermtrack"] + _peers(args.peers)
+    names = ["sperm"] + _peers(args.peers)
     rows = []
     for data, gt, fps, width, height in _datasets(args):
         for cond, noise in (("clean", None), ("noisy", NOISY)):
@@ -117,13 +116,13 @@ def cmd_accuracy(args) -> None:
 
 
 def _verdict(table: pd.DataFrame) -> None:
-    ours = table[table["tracker"] == "spermtrack"]
+    ours = table[table["tracker"] == "sperm"]
     clean = ours[ours["detections"] == "clean"]
     print(f"\nIDF1 >= 0.95 on clean ground truth: min {clean['IDF1'].min():.4f} "
           f"({'met' if clean['IDF1'].min() >= 0.95 else 'NOT met'})")
     for (data, cond), grp in table.groupby(["data", "detections"], sort=False):
-        peers = grp[grp["tracker"] != "spermtrack"]
-        me = grp[grp["tracker"] == "spermtrack"].iloc[0]
+        peers = grp[grp["tracker"] != "sperm"]
+        me = grp[grp["tracker"] == "sperm"].iloc[0]
         if len(peers):
             best_h = peers.loc[peers["HOTA"].idxmax()]
             best_i = peers.loc[peers["IDF1"].idxmax()]
@@ -148,7 +147,7 @@ def _random_walk(n_objects: int, n_frames: int, seed: int = 0) -> pd.DataFrame:
 
 
 def cmd_speed(args) -> None:
-    names = ["spermtrack (online)", "spermtrack (with offline steps)"] + _peers(args.peers)
+    names = ["sperm_online", "sperm"] + _peers(args.peers)
     rows = []
     for n in (10, 50, 200, 1000):
         dets = _random_walk(n, args.frames)
@@ -156,24 +155,20 @@ def cmd_speed(args) -> None:
         for name in names:
             if n not in args.objects:
                 continue
+            tracker = make_tracker(name, fps=50.0)
             t0 = time.perf_counter()
-            if name == "spermtrack (online)":
-                track(dets, "sperm", offline=False)
-            elif name.startswith("spermtrack"):
-                track(dets, "sperm")
-            else:
-                track_peer(dets, name, fps=50.0)
+            tracker.track(dets)
             row[name] = args.frames / (time.perf_counter() - t0)
             print(f"  {n:5d} objects  {name:32s} {row[name]:10.1f} frames/s", flush=True)
         rows.append(row)
     table = pd.DataFrame(rows).set_index("objects/frame")
     print("\nframes per second (tracker alone, no detection)")
     print(table.round(1).to_string())
-    peers = [c for c in table.columns if not c.startswith("spermtrack")]
+    peers = [c for c in table.columns if not c.startswith("sperm")]
     if peers:
         fastest = table[peers].max(axis=1)
-        print("\nspeed-up of spermtrack (online) over the fastest peer")
-        print((table["spermtrack (online)"] / fastest).round(2).to_string())
+        print("\nspeed-up of sperm_online over the fastest peer")
+        print((table["sperm_online"] / fastest).round(2).to_string())
 
 
 def cmd_tud(args) -> None:
@@ -183,7 +178,7 @@ def cmd_tud(args) -> None:
 
     dets = read_mot(REFERENCE / "mot" / "TUD-Campus.det.txt", kind="det")
     gt = read_mot(Path(motmetrics.__file__).parent / "data" / "TUD-Campus" / "gt.txt", kind="gt")
-    pred = track(dets, "sort")
+    pred = make_tracker("sort").track(dets)
     m = mot_metrics(gt, pred, metric="iou", gate=0.5)
     print(pd.DataFrame([{k: m[k] for k in ("MOTA", "IDF1", "HOTA", "FP", "FN", "IDSW")}]).to_string(index=False))
     print(f"\nSORT README on the same detections: MOTA 62.7, FP 15, FN 113, IDSW 6; ours MOTA {100 * m['MOTA']:.1f}")

@@ -33,7 +33,7 @@ import pandas as pd
 from spermtrack.detectors.gt import DetectionNoise, gt_detections
 from spermtrack.eval.mot import mot_metrics
 from spermtrack.io.visem import read_train_tracks
-from spermtrack.tracker import track
+from spermtrack.tracker import make_tracker
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "visem_real" / "train_tracks.csv.gz"
 NOISE = {"clean": None, "noisy": DetectionNoise(jitter_px=0.75, miss_rate=0.10, fp_per_frame=2.0, seed=11)}
@@ -66,12 +66,8 @@ def run(videos: dict, noise: str, params: dict, *, preset: str, peer: str | None
     for vid, (rec, gt) in videos.items():
         dets = gt_detections(gt, NOISE[noise], width=rec.width, height=rec.height)
         t0 = time.perf_counter()
-        if peer is None:
-            out = track(dets, preset, fps=rec.fps, **params)
-        else:
-            from spermtrack.tracker.peers import track_peer
-
-            out = track_peer(dets, peer, fps=rec.fps)
+        out = make_tracker(preset if peer is None else peer, fps=rec.fps, um_per_px=rec.um_per_px,
+                           **(params if peer is None else {})).track(dets)
         secs += time.perf_counter() - t0
         frames += int(dets["frame"].max()) + 1
         m = mot_metrics(gt, out, metric="centre", gate=10.0)

@@ -24,20 +24,17 @@ generator; :class:`PhotometricAugment` wraps it as an ultralytics transform (it 
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
-from spermtrack.detectors.base import check_number
-from spermtrack.errors import InputError
+from spermtrack._validate import Config
 
 __all__ = ["PhotometricConfig", "PhotometricAugment", "augment_photometric"]
 
-_OWNER = "PhotometricConfig"
-
 
 @dataclass(frozen=True)
-class PhotometricConfig:
+class PhotometricConfig(Config):
     """Probabilities and ranges of the photometric augmentation; validated on construction.
 
     Parameters
@@ -83,21 +80,13 @@ class PhotometricConfig:
 
     def __post_init__(self) -> None:
         for name in ("p_invert", "p_gray", "p_contrast", "p_blur", "p_noise", "p_jpeg"):
-            object.__setattr__(self, name, check_number(_OWNER, name, getattr(self, name), lo=0, hi=1))
-        limits = {"gain": (0.01, 100), "shift": (-255, 255), "gamma": (0.01, 100), "blur_sigma": (0, 50),
-                  "noise_sd": (0, 255), "jpeg_quality": (1, 100)}
-        for name, (lo, hi) in limits.items():
-            value = getattr(self, name)
-            if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
-                raise InputError(f"{_OWNER}.{name} must be a (low, high) pair, got {value!r}")
-            low, high = (check_number(_OWNER, name, v, lo=lo, hi=hi, integer=name == "jpeg_quality") for v in value)
-            if low > high:
-                raise InputError(f"{_OWNER}.{name} must be (low, high) with low <= high, got {value!r}")
-            object.__setattr__(self, name, (int(low), int(high)) if name == "jpeg_quality" else (low, high))
-
-    def to_dict(self) -> dict:
-        """Plain-dict form, for JSON provenance."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+            self._number(name, lo=0, hi=1)
+        self._pair("gain", lo=0.01, hi=100)
+        self._pair("shift", lo=-255, hi=255)
+        self._pair("gamma", lo=0.01, hi=100)
+        self._pair("blur_sigma", lo=0, hi=50)
+        self._pair("noise_sd", lo=0, hi=255)
+        self._pair("jpeg_quality", as_int=True, lo=1, hi=100)
 
 
 def augment_photometric(image: np.ndarray, rng: np.random.Generator, config: PhotometricConfig) -> np.ndarray:

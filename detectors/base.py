@@ -17,7 +17,6 @@ have the size of the first (a folder that mixes image sizes is an error, not a s
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -41,7 +40,7 @@ class Detector(Protocol):
     Attributes
     ----------
     name : str
-        Short name (``"blob"``, ``"yolo"``), as given to :func:`~spermtrack.detectors.get_detector`.
+        Short name (``"blob"``, ``"yolo"``), as given to :func:`~spermtrack.detectors.make_detector`.
     """
 
     name: str
@@ -195,6 +194,8 @@ class FrameDetector:
 
     name: str = ""
     batch_size: int = 1
+    #: Frame detectors read pixels (the ``gt`` detector of the registry does not).
+    needs_frames: bool = True
 
     def _detect_batch(self, frames: list[np.ndarray], indices: list[int]) -> list[pd.DataFrame]:
         raise NotImplementedError
@@ -289,33 +290,3 @@ class FrameDetector:
             if bar is not None:
                 bar.close()
         return _concat(parts)
-
-
-def check_choice(owner: str, name: str, value: object, choices: Sequence[str]) -> None:
-    """Raise :class:`InputError` unless ``value`` is one of ``choices``."""
-    if not isinstance(value, str) or value not in choices:
-        raise InputError(f"{owner}.{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-
-
-def check_number(owner: str, name: str, value: object, *, lo: float | None = None, hi: float | None = None,
-                 lo_open: bool = False, integer: bool = False) -> float:
-    """Validate a numeric config field; return it as float.
-
-    Raises
-    ------
-    InputError
-        Not a number (booleans are rejected), not finite, not an integer when ``integer``, or out
-        of ``[lo, hi]`` (``(lo, hi]`` when ``lo_open``).
-    """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InputError(f"{owner}.{name} must be a number, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v):
-        raise InputError(f"{owner}.{name} must be finite, got {value!r}")
-    if integer and not v.is_integer():
-        raise InputError(f"{owner}.{name} must be an integer, got {value!r}")
-    if lo is not None and (v <= lo if lo_open else v < lo):
-        raise InputError(f"{owner}.{name} must be {'>' if lo_open else '>='} {lo:g}, got {value!r}")
-    if hi is not None and v > hi:
-        raise InputError(f"{owner}.{name} must be <= {hi:g}, got {value!r}")
-    return v

@@ -40,7 +40,7 @@ Pipeline (one frame: about 4 ms at 640 x 480 on a 2-core machine, no batching ne
    number of peaks of the component ``log(n_peaks)`` and the closeness to the frame edge
    ``exp(-d / 6 px)`` (annotators skip objects cut by the edge). The weights are fitted by logistic
    regression per polarity (:data:`SCORE_MODELS_FILE`; bright: real VISEM-Tracking video 11, frames
-   0-1028; dark: synthetic bright-field frames; see ``python -m spermtrack.recipes blob``), so a
+   0-1028; dark: synthetic bright-field frames; see ``python -m spermtrack.training.recipes blob``), so a
    score reads as a calibrated probability. ``'contrast'``: ``tanh(peak / (4 T))``, the
    uncalibrated contrast score of earlier versions.
 
@@ -56,7 +56,8 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
-from spermtrack.detectors.base import FrameDetector, check_choice, check_number, detections_table, to_gray
+from spermtrack._validate import Config, choice, number
+from spermtrack.detectors.base import FrameDetector, detections_table, to_gray
 from spermtrack.errors import InputError
 
 __all__ = ["BLOB_FEATURES", "BlobConfig", "BlobDetector", "BlobScoreModel", "Blobs", "band_pass", "blob_features",
@@ -67,7 +68,7 @@ BOX_MODES = ("fixed", "extent")
 SCORE_MODELS = ("fitted", "contrast")
 #: Features of the fitted score model, in order (see :func:`blob_features`).
 BLOB_FEATURES: tuple[str, ...] = ("snr", "log_area", "dark_ratio", "log_peaks", "border")
-#: Package file with the fitted score models per polarity (written by ``python -m spermtrack.recipes blob``).
+#: Package file with the fitted score models per polarity (written by ``python -m spermtrack.training.recipes blob``).
 SCORE_MODELS_FILE = "blob_scores.json"
 _BORDER_SCALE_PX = 6.0
 _OWNER = "BlobConfig"
@@ -81,7 +82,7 @@ _HEAD_EXTENT_PX = 11.0  # typical foreground extent of one head at the default s
 
 
 @dataclass(frozen=True)
-class BlobConfig:
+class BlobConfig(Config):
     """Settings of the ``blob`` detector; validated on construction.
 
     Parameters
@@ -159,55 +160,35 @@ class BlobConfig:
     with_features: bool = False
 
     def __post_init__(self) -> None:
-        check_choice(_OWNER, "polarity", self.polarity, POLARITIES)
-        check_choice(_OWNER, "box_mode", self.box_mode, BOX_MODES)
-        check_number(_OWNER, "sigma_px", self.sigma_px, lo=0.3, hi=50)
-        b = check_number(_OWNER, "background_px", self.background_px, lo=3, hi=1001, integer=True)
-        if b % 2 == 0:
-            raise InputError(f"{_OWNER}.background_px must be odd, got {self.background_px!r}")
-        check_number(_OWNER, "threshold_sd", self.threshold_sd, lo=0, lo_open=True, hi=1000)
-        if self.min_contrast is not None:
-            check_number(_OWNER, "min_contrast", self.min_contrast, lo=0, hi=255)
-        lo_area = check_number(_OWNER, "min_area_px", self.min_area_px, lo=1, integer=True)
-        hi_area = check_number(_OWNER, "max_area_px", self.max_area_px, lo=1, integer=True)
-        if hi_area < lo_area:
-            raise InputError(f"{_OWNER}.max_area_px ({self.max_area_px}) must be >= min_area_px ({self.min_area_px})")
-        check_number(_OWNER, "min_separation_px", self.min_separation_px, lo=0, hi=1000)
-        if self.cluster_area_px is not None:
-            check_number(_OWNER, "cluster_area_px", self.cluster_area_px, lo=1, integer=True)
-        check_number(_OWNER, "cluster_min_peaks", self.cluster_min_peaks, lo=2, integer=True)
-        check_number(_OWNER, "cluster_pair_px", self.cluster_pair_px, lo=0, hi=1000)
-        if self.pinhead_max_area_px is not None:
-            check_number(_OWNER, "pinhead_max_area_px", self.pinhead_max_area_px, lo=0, integer=True)
-        check_number(_OWNER, "border_px", self.border_px, lo=0, hi=1000)
-        check_number(_OWNER, "box_px", self.box_px, lo=0, lo_open=True, hi=10000)
-        check_number(_OWNER, "pinhead_box_px", self.pinhead_box_px, lo=0, lo_open=True, hi=10000)
-        check_number(_OWNER, "extent_scale", self.extent_scale, lo=0, lo_open=True, hi=100)
-        if self.min_score is not None:
-            check_number(_OWNER, "min_score", self.min_score, lo=0, hi=1)
-        check_choice(_OWNER, "score_model", self.score_model, SCORE_MODELS)
-        check_number(_OWNER, "dark_radius_px", self.dark_radius_px, lo=1, hi=100)
-        if not isinstance(self.with_features, (bool, np.bool_)):
-            raise InputError(f"{_OWNER}.with_features must be True or False, got {self.with_features!r}")
-        for name in ("background_px", "min_area_px", "max_area_px", "cluster_area_px", "cluster_min_peaks",
-                     "pinhead_max_area_px"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, int(getattr(self, name)))
-        for name in ("sigma_px", "threshold_sd", "min_contrast", "min_separation_px", "cluster_pair_px", "border_px",
-                     "box_px",
-                     "pinhead_box_px", "extent_scale", "min_score", "dark_radius_px"):
-            if getattr(self, name) is not None:
-                object.__setattr__(self, name, float(getattr(self, name)))
+        self._choice("polarity", POLARITIES)
+        self._choice("box_mode", BOX_MODES)
+        self._choice("score_model", SCORE_MODELS)
+        self._number("sigma_px", lo=0.3, hi=50)
+        if self._integer("background_px", lo=3, hi=1001) % 2 == 0:
+            raise self._fail("background_px", "odd")
+        self._number("threshold_sd", lo=0, lo_open=True, hi=1000)
+        self._optional_number("min_contrast", lo=0, hi=255)
+        if self._integer("max_area_px", lo=1) < self._integer("min_area_px", lo=1):
+            raise self._fail("max_area_px", f">= min_area_px ({self.min_area_px})")
+        self._number("min_separation_px", lo=0, hi=1000)
+        self._optional_integer("cluster_area_px", lo=1)
+        self._integer("cluster_min_peaks", lo=2)
+        self._number("cluster_pair_px", lo=0, hi=1000)
+        self._optional_integer("pinhead_max_area_px", lo=0)
+        self._number("border_px", lo=0, hi=1000)
+        self._number("box_px", lo=0, lo_open=True, hi=10000)
+        self._number("pinhead_box_px", lo=0, lo_open=True, hi=10000)
+        self._number("extent_scale", lo=0, lo_open=True, hi=100)
+        self._optional_number("min_score", lo=0, hi=1)
+        self._number("dark_radius_px", lo=1, hi=100)
+        self._boolean("with_features")
 
     def resolved(self, polarity: str) -> BlobConfig:
         """This config with ``polarity`` ('bright' or 'dark') and its defaults filled in for ``None`` fields."""
-        check_choice(_OWNER, "polarity", polarity, ("bright", "dark"))
+        choice(_OWNER, "polarity", polarity, ("bright", "dark"))
         fill = {k: v for k, v in POLARITY_DEFAULTS[polarity].items() if getattr(self, k) is None}
         return replace(self, polarity=polarity, **fill)
 
-    def to_dict(self) -> dict:
-        """Plain-dict form, for JSON provenance."""
-        return asdict(self)
 
 
 # ----------------------------------------------------------------------------------------------- pure steps
@@ -501,7 +482,7 @@ def blob_features(blobs: Blobs, *, noise: float, dark: np.ndarray, width: int, h
 
 
 @dataclass(frozen=True)
-class BlobScoreModel:
+class BlobScoreModel(Config):
     """A fitted score model: ``score = sigmoid(intercept + sum_k weights_k * feature_k)``.
 
     Parameters
@@ -529,20 +510,15 @@ class BlobScoreModel:
         if self.features != BLOB_FEATURES or len(self.weights) != len(BLOB_FEATURES):
             raise InputError(f"a blob score model needs the features {', '.join(BLOB_FEATURES)} with one weight "
                              f"each, got {self.features} with {len(self.weights)} weights")
-        for w in self.weights + (self.intercept,):
-            check_number("BlobScoreModel", "weight", w)
-        check_number("BlobScoreModel", "min_score", self.min_score, lo=0, hi=1)
+        for w in self.weights:
+            number("BlobScoreModel", "weights", w)
+        self._number("intercept")
+        self._number("min_score", lo=0, hi=1)
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """Scores in (0, 1) for a feature matrix from :func:`blob_features`."""
         z = features @ np.asarray(self.weights) + self.intercept
         return 1.0 / (1.0 + np.exp(-z))
-
-    def to_dict(self) -> dict:
-        """Plain-dict form (JSON)."""
-        out = asdict(self)
-        out["features"], out["weights"] = list(self.features), list(self.weights)
-        return out
 
 
 def load_score_models() -> dict[str, BlobScoreModel]:
@@ -559,7 +535,7 @@ def load_score_models() -> dict[str, BlobScoreModel]:
     resource = importlib.resources.files("spermtrack.detectors").joinpath("weights", SCORE_MODELS_FILE)
     try:
         data = json.loads(resource.read_text(encoding="utf-8"))
-        return {polarity: BlobScoreModel(**data[polarity]) for polarity in ("bright", "dark")}
+        return {polarity: BlobScoreModel.from_dict(data[polarity]) for polarity in ("bright", "dark")}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"the blob score models ({SCORE_MODELS_FILE}) are missing or malformed in this "
                          f"installation ({type(exc).__name__}: {exc}); reinstall spermtrack or use "
@@ -590,11 +566,7 @@ class BlobDetector(FrameDetector):
         base = config if config is not None else BlobConfig()
         if not isinstance(base, BlobConfig):
             raise InputError(f"config must be a BlobConfig, got {type(base).__name__}")
-        unknown = sorted(set(overrides) - set(BlobConfig.__dataclass_fields__))
-        if unknown:
-            raise InputError(f"unknown blob detector option(s) {', '.join(unknown)}; valid: "
-                             f"{', '.join(BlobConfig.__dataclass_fields__)}")
-        self.config = BlobConfig(**{**asdict(base), **overrides}) if overrides else base
+        self.config = base.replace(**overrides) if overrides else base
         self._active: BlobConfig | None = None
         self._models = load_score_models() if self.config.score_model == "fitted" else None
 

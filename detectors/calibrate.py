@@ -21,11 +21,11 @@ precision-recall curve, mAP) is unchanged; only the thresholds mean the same eve
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
-from spermtrack.detectors.base import check_number
+from spermtrack._validate import Config
 from spermtrack.errors import InputError
 
 __all__ = ["ScoreCalibration", "fit_logistic", "fit_score_calibration"]
@@ -39,7 +39,7 @@ def _logit(scores: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ScoreCalibration:
+class ScoreCalibration(Config):
     """``p = sigmoid(slope * logit(score) + intercept)`` (see the module docstring).
 
     Parameters
@@ -60,13 +60,11 @@ class ScoreCalibration:
     source: str = "identity"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "slope", check_number("ScoreCalibration", "slope", self.slope, lo=0, lo_open=True,
-                                                       hi=1e3))
-        object.__setattr__(self, "intercept", check_number("ScoreCalibration", "intercept", self.intercept,
-                                                           lo=-1e3, hi=1e3))
-        object.__setattr__(self, "n", int(check_number("ScoreCalibration", "n", self.n, lo=0, integer=True)))
+        self._number("slope", lo=0, lo_open=True, hi=1e3)
+        self._number("intercept", lo=-1e3, hi=1e3)
+        self._integer("n", lo=0)
         if not isinstance(self.source, str):
-            raise InputError(f"ScoreCalibration.source must be a string, got {self.source!r}")
+            raise self._fail("source", "a string")
 
     def apply(self, scores: np.ndarray) -> np.ndarray:
         """Calibrated scores (same shape), in (0, 1)."""
@@ -81,26 +79,6 @@ class ScoreCalibration:
         p = min(max(float(probability), _EPS), 1.0 - _EPS)
         z = (math.log(p / (1.0 - p)) - self.intercept) / self.slope
         return min(max(1.0 / (1.0 + math.exp(-min(max(z, -700.0), 700.0))), _EPS), 1.0 - _EPS)
-
-    def to_dict(self) -> dict:
-        """Plain-dict form (stored in checkpoints and provenance)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> ScoreCalibration:
-        """Rebuild from :meth:`to_dict` output.
-
-        Raises
-        ------
-        InputError
-            Not a dict, unknown keys or bad values.
-        """
-        if not isinstance(values, dict):
-            raise InputError(f"a score calibration must be a dict, got {type(values).__name__}")
-        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise InputError(f"unknown score calibration field(s) {', '.join(unknown)}")
-        return cls(**values)
 
 
 def fit_logistic(features: np.ndarray, is_true: np.ndarray, *, l2: float = 1e-6, max_iter: int = 100) -> np.ndarray:

@@ -7,17 +7,18 @@ errors can be told apart from detection errors.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from spermtrack._validate import Config
 from spermtrack.errors import InputError
 from spermtrack.schema import DETECTION_COLUMNS, validate_detections
 
 
 @dataclass(frozen=True)
-class DetectionNoise:
+class DetectionNoise(Config):
     """A noise model for ground-truth detections.
 
     Parameters
@@ -45,15 +46,12 @@ class DetectionNoise:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.jitter_px) and self.jitter_px >= 0):
-            raise InputError(f"DetectionNoise.jitter_px must be >= 0, got {self.jitter_px!r}")
-        if not (0 <= self.miss_rate < 1):
-            raise InputError(f"DetectionNoise.miss_rate must be in [0, 1), got {self.miss_rate!r}")
-        if not (np.isfinite(self.fp_per_frame) and self.fp_per_frame >= 0):
-            raise InputError(f"DetectionNoise.fp_per_frame must be >= 0, got {self.fp_per_frame!r}")
-        lo, hi = self.fp_score
-        if not (0 <= lo <= hi <= 1):
-            raise InputError(f"DetectionNoise.fp_score must satisfy 0 <= low <= high <= 1, got {self.fp_score!r}")
+        self._number("jitter_px", lo=0)
+        self._number("miss_rate", lo=0, hi=1, hi_open=True)
+        self._number("fp_per_frame", lo=0)
+        self._pair("true_score", ordered=False, lo=0)
+        self._pair("fp_score", lo=0, hi=1)
+        self._integer("seed", lo=0)
 
     @classmethod
     def parse(cls, text: str) -> DetectionNoise:
@@ -75,10 +73,6 @@ class DetectionNoise:
             except ValueError:
                 raise InputError(f"bad noise spec {part!r}: {value!r} is not a number") from None
         return cls(**kwargs)
-
-    def to_dict(self) -> dict:
-        """Plain-dict form, for provenance."""
-        return asdict(self)
 
 
 def gt_detections(ground_truth: pd.DataFrame, noise: DetectionNoise | None = None, *, width: int, height: int,
@@ -134,3 +128,38 @@ def gt_detections(ground_truth: pd.DataFrame, noise: DetectionNoise | None = Non
         out = pd.concat([out, fp], ignore_index=True)
     cols = list(DETECTION_COLUMNS) + [c for c in out.columns if c not in DETECTION_COLUMNS]
     return validate_detections(out[cols].sort_values("frame", kind="stable").reset_index(drop=True))
+
+
+class GroundTruthDetector:
+    """The ``gt`` detector of the registry: labelled boxes, optionally degraded by :class:`DetectionNoise`.
+
+    It reads no pixels (``needs_frames`` is False): the pipeline gives it the video's ground truth
+    through :meth:`detect_truth`, where frame detectors get frames through ``detect_video``.
+
+    Parameters
+    ----------
+    noise : DetectionNoise or str or None
+        A noise model, a spec such as ``"jitter=0.5,miss=0.1,fp=2,seed=0"`` (:meth:`DetectionNoise.parse`),
+        or None for the exact boxes.
+    """
+
+    name = "gt"
+    needs_frames = False
+
+    def __init__(self, noise: DetectionNoise | str | None = None) -> None:
+        if isinstance(noise, str):
+            noise = DetectionNoise.parse(noise)
+        if noise is not None and not isinstance(noise, DetectionNoise):
+            raise InputError(f"noise must be a DetectionNoise, a spec string or None, got {type(noise).__name__}")
+        self.noise = noise
+
+    def detect_truth(self, ground_truth: pd.DataFrame, *, width: int, height: int,
+                     n_frames: int | None = None) -> pd.DataFrame:
+        """Detections from labelled boxes (see :func:`gt_detections`)."""
+        if "track_id" not in ground_truth.columns:
+            ground_truth = ground_truth.assign(track_id=-1)
+        return gt_detections(ground_truth, self.noise, width=width, height=height, n_frames=n_frames)
+
+    def to_dict(self) -> dict:
+        """Name and noise model, for provenance."""
+        return {"detector": self.name, "noise": None if self.noise is None else self.noise.to_dict()}

@@ -12,21 +12,20 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from spermtrack.detectors.base import FrameDetector, check_choice, check_number, detections_table, to_gray
+from spermtrack._validate import Config
+from spermtrack.detectors.base import FrameDetector, detections_table, to_gray
 from spermtrack.errors import InputError
 
 __all__ = ["TrackpyConfig", "TrackpyLocator"]
 
-_OWNER = "TrackpyConfig"
-
 
 @dataclass(frozen=True)
-class TrackpyConfig:
+class TrackpyConfig(Config):
     """Settings of the trackpy peer detector.
 
     Parameters
@@ -50,14 +49,12 @@ class TrackpyConfig:
     mass_half: float = 1000.0
 
     def __post_init__(self) -> None:
-        d = int(check_number(_OWNER, "diameter", self.diameter, lo=3, hi=201, integer=True))
-        if d % 2 == 0:
-            raise InputError(f"{_OWNER}.diameter must be odd, got {self.diameter!r}")
-        object.__setattr__(self, "diameter", d)
-        object.__setattr__(self, "minmass", check_number(_OWNER, "minmass", self.minmass, lo=0))
-        check_choice(_OWNER, "polarity", self.polarity, ("bright", "dark"))
-        object.__setattr__(self, "box_px", check_number(_OWNER, "box_px", self.box_px, lo=0, lo_open=True))
-        object.__setattr__(self, "mass_half", check_number(_OWNER, "mass_half", self.mass_half, lo=0, lo_open=True))
+        if self._integer("diameter", lo=3, hi=201) % 2 == 0:
+            raise self._fail("diameter", "odd")
+        self._number("minmass", lo=0)
+        self._choice("polarity", ("bright", "dark"))
+        self._number("box_px", lo=0, lo_open=True)
+        self._number("mass_half", lo=0, lo_open=True)
 
 
 class TrackpyLocator(FrameDetector):
@@ -72,12 +69,8 @@ class TrackpyLocator(FrameDetector):
     name = "trackpy"
 
     def __init__(self, config: TrackpyConfig | None = None, **overrides) -> None:
-        unknown = sorted(set(overrides) - set(TrackpyConfig.__dataclass_fields__))
-        if unknown:
-            raise InputError(f"unknown trackpy detector option(s) {', '.join(unknown)}; valid: "
-                             f"{', '.join(TrackpyConfig.__dataclass_fields__)}")
         base = config if config is not None else TrackpyConfig()
-        self.config = TrackpyConfig(**{**asdict(base), **overrides})
+        self.config = base.replace(**overrides) if overrides else base
         try:
             import trackpy
         except ImportError:
@@ -96,7 +89,7 @@ class TrackpyLocator(FrameDetector):
 
     def to_dict(self) -> dict:
         """Settings, for provenance."""
-        return {"detector": self.name, **asdict(self.config), "trackpy": self._trackpy.__version__}
+        return {"detector": self.name, **self.config.to_dict(), "trackpy": self._trackpy.__version__}
 
     def _detect_batch(self, frames: list[np.ndarray], indices: list[int]) -> list[pd.DataFrame]:
         cfg = self.config

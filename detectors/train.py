@@ -1,17 +1,11 @@
-"""Train a YOLOv5-family detector on a VISEM-Tracking layout, offline on CPU.
+"""Train a YOLOv5-family detector with ultralytics, offline on CPU.
 
-:func:`train_detector` converts the data set (:func:`~spermtrack.detectors.dataset.convert_visem_to_yolo`,
-split by video), builds the model from ultralytics' yaml (``yolov5n/s/m/l/x``: random
-initialisation, no downloaded weights) or continues from a given ``.pt``, trains with
-ultralytics, then validates the best checkpoint on the validation videos and reports mAP50,
-mAP50-95, precision and recall.
-
-Everything ultralytics writes goes under ``out_dir``::
-
-    OUT/dataset/            the converted data set (data.yaml, split.json, images/, labels/)
-    OUT/train/              the ultralytics run: weights/best.pt, weights/last.pt, results.csv, args.yaml
-    OUT/val/                the final validation run
-    OUT/metrics.json        the returned metrics, the training config and the split
+:func:`train_yolo` builds the model from ultralytics' yaml (``yolov5n/s/m/l/x``: random initialisation,
+no downloaded weights) or continues from a given ``.pt``, trains it on an ultralytics data set with
+spermtrack's photometric augmentation (:mod:`spermtrack.detectors.augment`) added to ultralytics' own,
+then validates the best checkpoint (:func:`validate_detector`: mAP50, mAP50-95, precision, recall).
+Building the data set from VISEM-Tracking folders and writing files are the training package's job
+(:mod:`spermtrack.training`).
 
 No network: ``YOLO_OFFLINE=1``, ``plots=False`` (no font download), ``amp=False`` (no AMP check
 model download) and :func:`~spermtrack.detectors.yolo.no_downloads` around every ultralytics call.
@@ -19,26 +13,22 @@ model download) and :func:`~spermtrack.detectors.yolo.no_downloads` around every
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
+from spermtrack._validate import Config
 from spermtrack.detectors.augment import PhotometricAugment, PhotometricConfig
-from spermtrack.detectors.base import check_number
-from spermtrack.detectors.dataset import ConvertConfig, convert_visem_to_yolo
 from spermtrack.detectors.yolo import YOLO_MODELS, _import_ultralytics, load_yolo, no_downloads
 from spermtrack.errors import InputError
 
-__all__ = ["TrainConfig", "export_checkpoint", "train_detector", "train_yolo", "validate_detector"]
-
-_OWNER = "TrainConfig"
+__all__ = ["TrainConfig", "train_yolo", "validate_detector"]
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Settings of :func:`train_detector`; validated on construction.
+class TrainConfig(Config):
+    """Settings of :func:`train_yolo`; validated on construction.
 
     Parameters
     ----------
@@ -101,40 +91,23 @@ class TrainConfig:
     warmup_bias_lr: float = 0.1
 
     def __post_init__(self) -> None:
-        if not isinstance(self.model, (str, os.PathLike)) or not str(self.model):
-            raise InputError(f"{_OWNER}.model must be one of {', '.join(YOLO_MODELS)} or a .yaml/.pt path, "
-                             f"got {self.model!r}")
-        model = str(self.model)
-        object.__setattr__(self, "model", model)
-        if model not in YOLO_MODELS and Path(model).suffix.lower() not in (".yaml", ".yml", ".pt"):
-            raise InputError(f"{_OWNER}.model must be one of {', '.join(YOLO_MODELS)} or a path to an ultralytics "
-                             f".yaml or .pt file, got {model!r}")
+        model = self._path("model")
+        if model is None or (model not in YOLO_MODELS and Path(model).suffix.lower() not in (".yaml", ".yml", ".pt")):
+            raise self._fail("model", f"one of {', '.join(YOLO_MODELS)} or a path to an ultralytics .yaml or .pt file")
         if model not in YOLO_MODELS and not Path(model).is_file():
             raise InputError(f"model file not found (use one of {', '.join(YOLO_MODELS)} to train from scratch)",
                              model)
         for name, lo, hi in (("epochs", 1, 100000), ("batch", 1, 4096), ("seed", 0, 2**32 - 1),
                              ("workers", 0, 64), ("patience", 1, 100000), ("close_mosaic", 0, 100000)):
-            object.__setattr__(self, name, int(check_number(_OWNER, name, getattr(self, name), lo=lo, hi=hi,
-                                                            integer=True)))
-        size = int(check_number(_OWNER, "imgsz", self.imgsz, lo=32, hi=8192, integer=True))
-        if size % 32:
-            raise InputError(f"{_OWNER}.imgsz must be a multiple of 32, got {self.imgsz!r}")
-        object.__setattr__(self, "imgsz", size)
+            self._integer(name, lo=lo, hi=hi)
+        if self._integer("imgsz", lo=32, hi=8192) % 32:
+            raise self._fail("imgsz", "a multiple of 32")
         for name in ("flipud", "fliplr", "mosaic", "scale"):
-            object.__setattr__(self, name, check_number(_OWNER, name, getattr(self, name), lo=0, hi=1))
-        optimizers = ("auto", "SGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSProp")
-        if self.optimizer not in optimizers:
-            raise InputError(f"{_OWNER}.optimizer must be one of {', '.join(optimizers)}, got {self.optimizer!r}")
-        if self.lr0 is not None:
-            object.__setattr__(self, "lr0", check_number(_OWNER, "lr0", self.lr0, lo=0, lo_open=True, hi=1))
-        object.__setattr__(self, "warmup_epochs", check_number(_OWNER, "warmup_epochs", self.warmup_epochs, lo=0,
-                                                               hi=1000))
-        object.__setattr__(self, "warmup_bias_lr", check_number(_OWNER, "warmup_bias_lr", self.warmup_bias_lr,
-                                                                lo=0, hi=1))
-
-    def to_dict(self) -> dict:
-        """Plain-dict form, for JSON provenance."""
-        return asdict(self)
+            self._number(name, lo=0, hi=1)
+        self._choice("optimizer", ("auto", "SGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSProp"))
+        self._optional_number("lr0", lo=0, lo_open=True, hi=1)
+        self._number("warmup_epochs", lo=0, hi=1000)
+        self._number("warmup_bias_lr", lo=0, hi=1)
 
 
 def _model_source(model: str) -> str:
@@ -210,7 +183,7 @@ def train_yolo(data_yaml: str | os.PathLike, *, out_dir: str | os.PathLike, conf
     Parameters
     ----------
     data_yaml : str or PathLike
-        ``data.yaml`` of the data set (:func:`~spermtrack.detectors.dataset.write_yolo_dataset`).
+        ``data.yaml`` of the data set (:func:`~spermtrack.training.dataset.write_yolo_dataset`).
     out_dir : str or PathLike
         The run goes to ``out_dir/train``, the final validation to ``out_dir/val``.
     config : TrainConfig
@@ -262,122 +235,3 @@ def train_yolo(data_yaml: str | os.PathLike, *, out_dir: str | os.PathLike, conf
     return {**scores, "weights": str(best), "last_weights": str(last), "epochs_run": epochs_run,
             "train_seconds": round(seconds, 1), "config": config.to_dict(),
             "photometric": None if photometric is None else photometric.to_dict()}
-
-
-def train_detector(dataset_root: str | os.PathLike, *, out_dir: str | os.PathLike, model: str = "yolov5n",
-                   epochs: int = 30, imgsz: int = 640, batch: int = 16, seed: int = 0,
-                   val_videos: list[str] | tuple[str, ...] | None = None, val_fraction: float = 0.2,
-                   frame_step: int = 1, max_frames_per_video: int | None = None, workers: int = 2,
-                   patience: int = 100, verbose: bool = True, photometric: PhotometricConfig | None = None,
-                   **augment) -> dict:
-    """Convert a VISEM-Tracking layout, train a YOLOv5-family detector on CPU, validate it.
-
-    Parameters
-    ----------
-    dataset_root : str or PathLike
-        VISEM-Tracking root or its synthetic twin (``spermtrack synth``); video folders may hold
-        only their video file (frames are decoded).
-    out_dir : str or PathLike
-        Output folder (see the module docstring); created if needed.
-    model, epochs, imgsz, batch, seed, workers, patience
-        See :class:`TrainConfig`.
-    val_videos, val_fraction, frame_step, max_frames_per_video
-        The split and frame selection (see :class:`~spermtrack.detectors.dataset.ConvertConfig`):
-        the paper's val videos 52, 54, 60, 82 when present, else a seeded split.
-    verbose : bool
-        Let ultralytics print its per-epoch progress.
-    photometric : PhotometricConfig, optional
-        Photometric augmentation (see :func:`train_yolo`).
-    **augment
-        ``flipud``, ``fliplr``, ``mosaic``, ``scale``, ``close_mosaic`` (see :class:`TrainConfig`).
-
-    Returns
-    -------
-    dict
-        What :func:`train_yolo` returns, plus ``data_yaml``, ``train_videos``, ``val_videos``,
-        ``train_images``, ``val_images`` and ``convert`` (the split settings). Also written to
-        ``OUT/metrics.json``.
-
-    Raises
-    ------
-    InputError
-        Bad settings, an unusable data set (see :func:`convert_visem_to_yolo`), or an unreadable
-        ``.pt`` model.
-    """
-    unknown = sorted(set(augment) - {"flipud", "fliplr", "mosaic", "scale", "close_mosaic"})
-    if unknown:
-        raise InputError(f"unknown training option(s) {', '.join(unknown)}")
-    cfg = TrainConfig(model=model, epochs=epochs, imgsz=imgsz, batch=batch, seed=seed, workers=workers,
-                      patience=patience, **augment)
-    convert = ConvertConfig(val_videos=None if val_videos is None else tuple(str(v) for v in val_videos),
-                            seed=seed, val_fraction=val_fraction, frame_step=frame_step,
-                            max_frames_per_video=max_frames_per_video)
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    data_yaml = convert_visem_to_yolo(dataset_root, out / "dataset", **convert.to_dict())
-    split = json.loads((out / "dataset" / "split.json").read_text(encoding="utf-8"))
-    result = train_yolo(data_yaml, out_dir=out, config=cfg, photometric=photometric, verbose=verbose)
-    report = {**result, "data_yaml": str(data_yaml),
-              "train_videos": split["splits"]["train"]["videos"], "val_videos": split["splits"]["val"]["videos"],
-              "train_images": split["splits"]["train"]["frames"], "val_images": split["splits"]["val"]["frames"],
-              "convert": convert.to_dict()}
-    from spermtrack.io.atomic import write_json
-
-    write_json(out / "metrics.json", report)
-    return report
-
-
-def export_checkpoint(src: str | os.PathLike, dest: str | os.PathLike, *, info: dict | None = None) -> Path:
-    """Write a small, self-describing copy of a trained checkpoint (e.g. the one shipped in the package).
-
-    The model is stored in half precision without optimizer, EMA or training state (as
-    ultralytics' ``strip_optimizer``), machine-specific paths in ``train_args`` are replaced by
-    their file names, and ``info`` is stored under the key ``"spermtrack"``. The file still loads
-    with ``ultralytics.YOLO(dest)``.
-
-    Parameters
-    ----------
-    src : str or PathLike
-        An ultralytics checkpoint (``best.pt``).
-    dest : str or PathLike
-        Where to write (atomically).
-    info : dict, optional
-        Provenance to embed (e.g. the training command, data and metrics).
-
-    Returns
-    -------
-    pathlib.Path
-        ``dest``.
-    """
-    load_yolo(src)  # clear errors for a bad file
-    import torch
-    from ultralytics.nn.tasks import torch_safe_load
-
-    from spermtrack.io.atomic import atomic_path
-
-    with no_downloads():
-        ckpt, _ = torch_safe_load(str(src), safe_only=True)  # weights_only=True against ultralytics' allow-list
-    if ckpt.get("ema") is not None:
-        ckpt["model"] = ckpt["ema"]
-    for key in ("optimizer", "ema", "updates", "scaler", "best_fitness", "stopper", "train_metrics",
-                "train_results", "git"):
-        if key in ckpt:
-            ckpt[key] = None
-    ckpt["epoch"] = -1
-    model = ckpt["model"].half()
-    for p in model.parameters():
-        p.requires_grad = False
-    if hasattr(model, "criterion"):
-        model.criterion = None
-    args = dict(ckpt.get("train_args") or {})
-    for key in ("data", "project", "save_dir", "model"):
-        if isinstance(args.get(key), str) and os.sep in args[key]:
-            args[key] = Path(args[key]).name
-    ckpt["train_args"] = args
-    if hasattr(model, "args") and isinstance(model.args, dict):
-        model.args = {**model.args, **{k: args[k] for k in ("data", "project", "save_dir", "model") if k in args}}
-    # plain JSON types only (e.g. torch.__version__ is a TorchVersion), so the file stays safe-loadable
-    ckpt["spermtrack"] = json.loads(json.dumps(dict(info or {}), default=str))
-    with atomic_path(dest) as tmp:
-        torch.save(ckpt, str(tmp))
-    return Path(dest)

@@ -20,13 +20,14 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from spermtrack.detectors.base import FrameDetector, check_number, detections_table, to_bgr
+from spermtrack._validate import Config
+from spermtrack.detectors.base import FrameDetector, detections_table, to_bgr
 from spermtrack.errors import InputError
 
 __all__ = ["SHIPPED_CHECKPOINTS", "SHIPPED_WEIGHTS", "YOLO_MODELS", "YoloConfig", "YoloDetector",
@@ -35,7 +36,7 @@ __all__ = ["SHIPPED_CHECKPOINTS", "SHIPPED_WEIGHTS", "YOLO_MODELS", "YoloConfig"
 
 #: The YOLOv5 sizes spermtrack builds from ultralytics' model yaml (no pretrained weights).
 YOLO_MODELS: tuple[str, ...] = ("yolov5n", "yolov5s", "yolov5m", "yolov5l", "yolov5x")
-#: Checkpoints shipped in ``spermtrack/detectors/weights/`` (recipes in :mod:`spermtrack.recipes`).
+#: Checkpoints shipped in ``spermtrack/detectors/weights/`` (recipes in :mod:`spermtrack.training.recipes`).
 SHIPPED_CHECKPOINTS: tuple[str, ...] = ("yolov5n_visem.pt", "yolov5n_synth.pt")
 #: The shipped checkpoint used when no weights are given.
 SHIPPED_WEIGHTS = "yolov5n_synth.pt"
@@ -244,7 +245,7 @@ def _checkpoint_imgsz(model) -> int | None:
 
 # ----------------------------------------------------------------------------------------------- detector
 @dataclass(frozen=True)
-class YoloConfig:
+class YoloConfig(Config):
     """Settings of the ``yolo`` detector; validated on construction.
 
     Parameters
@@ -291,33 +292,18 @@ class YoloConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        if self.weights is not None:
-            if not isinstance(self.weights, (str, os.PathLike)) or not str(self.weights):
-                raise InputError(f"{_OWNER}.weights must be a path or None, got {self.weights!r}")
-            object.__setattr__(self, "weights", str(self.weights))
-        if self.imgsz is not None:
-            size = check_number(_OWNER, "imgsz", self.imgsz, lo=32, hi=8192, integer=True)
-            if size % 32:
-                raise InputError(f"{_OWNER}.imgsz must be a multiple of 32 (the model's largest stride), "
-                                 f"got {self.imgsz!r}")
-            object.__setattr__(self, "imgsz", int(size))
-        object.__setattr__(self, "conf", check_number(_OWNER, "conf", self.conf, lo=0, hi=1))
-        object.__setattr__(self, "iou", check_number(_OWNER, "iou", self.iou, lo=0, lo_open=True, hi=1))
-        object.__setattr__(self, "batch", int(check_number(_OWNER, "batch", self.batch, lo=1, hi=4096,
-                                                           integer=True)))
-        object.__setattr__(self, "max_det", int(check_number(_OWNER, "max_det", self.max_det, lo=1, integer=True)))
-        for name in ("agnostic_nms", "calibrate"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise InputError(f"{_OWNER}.{name} must be True or False, got {getattr(self, name)!r}")
-        if self.threads is not None:
-            object.__setattr__(self, "threads", int(check_number(_OWNER, "threads", self.threads, lo=1, hi=1024,
-                                                                 integer=True)))
+        self._path("weights")
+        if self._optional_integer("imgsz", lo=32, hi=8192) is not None and self.imgsz % 32:
+            raise self._fail("imgsz", "a multiple of 32 (the model's largest stride)")
+        self._number("conf", lo=0, hi=1)
+        self._number("iou", lo=0, lo_open=True, hi=1)
+        self._integer("batch", lo=1, hi=4096)
+        self._integer("max_det", lo=1)
+        self._boolean("agnostic_nms")
+        self._boolean("calibrate")
+        self._optional_integer("threads", lo=1, hi=1024)
         if not isinstance(self.device, str) or not self.device:
-            raise InputError(f"{_OWNER}.device must be a torch device string such as 'cpu', got {self.device!r}")
-
-    def to_dict(self) -> dict:
-        """Plain-dict form, for JSON provenance."""
-        return asdict(self)
+            raise self._fail("device", "a torch device string such as 'cpu'")
 
 
 class YoloDetector(FrameDetector):
@@ -342,11 +328,7 @@ class YoloDetector(FrameDetector):
         base = config if config is not None else YoloConfig()
         if not isinstance(base, YoloConfig):
             raise InputError(f"config must be a YoloConfig, got {type(base).__name__}")
-        unknown = sorted(set(overrides) - set(YoloConfig.__dataclass_fields__))
-        if unknown:
-            raise InputError(f"unknown yolo detector option(s) {', '.join(unknown)}; valid: "
-                             f"{', '.join(YoloConfig.__dataclass_fields__)}")
-        cfg = replace(base, **overrides) if overrides else base
+        cfg = base.replace(**overrides) if overrides else base
         self.weights_path = resolve_weights(cfg.weights)
         self.model = load_yolo(self.weights_path)
         self.calibration = checkpoint_calibration(self.model) if cfg.calibrate else None

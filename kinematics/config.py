@@ -33,11 +33,12 @@ PLoS Comput Biol. 2019;15(1):e1006691.
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from spermtrack._validate import Config, integer
+from spermtrack.constants import WHO_A_UM_S, WHO_B_UM_S
 from spermtrack.errors import InputError
 
 __all__ = ["KinematicsConfig", "PRESETS", "get_preset", "load_visem_preset"]
@@ -48,7 +49,7 @@ _WEIGHTINGS = ("track", "time")
 
 
 @dataclass(frozen=True)
-class KinematicsConfig:
+class KinematicsConfig(Config):
     """Every knob of the kinematics stage; validated on construction, saved beside every output.
 
     Parameters
@@ -140,8 +141,8 @@ class KinematicsConfig:
     min_duration_s: float = 1.0
     max_gap_s: float = 0.2
     grade_metric: str = "progression"
-    a_threshold_um_s: float = 25.0
-    b_threshold_um_s: float = 5.0
+    a_threshold_um_s: float = WHO_A_UM_S
+    b_threshold_um_s: float = WHO_B_UM_S
     str_min: float = 0.0
     lin_min: float = 0.0
     motile_min_um: float = 0.25
@@ -162,106 +163,45 @@ class KinematicsConfig:
     weighting: str = "track"
 
     def __post_init__(self) -> None:
-        def bad(field: str, what: str) -> InputError:
-            return InputError(f"KinematicsConfig.{field} {what}, got {getattr(self, field)!r}")
-
-        def number(field: str, *, low: float = 0.0, strict: bool = False, high: float | None = None) -> None:
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise bad(field, "must be a finite number")
-            if value < low or (strict and value == low) or (high is not None and value > high):
-                rng = f"{'>' if strict else '>='} {low}" + (f" and <= {high}" if high is not None else "")
-                raise bad(field, f"must be {rng}")
-            object.__setattr__(self, field, float(value))
-
-        def integer(field: str, *, low: int) -> None:
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise bad(field, f"must be an integer >= {low}")
-
         if not isinstance(self.name, str) or not self.name:
-            raise bad("name", "must be a non-empty string")
-        integer("vap_window", low=1)
-        if self.vap_window % 2 == 0:
-            raise bad("vap_window", "must be odd (a centred running average)")
-        if self.alh_factor not in (1, 2) or isinstance(self.alh_factor, bool):
-            raise bad("alh_factor", "must be 1 (amplitude) or 2 (peak-to-peak)")
-        object.__setattr__(self, "alh_factor", float(self.alh_factor))
-        number("progression_window_s", strict=True)
-        number("min_duration_s")
-        if self.min_duration_s < self.progression_window_s:
-            raise bad("min_duration_s", f"must be >= progression_window_s ({self.progression_window_s})")
-        number("max_gap_s")
-        if self.grade_metric not in _GRADE_METRICS:
-            raise bad("grade_metric", f"must be one of {_GRADE_METRICS}")
-        number("a_threshold_um_s")
-        number("b_threshold_um_s")
-        if self.b_threshold_um_s > self.a_threshold_um_s:
-            raise bad("b_threshold_um_s", f"must be <= a_threshold_um_s ({self.a_threshold_um_s})")
-        number("str_min", high=1.0)
-        number("lin_min", high=1.0)
-        number("motile_min_um")
-        number("motion_window_s", strict=True)
-        number("motile_z")
-        number("noise_margin")
-        if self.positions not in _POSITIONS:
-            raise bad("positions", f"must be one of {_POSITIONS}")
-        widths = self.smooth_half_widths
-        if isinstance(widths, list):
-            widths = tuple(widths)
-        if (not isinstance(widths, tuple) or not widths
-                or any(isinstance(w, bool) or not isinstance(w, int) or w < 2 for w in widths)):
-            raise bad("smooth_half_widths", "must be a non-empty tuple of integers >= 2")
-        object.__setattr__(self, "smooth_half_widths", tuple(sorted(set(widths))))
-        if self.noise_px is not None:
-            number("noise_px")
-        number("noise_low_fraction", strict=True, high=1.0)
-        if not isinstance(self.drift_compensation, bool):
-            raise bad("drift_compensation", "must be True or False")
-        integer("drift_min_tracks", low=1)
-        number("drift_min_fraction", high=1.0)
-        number("drift_window_s")
-        number("drift_lag_s", strict=True)
-        number("drift_radius_um_s", strict=True)
-        ids = self.class_ids
-        if isinstance(ids, list):
-            ids = tuple(ids)
-        if (not isinstance(ids, tuple) or not ids
-                or any(isinstance(c, bool) or not isinstance(c, int) or c < 0 for c in ids)):
-            raise bad("class_ids", "must be a non-empty tuple of non-negative integers")
-        object.__setattr__(self, "class_ids", tuple(sorted(set(ids))))
-        if self.weighting not in _WEIGHTINGS:
-            raise bad("weighting", f"must be one of {_WEIGHTINGS}")
+            raise self._fail("name", "a non-empty string")
+        if self._integer("vap_window", lo=1) % 2 == 0:
+            raise self._fail("vap_window", "odd (a centred running average)")
+        if self._number("alh_factor") not in (1.0, 2.0):
+            raise self._fail("alh_factor", "1 (amplitude) or 2 (peak-to-peak)")
+        self._number("progression_window_s", lo=0, lo_open=True)
+        if self._number("min_duration_s", lo=0) < self.progression_window_s:
+            raise self._fail("min_duration_s", f">= progression_window_s ({self.progression_window_s})")
+        self._number("max_gap_s", lo=0)
+        self._choice("grade_metric", _GRADE_METRICS)
+        self._number("a_threshold_um_s", lo=0)
+        if self._number("b_threshold_um_s", lo=0) > self.a_threshold_um_s:
+            raise self._fail("b_threshold_um_s", f"<= a_threshold_um_s ({self.a_threshold_um_s})")
+        self._number("str_min", lo=0, hi=1)
+        self._number("lin_min", lo=0, hi=1)
+        self._number("motile_min_um", lo=0)
+        self._number("motion_window_s", lo=0, lo_open=True)
+        self._number("motile_z", lo=0)
+        self._number("noise_margin", lo=0)
+        self._choice("positions", _POSITIONS)
+        self._set("smooth_half_widths", self._int_tuple("smooth_half_widths", lo=2))
+        self._optional_number("noise_px", lo=0)
+        self._number("noise_low_fraction", lo=0, lo_open=True, hi=1)
+        self._boolean("drift_compensation")
+        self._integer("drift_min_tracks", lo=1)
+        self._number("drift_min_fraction", lo=0, hi=1)
+        self._number("drift_window_s", lo=0)
+        self._number("drift_lag_s", lo=0, lo_open=True)
+        self._number("drift_radius_um_s", lo=0, lo_open=True)
+        self._set("class_ids", self._int_tuple("class_ids", lo=0))
+        self._choice("weighting", _WEIGHTINGS)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-dict form (JSON-ready), the inverse of :meth:`from_dict`."""
-        out = asdict(self)
-        out["smooth_half_widths"] = list(self.smooth_half_widths)
-        out["class_ids"] = list(self.class_ids)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> KinematicsConfig:
-        """Build a config from a dict; an unknown (e.g. misspelt) key is an :class:`InputError`."""
-        if not isinstance(data, dict):
-            raise InputError(f"a kinematics config must be a mapping, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"unknown kinematics setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        kwargs = dict(data)
-        for key in ("smooth_half_widths", "class_ids"):
-            if isinstance(kwargs.get(key), list):
-                kwargs[key] = tuple(kwargs[key])
-        return cls(**kwargs)
-
-    def replace(self, **changes: Any) -> KinematicsConfig:
-        """Return a validated copy with some settings changed (unknown names are an InputError)."""
-        known = {f.name for f in fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise InputError(f"unknown kinematics setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return replace(self, **changes)
+    def _int_tuple(self, field: str, *, lo: int) -> tuple[int, ...]:
+        """A non-empty list or tuple of integers >= lo, as a sorted tuple without duplicates."""
+        values = getattr(self, field)
+        if not isinstance(values, (tuple, list)) or not values:
+            raise self._fail(field, f"a non-empty tuple of integers >= {lo}")
+        return tuple(sorted({integer(type(self).__name__, field, v, lo=lo) for v in values}))
 
 
 def load_visem_preset() -> tuple[KinematicsConfig, dict[str, Any]]:

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from spermtrack.kinematics._segments import Layout
+from spermtrack.kinematics.arrays import check_calibration, prepare_arrays
 from spermtrack.kinematics.config import KinematicsConfig
 
 __all__ = ["estimate_drift", "drift_steps", "drift_settings"]
@@ -147,8 +148,6 @@ def estimate_drift(tracks: pd.DataFrame, *, fps: float, um_per_px: float, config
     pandas.DataFrame
         As :func:`drift_steps`. Subtract ``x_px, y_px`` at each row's frame to remove the drift.
     """
-    from spermtrack.kinematics.compute import check_calibration, prepare_arrays
-
     s, fps = check_calibration(um_per_px, fps)
     cfg = KinematicsConfig() if config is None else config
     arr = prepare_arrays(tracks)

@@ -24,12 +24,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from spermtrack.constants import GRADES
 from spermtrack.errors import InputError
 from spermtrack.kinematics.config import KinematicsConfig
 
 __all__ = ["GRADES", "grade_table", "classify"]
 
-GRADES: tuple[str, ...] = ("a", "b", "c", "d")
 #: Reasons a track is ungraded that grading itself does not decide (set when the kinematics are computed).
 _FIXED_REASONS = ("class", "gap")
 _NEEDED = ("duration_s", "progression_um_s", "vap_um_s", "str", "lin", "motion_um", "noise_floor_um")

@@ -1,4 +1,6 @@
-"""The sample summary: WHO 2021 motility of one video, with the noise, drift, config and versions.
+"""The sample summary: WHO 2021 motility of one video, with the noise, drift and config.
+
+Package versions and the command are stamped by whoever writes the summary (``spermtrack.provenance``).
 
 Percentages are over graded tracks (ungraded tracks are counted but never guessed into a category):
 progressive = a + b, non-progressive = c, immotile = d, motile = a + b + c. WHO 2021 lower reference
@@ -13,16 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from spermtrack.constants import GRADES, WHO_REFERENCE_LIMITS
 from spermtrack.errors import InputError
 from spermtrack.kinematics.compute import KinematicsResult
 from spermtrack.kinematics.config import KinematicsConfig
-from spermtrack.kinematics.grades import GRADES
 
-__all__ = ["summarize", "motility_percentages", "concentration_1e6_per_ml", "versions",
-           "WHO_REFERENCE_LIMITS"]
-
-#: WHO 2021 lower reference limits (5th centiles), percent.
-WHO_REFERENCE_LIMITS = {"progressive_pct": 30.0, "motile_pct": 42.0}
+__all__ = ["summarize", "motility_percentages", "concentration_1e6_per_ml", "WHO_REFERENCE_LIMITS"]
 _MEAN_COLUMNS = ("vcl_um_s", "vsl_um_s", "vap_um_s", "lin", "str", "wob", "alh_mean_um", "alh_max_um", "bcf_hz",
                  "mad_deg", "progression_um_s")
 
@@ -127,7 +125,7 @@ def summarize(result: KinematicsResult, *, chamber_depth_um: float | None = None
         ``counts`` and ``percent`` (a, b, c, d, progressive, non_progressive, immotile, motile), ``n_tracks``,
         ``ungraded_reasons``, ``motile_means`` (mean kinematics of graded motile tracks, a+b+c),
         ``who_reference_limits`` and whether they are met, ``noise``, ``drift``, ``calibration``,
-        ``positions``, ``concentration_1e6_per_ml`` (None without chamber depth), ``config``, ``versions``.
+        ``positions``, ``concentration_1e6_per_ml`` (None without chamber depth), ``config``.
 
     Raises
     ------
@@ -181,15 +179,7 @@ def summarize(result: KinematicsResult, *, chamber_depth_um: float | None = None
         "c_vs_d_note": ("c versus d is a head-only proxy (head motion above the measured noise floor); WHO "
                         "defines it by tail movement, which a head tracker cannot see"),
         "config": cfg.to_dict(),
-        "versions": _versions(),
     }
     if extra:
         out["inputs"] = extra
     return _clean(out)
-
-
-def _versions() -> dict[str, str]:
-    """Package versions for provenance (read from metadata; nothing heavy is imported)."""
-    from spermtrack.provenance import versions
-
-    return versions()

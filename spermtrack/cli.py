@@ -13,12 +13,20 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from spermtrack.constants import VISEM_UM_PER_PX
+from spermtrack.detectors import DEFAULT_DETECTOR, DETECTOR_NAMES
 from spermtrack.errors import InputError
+from spermtrack.tracker.registry import DEFAULT_TRACKER
 
 EXIT_INPUT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 DEMO_DIR = "spermtrack-demo"
+#: Detectors that read frames (``gt`` is chosen with ``--detections gt``).
+_FRAME_DETECTORS = tuple(name for name in DETECTOR_NAMES if name != "gt")
+_TRACKER_HELP = ("spermtrack's tracker 'sperm' (default), its variants 'sperm_online', 'sort', 'iou_bytetrack', or a "
+                 "peer: bytetrack, ocsort, botsort, sort-rf (roboflow trackers), ul-bytetrack, ul-botsort "
+                 "(ultralytics), trackpy")
 
 
 def _positive_float(text: str) -> float:
@@ -64,7 +72,7 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed; same seed, same bytes (default 0)")
     p.add_argument("--density", type=_positive_float, default=None,
                    help="mean sperm per frame (default: drawn per video from VISEM's real range)")
-    p.add_argument("--um-per-px", type=_positive_float, default=0.351, help="pixel size in um (default 0.351)")
+    p.add_argument("--um-per-px", type=_positive_float, default=VISEM_UM_PER_PX, help="pixel size in um (default: VISEM-Tracking's %(default)s)")
     p.add_argument("--width", type=_positive_int, default=640, help="frame width in px (default 640)")
     p.add_argument("--height", type=_positive_int, default=480, help="frame height in px (default 480)")
     p.add_argument("--no-images", action="store_true", help="write the mp4 but not the per-frame jpg files")
@@ -97,11 +105,11 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dataset", type=Path, help="a data set root (one folder per video) or one video folder")
     p.add_argument("--fps", type=_positive_float, default=None,
                    help="frame rate to use when a folder has no video file to read it from")
-    p.add_argument("--um-per-px", type=_positive_float, default=0.351, help="pixel size in um (default 0.351)")
+    p.add_argument("--um-per-px", type=_positive_float, default=VISEM_UM_PER_PX, help="pixel size in um (default: VISEM-Tracking's %(default)s)")
     p.set_defaults(func=cmd_info)
 
 
-def dataset_info(root: Path, *, fps: float | None = None, um_per_px: float = 0.351):
+def dataset_info(root: Path, *, fps: float | None = None, um_per_px: float = VISEM_UM_PER_PX):
     """Summarise every video of a VISEM-Tracking data set.
 
     Parameters
@@ -160,36 +168,32 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
                    help="'gt' (ground-truth boxes of INPUT) or a MOTChallenge det.txt file (default gt)")
     p.add_argument("--det-noise", default=None, metavar="SPEC",
                    help="noise for gt detections, e.g. 'jitter=0.5,miss=0.1,fp=2,seed=0'")
-    p.add_argument("--detector", choices=("blob", "yolo"), default=None,
+    p.add_argument("--detector", choices=_FRAME_DETECTORS, default=None,
                    help="detect on INPUT's frames with this detector instead of --detections")
     p.add_argument("--weights", type=Path, default=None, help="yolo: an ultralytics checkpoint (default: shipped)")
     p.add_argument("--imgsz", type=_positive_int, default=None, help="yolo: inference size in px")
     p.add_argument("--polarity", choices=("auto", "bright", "dark"), default=None, help="blob: head polarity")
-    p.add_argument("--tracker", default="sperm",
-                   help="a spermtrack preset (sperm, sort, ...) or a peer (bytetrack, ocsort, botsort, "
-                        "ul-bytetrack, ul-botsort, trackpy); default sperm")
+    p.add_argument("--tracker", default=DEFAULT_TRACKER, help=_TRACKER_HELP)
     p.add_argument("--fps", type=_positive_float, default=None,
                    help="frame rate (default: from the video container; required for a bare det.txt)")
-    p.add_argument("--um-per-px", type=_positive_float, default=0.351, help="pixel size in um (default 0.351)")
+    p.add_argument("--um-per-px", type=_positive_float, default=VISEM_UM_PER_PX, help="pixel size in um (default: VISEM-Tracking's %(default)s)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.set_defaults(func=cmd_track)
 
 
 def _load_detections(args: argparse.Namespace):
     """Return ``(detections, recording or None, description)`` for ``spermtrack track``."""
-    from spermtrack.detectors.gt import DetectionNoise, gt_detections
+    from spermtrack.detectors import make_detector
 
     if args.detector is not None:
-        from spermtrack.detectors import get_detector
-
         if args.input is None:
             raise InputError("--detector needs INPUT, a video folder, video file or image folder")
-        detector = get_detector(args.detector, **_detector_options(args))
+        detector = make_detector(args.detector, **_detector_options(args))
         frames, total = _frame_source(args.input)
         dets = detector.detect_video(frames, progress=True, total=total)
         recording = _read_input(args).recording if args.input.is_dir() and args.fps is None and \
             any(args.input.glob("*.mp4")) else None
-        return dets, recording, {"detector": {"name": args.detector, **detector.to_dict()}, "input": str(args.input)}
+        return dets, recording, {"detector": detector.to_dict(), "input": str(args.input)}
     if args.detections != "gt":
         from spermtrack.io.mot import read_mot
 
@@ -204,10 +208,9 @@ def _load_detections(args: argparse.Namespace):
         raise InputError("--detections gt needs INPUT, a VISEM-Tracking video folder with labels")
     video = _read_input(args)
     rec = video.recording
-    noise = DetectionNoise.parse(args.det_noise) if args.det_noise else None
-    dets = gt_detections(video.ground_truth, noise, width=rec.width, height=rec.height, n_frames=rec.n_frames)
-    return dets, rec, {"detections": "gt", "det_noise": None if noise is None else noise.to_dict(),
-                       "input": str(args.input)}
+    detector = make_detector("gt", noise=args.det_noise)
+    dets = detector.detect_truth(video.ground_truth, width=rec.width, height=rec.height, n_frames=rec.n_frames)
+    return dets, rec, {"detector": detector.to_dict(), "input": str(args.input)}
 
 
 def _read_input(args: argparse.Namespace):
@@ -230,10 +233,9 @@ def cmd_track(args: argparse.Namespace) -> int:
     fps = args.fps or (rec.fps if rec is not None else None)
     if fps is None:
         raise InputError("--fps is required when the detections come without a video")
-    from spermtrack.pipeline import no_track_note, run_tracker
+    from spermtrack.pipeline import run_tracker
 
-    tracks, config = run_tracker(dets, args.tracker, fps=fps, um_per_px=args.um_per_px)
-    note = no_track_note(dets, tracks, args.tracker, fps=fps, um_per_px=args.um_per_px)
+    tracks, config, note = run_tracker(dets, args.tracker, fps=fps, um_per_px=args.um_per_px)
     if note is not None:
         print(f"spermtrack track: warning: {note}", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -264,7 +266,7 @@ def _add_kinematics(sub: argparse._SubParsersAction) -> None:
                                    "every track; write kinematics.csv and summary.json (grade percentages, noise, "
                                    "config, versions).")
     p.add_argument("tracks", type=Path, help="a tracks table (contract CSV) or, with --format mot, a MOTChallenge file")
-    p.add_argument("--um-per-px", type=_positive_float, required=True, help="pixel size in um (VISEM: 0.351)")
+    p.add_argument("--um-per-px", type=_positive_float, required=True, help=f"pixel size in um (VISEM-Tracking: {VISEM_UM_PER_PX})")
     p.add_argument("--fps", type=_positive_float, required=True, help="frame rate of the video")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--format", choices=("csv", "mot"), default="csv", help="input format (default csv)")
@@ -280,6 +282,7 @@ def cmd_kinematics(args: argparse.Namespace) -> int:
     """Run ``spermtrack kinematics``."""
     from spermtrack.io.tables import write_kinematics
     from spermtrack.kinematics import analyze_tracks, get_preset, summarize
+    from spermtrack.provenance import provenance
 
     if args.format == "mot":
         from spermtrack.io.mot import read_mot
@@ -292,6 +295,7 @@ def cmd_kinematics(args: argparse.Namespace) -> int:
     result = analyze_tracks(tracks, args.um_per_px, args.fps, get_preset(args.preset), name=str(args.tracks))
     summary = summarize(result, chamber_depth_um=args.chamber_depth_um, frame_size_px=args.frame_size,
                         extra={"tracks": str(args.tracks), "format": args.format})
+    summary["provenance"] = provenance(um_per_px=args.um_per_px, fps=args.fps)
     write_kinematics(args.out, result.table, summary)
     pct = summary["percent"]
     shown = ", ".join(f"{k} {pct[k]:.1f} %" for k in ("a", "b", "c", "d") if pct.get(k) is not None)
@@ -306,7 +310,8 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
                        description="Run a frame detector on a VISEM-Tracking video folder, a video file or an "
                                    "image folder.")
     p.add_argument("input", type=Path, help="a VISEM-Tracking video folder, a video file or a folder of images")
-    p.add_argument("--detector", choices=("blob", "yolo"), default="blob", help="detector (default blob)")
+    p.add_argument("--detector", choices=_FRAME_DETECTORS, default=DEFAULT_DETECTOR,
+                   help="detector (default %(default)s)")
     p.add_argument("--weights", type=Path, default=None, help="yolo: an ultralytics checkpoint (default: shipped)")
     p.add_argument("--imgsz", type=_positive_int, default=None, help="yolo: inference size in px")
     p.add_argument("--polarity", choices=("auto", "bright", "dark"), default=None,
@@ -344,20 +349,19 @@ def _frame_source(path: Path):
 
 def cmd_detect(args: argparse.Namespace) -> int:
     """Run ``spermtrack detect``."""
-    from spermtrack.detectors import get_detector
+    from spermtrack.detectors import make_detector
     from spermtrack.io.atomic import write_json
     from spermtrack.io.mot import write_mot
     from spermtrack.io.tables import write_table
     from spermtrack.provenance import provenance
 
-    detector = get_detector(args.detector, **_detector_options(args))
+    detector = make_detector(args.detector, **_detector_options(args))
     frames, total = _frame_source(args.input)
     dets = detector.detect_video(frames, progress=not args.quiet, total=total)
     args.out.mkdir(parents=True, exist_ok=True)
     write_table(args.out / "detections.csv", dets)
     write_mot(args.out / "det_mot.txt", dets)
-    write_json(args.out / "detections.json", provenance(detector={"name": args.detector, **detector.to_dict()},
-                                                         input=str(args.input)))
+    write_json(args.out / "detections.json", provenance(detector=detector.to_dict(), input=str(args.input)))
     print(f"{len(dets)} detections in {dets['frame'].nunique() if len(dets) else 0} frames; "
           f"wrote detections.csv, det_mot.txt, detections.json to {args.out}")
     return 0
@@ -382,7 +386,7 @@ def _add_train_detector(sub: argparse._SubParsersAction) -> None:
 
 def cmd_train_detector(args: argparse.Namespace) -> int:
     """Run ``spermtrack train-detector``."""
-    from spermtrack.detectors import train_detector
+    from spermtrack.training import train_detector
 
     metrics = train_detector(args.dataset, out_dir=args.out, model=args.model, epochs=args.epochs,
                              imgsz=args.imgsz, batch=args.batch, seed=args.seed, frame_step=args.frame_step)
@@ -410,7 +414,7 @@ def _add_self_train(sub: argparse._SubParsersAction) -> None:
 
 def cmd_self_train(args: argparse.Namespace) -> int:
     """Run ``spermtrack self-train``."""
-    from spermtrack.selftrain import SelfTrainConfig, self_train
+    from spermtrack.training.selftrain import SelfTrainConfig, self_train
 
     config = SelfTrainConfig(conf=args.conf, epochs=args.epochs, step=args.frame_step, start=args.start,
                              stop=args.stop)
@@ -485,8 +489,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path(DEMO_DIR), help=f"output folder (default ./{DEMO_DIR})")
     p.add_argument("--seconds", type=_positive_float, default=10.0, help="length of the clip in s (default 10)")
     p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
-    p.add_argument("--detector", choices=("blob", "yolo", "gt"), default="blob", help="detector (default blob)")
-    p.add_argument("--tracker", default="sperm", help="tracker preset or peer (default sperm)")
+    p.add_argument("--detector", choices=DETECTOR_NAMES, default=DEFAULT_DETECTOR, help="detector (default %(default)s)")
+    p.add_argument("--tracker", default=DEFAULT_TRACKER, help=_TRACKER_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)
 
@@ -498,7 +502,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     data, results = args.out / "data", args.out / "results"
     print(f"[1/4] writing a {args.seconds:g}-s synthetic VISEM-Tracking sample to {data}", flush=True)
-    _synth(data, videos=1, seconds=args.seconds, fps=50.0, seed=args.seed, density=30.0, um_per_px=0.351,
+    _synth(data, videos=1, seconds=args.seconds, fps=50.0, seed=args.seed, density=30.0, um_per_px=VISEM_UM_PER_PX,
            width=640, height=480, images=True, progress=not args.quiet)
     print(dataset_info(data).to_string(index=False))
     folder = list_videos(data)[0]
@@ -516,19 +520,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo_comparison(summary: dict, truth) -> "pd.DataFrame":
+def _demo_comparison(summary: dict, truth):
     """Measured grade percentages next to the generator's true ones."""
     import pandas as pd
 
+    from spermtrack.synth import true_percentages
+
     pct = summary["percent"]
+    true_pct = true_percentages(truth[1]) if truth is not None else {}
     rows = []
-    true_pct = {}
-    if truth is not None:
-        objects = truth[1]
-        graded = objects[objects["grade"].astype(str).isin(["a", "b", "c", "d"])]
-        for g in "abcd":
-            true_pct[g] = 100.0 * float((graded["grade"] == g).mean()) if len(graded) else float("nan")
-        true_pct["progressive"] = true_pct["a"] + true_pct["b"]
     for key, name in (("a", "a rapid progressive"), ("b", "b slow progressive"), ("c", "c non-progressive"),
                       ("d", "d immotile"), ("progressive", "progressive (a+b)")):
         measured = pct.get(key)

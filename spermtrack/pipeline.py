@@ -7,51 +7,55 @@ plus writing everything (and a report PNG) into an output folder.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from spermtrack._validate import Config
 from spermtrack.errors import InputError
 from spermtrack.schema import Recording
 
 
 @dataclass(frozen=True)
-class PipelineConfig:
-    """What to run on a video.
+class PipelineConfig(Config):
+    """What to run on a video: names from the stage registries, and their options.
 
     Parameters
     ----------
     detector : str
-        ``blob`` (default), ``yolo``, or ``gt`` (the folder's ground-truth boxes).
+        A name of :func:`spermtrack.detectors.make_detector` (``blob`` default, ``yolo``, ``trackpy``,
+        ``gt``: the folder's labelled boxes).
     detector_options : dict
-        Options of the detector (see :func:`spermtrack.detectors.get_detector`).
-    det_noise : str, optional
-        Noise spec for ``gt`` detections, e.g. ``"jitter=0.5,miss=0.1,fp=2,seed=0"``.
+        Its options, e.g. ``{"weights": "best.pt"}`` for ``yolo`` or ``{"noise": "jitter=0.5,miss=0.1"}``
+        for ``gt``.
     tracker : str
-        A tracker preset (``sperm`` default) or a peer name.
+        A name of :func:`spermtrack.tracker.make_tracker` (``sperm`` default, ``sort``, peers).
+    tracker_options : dict
+        Its options (e.g. :class:`~spermtrack.tracker.TrackerConfig` parameters).
     kinematics : str
         A kinematics preset (``who2021`` default, ``casa``, ``visem``).
     """
 
     detector: str = "blob"
     detector_options: dict = field(default_factory=dict)
-    det_noise: str | None = None
     tracker: str = "sperm"
+    tracker_options: dict = field(default_factory=dict)
     kinematics: str = "who2021"
 
     def __post_init__(self) -> None:
         from spermtrack.detectors import DETECTOR_NAMES
+        from spermtrack.kinematics import PRESETS as KINEMATICS_PRESETS
+        from spermtrack.tracker import tracker_names
 
-        if self.detector not in DETECTOR_NAMES + ("gt",):
-            raise InputError(f"unknown detector {self.detector!r}; choose one of {', '.join(DETECTOR_NAMES + ('gt',))}")
-        if self.det_noise and self.detector != "gt":
-            raise InputError("det_noise applies to the gt detector only")
-
-    def to_dict(self) -> dict:
-        """Plain-dict form, for provenance."""
-        return asdict(self)
+        self._choice("detector", DETECTOR_NAMES)
+        self._choice("tracker", tracker_names())
+        self._choice("kinematics", KINEMATICS_PRESETS)
+        for name in ("detector_options", "tracker_options"):
+            if not isinstance(getattr(self, name), dict):
+                raise self._fail(name, "a dict of options")
 
 
 @dataclass
@@ -71,48 +75,54 @@ class Analysis:
 
 
 def detect(video, config: PipelineConfig, *, progress: bool = False) -> tuple[pd.DataFrame, dict]:
-    """Run the configured detector on a :class:`~spermtrack.io.visem.VisemVideo`; return the table and its config."""
-    from spermtrack.detectors import DetectionNoise, get_detector, gt_detections
+    """Run the configured detector on a :class:`~spermtrack.io.visem.VisemVideo`; return the table and its settings.
 
+    Frame detectors read the video's frames; the ``gt`` detector reads its labelled boxes.
+    """
+    from spermtrack.detectors import make_detector
+
+    detector = make_detector(config.detector, **config.detector_options)
     rec = video.recording
-    if config.detector == "gt":
+    if detector.needs_frames:
+        dets = detector.detect_video(video.iter_frames(), progress=progress, total=rec.n_frames)
+    else:
         if not video.has_identities and not len(video.ground_truth):
             raise InputError("has no labels: the gt detector needs labels or labels_ftid", video.folder)
-        noise = DetectionNoise.parse(config.det_noise) if config.det_noise else None
-        gt = video.ground_truth
-        if "track_id" not in gt.columns:
-            gt = gt.assign(track_id=-1)
-        dets = gt_detections(gt, noise, width=rec.width, height=rec.height, n_frames=rec.n_frames)
-        return dets, {"name": "gt", "noise": None if noise is None else noise.to_dict()}
-    detector = get_detector(config.detector, **config.detector_options)
-    dets = detector.detect_video(video.iter_frames(), progress=progress, total=rec.n_frames)
-    return dets, {"name": config.detector, **detector.to_dict()}
+        dets = detector.detect_truth(video.ground_truth, width=rec.width, height=rec.height, n_frames=rec.n_frames)
+    return dets, detector.to_dict()
 
 
-def run_tracker(detections: pd.DataFrame, name: str, *, fps: float, um_per_px: float) -> tuple[pd.DataFrame, dict]:
-    """Run a spermtrack preset or a peer tracker; return ``(tracks, config dict)``."""
-    from spermtrack.tracker import PRESETS, get_config, track
-    from spermtrack.tracker.peers import PEER_PACKAGES, track_peer
+class TrackingRun(NamedTuple):
+    """What :func:`run_tracker` returns."""
 
-    if name in PRESETS:
-        config = get_config(name, fps=fps, um_per_px=um_per_px)
-        return track(detections, config), {"tracker": name, **config.to_dict()}
-    if name in PEER_PACKAGES:
-        return track_peer(detections, name, fps=fps), {"tracker": name, "peer": True, "fps": fps}
-    raise InputError(f"unknown tracker {name!r}; choose a preset ({', '.join(PRESETS)}) "
-                     f"or a peer ({', '.join(PEER_PACKAGES)})")
+    tracks: pd.DataFrame
+    """The tracks table."""
+    settings: dict
+    """The tracker's name and settings, for provenance."""
+    note: str | None
+    """Why there is no track although there were detections (None when there are tracks)."""
 
 
-def no_track_note(detections: pd.DataFrame, tracks: pd.DataFrame, name: str, *, fps: float,
-                  um_per_px: float) -> str | None:
-    """A sentence for the user when ``tracks`` holds no track although there were detections, else None."""
-    from spermtrack.tracker import PRESETS, explain_no_tracks, get_config
+def run_tracker(detections: pd.DataFrame, name: str, *, fps: float, um_per_px: float, **options) -> TrackingRun:
+    """Track a whole table with the tracker called ``name`` (:func:`spermtrack.tracker.make_tracker`).
 
-    if name in PRESETS:
-        return explain_no_tracks(detections, tracks, get_config(name, fps=fps, um_per_px=um_per_px))
-    if len(detections) and not (tracks["track_id"].to_numpy() >= 0).any():
-        return f"no track: the peer tracker {name} kept none of the {len(detections)} detections"
-    return None
+    Returns
+    -------
+    TrackingRun
+        ``(tracks, settings, note)``.
+    """
+    from spermtrack.tracker import explain_no_tracks, make_tracker
+    from spermtrack.tracker.registry import PresetTracker
+
+    tracker = make_tracker(name, fps=fps, um_per_px=um_per_px, **options)
+    tracks = tracker.track(detections)
+    if isinstance(tracker, PresetTracker):
+        note = explain_no_tracks(detections, tracks, tracker.config)
+    elif len(detections) and not (tracks["track_id"].to_numpy() >= 0).any():
+        note = f"no track: the peer tracker {name} kept none of the {len(detections)} detections"
+    else:
+        note = None
+    return TrackingRun(tracks, tracker.to_dict(), note)
 
 
 def analyse_video(video, config: PipelineConfig | None = None, *, progress: bool = False) -> Analysis:
@@ -136,8 +146,8 @@ def analyse_video(video, config: PipelineConfig | None = None, *, progress: bool
     config = config or PipelineConfig()
     rec = video.recording
     dets, det_cfg = detect(video, config, progress=progress)
-    tracks, trk_cfg = run_tracker(dets, config.tracker, fps=rec.fps, um_per_px=rec.um_per_px)
-    note = no_track_note(dets, tracks, config.tracker, fps=rec.fps, um_per_px=rec.um_per_px)
+    tracks, trk_cfg, note = run_tracker(dets, config.tracker, fps=rec.fps, um_per_px=rec.um_per_px,
+                                        **config.tracker_options)
     sperm = tracks[tracks["class_id"] == 0]
     result = analyze_tracks(sperm, rec.um_per_px, rec.fps, get_preset(config.kinematics))
     summary = summarize(result, n_frames=rec.n_frames, frame_size_px=(rec.width, rec.height),
@@ -163,7 +173,7 @@ def write_analysis(out_dir: str | os.PathLike, analysis: Analysis, *, pipeline: 
     """
     import cv2
 
-    from spermtrack.io.atomic import atomic_path, write_json
+    from spermtrack.io.atomic import atomic_path
     from spermtrack.io.mot import write_mot
     from spermtrack.io.tables import write_table
     from spermtrack.io.tables import write_kinematics

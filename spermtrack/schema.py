@@ -29,13 +29,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from spermtrack.constants import CLASS_NAMES as _CLASS_NAMES
 from spermtrack.errors import InputError
 
 DETECTION_COLUMNS: tuple[str, ...] = ("frame", "x", "y", "w", "h", "score", "class_id")
 TRACK_COLUMNS: tuple[str, ...] = DETECTION_COLUMNS + ("track_id",)
 GT_COLUMNS: tuple[str, ...] = TRACK_COLUMNS + ("gt_id",)
 
-CLASS_NAMES: dict[int, str] = {0: "sperm", 1: "cluster", 2: "pinhead"}
+CLASS_NAMES = _CLASS_NAMES  # re-exported: the data contract's class ids
 
 _INT_COLUMNS = {"frame", "class_id", "track_id"}
 _FLOAT_COLUMNS = {"x", "y", "w", "h", "score"}

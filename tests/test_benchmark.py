@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spermtrack.benchmark import LEADERBOARD_COLUMNS, evaluate_pair, open_dataset, resolve_tracker, run_benchmark
+from spermtrack.benchmark import LEADERBOARD_COLUMNS, evaluate_pair, open_dataset, run_benchmark
 from spermtrack.errors import InputError
 
-TRACKERS = "spermtrack,sort,bytetrack,trackpy"
+TRACKERS = "sperm,sort,bytetrack,trackpy"
 TUD = {"TUD-Campus": 71, "TUD-Stadtmitte": 179}
 
 
@@ -137,7 +137,7 @@ def test_leaderboard_rows_and_values(bench):
         assert board[col].notna().all(), col
     assert ((board["HOTA"] > 0) & (board["HOTA"] <= 100)).all()  # percent
     assert (board["tracker_fps"] > 0).all()
-    best = board[(board["video"] == "OVERALL") & (board["detector"] == "gt") & (board["tracker"] == "spermtrack")]
+    best = board[(board["video"] == "OVERALL") & (board["detector"] == "gt") & (board["tracker"] == "sperm")]
     assert best["HOTA"].iloc[0] > 90 and best["IDF1"].iloc[0] > 90  # exact boxes: near-perfect tracking
     over = board[board["video"] == "OVERALL"].set_index(["detector", "tracker"])
     per_video = board[board["video"] != "OVERALL"].groupby(["detector", "tracker"])
@@ -161,7 +161,7 @@ def test_leaderboard_agrees_with_scoring_the_tracks_directly(bench, synth):
         pairs[path.name] = (video.ground_truth, track(dets, "sperm", fps=rec.fps, um_per_px=rec.um_per_px))
         n_frames[path.name] = rec.n_frames
     ref = evaluate_sequences(pairs, metric="centre", gate=10.0, n_frames=n_frames)
-    ours = board[(board["detector"] == "gt") & (board["tracker"] == "spermtrack")].set_index("video")
+    ours = board[(board["detector"] == "gt") & (board["tracker"] == "sperm")].set_index("video")
     for row in ("1", "2", "OVERALL"):
         for col in ("HOTA", "DetA", "AssA", "MOTA", "IDF1"):
             assert ours.loc[row, col] == pytest.approx(100 * ref.loc[row, col], rel=1e-12)
@@ -176,7 +176,7 @@ def test_kinematic_and_grade_errors(bench):
     assert set(kin["reference"]) == {"truth"}
     assert set(kin.loc[kin["detector"] == "gt", "matching"]) == {"labels"}
     assert set(kin.loc[kin["detector"] == "blob", "matching"]) == {"distance"}
-    gt_sperm = kin[(kin["video"] == "OVERALL") & (kin["detector"] == "gt") & (kin["tracker"] == "spermtrack")].iloc[0]
+    gt_sperm = kin[(kin["video"] == "OVERALL") & (kin["detector"] == "gt") & (kin["tracker"] == "sperm")].iloc[0]
     assert gt_sperm["matched_pct"] > 85 and gt_sperm["prog_mdape"] < 10
     grades = pd.read_csv(out / "grade_error.csv", dtype={"video": str})
     assert set(grades["reference"]) == {"truth"}
@@ -218,8 +218,8 @@ def test_provenance(bench):
     record = json.loads((out / "benchmark.json").read_text())
     assert record["dataset"]["kind"] == "visem" and record["dataset"]["synthetic"] is True
     assert record["dataset"]["videos"] == ["1", "2"]
-    assert set(record["trackers"]) == set(TRACKERS.split(",")) and record["trackers"]["spermtrack"]["preset"] == "sperm"
-    assert record["trackers"]["bytetrack"] == {"peer": "bytetrack"}
+    assert set(record["trackers"]) == set(TRACKERS.split(",")) and record["trackers"]["sperm"]["tracker"] == "sperm"
+    assert record["trackers"]["bytetrack"] == {"tracker": "bytetrack", "peer": "trackers", "fps": 50.0}
     assert set(record["detectors"]) == {"gt", "blob"} and record["metric"] == "centre" and record["gate"] == 10.0
     assert record["kinematics"]["name"] == "who2021" and "versions" in record
 
@@ -228,7 +228,7 @@ def test_provenance(bench):
 # Options, skips and failures
 # ----------------------------------------------------------------------------------------------------------------------
 def test_noisy_gt_detections(synth, tmp_path):
-    board = run_benchmark(synth, detectors=["gt"], trackers=["spermtrack"], out_dir=tmp_path, progress=False,
+    board = run_benchmark(synth, detectors=["gt"], trackers=["sperm"], out_dir=tmp_path, progress=False,
                           det_noise="jitter=0.5,miss=0.1,fp=2,seed=0")
     assert set(board["detector"]) == {"gt+noise"}
     record = json.loads((tmp_path / "benchmark.json").read_text())
@@ -238,30 +238,32 @@ def test_noisy_gt_detections(synth, tmp_path):
 
 def test_names_are_checked(synth, tmp_path):
     with pytest.raises(InputError, match="unknown tracker 'deepsort'"):
-        run_benchmark(synth, detectors="gt", trackers="spermtrack,deepsort", out_dir=tmp_path, progress=False)
+        run_benchmark(synth, detectors="gt", trackers="sperm,deepsort", out_dir=tmp_path, progress=False)
     with pytest.raises(InputError, match="unknown detector"):
         run_benchmark(synth, detectors="gt,sift", trackers="sort", out_dir=tmp_path, progress=False)
     with pytest.raises(InputError, match="at least one tracker"):
         run_benchmark(synth, detectors="gt", trackers="", out_dir=tmp_path, progress=False)
-    assert resolve_tracker("spermtrack") == ("preset", "sperm")
-    assert resolve_tracker("sort") == ("preset", "sort")
-    assert resolve_tracker("spermtrack:sperm_online") == ("preset", "sperm_online")
-    assert resolve_tracker("bytetrack") == ("peer", "bytetrack")  # the roboflow peer, not our preset
+    from spermtrack.tracker import make_tracker
+    from spermtrack.tracker.peers import PeerTracker
+    from spermtrack.tracker.registry import PresetTracker
+
+    assert isinstance(make_tracker("sort"), PresetTracker) and isinstance(make_tracker("sperm_online"), PresetTracker)
+    assert isinstance(make_tracker("bytetrack"), PeerTracker)  # the roboflow peer, not our IoU preset
 
 
 def test_missing_peer_and_checkpoint_are_skipped_with_a_note(synth, tmp_path, monkeypatch):
     import spermtrack.detectors as detectors
     import spermtrack.tracker.peers as peers
 
-    real_available, real_get = peers.available_peers, detectors.get_detector
+    real_available, real_make = peers.available_peers, detectors.make_detector
     monkeypatch.setattr(peers, "available_peers", lambda: {**real_available(), "trackpy": False})
 
-    def get_detector(name, **options):
+    def make_detector(name, **options):
         if name == "yolo":
             raise InputError("weights file not found: train one first")
-        return real_get(name, **options)
+        return real_make(name, **options)
 
-    monkeypatch.setattr(detectors, "get_detector", get_detector)
+    monkeypatch.setattr(detectors, "make_detector", make_detector)
     board = run_benchmark(synth, detectors="gt,yolo", trackers="sort,trackpy", out_dir=tmp_path, progress=False)
     assert set(board["tracker"]) == {"sort"} and set(board["detector"]) == {"gt"}
     notes = json.loads((tmp_path / "benchmark.json").read_text())["notes"]
@@ -271,16 +273,16 @@ def test_missing_peer_and_checkpoint_are_skipped_with_a_note(synth, tmp_path, mo
 
 
 def test_a_failing_tracker_is_left_out_of_the_whole_leaderboard(synth, tmp_path, monkeypatch):
-    import spermtrack.benchmark as benchmark
+    import spermtrack.benchmark.grid as grid
 
-    real = benchmark._run_tracker
+    real = grid._run_tracker
 
-    def flaky(dets, spec, rec):
-        if spec == ("peer", "trackpy") and rec.source.endswith("2"):
+    def flaky(dets, name, rec):
+        if name == "trackpy" and rec.source.endswith("2"):
             raise RuntimeError("boom")
-        return real(dets, spec, rec)
+        return real(dets, name, rec)
 
-    monkeypatch.setattr(benchmark, "_run_tracker", flaky)
+    monkeypatch.setattr(grid, "_run_tracker", flaky)
     board = run_benchmark(synth, detectors="gt", trackers="sort,trackpy", out_dir=tmp_path, progress=False)
     assert set(board["tracker"]) == {"sort"}  # no half-scored OVERALL for trackpy
     notes = json.loads((tmp_path / "benchmark.json").read_text())["notes"]
@@ -293,7 +295,7 @@ def test_real_visem_root_defaults_to_the_val_videos_and_uses_the_lab(real_like, 
     assert not data.synthetic and data.clinical_path == real_like / "semen_analysis_data_Train.csv"
     assert any("54 skipped" in n and "labels_ftid" in n for n in data.notes)
     assert any("60 skipped" in n and "no object" in n for n in data.notes)
-    board = run_benchmark(real_like, detectors="gt", trackers="spermtrack", out_dir=tmp_path, progress=False)
+    board = run_benchmark(real_like, detectors="gt", trackers="sperm", out_dir=tmp_path, progress=False)
     assert set(board["video"]) == {"52", "OVERALL"}
     grades = pd.read_csv(tmp_path / "grade_error.csv", dtype={"video": str})
     assert set(grades["reference"]) == {"lab", "gt_tracks"}
@@ -311,7 +313,7 @@ def test_real_visem_root_defaults_to_the_val_videos_and_uses_the_lab(real_like, 
 
 
 def test_trajectory_table_with_its_lab_csv(table_file, tmp_path):
-    board = run_benchmark(table_file, detectors="gt,blob", trackers="spermtrack,sort", out_dir=tmp_path,
+    board = run_benchmark(table_file, detectors="gt,blob", trackers="sperm,sort", out_dir=tmp_path,
                           progress=False, det_noise="jitter=0.3,seed=1")
     assert set(board["detector"]) == {"gt+noise"} and set(board["video"]) == {"1", "2", "OVERALL"}
     record = json.loads((tmp_path / "benchmark.json").read_text())
@@ -322,7 +324,7 @@ def test_trajectory_table_with_its_lab_csv(table_file, tmp_path):
 
 
 def test_motchallenge_root_runs_on_public_detections(mot_root, tmp_path):
-    board = run_benchmark(mot_root, detectors="gt,blob", trackers="sort,spermtrack", out_dir=tmp_path, progress=False)
+    board = run_benchmark(mot_root, detectors="gt,blob", trackers="sort,sperm", out_dir=tmp_path, progress=False)
     assert set(board["detector"]) == {"gt", "public"} and set(board["video"]) == {*TUD, "OVERALL"}
     record = json.loads((tmp_path / "benchmark.json").read_text())
     assert record["metric"] == "iou" and record["gate"] == 0.5 and record["kinematics"] is None

@@ -8,7 +8,6 @@ import pytest
 
 from spermtrack.cli import build_parser, main
 
-REAL13 = Path(__file__).resolve().parents[2] / "shared" / "reference" / "visem_real" / "13"
 
 
 def test_every_subcommand_has_help(capsys):
@@ -37,20 +36,19 @@ def test_bad_option_value_is_a_usage_error(capsys):
     assert "must be a positive number" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not REAL13.is_dir(), reason="shared reference data not present")
-def test_info_on_the_real_frame_of_video_13(capsys):
-    assert main(["info", str(REAL13), "--fps", "49"]) == 0
+def test_info_on_the_real_frame_of_video_13(capsys, reference):
+    assert main(["info", str(reference / "visem_real" / "13"), "--fps", "49"]) == 0
     out = capsys.readouterr().out
     header, row = out.strip().splitlines()
     cells = dict(zip(header.split(), row.split()))
     assert cells["video"] == "13" and cells["sperm"] == "43" and cells["tracks"] == "43" and cells["frames"] == "1"
 
 
-@pytest.mark.skipif(not REAL13.is_dir(), reason="shared reference data not present")
-def test_info_without_fps_on_a_folder_without_video_says_what_to_do(capsys):
-    assert main(["info", str(REAL13)]) == 1
+def test_info_without_fps_on_a_folder_without_video_says_what_to_do(capsys, reference):
+    real13 = reference / "visem_real" / "13"
+    assert main(["info", str(real13)]) == 1
     err = capsys.readouterr().err
-    assert "fps" in err and str(REAL13) in err
+    assert "fps" in err and str(real13) in err
 
 
 def test_synth_then_info_report_the_generated_counts(tmp_path, capsys):

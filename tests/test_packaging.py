@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 PACKAGES = ["spermtrack", "spermtrack.schema", "spermtrack.io", "spermtrack.cli", "spermtrack.detectors",
             "spermtrack.tracker", "spermtrack.kinematics", "spermtrack.eval", "spermtrack.regressors"]
@@ -30,3 +31,19 @@ def test_card_folders_map_into_one_namespace(tmp_path):
     folders, generic = result.stdout.strip().splitlines()
     assert folders == "tracker eval"
     assert generic == "[]"
+
+
+def test_every_source_package_is_installed():
+    """Each folder with an __init__.py under a mapped source folder is listed in pyproject's packages."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    setup = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    listed = set(setup["packages"])
+    for package, folder in setup["package-dir"].items():
+        for init in (root / folder).rglob("__init__.py"):
+            rel = init.parent.relative_to(root / folder).parts
+            name = ".".join((package, *rel))
+            mapped_elsewhere = any(name.startswith(p + ".") or name == p for p in setup["package-dir"] if p != package
+                                   and p.startswith(package + "."))
+            assert name in listed or mapped_elsewhere, f"{name} ({init.parent}) is not in pyproject's packages"

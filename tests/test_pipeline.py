@@ -52,10 +52,12 @@ def test_gt_pipeline_recovers_the_true_grades(clip):
 
 
 def test_pipeline_config_rejects_unknown_names():
-    with pytest.raises(InputError, match="unknown detector"):
+    with pytest.raises(InputError, match="PipelineConfig.detector must be one of"):
         PipelineConfig(detector="sift")
-    with pytest.raises(InputError, match="gt detector only"):
-        PipelineConfig(detector="blob", det_noise="jitter=1")
+    with pytest.raises(InputError, match="PipelineConfig.tracker must be one of.*sperm"):
+        PipelineConfig(tracker="spermtrack")
+    with pytest.raises(InputError, match="unknown PipelineConfig setting.*det_noise"):
+        PipelineConfig.from_dict({"detector": "gt", "det_noise": "jitter=1"})
 
 
 def test_annotated_frame_draws_tracks_in_grade_colours():

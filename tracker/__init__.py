@@ -8,6 +8,9 @@ and, in batch mode, gap closing, back-filling and RTS smoothing (see
 
 Entry points
 ------------
+:func:`make_tracker`
+    The registry: a tracker by name (spermtrack's presets and the peers), all with one protocol
+    (``update``, ``reset``, ``track``, ``to_dict``); every command resolves names here.
 :class:`Tracker`
     Streaming: ``Tracker(config).update(frame_detections)`` returns that frame's rows
     with ``track_id``; ``reset()`` starts over.
@@ -23,6 +26,9 @@ from spermtrack.tracker.batch import explain_no_tracks, track
 from spermtrack.tracker.config import PRESETS, TrackerConfig, get_config, motion_from_physical
 from spermtrack.tracker.kalman import constant_velocity_model, kf_predict, kf_update
 from spermtrack.tracker.online import Tracker
+from spermtrack.tracker.registry import (DEFAULT_TRACKER, TrackerProtocol, available_trackers, make_tracker,
+                                         tracker_names)
 
-__all__ = ["PRESETS", "Tracker", "TrackerConfig", "constant_velocity_model", "explain_no_tracks", "get_config",
-           "kf_predict", "kf_update", "motion_from_physical", "track"]
+__all__ = ["DEFAULT_TRACKER", "PRESETS", "Tracker", "TrackerConfig", "TrackerProtocol", "available_trackers",
+           "constant_velocity_model", "explain_no_tracks", "get_config", "kf_predict", "kf_update", "make_tracker",
+           "motion_from_physical", "track", "tracker_names"]

@@ -18,8 +18,8 @@ Presets
     Classic SORT (Bewley et al. 2016): IoU cost with threshold 0.3, ``max_age = 1``,
     ``min_hits = 3``, one stage, no offline steps, and SORT's output convention: tracked rows
     report the Kalman-filtered box (``boxes="filtered"``). For ordinary (pedestrian) MOT data.
-``bytetrack``
-    ByteTrack-like (Zhang et al. 2022): IoU cost, two stages (high >= 0.5, low >= 0.1,
+``iou_bytetrack``
+    ByteTrack-like (Zhang et al. 2022) in spermtrack's own engine: IoU cost, two stages (high >= 0.5, low >= 0.1,
     second stage at IoU >= 0.5), births from detections >= 0.6, ``max_age = 30`` frames,
     ``min_hits = 2``, no offline steps.
 
@@ -47,10 +47,11 @@ positives per frame with scores 0.2-0.7), scored by IDF1 and HOTA. The findings:
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
+from spermtrack._validate import Config, check_names, number
+from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.errors import InputError
 
 COSTS: tuple[str, ...] = ("centre", "mahalanobis", "iou")
@@ -58,7 +59,7 @@ BOXES: tuple[str, ...] = ("measured", "filtered")
 
 
 @dataclass(frozen=True)
-class TrackerConfig:
+class TrackerConfig(Config):
     """Every knob of the tracker, validated on construction.
 
     Units: px, frames, px/frame (speed), px/frame^2 (acceleration).
@@ -202,64 +203,27 @@ class TrackerConfig:
     boxes: str = "measured"
 
     def __post_init__(self) -> None:
-        if self.cost not in COSTS:
-            raise InputError(f"TrackerConfig.cost must be one of {', '.join(COSTS)}; got {self.cost!r}")
-        if self.boxes not in BOXES:
-            raise InputError(f"TrackerConfig.boxes must be one of {', '.join(BOXES)}; got {self.boxes!r}")
+        self._choice("cost", COSTS)
+        self._choice("boxes", BOXES)
         for name in ("size_in_state", "two_stage", "class_aware", "observation_recovery", "gap_closing",
                      "backfill", "smooth", "interpolate"):
-            if not isinstance(getattr(self, name), bool):
-                raise InputError(f"TrackerConfig.{name} must be True or False; got {getattr(self, name)!r}")
-        positive = ("max_distance", "mahalanobis_gate", "max_speed", "accel_std", "measurement_std", "size_std",
-                    "gap_gate")
-        non_negative = ("gate_growth", "gap_penalty")
-        for name in positive + non_negative:
-            _number(name, getattr(self, name), minimum=0.0, strict=name in positive)
+            self._boolean(name)
+        for name in ("max_distance", "mahalanobis_gate", "max_speed", "accel_std", "measurement_std", "size_std",
+                     "gap_gate"):
+            self._number(name, lo=0, lo_open=True)
+        for name in ("gate_growth", "gap_penalty"):
+            self._number(name, lo=0)
         for name in ("smooth_accel_std", "smooth_measurement_std", "gap_accel_std"):
-            if getattr(self, name) is not None:
-                _number(name, getattr(self, name), minimum=0.0, strict=True)
-        for name in ("iou_threshold", "low_gate_scale"):
-            value = _number(name, getattr(self, name), minimum=0.0, strict=True)
-            if value > 1 or (value == 1 and name == "iou_threshold"):
-                raise InputError(f"TrackerConfig.{name} must be in (0, 1{')' if name == 'iou_threshold' else ']'}; "
-                                 f"got {value!r}")
+            self._optional_number(name, lo=0, lo_open=True)
+        self._number("iou_threshold", lo=0, lo_open=True, hi=1, hi_open=True)
+        self._number("low_gate_scale", lo=0, lo_open=True, hi=1)
         for name in ("high_score", "low_score", "birth_score"):
-            value = _number(name, getattr(self, name), minimum=0.0)
-            if value > 1:
-                raise InputError(f"TrackerConfig.{name} must be in [0, 1]; got {value!r}")
+            self._number(name, lo=0, hi=1)
         if self.low_score > self.high_score:
-            raise InputError(f"TrackerConfig.low_score ({self.low_score}) must not exceed "
-                             f"high_score ({self.high_score})")
-        _integer("min_hits", self.min_hits, minimum=1)
+            raise self._fail("low_score", f"<= high_score ({self.high_score})")
+        self._integer("min_hits", lo=1)
         for name in ("max_age", "tentative_max_age", "max_gap", "min_track_len"):
-            _integer(name, getattr(self, name), minimum=0)
-
-    # -- construction helpers -------------------------------------------------------------------------------------
-    @classmethod
-    def field_names(cls) -> tuple[str, ...]:
-        """Names of all parameters, in declaration order."""
-        return tuple(f.name for f in fields(cls))
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrackerConfig:
-        """Build a config from a plain dict (e.g. one saved by :meth:`to_dict`).
-
-        Raises
-        ------
-        InputError
-            A key is not a parameter (the message lists the valid names), or a value is bad.
-        """
-        _check_names(values)
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-dict form (JSON-serialisable), to save beside every output."""
-        return asdict(self)
-
-    def replace(self, **overrides: Any) -> TrackerConfig:
-        """Return a validated copy with some parameters changed (misspelt names are an InputError)."""
-        _check_names(overrides)
-        return replace(self, **overrides)
+            self._integer(name, lo=0)
 
     def online_only(self) -> TrackerConfig:
         """Return a copy with every batch-only (offline) step switched off.
@@ -275,31 +239,6 @@ class TrackerConfig:
         return self.gap_closing or self.backfill or self.smooth or self.interpolate or self.min_track_len > 0
 
 
-def _number(name: str, value: Any, *, minimum: float, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError(f"TrackerConfig.{name} must be a finite number; got {value!r}")
-    if value < minimum or (strict and value == minimum):
-        rel = ">" if strict else ">="
-        raise InputError(f"TrackerConfig.{name} must be {rel} {minimum:g}; got {value!r}")
-    return float(value)
-
-
-def _integer(name: str, value: Any, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(f"TrackerConfig.{name} must be an integer; got {value!r}")
-    if value < minimum:
-        raise InputError(f"TrackerConfig.{name} must be >= {minimum}; got {value!r}")
-    return value
-
-
-def _check_names(values: dict[str, Any]) -> None:
-    valid = TrackerConfig.field_names()
-    unknown = sorted(set(values) - set(valid))
-    if unknown:
-        raise InputError(f"unknown tracker parameter(s) {', '.join(map(repr, unknown))}; "
-                         f"valid names are: {', '.join(valid)}")
-
-
 _OFFLINE_OFF = dict(gap_closing=False, backfill=False, smooth=False, interpolate=False, min_track_len=0)
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -308,7 +247,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "sort": dict(cost="iou", iou_threshold=0.3, max_age=1, min_hits=3, tentative_max_age=0, two_stage=False,
                  high_score=0.0, low_score=0.0, birth_score=0.0, observation_recovery=False, max_speed=20.0,
                  accel_std=2.0, measurement_std=2.0, size_in_state=True, boxes="filtered", **_OFFLINE_OFF),
-    "bytetrack": dict(cost="iou", iou_threshold=0.2, max_age=30, min_hits=2, tentative_max_age=0, two_stage=True,
+    "iou_bytetrack": dict(cost="iou", iou_threshold=0.2, max_age=30, min_hits=2, tentative_max_age=0, two_stage=True,
                       high_score=0.5, low_score=0.1, birth_score=0.6, low_gate_scale=0.625,
                       observation_recovery=False, max_speed=20.0, accel_std=2.0, measurement_std=2.0,
                       size_in_state=True, **_OFFLINE_OFF),
@@ -318,8 +257,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 REFERENCE_FPS = 50.0
 """Frame rate (frames/s) the presets' px/frame motion parameters are stated for."""
-REFERENCE_UM_PER_PX = 100.0 / 285.0
-"""Pixel size (um) the presets' motion parameters are stated for (VISEM-Tracking, 0.351 um/px)."""
+REFERENCE_UM_PER_PX = VISEM_UM_PER_PX
+"""Pixel size (um) the presets' motion parameters are stated for (VISEM-Tracking's community value)."""
 SPEED_FIELDS: tuple[str, ...] = ("max_speed", "gate_growth")
 ACCEL_FIELDS: tuple[str, ...] = ("accel_std", "smooth_accel_std", "gap_accel_std")
 
@@ -352,12 +291,12 @@ def get_config(name: str | TrackerConfig = "sperm", *, fps: float | None = None,
         Unknown preset (the message lists them), misspelt parameter (the message lists the
         valid names) or a bad value (the message names the field).
     """
-    _check_names(overrides)
+    check_names("TrackerConfig", overrides, TrackerConfig.field_names())
     if isinstance(name, TrackerConfig):
         return name.replace(**overrides) if overrides else name
     if not isinstance(name, str) or name not in PRESETS:
         raise InputError(f"unknown tracker preset {name!r}; choose one of {', '.join(PRESETS)}")
-    values = {**asdict(TrackerConfig()), **PRESETS[name]}
+    values = {**TrackerConfig().to_dict(), **PRESETS[name]}
     if fps is not None or um_per_px is not None:
         values = _rescale(values, fps=fps, um_per_px=um_per_px)
     return TrackerConfig(**{**values, **overrides})
@@ -365,9 +304,8 @@ def get_config(name: str | TrackerConfig = "sperm", *, fps: float | None = None,
 
 def _rescale(values: dict[str, Any], *, fps: float | None, um_per_px: float | None) -> dict[str, Any]:
     for label, value in (("fps", fps), ("um_per_px", um_per_px)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or not math.isfinite(value) or value <= 0):
-            raise InputError(f"tracker {label} must be a positive number; got {value!r}")
+        if value is not None:
+            number("tracker", label, value, lo=0, lo_open=True)
     time_k = REFERENCE_FPS / fps if fps is not None else 1.0
     space_k = REFERENCE_UM_PER_PX / um_per_px if um_per_px is not None else 1.0
     out = dict(values)
@@ -409,8 +347,7 @@ def motion_from_physical(*, fps: float, um_per_px: float, max_speed_um_s: float 
         = sigma / s px, ready for ``get_config(name, **result)``.
     """
     for label, value in (("fps", fps), ("um_per_px", um_per_px), ("max_speed_um_s", max_speed_um_s)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise InputError(f"motion_from_physical: {label} must be a positive number; got {value!r}")
+        number("motion_from_physical", label, value, lo=0, lo_open=True)
     speed = max_speed_um_s / um_per_px / fps
     out = {"max_speed": speed, "max_distance": speed + float(margin_px)}
     if accel_std_um_s2 is not None:

@@ -165,6 +165,53 @@ class PeerTracker:
         out["track_id"] = self._impl.ids(frame_detections) if len(frame_detections) else np.zeros(0, np.int64)
         return out
 
+    def track(self, detections: pd.DataFrame) -> pd.DataFrame:
+        """Track a whole table, frame by frame, from a fresh state (the streaming state is kept)."""
+        return track_peer(detections, self.name, fps=self.fps)
+
+    def to_dict(self) -> dict:
+        """Name, package and frame rate, for provenance."""
+        return {"tracker": self.name, "peer": PEER_PACKAGES[self.name], "fps": self.fps}
+
+
+@dataclass
+class TrackpyLinker:
+    """trackpy's linker (``trackpy.link``): it links a whole table at once, so it has no streaming update.
+
+    Parameters
+    ----------
+    search_range : float
+        Largest displacement per frame, px.
+    memory : int
+        Frames a particle may vanish and keep its id.
+    """
+
+    search_range: float = 15.0
+    memory: int = 3
+    name: str = "trackpy"
+
+    def __post_init__(self) -> None:
+        from spermtrack._validate import integer, number
+
+        self.search_range = number("TrackpyLinker", "search_range", self.search_range, lo=0, lo_open=True)
+        self.memory = integer("TrackpyLinker", "memory", self.memory, lo=0)
+        _require("trackpy")
+
+    def update(self, frame_detections: pd.DataFrame) -> pd.DataFrame:
+        """Not available: trackpy links whole tables (use :meth:`track`)."""
+        raise InputError("the trackpy linker has no frame-by-frame mode: track the whole table (track())")
+
+    def reset(self) -> None:
+        """Nothing to forget (no streaming state)."""
+
+    def track(self, detections: pd.DataFrame) -> pd.DataFrame:
+        """Link a whole table with ``trackpy.link``."""
+        return track_peer(detections, "trackpy", search_range=self.search_range, memory=self.memory)
+
+    def to_dict(self) -> dict:
+        """Settings, for provenance."""
+        return {"tracker": self.name, "peer": "trackpy", "search_range": self.search_range, "memory": self.memory}
+
 
 def _require(name: str) -> None:
     if not available_peers()[name]:

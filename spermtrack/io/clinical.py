@@ -19,7 +19,7 @@ import pandas as pd
 from spermtrack.errors import InputError
 
 __all__ = ["read_clinical_csv", "parse_clinical_text", "motility_columns", "detect_separator",
-           "detect_decimal"]
+           "detect_decimal", "write_semen_analysis_csv"]
 
 _SEPARATORS = (";", "\t", ",", "|")
 _MISSING = {"", "na", "n/a", "nan", "none", "null", "-", "--", "?"}
@@ -276,3 +276,17 @@ def motility_columns(table: pd.DataFrame) -> pd.DataFrame:
                              f"{table[cols[0]][bad].iloc[0]!r}")
         out[key] = values.astype(np.float64)
     return pd.DataFrame(out, index=table.index)
+
+
+def write_semen_analysis_csv(path: str | os.PathLike, table: pd.DataFrame) -> Path:
+    """Write a semen-analysis table in VISEM's own dialect, atomically: what :func:`read_clinical_csv` reads.
+
+    UTF-8 with a byte-order mark, ``;`` separator, ``,`` decimal mark, two decimals, ``\n`` line ends
+    (as ``semen_analysis_data_Train.csv`` of the VISEM release).
+    """
+    from spermtrack.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep=";", decimal=",", float_format="%.2f", index=False, encoding="utf-8-sig",
+                     lineterminator="\n")
+    return Path(path)

@@ -24,7 +24,8 @@ from spermtrack.errors import InputError
 from spermtrack.io.atomic import write_text
 from spermtrack.schema import validate_detections, validate_tracks
 
-__all__ = ["read_mot", "write_mot", "parse_mot_text", "format_mot"]
+__all__ = ["MOT_DISTRACTOR_CLASSES", "MOT_PEDESTRIAN", "format_mot", "list_mot_sequences", "mot_ground_truth",
+           "parse_mot_text", "read_mot", "read_mot_sequence", "read_seqinfo", "write_mot"]
 
 _KINDS = ("auto", "det", "gt", "result")
 _SPLIT = re.compile(r"[,\s]+")
@@ -255,3 +256,102 @@ def write_mot(path: str | os.PathLike, table: pd.DataFrame) -> Path:
     """
     text = format_mot(table)
     return write_text(path, text)
+
+
+# ----------------------------------------------------------------------------------------------- sequences
+#: MOTChallenge class of pedestrians, and the MOT16/17 classes scored as "don't care" (TrackEval's distractors).
+MOT_PEDESTRIAN = 1
+MOT_DISTRACTOR_CLASSES: tuple[int, ...] = (2, 7, 8, 12)
+
+
+def list_mot_sequences(root: str | os.PathLike) -> list[Path]:
+    """Sequence folders of a MOTChallenge root (``<seq>/gt/gt.txt``), ``[root]`` for one sequence, or []."""
+    root = Path(root)
+    if (root / "gt" / "gt.txt").is_file():
+        return [root]
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / "gt" / "gt.txt").is_file())
+
+
+def read_seqinfo(folder: str | os.PathLike) -> dict[str, str]:
+    """The ``[Sequence]`` section of ``<folder>/seqinfo.ini`` with lower-case keys ({} when absent).
+
+    Raises
+    ------
+    InputError
+        The file exists but cannot be parsed.
+    """
+    import configparser
+
+    ini = Path(folder) / "seqinfo.ini"
+    if not ini.is_file():
+        return {}
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(ini, encoding="utf-8")
+    except configparser.Error as exc:
+        raise InputError(f"cannot be parsed: {exc}", ini) from None
+    return {k.lower(): v for k, v in parser["Sequence"].items()} if parser.has_section("Sequence") else {}
+
+
+def mot_ground_truth(gt: pd.DataFrame, path: str | os.PathLike) -> pd.DataFrame:
+    """The rows of a MOTChallenge ground truth that count: pedestrians, and distractors as ``consider = 0``.
+
+    MOT16/17 distractor classes (2, 7, 8, 12) become "don't care" rows, other non-pedestrian classes
+    are dropped, and rows without a class (MOT15, ``mot_class == -1``) are kept.
+
+    Raises
+    ------
+    InputError
+        Every row has a class other than pedestrian or distractor (nothing would be scored).
+    """
+    cls = gt["mot_class"].to_numpy()
+    distractor = np.isin(cls, MOT_DISTRACTOR_CLASSES)
+    keep = (cls == -1) | (cls == MOT_PEDESTRIAN) | distractor
+    if len(gt) and not keep.any():
+        raise InputError(f"none of its {len(gt)} rows is a pedestrian (class {MOT_PEDESTRIAN}) or a distractor "
+                         f"class: field 8 holds classes {sorted(set(cls.tolist()))[:5]}; is this a MOTChallenge "
+                         "gt.txt?", path)
+    out = gt[keep].copy()
+    out["consider"] = np.where(distractor[keep], 0, out["consider"].to_numpy())
+    return out.reset_index(drop=True)
+
+
+def read_mot_sequence(folder: str | os.PathLike, *, um_per_px: float = 1.0):
+    """Read one MOTChallenge sequence folder: scored ground truth, public detections and recording.
+
+    Parameters
+    ----------
+    folder : str or PathLike
+        ``<seq>/`` with ``gt/gt.txt``, optionally ``det/det.txt`` and ``seqinfo.ini``.
+    um_per_px : float
+        Pixel size given to the recording (pedestrian data has none; it only feeds kinematics).
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame or None, Recording, list of str)
+        Ground truth (:func:`mot_ground_truth`), detections or None, the recording (fps, size and
+        length from ``seqinfo.ini``, else from the boxes) and notes (e.g. an assumed frame rate).
+    """
+    from spermtrack.schema import Recording
+
+    folder = Path(folder)
+    gt_txt = folder / "gt" / "gt.txt"
+    gt = mot_ground_truth(read_mot(gt_txt, kind="gt"), gt_txt)
+    det_path = folder / "det" / "det.txt"
+    dets = read_mot(det_path, kind="det") if det_path.is_file() else None
+    info = read_seqinfo(folder)
+    notes = []
+    last = int(max(gt["frame"].max() if len(gt) else -1,
+                   -1 if dets is None or not len(dets) else dets["frame"].max())) + 1
+    fps = float(info.get("framerate", 0) or 0)
+    if fps <= 0:
+        fps = 25.0
+        notes.append(f"sequence {folder.name}: no frameRate in seqinfo.ini, 25 fps assumed")
+    width = int(info.get("imwidth", 0) or 0) or (int(np.ceil((gt["x"] + gt["w"] / 2).max())) if len(gt) else 1)
+    height = int(info.get("imheight", 0) or 0) or (int(np.ceil((gt["y"] + gt["h"] / 2).max())) if len(gt) else 1)
+    n_frames = int(info.get("seqlength", 0) or 0) or last
+    rec = Recording(fps=fps, um_per_px=um_per_px, width=max(width, 1), height=max(height, 1),
+                    n_frames=max(n_frames, last, 1), source=str(folder))
+    return gt, dets, rec, notes

@@ -30,22 +30,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spermtrack.constants import (FTID_LABEL_DIR, IMAGE_DIR, LABEL_DIR, LABEL_FILE_RE, VISEM_UM_PER_PX,
+                                  ftid_file_name, image_file_name, label_file_name, objects_file_name,
+                                  truth_file_name)
 from spermtrack.errors import InputError
+from spermtrack.io.atomic import atomic_path
 from spermtrack.io.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, frame_number, iter_frames, list_images, probe_video
 from spermtrack.schema import (CLASS_NAMES, DETECTION_COLUMNS, GT_COLUMNS, Recording, empty_detections,
                                validate_ground_truth)
 
 __all__ = ["VisemVideo", "list_videos", "read_visem_video", "read_labels_ftid", "read_labels",
-           "read_synthetic_truth", "read_train_tracks", "parse_label_text", "label_lines", "COORD_TOLERANCE",
-           "DEFAULT_UM_PER_PX"]
+           "read_synthetic_truth", "read_train_tracks", "parse_label_text", "label_lines", "remove_stale_frame_files",
+           "write_frame_files", "write_synthetic_truth", "COORD_TOLERANCE", "DEFAULT_UM_PER_PX"]
 
-#: Community pixel size of VISEM-Tracking, 100/285 um/px (not published with the data).
-DEFAULT_UM_PER_PX = 0.351
+#: Default pixel size: VISEM-Tracking's community value (:data:`spermtrack.constants.VISEM_UM_PER_PX`).
+DEFAULT_UM_PER_PX = VISEM_UM_PER_PX
 #: How far (in normalised units) a centre may lie outside [0, 1] and a size above 1 before a line is
 #: rejected. The release holds values such as 1.0000005 from rounding; 1e-3 is 0.6 px at 640 px.
 COORD_TOLERANCE = 1e-3
 
-_LABEL_FILE = re.compile(r"_frame_(\d+)(?:_with_ftid)?$")
+_LABEL_FILE = LABEL_FILE_RE
 _ANY_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 _CLASS_TOKENS = {str(k): k for k in CLASS_NAMES}
 _FTID_FORMAT = "'track_id class cx cy w h'"
@@ -571,8 +575,8 @@ def read_synthetic_truth(folder: str | os.PathLike) -> tuple[pd.DataFrame, pd.Da
         Only one of the two files exists, or a file cannot be parsed or validated.
     """
     folder = Path(folder)
-    truth_path = folder / f"{folder.name}_truth.csv.gz"
-    objects_path = folder / f"{folder.name}_objects.csv"
+    truth_path = folder / truth_file_name(folder.name)
+    objects_path = folder / objects_file_name(folder.name)
     if not truth_path.is_file() and not objects_path.is_file():
         return None
     for present, absent in ((truth_path, objects_path), (objects_path, truth_path)):
@@ -752,3 +756,56 @@ def label_lines(rows: pd.DataFrame, *, width: int, height: int) -> tuple[str, st
         yolo.append(box)
         ftid.append(f"{ids[i]} {box}")
     return "".join(yolo), "".join(ftid)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_frame_files(folder: str | os.PathLike, video_id: str, frame: int, rows: pd.DataFrame, *, width: int,
+                      height: int, image: bytes | None = None) -> None:
+    """Write one frame of a video folder: ``labels/``, ``labels_ftid/`` and, given, ``images/`` (JPEG bytes).
+
+    The label texts are :func:`label_lines` of ``rows`` (an empty file for a frame without boxes), so
+    :func:`read_labels_ftid` and :func:`read_labels` read back the same boxes. Every file is written
+    atomically.
+    """
+    folder = Path(folder)
+    yolo, ftid = label_lines(rows, width=width, height=height)
+    _write_bytes(folder / LABEL_DIR / label_file_name(video_id, frame), yolo.encode())
+    _write_bytes(folder / FTID_LABEL_DIR / ftid_file_name(video_id, frame), ftid.encode())
+    if image is not None:
+        _write_bytes(folder / IMAGE_DIR / image_file_name(video_id, frame), image)
+
+
+def remove_stale_frame_files(folder: str | os.PathLike, video_id: str, n_frames: int, *, images: bool) -> None:
+    """Delete per-frame files of ``video_id`` beyond ``n_frames`` (and all images when ``images`` is False),
+    left by an earlier, longer run into the same folder."""
+    folder = Path(folder)
+    for sub, always in ((IMAGE_DIR, not images), (LABEL_DIR, False), (FTID_LABEL_DIR, False)):
+        d = folder / sub
+        if not d.is_dir():
+            continue
+        for f in d.iterdir():
+            m = _STALE_FILE.match(f.name)
+            if m and m.group("id") == video_id and (always or int(m.group("n")) >= n_frames):
+                f.unlink()
+
+
+_STALE_FILE = re.compile(r"^(?P<id>.+)_frame_(?P<n>\d+)(_with_ftid)?\.(jpg|txt)$")
+
+
+def write_synthetic_truth(folder: str | os.PathLike, video_id: str, truth: pd.DataFrame,
+                          objects: pd.DataFrame) -> None:
+    """Write the exact truth of a synthetic video, read back by :func:`read_synthetic_truth`.
+
+    ``<id>_truth.csv.gz`` (the gzip header carries no name or time, so the same data give the same
+    bytes) and ``<id>_objects.csv``, atomically.
+    """
+    import gzip
+
+    folder = Path(folder)
+    text = truth.to_csv(index=False, lineterminator="\n")
+    _write_bytes(folder / truth_file_name(video_id), gzip.compress(text.encode(), compresslevel=6, mtime=0))
+    _write_bytes(folder / objects_file_name(video_id), objects.to_csv(index=False, lineterminator="\n").encode())

@@ -1,4 +1,4 @@
-"""Fixtures for the detector tests: hand-drawn heads with known centres, a synthetic clip, a tiny data set."""
+"""Fixtures for the detector tests: hand-drawn heads with known centres, a synthetic clip."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-REAL = Path("/work/shared/reference/visem_real/13")
 
 
 def draw_heads(centres, *, width: int = 160, height: int = 120, background: float = 60.0, amplitude: float = 180.0,
@@ -57,14 +56,3 @@ def synth_clip():
 
     video = simulate_video(SynthConfig(seconds=0.1, fps=50, density=25, write_images=False), seed=7)
     return video.truth, list(render_frames(video))
-
-
-@pytest.fixture(scope="session")
-def tiny_dataset(tmp_path_factory) -> Path:
-    """Three synthetic videos of 4 frames, 320 x 240, in the exact VISEM-Tracking layout."""
-    from spermtrack.synth import SynthConfig, write_synthetic_dataset
-
-    root = tmp_path_factory.mktemp("tiny_visem")
-    config = SynthConfig(seconds=0.08, fps=50, width=320, height=240, density=8)
-    write_synthetic_dataset(root, n_videos=3, config=config, seed=11, progress=False)
-    return root

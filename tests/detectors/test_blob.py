@@ -10,13 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spermtrack.detectors import BlobConfig, BlobDetector, get_detector
+from spermtrack.detectors import BlobConfig, BlobDetector, make_detector
 from spermtrack.detectors.blob import band_pass, estimate_polarity, find_blobs
 from spermtrack.errors import InputError
 from spermtrack.eval.detection import detection_prf, match_centres
 from spermtrack.schema import DETECTION_COLUMNS, validate_detections
 
-REAL = Path("/work/shared/reference/visem_real/13")
 HEADS = [(30.3, 40.7), (80.0, 25.25), (120.6, 90.1), (55.5, 95.5)]
 
 
@@ -161,10 +160,10 @@ def test_synthetic_clip_f1_and_centre_error(synth_clip):
     assert scores["centre_error_median_px"] < 0.6, scores
 
 
-@pytest.mark.skipif(not REAL.is_dir(), reason="real VISEM frame not on this machine")
-def test_real_visem_frame():
+def test_real_visem_frame(reference):
     import cv2
 
+    REAL = reference / "visem_real" / "13"
     frame = cv2.imread(str(REAL / "images" / "13_frame_0.jpg"))
     lab = np.loadtxt(REAL / "labels" / "13_frame_0.txt", ndmin=2)
     gt = pd.DataFrame({"frame": 0, "x": lab[:, 1] * 640, "y": lab[:, 2] * 480})
@@ -220,13 +219,14 @@ def test_config_validation(kw, match):
 
 
 def test_unknown_option_and_registry():
-    with pytest.raises(InputError, match="unknown blob detector option.*treshold_sd"):
+    with pytest.raises(InputError, match="unknown BlobConfig setting.*treshold_sd"):
         BlobDetector(treshold_sd=5)
     with pytest.raises(InputError, match="unknown detector 'blobby'"):
-        get_detector("blobby")
-    with pytest.raises(InputError, match="not a frame detector"):
-        get_detector("gt")
-    det = get_detector("blob", polarity="dark", min_contrast=None)
+        make_detector("blobby")
+    gt = make_detector("gt", noise="jitter=0.5,seed=1")
+    assert not gt.needs_frames and make_detector("blob").needs_frames
+    assert gt.to_dict() == {"detector": "gt", "noise": gt.noise.to_dict()}
+    det = make_detector("blob", polarity="dark", min_contrast=None)
     assert isinstance(det, BlobDetector) and det.config.polarity == "dark"
     d = det.to_dict()
     assert d["detector"] == "blob" and d["polarity"] == "dark" and "resolved" not in d

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spermtrack.detectors import SHIPPED_WEIGHTS, YoloConfig, YoloDetector, get_detector, load_yolo, shipped_weights
+from spermtrack.detectors import SHIPPED_WEIGHTS, YoloConfig, YoloDetector, make_detector, load_yolo, shipped_weights
 from spermtrack.errors import InputError
 from spermtrack.eval.detection import detection_prf
 from spermtrack.schema import DETECTION_COLUMNS, validate_detections
@@ -45,12 +45,12 @@ def test_shipped_checkpoint_is_packaged_small_and_synthetic():
     assert path.resolve() == (WEIGHTS_DIR / SHIPPED_WEIGHTS).resolve()
     assert 1e6 < path.stat().st_size < 8e6
     readme = (WEIGHTS_DIR / "README.md").read_text()
-    assert "synthetic" in readme.lower() and "python -m spermtrack.recipes synth" in readme
+    assert "synthetic" in readme.lower() and "python -m spermtrack.training.recipes synth" in readme
 
 
 def test_shipped_checkpoint_finds_synthetic_heads(synth_clip):
     truth, frames = synth_clip
-    det = get_detector("yolo")
+    det = make_detector("yolo")
     assert det.config.imgsz == 640 and det.class_names == {0: "sperm", 1: "cluster", 2: "pinhead"}
     out = det.detect_video(frames[:2])
     pd.testing.assert_frame_equal(out, validate_detections(out))
@@ -134,7 +134,7 @@ def test_config_validation(kw, match):
 
 
 def test_unknown_option():
-    with pytest.raises(InputError, match="unknown yolo detector option.*imgsize"):
+    with pytest.raises(InputError, match="unknown YoloConfig setting.*imgsize"):
         YoloDetector(imgsize=640)
 
 

@@ -1,4 +1,4 @@
-"""Agreement of motility percentages: MAE, Pearson r, Bland-Altman bias and limits, and the plot."""
+"""Agreement of motility percentages: MAE, Pearson r, Bland-Altman bias and limits."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spermtrack.errors import InputError
-from spermtrack.eval.agreement import (AGREEMENT_KEYS, CATEGORIES, agreement, grade_agreement, percentages_table,
-                                       plot_agreement)
+from spermtrack.eval.agreement import AGREEMENT_KEYS, CATEGORIES, agreement, grade_agreement, percentages_table
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -155,30 +154,3 @@ def test_grade_agreement_bad_input():
         grade_agreement(pred, ref.drop(index=54))
     with pytest.raises(InputError, match="immotile"):
         grade_agreement(pred, ref.drop(columns="immotile"))
-
-
-# ----------------------------------------------------------------------------------------------------------------------
-# The plot
-# ----------------------------------------------------------------------------------------------------------------------
-def test_plot_agreement_writes_a_png(tmp_path):
-    pred, ref = _tables()
-    per_video, _ = grade_agreement(pred, ref)
-    path = plot_agreement(per_video, tmp_path / "ba.png", title="test", reference_label="lab (%)",
-                          predicted_label="spermtrack (%)")
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    assert width > 900 and height > 600
-    assert not list(tmp_path.glob(".ba*"))  # the atomic writer left no temporary file
-
-
-def test_plot_agreement_handles_one_point_and_rejects_empty(tmp_path):
-    per_video, _ = grade_agreement(percentages_table({"1": {"progressive": 10, "non_progressive": 20,
-                                                            "immotile": 70}}),
-                                   pd.DataFrame({"progressive": [12.0], "non_progressive": [20.0],
-                                                 "immotile": [68.0]}, index=["1"]))
-    assert plot_agreement(per_video, tmp_path / "one.png").is_file()  # n = 1: no limits, still a plot
-    with pytest.raises(InputError, match="empty"):
-        plot_agreement(per_video.iloc[:0], tmp_path / "none.png")
-    with pytest.raises(InputError, match="lacks column"):
-        plot_agreement(per_video.drop(columns="reference"), tmp_path / "bad.png")

@@ -11,8 +11,11 @@ import pytest
 from spermtrack.errors import InputError
 from spermtrack.io.clinical import detect_decimal, detect_separator, motility_columns, read_clinical_csv
 
-REAL = Path("/work/shared/reference/visem_real/semen_analysis_data_Train.csv")
-needs_real = pytest.mark.skipif(not REAL.is_file(), reason="real VISEM clinical CSV not on this machine")
+
+
+@pytest.fixture
+def REAL(reference):  # noqa: N802 - reads like the constant it replaces
+    return reference / "visem_real" / "semen_analysis_data_Train.csv"
 
 VISEM_STYLE = (
     "\ufeffID;Sperm concentration (x10\u2076/mL);Progressive motility (%);Non progressive sperm motility (%);"
@@ -34,8 +37,7 @@ def write(tmp_path: Path, text: str, name: str = "semen.csv", encoding: str = "u
     return path
 
 
-@needs_real
-def test_real_semen_analysis():
+def test_real_semen_analysis(REAL):
     table = read_clinical_csv(REAL)
     assert len(table) == 16 and table.index.name == "ID"
     assert table.index.tolist()[:3] == ["11", "12", "13"] and all(isinstance(i, str) for i in table.index)

@@ -15,7 +15,6 @@ from spermtrack.errors import InputError
 from spermtrack.io.mot import format_mot, read_mot, write_mot
 from spermtrack.schema import DETECTION_COLUMNS, TRACK_COLUMNS, validate_detections, validate_tracks
 
-TUD_DET = Path("/work/shared/reference/mot/TUD-Campus.det.txt")
 TUD_GT = Path(os.path.dirname(motmetrics.__file__)) / "data" / "TUD-Campus" / "gt.txt"
 
 
@@ -139,8 +138,8 @@ def test_writer_validates(tmp_path):
     assert not (tmp_path / "res.txt").exists()
 
 
-@pytest.mark.skipif(not TUD_DET.is_file(), reason="MOT reference detections not on this machine")
-def test_tud_campus_public_detections():
+def test_tud_campus_public_detections(reference):
+    TUD_DET = reference / "mot" / "TUD-Campus.det.txt"
     det = read_mot(TUD_DET)
     validate_detections(det)
     assert det["frame"].nunique() == 71 and (det["frame"].min(), det["frame"].max()) == (0, 70)

@@ -17,8 +17,11 @@ from spermtrack.io.visem import (VisemVideo, list_videos, parse_label_text, read
 from spermtrack.schema import DETECTION_COLUMNS, GT_COLUMNS, validate_detections, validate_ground_truth
 
 FIXTURES = Path(__file__).parent / "fixtures" / "visem"
-REAL = Path("/work/shared/reference/visem_real")
-needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="real VISEM reference files not on this machine")
+
+
+@pytest.fixture(scope="session")
+def REAL(reference):  # noqa: N802 - reads like the constant it replaces
+    return reference / "visem_real"
 
 ID_A, ID_B, ID_C = "ckz3v9nzv00033867jsekqdcl", "cl4weyuo90009356hxr59smjp", "ckz6ru2eb0001386lefk6js4m"
 ID_NEW = "ckzznewid0000000000000000"
@@ -288,8 +291,7 @@ def test_read_synthetic_truth(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- real data
-@needs_real
-def test_real_frame_of_video_13():
+def test_real_frame_of_video_13(REAL):
     with pytest.raises(InputError, match="pass fps="):
         read_visem_video(REAL / "13")
     video = read_visem_video(REAL / "13", fps=49.0)
@@ -307,11 +309,10 @@ def test_real_frame_of_video_13():
 
 
 @pytest.fixture(scope="module")
-def train_tracks():
+def train_tracks(REAL):
     return read_train_tracks(REAL / "train_tracks.csv.gz")
 
 
-@needs_real
 def test_real_train_tracks(train_tracks):
     assert list(train_tracks) == ["11", "12", "13", "14", "15", "19", "21", "22", "23", "24", "29", "30", "35",
                                   "36", "38", "47"]
@@ -325,8 +326,7 @@ def test_real_train_tracks(train_tracks):
     assert gt["frame"].is_monotonic_increasing
 
 
-@needs_real
-def test_train_tracks_agree_with_the_real_label_file(train_tracks):
+def test_train_tracks_agree_with_the_real_label_file(train_tracks, REAL):
     compact = train_tracks["13"][1]
     compact = compact[compact["frame"] == 0].set_index("gt_id")
     folder = read_labels_ftid(REAL / "13", width=640, height=480).set_index("gt_id")
@@ -335,8 +335,7 @@ def test_train_tracks_agree_with_the_real_label_file(train_tracks):
         np.testing.assert_allclose(compact.loc[folder.index, col], folder[col], atol=1e-3)
 
 
-@needs_real
-def test_train_tracks_video_selection():
+def test_train_tracks_video_selection(REAL):
     got = read_train_tracks(REAL / "train_tracks.csv.gz", videos=[23, "14"], seconds=29.4)
     assert list(got) == ["23", "14"]
     assert got["14"][0].fps == pytest.approx(1470 / 29.4)

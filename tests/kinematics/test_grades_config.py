@@ -79,9 +79,9 @@ def test_invalid_settings_are_rejected(bad):
 
 
 def test_misspelt_setting_and_unknown_preset_are_rejected():
-    with pytest.raises(InputError, match="unknown kinematics setting"):
+    with pytest.raises(InputError, match="unknown KinematicsConfig setting"):
         get_preset("who2021", drift_compensaton=False)
-    with pytest.raises(InputError, match="unknown kinematics setting"):
+    with pytest.raises(InputError, match="unknown KinematicsConfig setting"):
         KinematicsConfig.from_dict({"vap_windw": 5})
     with pytest.raises(InputError, match="unknown kinematics preset"):
         get_preset("who2010")

@@ -12,5 +12,5 @@ def test_kinematics_imports_only_schema_and_errors(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     ours, heavy = out.stdout.strip().splitlines()
-    assert ours == "['spermtrack', 'spermtrack.errors', 'spermtrack.schema']"
+    assert ours == "['spermtrack', 'spermtrack._validate', 'spermtrack.constants', 'spermtrack.errors', 'spermtrack.schema']"
     assert heavy == "[]"

@@ -30,7 +30,7 @@ def test_misspelt_override_lists_valid_names(walkers):
     for call in (lambda: track(dets, max_distanse=5.0), lambda: get_config("sperm", maxage=3),
                  lambda: Tracker("sperm", min_hit=2), lambda: TrackerConfig.from_dict({"gap": 3}),
                  lambda: TrackerConfig().replace(smoth=True)):
-        with pytest.raises(InputError, match="valid names are: .*max_distance.*min_hits"):
+        with pytest.raises(InputError, match="valid: .*max_distance.*min_hits"):
             call()
 
 

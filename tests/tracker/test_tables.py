@@ -90,7 +90,7 @@ _rows = st.lists(
 
 
 @settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=_rows, preset=st.sampled_from(["sperm", "sperm_online", "sort", "bytetrack"]))
+@given(rows=_rows, preset=st.sampled_from(["sperm", "sperm_online", "sort", "iou_bytetrack"]))
 def test_property_rows_kept_ids_unique_per_frame_input_untouched(rows, preset):
     dets = pd.DataFrame(rows, columns=["frame", "x", "y", "w", "score", "class_id"])
     dets["h"] = dets["w"]

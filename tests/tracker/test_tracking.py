@@ -110,7 +110,7 @@ def test_detection_order_within_a_frame_does_not_matter(crossing):
         _same_ids(out, ref)
 
 
-@pytest.mark.parametrize("preset", ["sperm", "sort", "bytetrack"])
+@pytest.mark.parametrize("preset", ["sperm", "sort", "iou_bytetrack"])
 def test_streaming_equals_batch_with_offline_steps_off(crossing, walkers, preset):
     dets = pd.concat([crossing(noise=0.5, seed=3),
                       walkers([(400.0, 100.0, -3.0, 2.0, 5)], 40, skip={(0, 12), (0, 13), (0, 30)})],

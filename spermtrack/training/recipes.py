@@ -2,8 +2,8 @@
 
 Run (offline, CPU)::
 
-    python -m spermtrack.recipes synth --work /tmp/yolo_synth --install
-    python -m spermtrack.recipes visem --work /tmp/yolo_visem --visem ../shared/reference/visem_real --install
+    python -m spermtrack.training.recipes synth --work /tmp/yolo_synth --install
+    python -m spermtrack.training.recipes visem --work /tmp/yolo_visem --visem ../shared/reference/visem_real --install
 
 ``synth`` -> ``yolov5n_synth.pt``
     50 synthetic VISEM-Tracking videos of 40 frames (``spermtrack synth WORK/data --videos 50
@@ -50,14 +50,14 @@ __all__ = ["RECIPES", "calibrate_on_frames", "fit_blob_score_model", "make_check
 RECIPES: dict[str, dict] = {
     "synth": {
         "checkpoint": "yolov5n_synth.pt",
-        "command": "python -m spermtrack.recipes synth --work WORK --install",
+        "command": "python -m spermtrack.training.recipes synth --work WORK --install",
         "synth": [{"name": "data", "n_videos": 50, "seconds": 0.8, "fps": 50.0, "seed": 2024}],
         "train": {"model": "yolov5n", "epochs": 30, "imgsz": 640, "batch": 4, "frame_step": 10, "seed": 0,
                   "workers": 2},
     },
     "blob": {
         "file": "blob_scores.json",
-        "command": "python -m spermtrack.recipes blob --work WORK --visem ../shared/reference/visem_real --install",
+        "command": "python -m spermtrack.training.recipes blob --work WORK --visem ../shared/reference/visem_real --install",
         "bright": {"video": "11", "start": 0, "stop": 1029, "step": 10},
         "dark": {"name": "bright_field", "n_videos": 6, "seconds": 1.0, "fps": 50.0, "seed": 3303,
                  "polarity": "bright", "step": 5, "features": ["snr", "border"]},
@@ -65,7 +65,7 @@ RECIPES: dict[str, dict] = {
     },
     "visem": {
         "checkpoint": "yolov5n_visem.pt",
-        "command": "python -m spermtrack.recipes visem --work WORK --visem ../shared/reference/visem_real --install",
+        "command": "python -m spermtrack.training.recipes visem --work WORK --visem ../shared/reference/visem_real --install",
         "start_from": "yolov5n_synth.pt",
         "real": {"video": "11", "train": {"start": 0, "stop": 900, "step": 4},
                  "val": {"start": 940, "stop": 1029, "step": 8}, "held_out_from": 1029},
@@ -100,7 +100,7 @@ def _install(path: Path, name: str) -> str:
 
 
 def _make_synth(work: Path, recipe: dict, epochs: int | None) -> tuple[dict, dict]:
-    from spermtrack.detectors.train import train_detector
+    from spermtrack.training.detector import train_detector
     from spermtrack.synth import SynthConfig, write_synthetic_dataset
 
     s = recipe["synth"][0]
@@ -119,7 +119,7 @@ def _make_synth(work: Path, recipe: dict, epochs: int | None) -> tuple[dict, dic
 
 def _make_visem(work: Path, recipe: dict, epochs: int | None, visem: Path | None) -> tuple[dict, dict]:
     from spermtrack.detectors.augment import PhotometricConfig
-    from spermtrack.detectors.dataset import VideoSelection, write_yolo_dataset
+    from spermtrack.training.dataset import VideoSelection, write_yolo_dataset
     from spermtrack.detectors.train import TrainConfig, train_yolo
     from spermtrack.detectors.yolo import shipped_weights
     from spermtrack.synth import SynthConfig, write_synthetic_dataset
@@ -302,7 +302,7 @@ def make_checkpoint(name: str, work: str | Path, *, install: bool = False, epoch
     visem : str or Path, optional
         Folder holding the real VISEM-Tracking video folder (``visem`` recipe).
     """
-    from spermtrack.detectors.train import export_checkpoint
+    from spermtrack.training.detector import export_checkpoint
 
     if name not in RECIPES:
         raise InputError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
@@ -331,7 +331,7 @@ def make_checkpoint(name: str, work: str | Path, *, install: bool = False, epoch
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point (see the module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m spermtrack.recipes",
+    parser = argparse.ArgumentParser(prog="python -m spermtrack.training.recipes",
                                      description="Reproduce a YOLOv5n checkpoint shipped with spermtrack.")
     parser.add_argument("recipe", choices=sorted(RECIPES), help="which checkpoint")
     parser.add_argument("--work", type=Path, required=True, help="working folder")
@@ -343,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         report = make_checkpoint(args.recipe, args.work, install=args.install, epochs=args.epochs, visem=args.visem)
     except InputError as exc:
-        print(f"python -m spermtrack.recipes: error: {exc}", file=sys.stderr)
+        print(f"python -m spermtrack.training.recipes: error: {exc}", file=sys.stderr)
         return 1
     for key in ("bright", "dark", "file", "mAP50", "mAP50_95", "precision", "recall", "epochs_run", "train_seconds",
                 "score_calibration", "checkpoint", "size_mb", "installed"):

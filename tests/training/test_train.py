@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from spermtrack.detectors import TrainConfig, YoloDetector, train_detector
-from spermtrack.detectors.train import export_checkpoint
+from spermtrack.detectors import TrainConfig, YoloDetector
+from spermtrack.training import export_checkpoint, train_detector
 from spermtrack.errors import InputError
 
 

@@ -28,26 +28,26 @@ import json
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from spermtrack.detectors.base import check_number
+from spermtrack._validate import Config
+from spermtrack.constants import CLASS_NAMES, VISEM_VAL_VIDEOS
 from spermtrack.errors import InputError
-from spermtrack.schema import CLASS_NAMES
+from spermtrack.io.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, frame_number, iter_frames, list_images, probe_video
+from spermtrack.io.visem import list_videos, read_labels, read_labels_ftid
 
 __all__ = ["PAPER_VAL_VIDEOS", "ConvertConfig", "VideoSelection", "choose_val_videos", "convert_visem_to_yolo",
            "write_yolo_dataset", "yolo_label_text"]
 
 #: Validation videos of the VISEM-Tracking paper (official repository, sample_YOLO_models yaml).
-PAPER_VAL_VIDEOS: tuple[str, ...] = ("52", "54", "60", "82")
+PAPER_VAL_VIDEOS: tuple[str, ...] = VISEM_VAL_VIDEOS
 _MARKER = "split.json"
-_OWNER = "ConvertConfig"
-
 
 @dataclass(frozen=True)
-class ConvertConfig:
+class ConvertConfig(Config):
     """Settings of :func:`convert_visem_to_yolo`; validated on construction.
 
     Parameters
@@ -77,26 +77,14 @@ class ConvertConfig:
     def __post_init__(self) -> None:
         if self.val_videos is not None:
             if isinstance(self.val_videos, (str, bytes)) or not isinstance(self.val_videos, Sequence):
-                raise InputError(f"{_OWNER}.val_videos must be a list of video ids, got {self.val_videos!r}")
-            ids = tuple(str(v) for v in self.val_videos)
-            if not ids:
-                raise InputError(f"{_OWNER}.val_videos must name at least one video (or be None)")
-            object.__setattr__(self, "val_videos", ids)
-        object.__setattr__(self, "seed", int(check_number(_OWNER, "seed", self.seed, lo=0, integer=True)))
-        check_number(_OWNER, "val_fraction", self.val_fraction, lo=0, lo_open=True, hi=0.99)
-        object.__setattr__(self, "frame_step", int(check_number(_OWNER, "frame_step", self.frame_step, lo=1,
-                                                                integer=True)))
-        if self.max_frames_per_video is not None:
-            object.__setattr__(self, "max_frames_per_video", int(check_number(
-                _OWNER, "max_frames_per_video", self.max_frames_per_video, lo=1, integer=True)))
-        if not isinstance(self.include_background, (bool, np.bool_)):
-            raise InputError(f"{_OWNER}.include_background must be True or False, got {self.include_background!r}")
-
-    def to_dict(self) -> dict:
-        """Plain-dict form, for JSON provenance."""
-        out = asdict(self)
-        out["val_videos"] = None if self.val_videos is None else list(self.val_videos)
-        return out
+                raise self._fail("val_videos", "a list of video ids")
+            if not self._set("val_videos", tuple(str(v) for v in self.val_videos)):
+                raise self._fail("val_videos", "at least one video id (or None)")
+        self._integer("seed", lo=0)
+        self._number("val_fraction", lo=0, lo_open=True, hi=0.99)
+        self._integer("frame_step", lo=1)
+        self._optional_integer("max_frames_per_video", lo=1)
+        self._boolean("include_background")
 
 
 def choose_val_videos(video_ids: Sequence[str], *, val_videos: Sequence[str] | None = None, seed: int = 0,
@@ -217,9 +205,6 @@ def _link_or_copy(src: Path, dst: Path) -> None:
 
 def _label_texts(folder: Path) -> tuple[dict[int, str], str]:
     """Validated YOLO label text per labelled frame of one video folder, and the source kind."""
-    from spermtrack.io.video import frame_number
-    from spermtrack.io.visem import read_labels, read_labels_ftid
-
     if (folder / "labels").is_dir():
         sub, with_id = "labels", False
         read_labels(folder, width=1, height=1)  # validates every file (errors name file and line)
@@ -236,8 +221,6 @@ def _label_texts(folder: Path) -> tuple[dict[int, str], str]:
 
 def _frame_sources(folder: Path) -> tuple[dict[int, Path], Path | None]:
     """Image file per frame (from ``images/``), and the video file to decode when there is none."""
-    from spermtrack.io.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, frame_number, list_images
-
     images = folder / "images"
     if images.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in images.iterdir()):
         return {frame_number(p): p for p in list_images(images)}, None
@@ -249,8 +232,6 @@ def _frame_sources(folder: Path) -> tuple[dict[int, Path], Path | None]:
 
 def _write_video_frames(video: Path, wanted: list[int], folder_id: str, dest: Path) -> dict[int, Path]:
     import cv2
-
-    from spermtrack.io.video import iter_frames
 
     wanted_set = set(wanted)
     written = {}
@@ -270,7 +251,7 @@ def _yaml_names() -> str:
 
 
 @dataclass(frozen=True)
-class VideoSelection:
+class VideoSelection(Config):
     """Which frames of one video folder go into which split of a YOLO data set.
 
     Parameters
@@ -301,20 +282,16 @@ class VideoSelection:
     include_background: bool = True
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "folder", Path(self.folder))
-        if self.split not in ("train", "val"):
-            raise InputError(f"VideoSelection.split must be 'train' or 'val', got {self.split!r}")
-        object.__setattr__(self, "start", int(check_number("VideoSelection", "start", self.start, lo=0,
-                                                           integer=True)))
-        if self.stop is not None:
-            stop = int(check_number("VideoSelection", "stop", self.stop, lo=0, integer=True))
-            if stop <= self.start:
-                raise InputError(f"VideoSelection.stop ({stop}) must be larger than start ({self.start})")
-            object.__setattr__(self, "stop", stop)
-        object.__setattr__(self, "step", int(check_number("VideoSelection", "step", self.step, lo=1, integer=True)))
+        self._set("folder", Path(self.folder))
+        self._choice("split", ("train", "val"))
+        self._integer("start", lo=0)
+        if self._optional_integer("stop", lo=0) is not None and self.stop <= self.start:
+            raise self._fail("stop", f"larger than start ({self.start})")
+        self._integer("step", lo=1)
+        self._boolean("include_background")
         if self.prefix is not None and (not isinstance(self.prefix, str) or not self.prefix
                                         or any(c in self.prefix for c in "/\\")):
-            raise InputError(f"VideoSelection.prefix must be a plain file-name prefix, got {self.prefix!r}")
+            raise self._fail("prefix", "a plain file-name prefix")
 
     @property
     def name(self) -> str:
@@ -328,9 +305,7 @@ class VideoSelection:
 
     def to_dict(self) -> dict:
         """Plain-dict form, for JSON provenance."""
-        out = asdict(self)
-        out["folder"] = str(self.folder)
-        return out
+        return {**super().to_dict(), "folder": str(self.folder)}
 
 
 def _plan(selection: VideoSelection, max_frames: int | None = None) -> tuple:
@@ -341,8 +316,6 @@ def _plan(selection: VideoSelection, max_frames: int | None = None) -> tuple:
     if images:
         available = sorted(images)
     elif video is not None and kind != "none":
-        from spermtrack.io.video import probe_video
-
         n = probe_video(video).n_frames
         available = list(range(n)) if n else sorted(texts)
     else:
@@ -441,7 +414,7 @@ def _write_plans(plans: list[tuple], out: Path, settings: dict) -> Path:
         info["background_frames"] += sum(1 for f in sources if not texts.get(f, "").strip())
         info.setdefault("label_source", {})[sel.name] = kind
     data_yaml = out / "data.yaml"
-    data_yaml.write_text("# written by spermtrack.detectors.dataset (split by video or frame range)\n"
+    data_yaml.write_text("# written by spermtrack.training.dataset (split by video or frame range)\n"
                          f"path: {json.dumps(str(out.resolve()))}\n"
                          "train: images/train\n"
                          "val: images/val\n"
@@ -479,8 +452,6 @@ def convert_visem_to_yolo(root: str | os.PathLike, out: str | os.PathLike, *,
         validation) videos holds a labelled box; ``out`` is a non-empty folder this function did
         not write.
     """
-    from spermtrack.io.visem import list_videos
-
     cfg = ConvertConfig(val_videos=None if val_videos is None else tuple(str(v) for v in val_videos), seed=seed,
                         val_fraction=val_fraction, frame_step=frame_step,
                         max_frames_per_video=max_frames_per_video, include_background=include_background)

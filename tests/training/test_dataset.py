@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
-from spermtrack.detectors import PAPER_VAL_VIDEOS, convert_visem_to_yolo
-from spermtrack.detectors.dataset import ConvertConfig, choose_val_videos, yolo_label_text
+from spermtrack.training import PAPER_VAL_VIDEOS, convert_visem_to_yolo
+from spermtrack.training.dataset import ConvertConfig, choose_val_videos, yolo_label_text
 from spermtrack.errors import InputError
 
 
@@ -181,7 +181,7 @@ def test_frame_range_selections_of_one_mp4_only_video(tiny_dataset, tmp_path):
     """Training and validation frames of one video, decoded from its clip (no images/ folder)."""
     import cv2
 
-    from spermtrack.detectors.dataset import VideoSelection, write_yolo_dataset
+    from spermtrack.training.dataset import VideoSelection, write_yolo_dataset
 
     root = _copy(tiny_dataset, tmp_path)
     shutil.rmtree(root / "1" / "images")
@@ -200,7 +200,7 @@ def test_frame_range_selections_of_one_mp4_only_video(tiny_dataset, tmp_path):
 
 
 def test_overlapping_selections_and_bad_selections_are_errors(tiny_dataset, tmp_path):
-    from spermtrack.detectors.dataset import VideoSelection, write_yolo_dataset
+    from spermtrack.training.dataset import VideoSelection, write_yolo_dataset
 
     with pytest.raises(InputError, match="selected twice"):
         write_yolo_dataset([VideoSelection(tiny_dataset / "1", split="train", stop=3),

@@ -18,16 +18,17 @@ and its scores are low or unsure on the new look (measured in ``benchmarks/real_
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
+from spermtrack._validate import Config
 from spermtrack.errors import InputError
 
 __all__ = ["SelfTrainConfig", "pseudo_label", "self_train"]
 
 
 @dataclass(frozen=True)
-class SelfTrainConfig:
+class SelfTrainConfig(Config):
     """Settings of :func:`self_train`.
 
     Parameters
@@ -54,19 +55,10 @@ class SelfTrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        from spermtrack.detectors.base import check_number
-
-        owner = "SelfTrainConfig"
-        object.__setattr__(self, "conf", check_number(owner, "conf", self.conf, lo=0, lo_open=True, hi=1))
+        self._number("conf", lo=0, lo_open=True, hi=1)
         for name, lo in (("start", 0), ("step", 1), ("epochs", 1), ("imgsz", 32), ("batch", 1), ("seed", 0)):
-            object.__setattr__(self, name, int(check_number(owner, name, getattr(self, name), lo=lo, integer=True)))
-        if self.stop is not None:
-            stop = int(check_number(owner, "stop", self.stop, lo=self.start + 1, integer=True))
-            object.__setattr__(self, "stop", stop)
-
-    def to_dict(self) -> dict:
-        """Plain-dict form, for provenance."""
-        return asdict(self)
+            self._integer(name, lo=lo)
+        self._optional_integer("stop", lo=self.start + 1)
 
 
 def _clip(video: Path) -> tuple[Path, str]:
@@ -109,7 +101,7 @@ def pseudo_label(video: str | os.PathLike, weights: str | os.PathLike | None, ou
     InputError
         An unreadable video or checkpoint, or no detection reaches ``conf``.
     """
-    from spermtrack.detectors import get_detector
+    from spermtrack.detectors import make_detector
     from spermtrack.io.atomic import write_text
     from spermtrack.io.video import iter_frames, probe_video
     from spermtrack.io.visem import label_lines
@@ -124,7 +116,7 @@ def pseudo_label(video: str | os.PathLike, weights: str | os.PathLike | None, ou
             os.link(clip, link)
         except OSError:
             link.symlink_to(clip.resolve())
-    detector = get_detector("yolo", weights=None if weights is None else str(weights), conf=config.conf)
+    detector = make_detector("yolo", weights=None if weights is None else str(weights), conf=config.conf)
     stop = config.stop if config.stop is not None else (info.n_frames or None)
     wanted = (item for item in iter_frames(clip, start=config.start, stop=stop)
               if (item[0] - config.start) % config.step == 0)
@@ -164,8 +156,9 @@ def self_train(video: str | os.PathLike, *, weights: str | os.PathLike | None = 
         the fine-tuned model on pseudo-labels and the settings.
     """
     from spermtrack.detectors.augment import PhotometricConfig
-    from spermtrack.detectors.dataset import VideoSelection, write_yolo_dataset
-    from spermtrack.detectors.train import TrainConfig, export_checkpoint, train_yolo
+    from spermtrack.detectors.train import TrainConfig, train_yolo
+    from spermtrack.training.dataset import VideoSelection, write_yolo_dataset
+    from spermtrack.training.detector import export_checkpoint
     from spermtrack.detectors.yolo import resolve_weights
     from spermtrack.io.atomic import write_json
 
