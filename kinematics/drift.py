@@ -117,10 +117,7 @@ def drift_steps(frames: np.ndarray, xy: np.ndarray, layout: Layout, measured: np
         vel = np.zeros((n_frames, 2))
     width = int(round(window_s * fps))
     if width > 1:
-        half = width // 2
-        kernel = np.ones(2 * half + 1)
-        norm = np.convolve(np.ones(n_frames), kernel, mode="same")
-        vel = np.column_stack([np.convolve(vel[:, a], kernel, mode="same") / norm for a in range(2)])
+        vel = _truncated_mean(vel, width // 2)
     step = np.zeros((n_frames, 2))
     step[1:] = 0.5 * (vel[1:] + vel[:-1])          # trapezoid: motion from frame f - 1 to f
     path = np.cumsum(step, axis=0)
@@ -153,6 +150,18 @@ def estimate_drift(tracks: pd.DataFrame, *, fps: float, um_per_px: float, config
     arr = prepare_arrays(tracks)
     return drift_steps(arr.frame, arr.raw, arr.layout, arr.measured, fps=fps, um_per_px=s,
                        **drift_settings(cfg))
+
+
+def _truncated_mean(values: np.ndarray, half: int) -> np.ndarray:
+    """Centred running mean over ``2 half + 1`` rows, truncated at the ends (any length, even shorter).
+
+    Row ``i`` is the mean of rows ``max(0, i - half) .. min(n - 1, i + half)``.
+    """
+    n = len(values)
+    cum = np.concatenate([np.zeros((1,) + values.shape[1:]), np.cumsum(values, axis=0)])
+    i = np.arange(n)
+    lo, hi = np.maximum(i - half, 0), np.minimum(i + half + 1, n)
+    return (cum[hi] - cum[lo]) / (hi - lo).reshape((-1,) + (1,) * (values.ndim - 1))
 
 
 def drift_settings(config: KinematicsConfig) -> dict:

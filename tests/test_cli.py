@@ -1,5 +1,6 @@
 """The spermtrack command line: subcommands, one-line user errors, exit codes."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +109,64 @@ def test_track_says_why_it_found_no_track(tmp_path, capsys):
     assert main(["track", "--detections", str(det), "--fps", "50", "--out", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
     assert "warning: no track" in err and "birth score" in err
+
+
+# ----------------------------------------------------------------------------- every stage through main()
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A synthetic data set of two 1-s videos (320 x 240, 25 fps) written by ``spermtrack synth``."""
+    root = tmp_path_factory.mktemp("cli") / "data"
+    assert main(["synth", str(root), "--videos", "2", "--seconds", "1", "--fps", "25", "--seed", "5", "--density",
+                 "8", "--width", "320", "--height", "240", "--quiet"]) == 0
+    return root
+
+
+def test_detect_writes_detections_of_every_frame(clip, tmp_path, capsys):
+    import pandas as pd
+
+    out = tmp_path / "det"
+    assert main(["detect", str(clip / "1"), "--detector", "blob", "--out", str(out), "--quiet"]) == 0
+    dets = pd.read_csv(out / "detections.csv")
+    assert dets["frame"].nunique() == 25 and {"x", "y", "score", "class_id"} <= set(dets.columns)
+    assert (out / "det_mot.txt").is_file() and json.loads((out / "detections.json").read_text())["detector"]
+    assert "detections in 25 frames" in capsys.readouterr().out
+
+
+def test_track_kinematics_and_evaluate_chain(clip, tmp_path, capsys):
+    import pandas as pd
+
+    trk, kin = tmp_path / "trk", tmp_path / "kin"
+    assert main(["track", str(clip / "1"), "--detections", "gt", "--tracker", "sperm", "--out", str(trk)]) == 0
+    tracks = pd.read_csv(trk / "tracks.csv")
+    assert (tracks["track_id"] >= 1).any() and {"x_s", "y_s"} <= set(tracks.columns)
+    assert json.loads((trk / "tracks.json").read_text())["tracker"]["tracker"] == "sperm"
+    assert main(["kinematics", str(trk / "tracks.csv"), "--um-per-px", "0.351", "--fps", "25", "--out", str(kin)]) == 0
+    summary = json.loads((kin / "summary.json").read_text())
+    assert summary["counts"]["graded"] + summary["counts"]["ungraded"] == tracks.loc[tracks["track_id"] >= 0,
+                                                                                     "track_id"].nunique()
+    assert "numpy" in summary["provenance"]["versions"]
+    capsys.readouterr()
+    assert main(["evaluate", str(clip / "1"), str(trk / "tracks.csv")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    overall = dict(zip(lines[0].split(), next(line.split() for line in lines if line.startswith("OVERALL"))[1:]))
+    assert float(overall["IDF1"]) == pytest.approx(100.0)  # exact boxes, default tracker
+
+
+def test_benchmark_runs_the_grid_through_the_registries(clip, tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(["benchmark", str(clip), "--detectors", "gt,blob", "--trackers", "sperm,sort", "--out", str(out),
+                 "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "sperm" in printed and (out / "leaderboard.md").is_file() and (out / "benchmark.json").is_file()
+    assert main(["benchmark", str(clip), "--trackers", "spermtrack", "--out", str(out), "--quiet"]) == 1
+    assert "unknown tracker 'spermtrack'; choose one of sperm" in capsys.readouterr().err
+
+
+def test_the_same_tracker_names_everywhere(clip, tmp_path, capsys):
+    """`track`, `benchmark` and the API resolve names in one registry: a peer name means the same peer."""
+    for name in ("sort", "bytetrack"):
+        assert main(["track", str(clip / "1"), "--tracker", name, "--out", str(tmp_path / name)]) == 0
+    record = json.loads((tmp_path / "bytetrack" / "tracks.json").read_text())
+    assert record["tracker"] == {"tracker": "bytetrack", "peer": "trackers", "fps": 25.0}
+    assert main(["track", str(clip / "1"), "--tracker", "deepsort", "--out", str(tmp_path / "x")]) == 1
+    assert "unknown tracker 'deepsort'" in capsys.readouterr().err

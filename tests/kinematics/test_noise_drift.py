@@ -125,3 +125,18 @@ def test_drift_settings_come_from_the_config(make_tracks, rng):
     assert not estimate_drift(four, fps=50.0, um_per_px=0.351)["estimated"].any()          # needs 5 tracks
     cfg = get_preset(drift_min_tracks=3)
     assert estimate_drift(four, fps=50.0, um_per_px=0.351, config=cfg)["estimated"].any()
+
+
+@pytest.mark.parametrize("n_frames", [1, 5, 30, 49])
+def test_recordings_shorter_than_the_drift_window(n_frames):
+    """A clip of a second or less (fewer frames than the drift window) is graded 'too_short', never a crash."""
+    import pandas as pd
+
+    from spermtrack.kinematics import analyze_tracks, summarize
+
+    one = pd.DataFrame({"frame": np.arange(n_frames), "x": 10 + 0.5 * np.arange(n_frames), "y": 20.0, "w": 20.0,
+                        "h": 20.0, "score": 1.0, "class_id": 0, "track_id": 1})
+    tracks = pd.concat([one.assign(track_id=k, x=one["x"] + 12 * k) for k in range(1, 8)], ignore_index=True)
+    result = analyze_tracks(tracks, 0.351, 50.0)
+    assert (result.table["ungraded_reason"] == "too_short").all()
+    assert summarize(result)["counts"]["ungraded"] == 7
