@@ -48,21 +48,22 @@ _HOW_TO_GET = ("train one with 'spermtrack train-detector DATASET --model yolov5
 
 # ----------------------------------------------------------------------------------------------- offline
 def configure_offline() -> None:
-    """Make ultralytics run offline (``YOLO_OFFLINE=1``) and load checkpoints safely.
+    """Make ultralytics run offline (``YOLO_OFFLINE=1``) and load checkpoints safely, always.
 
-    ``ULTRALYTICS_SAFE_LOAD=1`` (unless the user set it) makes ultralytics unpickle checkpoints with
+    ``ULTRALYTICS_SAFE_LOAD=1`` makes ultralytics unpickle checkpoints with
     ``torch.load(weights_only=True)`` against its allow-list of model classes, so a user's ``.pt``
-    file cannot run arbitrary code. If ultralytics is already imported, its flags are updated too.
+    file cannot run arbitrary code. It is set whatever the environment says (a user's
+    ``ULTRALYTICS_SAFE_LOAD=0`` is overridden inside spermtrack); if ultralytics is already imported,
+    its flags are updated too.
     """
     import sys
 
     os.environ["YOLO_OFFLINE"] = "1"
-    os.environ.setdefault("ULTRALYTICS_SAFE_LOAD", "1")
-    safe = os.environ["ULTRALYTICS_SAFE_LOAD"].strip().lower() in ("1", "true", "yes", "on")
+    os.environ["ULTRALYTICS_SAFE_LOAD"] = "1"
     for name in ("ultralytics.utils", "ultralytics.nn.tasks"):
         module = sys.modules.get(name)
         if module is not None and hasattr(module, "SAFE_LOAD"):
-            module.SAFE_LOAD = safe
+            module.SAFE_LOAD = True
     for name in ("ultralytics.utils", "ultralytics.utils.checks", "ultralytics.utils.events",
                  "ultralytics.hub.utils"):
         module = sys.modules.get(name)
@@ -215,6 +216,11 @@ def load_yolo(weights: str | os.PathLike):
                          path)
     if path.stat().st_size == 0:
         raise InputError(f"is empty (0 bytes), not a checkpoint: {_HOW_TO_GET}", path)
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):  # torch.save: a zip, or a legacy pickle
+        kind = "a text file" if all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "another format"
+        raise InputError(f"is not a PyTorch checkpoint (it is {kind}): {_HOW_TO_GET}", path)
     _import_ultralytics()
     from ultralytics import YOLO
 

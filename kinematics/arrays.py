@@ -7,12 +7,12 @@ frame and fills each track's missing frames with linearly bridged, unmeasured ro
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from spermtrack._validate import calibration
 from spermtrack.errors import InputError
 from spermtrack.kinematics._segments import Layout
 from spermtrack.schema import validate_tracks
@@ -21,18 +21,11 @@ __all__ = ["TrackArrays", "check_calibration", "prepare_arrays"]
 
 
 def check_calibration(um_per_px: object, fps: object) -> tuple[float, float]:
-    """Return ``(um_per_px, fps)`` as floats; anything missing, non-numeric, zero, negative or non-finite
-    is an :class:`InputError` (calibration is always explicit)."""
-    out = []
-    for name, value in (("um_per_px", um_per_px), ("fps", fps)):
-        if value is None:
-            raise InputError(f"{name} is required (calibration is never guessed)")
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-            raise InputError(f"{name} must be a positive number, got {value!r}")
-        if not math.isfinite(value) or value <= 0:
-            raise InputError(f"{name} must be a positive finite number, got {value!r}")
-        out.append(float(value))
-    return out[0], out[1]
+    """Return ``(um_per_px, fps)`` as floats; missing, non-numeric, non-finite or physically implausible
+    values are an :class:`InputError` (calibration is always explicit; see
+    :func:`spermtrack._validate.calibration` for the ranges)."""
+    fps, um_per_px = calibration(fps, um_per_px)
+    return um_per_px, fps
 
 
 def _flag(df: pd.DataFrame, column: str, default: bool) -> np.ndarray:

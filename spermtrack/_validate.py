@@ -30,7 +30,7 @@ import numpy as np
 
 from spermtrack.errors import InputError
 
-__all__ = ["Config", "boolean", "check_names", "choice", "integer", "number"]
+__all__ = ["Config", "boolean", "calibration", "check_names", "choice", "integer", "number"]
 
 
 def _fail(owner: str, field: str, what: str, value: object) -> InputError:
@@ -93,6 +93,30 @@ def choice(owner: str, field: str, value: object, choices: Sequence[str]) -> str
     if not isinstance(value, str) or value not in choices:
         raise _fail(owner, field, f"one of {', '.join(map(repr, choices))}", value)
     return value
+
+
+def calibration(fps: object, um_per_px: object, *, owner: str = "calibration") -> tuple[float, float]:
+    """``(fps, um_per_px)`` as floats within :data:`~spermtrack.constants.FPS_RANGE` and
+    :data:`~spermtrack.constants.UM_PER_PX_RANGE` (ranges that make physical sense for sperm videos).
+
+    Raises
+    ------
+    InputError
+        Missing, not a number, not finite, or outside its range (the message gives the range and why).
+    """
+    from spermtrack.constants import FPS_RANGE, UM_PER_PX_RANGE
+
+    out = []
+    for field, value, (lo, hi), unit in (("fps", fps, FPS_RANGE, "frames/s"),
+                                         ("um_per_px", um_per_px, UM_PER_PX_RANGE, "um per pixel")):
+        if value is None:
+            raise InputError(f"{owner}.{field} is required (calibration is never guessed)")
+        v = number(owner, field, value, lo=0, lo_open=True)
+        if not lo <= v <= hi:
+            raise InputError(f"{owner}.{field} must be between {lo:g} and {hi:g} {unit} for a microscope video of "
+                             f"sperm, got {value!r}")
+        out.append(v)
+    return out[0], out[1]
 
 
 def check_names(owner: str, given: Iterable[str], valid: Iterable[str]) -> None:

@@ -39,6 +39,30 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _fps(text: str) -> float:
+    """A frame rate within the physical range of :data:`spermtrack.constants.FPS_RANGE`."""
+    from spermtrack._validate import calibration
+
+    value = _positive_float(text)
+    try:
+        calibration(value, VISEM_UM_PER_PX, owner="--fps")
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--fps.fps ")) from None
+    return value
+
+
+def _um_per_px(text: str) -> float:
+    """A pixel size within :data:`spermtrack.constants.UM_PER_PX_RANGE`."""
+    from spermtrack._validate import calibration
+
+    value = _positive_float(text)
+    try:
+        calibration(50.0, value, owner="--um-per-px")
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--um-per-px.um_per_px ")) from None
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -68,11 +92,11 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out", type=Path, help="output folder (one sub-folder per video)")
     p.add_argument("--videos", type=_positive_int, default=2, help="number of videos (default 2)")
     p.add_argument("--seconds", type=_positive_float, default=10.0, help="length of each video in s (default 10)")
-    p.add_argument("--fps", type=_positive_float, default=50.0, help="frame rate (default 50)")
+    p.add_argument("--fps", type=_fps, default=50.0, help="frame rate (default 50)")
     p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed; same seed, same bytes (default 0)")
     p.add_argument("--density", type=_positive_float, default=None,
                    help="mean sperm per frame (default: drawn per video from VISEM's real range)")
-    p.add_argument("--um-per-px", type=_positive_float, default=VISEM_UM_PER_PX, help="pixel size in um (default: VISEM-Tracking's %(default)s)")
+    p.add_argument("--um-per-px", type=_um_per_px, default=VISEM_UM_PER_PX, help="pixel size in um (default: VISEM-Tracking's %(default)s)")
     p.add_argument("--width", type=_positive_int, default=640, help="frame width in px (default 640)")
     p.add_argument("--height", type=_positive_int, default=480, help="frame height in px (default 480)")
     p.add_argument("--no-images", action="store_true", help="write the mp4 but not the per-frame jpg files")
@@ -103,9 +127,9 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="summarise a VISEM-Tracking data set (or one video folder)",
                        description="Per video: frames, fps, frame size, boxes per class and number of tracks.")
     p.add_argument("dataset", type=Path, help="a data set root (one folder per video) or one video folder")
-    p.add_argument("--fps", type=_positive_float, default=None,
+    p.add_argument("--fps", type=_fps, default=None,
                    help="frame rate to use when a folder has no video file to read it from")
-    p.add_argument("--um-per-px", type=_positive_float, default=VISEM_UM_PER_PX, help="pixel size in um (default: VISEM-Tracking's %(default)s)")
+    p.add_argument("--um-per-px", type=_um_per_px, default=VISEM_UM_PER_PX, help="pixel size in um (default: VISEM-Tracking's %(default)s)")
     p.set_defaults(func=cmd_info)
 
 
@@ -174,43 +198,72 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--imgsz", type=_positive_int, default=None, help="yolo: inference size in px")
     p.add_argument("--polarity", choices=("auto", "bright", "dark"), default=None, help="blob: head polarity")
     p.add_argument("--tracker", default=DEFAULT_TRACKER, help=_TRACKER_HELP)
-    p.add_argument("--fps", type=_positive_float, default=None,
+    p.add_argument("--allow-truncated", action="store_true",
+                   help="use the frames of a video that ends before its container says (with a warning)")
+    p.add_argument("--fps", type=_fps, default=None,
                    help="frame rate (default: from the video container; required for a bare det.txt)")
-    p.add_argument("--um-per-px", type=_positive_float, default=VISEM_UM_PER_PX, help="pixel size in um (default: VISEM-Tracking's %(default)s)")
+    p.add_argument("--um-per-px", type=_um_per_px, default=VISEM_UM_PER_PX, help="pixel size in um (default: VISEM-Tracking's %(default)s)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.set_defaults(func=cmd_track)
 
 
 def _load_detections(args: argparse.Namespace):
-    """Return ``(detections, recording or None, description)`` for ``spermtrack track``."""
+    """Return ``(detections, recording or None, description)`` for ``spermtrack track``.
+
+    Everything that can be checked (the input, its frame rate) is checked before any detection runs.
+    """
     from spermtrack.detectors import make_detector
 
     if args.detector is not None:
         if args.input is None:
             raise InputError("--detector needs INPUT, a video folder, video file or image folder")
+        recording = _input_recording(args)
         detector = make_detector(args.detector, **_detector_options(args))
-        frames, total = _frame_source(args.input)
+        frames, total = _frame_source(args.input, allow_truncated=args.allow_truncated)
         dets = detector.detect_video(frames, progress=True, total=total)
-        recording = _read_input(args).recording if args.input.is_dir() and args.fps is None and \
-            any(args.input.glob("*.mp4")) else None
         return dets, recording, {"detector": detector.to_dict(), "input": str(args.input)}
     if args.detections != "gt":
         from spermtrack.io.mot import read_mot
 
-        dets = read_mot(Path(args.detections), kind="det")
         if args.det_noise:
             raise InputError("--det-noise applies to --detections gt only")
-        recording = None
-        if args.input is not None:
-            recording = _read_input(args).recording
-        return dets, recording, {"detections": str(args.detections)}
+        recording = None if args.input is None else _input_recording(args)
+        if recording is None and args.fps is None:
+            raise InputError("--fps is required: a detections file stores no frame rate (or give INPUT, the video)")
+        return read_mot(Path(args.detections), kind="det"), recording, {"detections": str(args.detections)}
     if args.input is None:
         raise InputError("--detections gt needs INPUT, a VISEM-Tracking video folder with labels")
     video = _read_input(args)
     rec = video.recording
+    if not len(video.ground_truth):
+        raise InputError(f"has no labelled boxes ({video.label_source}): --detections gt needs labels/ or "
+                         "labels_ftid/; run a detector on the frames instead (--detector blob)", args.input)
     detector = make_detector("gt", noise=args.det_noise)
     dets = detector.detect_truth(video.ground_truth, width=rec.width, height=rec.height, n_frames=rec.n_frames)
     return dets, rec, {"detector": detector.to_dict(), "input": str(args.input)}
+
+
+def _input_recording(args: argparse.Namespace):
+    """The recording (fps, size, frames) of INPUT: a video file, a video folder or an image folder."""
+    from spermtrack.io.video import list_images, probe_video, read_image
+    from spermtrack.schema import Recording
+
+    path = args.input
+    if path.is_file():
+        info = probe_video(path)
+        fps = args.fps or info.fps
+        if not fps > 0:
+            raise InputError("the video container stores no frame rate: give it with --fps", path)
+        return Recording(fps=fps, um_per_px=args.um_per_px, width=info.width, height=info.height,
+                         n_frames=max(info.n_frames, 1), source=str(path))
+    if path.is_dir() and not _is_video_folder(path) and any(path.glob("*.*")):
+        images = list_images(path)
+        if args.fps is None:
+            raise InputError("is a folder of images, which stores no frame rate: give it with --fps", path)
+        first = read_image(images[0], allow_truncated=args.allow_truncated)
+        return Recording(fps=args.fps, um_per_px=args.um_per_px, width=first.shape[1], height=first.shape[0],
+                         n_frames=len(images), source=str(path))
+    return _read_input(args).recording
 
 
 def _read_input(args: argparse.Namespace):
@@ -218,31 +271,36 @@ def _read_input(args: argparse.Namespace):
 
     if args.input.is_file():
         raise InputError("is a video file; --detections gt needs a VISEM-Tracking video folder with labels "
-                         "(detectors on raw video arrive with 'spermtrack detect')", args.input)
-    return read_visem_video(args.input, um_per_px=args.um_per_px, fps=args.fps)
+                         "(to detect on a video file, use --detector blob or --detector yolo)", args.input)
+    return read_visem_video(args.input, um_per_px=args.um_per_px, fps=args.fps,
+                            allow_truncated=getattr(args, "allow_truncated", False))
+
+
+def _is_video_folder(path: Path) -> bool:
+    from spermtrack.io.video import VIDEO_SUFFIXES
+
+    return any((path / sub).is_dir() for sub in ("labels", "labels_ftid", "images")) or any(
+        p.suffix.lower() in VIDEO_SUFFIXES for p in path.iterdir())
 
 
 def cmd_track(args: argparse.Namespace) -> int:
     """Run ``spermtrack track``."""
-    from spermtrack.io.atomic import write_json
+    from spermtrack.io.atomic import output_folder, write_json
     from spermtrack.io.mot import write_mot
     from spermtrack.io.tables import write_table
+    from spermtrack.pipeline import run_tracker
     from spermtrack.provenance import provenance
 
-    dets, rec, source = _load_detections(args)
-    fps = args.fps or (rec.fps if rec is not None else None)
-    if fps is None:
-        raise InputError("--fps is required when the detections come without a video")
-    from spermtrack.pipeline import run_tracker
-
-    tracks, config, note = run_tracker(dets, args.tracker, fps=fps, um_per_px=args.um_per_px)
-    if note is not None:
-        print(f"spermtrack track: warning: {note}", file=sys.stderr)
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_table(args.out / "tracks.csv", tracks)
-    write_mot(args.out / "tracks_mot.txt", tracks[tracks["track_id"] >= 0])
-    write_json(args.out / "tracks.json", provenance(tracker=config, fps=fps, um_per_px=args.um_per_px,
-                                                     recording=None if rec is None else rec.to_dict(), **source))
+    with output_folder(args.out) as out:
+        dets, rec, source = _load_detections(args)
+        fps = args.fps or rec.fps
+        tracks, config, note = run_tracker(dets, args.tracker, fps=fps, um_per_px=args.um_per_px)
+        if note is not None:
+            print(f"spermtrack track: warning: {note}", file=sys.stderr)
+        write_table(out / "tracks.csv", tracks)
+        write_mot(out / "tracks_mot.txt", tracks[tracks["track_id"] >= 0])
+        write_json(out / "tracks.json", provenance(tracker=config, fps=fps, um_per_px=args.um_per_px,
+                                                   recording=None if rec is None else rec.to_dict(), **source))
     n_tracks = tracks.loc[tracks["track_id"] >= 0, "track_id"].nunique()
     print(f"{len(dets)} detections -> {n_tracks} tracks; wrote tracks.csv, tracks_mot.txt, tracks.json to {args.out}")
     return 0
@@ -266,8 +324,8 @@ def _add_kinematics(sub: argparse._SubParsersAction) -> None:
                                    "every track; write kinematics.csv and summary.json (grade percentages, noise, "
                                    "config, versions).")
     p.add_argument("tracks", type=Path, help="a tracks table (contract CSV) or, with --format mot, a MOTChallenge file")
-    p.add_argument("--um-per-px", type=_positive_float, required=True, help=f"pixel size in um (VISEM-Tracking: {VISEM_UM_PER_PX})")
-    p.add_argument("--fps", type=_positive_float, required=True, help="frame rate of the video")
+    p.add_argument("--um-per-px", type=_um_per_px, required=True, help=f"pixel size in um (VISEM-Tracking: {VISEM_UM_PER_PX})")
+    p.add_argument("--fps", type=_fps, required=True, help="frame rate of the video")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--format", choices=("csv", "mot"), default="csv", help="input format (default csv)")
     p.add_argument("--preset", default="who2021", help="grading preset: who2021 (default), casa, visem")
@@ -280,23 +338,29 @@ def _add_kinematics(sub: argparse._SubParsersAction) -> None:
 
 def cmd_kinematics(args: argparse.Namespace) -> int:
     """Run ``spermtrack kinematics``."""
+    from spermtrack.io.atomic import check_output_folder, output_folder
     from spermtrack.io.tables import write_kinematics
     from spermtrack.kinematics import analyze_tracks, get_preset, summarize
     from spermtrack.provenance import provenance
 
+    check_output_folder(args.out)
     if args.format == "mot":
         from spermtrack.io.mot import read_mot
+        from spermtrack.io.tables import check_inside_frame
 
         tracks = read_mot(args.tracks, kind="result")
+        if args.frame_size is not None:
+            check_inside_frame(tracks, args.frame_size, args.tracks)
     else:
         from spermtrack.io.tables import read_tracks_csv
 
-        tracks = read_tracks_csv(args.tracks)
+        tracks = read_tracks_csv(args.tracks, frame_size=args.frame_size)
     result = analyze_tracks(tracks, args.um_per_px, args.fps, get_preset(args.preset), name=str(args.tracks))
     summary = summarize(result, chamber_depth_um=args.chamber_depth_um, frame_size_px=args.frame_size,
                         extra={"tracks": str(args.tracks), "format": args.format})
     summary["provenance"] = provenance(um_per_px=args.um_per_px, fps=args.fps)
-    write_kinematics(args.out, result.table, summary)
+    with output_folder(args.out) as out:
+        write_kinematics(out, result.table, summary)
     pct = summary["percent"]
     shown = ", ".join(f"{k} {pct[k]:.1f} %" for k in ("a", "b", "c", "d") if pct.get(k) is not None)
     print(f"{summary['counts']['graded']} graded, {summary['counts']['ungraded']} ungraded tracks"
@@ -316,6 +380,8 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--imgsz", type=_positive_int, default=None, help="yolo: inference size in px")
     p.add_argument("--polarity", choices=("auto", "bright", "dark"), default=None,
                    help="blob: bright heads (phase contrast), dark heads (bright field) or auto")
+    p.add_argument("--allow-truncated", action="store_true",
+                   help="use the frames of a video that ends before its container says (with a warning)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_detect)
@@ -327,7 +393,7 @@ def _detector_options(args: argparse.Namespace) -> dict:
     return {"polarity": args.polarity}
 
 
-def _frame_source(path: Path):
+def _frame_source(path: Path, *, allow_truncated: bool = False):
     """Return ``(frames iterator, n_frames or None)`` for a video folder, video file or image folder.
 
     A VISEM-Tracking video folder streams its clip (``<id>.mp4`` first), else its ``images/``;
@@ -343,25 +409,25 @@ def _frame_source(path: Path):
         elif (path / "images").is_dir():
             path = path / "images"
     if path.is_dir():
-        return iter_frames(path), len(list_images(path))
-    return iter_frames(path), probe_video(path).n_frames or None
+        return iter_frames(path, allow_truncated=allow_truncated), len(list_images(path))
+    return iter_frames(path, allow_truncated=allow_truncated), probe_video(path).n_frames or None
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
     """Run ``spermtrack detect``."""
     from spermtrack.detectors import make_detector
-    from spermtrack.io.atomic import write_json
+    from spermtrack.io.atomic import output_folder, write_json
     from spermtrack.io.mot import write_mot
     from spermtrack.io.tables import write_table
     from spermtrack.provenance import provenance
 
-    detector = make_detector(args.detector, **_detector_options(args))
-    frames, total = _frame_source(args.input)
-    dets = detector.detect_video(frames, progress=not args.quiet, total=total)
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_table(args.out / "detections.csv", dets)
-    write_mot(args.out / "det_mot.txt", dets)
-    write_json(args.out / "detections.json", provenance(detector=detector.to_dict(), input=str(args.input)))
+    with output_folder(args.out) as out:
+        detector = make_detector(args.detector, **_detector_options(args))
+        frames, total = _frame_source(args.input, allow_truncated=args.allow_truncated)
+        dets = detector.detect_video(frames, progress=not args.quiet, total=total)
+        write_table(out / "detections.csv", dets)
+        write_mot(out / "det_mot.txt", dets)
+        write_json(out / "detections.json", provenance(detector=detector.to_dict(), input=str(args.input)))
     print(f"{len(dets)} detections in {dets['frame'].nunique() if len(dets) else 0} frames; "
           f"wrote detections.csv, det_mot.txt, detections.json to {args.out}")
     return 0
@@ -500,7 +566,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from spermtrack.io.visem import list_videos, read_synthetic_truth, read_visem_video
     from spermtrack.pipeline import PipelineConfig, analyse_video, read_frame, write_analysis
 
+    from spermtrack.io.atomic import check_output_folder
+
     data, results = args.out / "data", args.out / "results"
+    if args.out.exists() and not args.out.is_dir():
+        raise InputError("exists and is not a folder: choose a folder name for the demo", args.out)
+    check_output_folder(data)
+    check_output_folder(results)
     print(f"[1/4] writing a {args.seconds:g}-s synthetic VISEM-Tracking sample to {data}", flush=True)
     _synth(data, videos=1, seconds=args.seconds, fps=50.0, seed=args.seed, density=30.0, um_per_px=VISEM_UM_PER_PX,
            width=640, height=480, images=True, progress=not args.quiet)
@@ -559,21 +631,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spermtrack`` command; returns the exit status."""
+    import warnings
+
     os.environ.setdefault("YOLO_OFFLINE", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except InputError as exc:
-        print(f"spermtrack {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_INPUT_ERROR
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
-        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(f"spermtrack {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
-        return EXIT_INPUT_ERROR
-    except KeyboardInterrupt:
-        print(f"spermtrack {args.command}: interrupted; no partial output was kept", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    prefix = f"spermtrack {args.command}"
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"{prefix}: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", UserWarning)
+        warnings.showwarning = show
+        try:
+            return int(args.func(args) or 0)
+        except InputError as exc:
+            print(f"{prefix}: error: {exc}", file=sys.stderr)
+            return EXIT_INPUT_ERROR
+        except OSError as exc:  # a full or read-only disk, a permission, a file that vanished
+            from spermtrack.io.atomic import describe_os_error
+
+            print(f"{prefix}: error: {describe_os_error(exc)}", file=sys.stderr)
+            return EXIT_INPUT_ERROR
+        except KeyboardInterrupt:
+            print(f"{prefix}: interrupted; no partial output was kept", file=sys.stderr)
+            return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "CLASS_NAMES", "FTID_LABEL_DIR", "GRADES", "IMAGE_DIR", "LABEL_DIR", "LABEL_FILE_RE", "SEMEN_ANALYSIS_CSV",
+    "CLASS_NAMES", "FPS_RANGE", "FTID_LABEL_DIR", "UM_PER_PX_RANGE", "GRADES", "IMAGE_DIR", "LABEL_DIR", "LABEL_FILE_RE", "SEMEN_ANALYSIS_CSV",
     "SYNTH_CONFIG_JSON", "VISEM_11_HELD_OUT_FROM", "VISEM_FRAME_SIZE", "VISEM_TRAIN_VIDEOS", "VISEM_UM_PER_PX",
     "VISEM_VAL_VIDEOS", "WHO_A_UM_S", "WHO_B_UM_S", "WHO_REFERENCE_LIMITS", "ftid_file_name", "image_file_name",
     "label_file_name", "objects_file_name", "truth_file_name",
@@ -32,6 +32,12 @@ VISEM_VAL_VIDEOS: tuple[str, ...] = ("52", "54", "60", "82")
 VISEM_11_HELD_OUT_FROM: int = 1029
 #: Object classes of VISEM-Tracking labels.
 CLASS_NAMES: dict[int, str] = {0: "sperm", 1: "cluster", 2: "pinhead"}
+
+#: Frame rates accepted, frames/s: CASA records at 25-200 fps, high-speed sperm studies up to about 1000.
+FPS_RANGE: tuple[float, float] = (1.0, 1000.0)
+#: Pixel sizes accepted, um/px: from a 100x oil objective on a small-pixel camera (about 0.05) to a 4x objective
+#: on a large-pixel one (about 5); the range leaves a margin on both sides.
+UM_PER_PX_RANGE: tuple[float, float] = (0.01, 20.0)
 
 # ----------------------------------------------------------------------------------------- file layout
 #: Sub-folders of a video folder.

@@ -16,7 +16,8 @@ class InputError(ValueError):
     Parameters
     ----------
     message : str
-        What is wrong, phrased for the user.
+        What is wrong, phrased for the user. Line breaks (e.g. inside a quoted value from a file)
+        are shown escaped, so the message stays one line.
     path : str or PathLike, optional
         The file the problem is in; prefixed to the message.
     line : int, optional
@@ -24,6 +25,8 @@ class InputError(ValueError):
     """
 
     def __init__(self, message: str, path: str | PathLike | None = None, line: int | None = None):
+        # one line, whatever a quoted value from a file holds
+        message = str(message).replace("\r", "\\r").replace("\n", "\\n")
         self.path = None if path is None else str(path)
         self.line = line
         where = ""

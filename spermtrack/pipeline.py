@@ -173,31 +173,31 @@ def write_analysis(out_dir: str | os.PathLike, analysis: Analysis, *, pipeline: 
     """
     import cv2
 
-    from spermtrack.io.atomic import atomic_path
+    from spermtrack.io.atomic import output_folder
     from spermtrack.io.mot import write_mot
-    from spermtrack.io.tables import write_table
-    from spermtrack.io.tables import write_kinematics
+    from spermtrack.io.tables import write_kinematics, write_table
     from spermtrack.provenance import provenance
     from spermtrack.report import report_image
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = [write_table(out / "detections.csv", analysis.detections),
-               write_table(out / "tracks.csv", analysis.tracks),
-               write_mot(out / "tracks_mot.txt", analysis.tracks[analysis.tracks["track_id"] >= 0])]
-    summary = dict(analysis.summary)
-    summary["provenance"] = provenance(pipeline=pipeline.to_dict(), detector=analysis.detector_config,
-                                       tracker=analysis.tracker_config, recording=analysis.recording.to_dict())
-    written += write_kinematics(out, analysis.kinematics, summary)
-    if frame is not None:
-        idx = pick_report_frame(analysis.tracks, analysis.recording.n_frames) if frame_index is None else frame_index
-        img = report_image(frame, analysis.tracks, idx, analysis.summary, kinematics=analysis.kinematics,
-                           title=f"video {analysis.video_id}, frame {idx}")
-        with atomic_path(out / "report.png") as tmp:
-            if not cv2.imwrite(str(tmp), img):
-                raise InputError("OpenCV could not write the report image", out / "report.png")
-        written.append(out / "report.png")
-    return written
+    with output_folder(out_dir) as out:
+        written = [write_table(out / "detections.csv", analysis.detections),
+                   write_table(out / "tracks.csv", analysis.tracks),
+                   write_mot(out / "tracks_mot.txt", analysis.tracks[analysis.tracks["track_id"] >= 0])]
+        summary = dict(analysis.summary)
+        summary["provenance"] = provenance(pipeline=pipeline.to_dict(), detector=analysis.detector_config,
+                                           tracker=analysis.tracker_config, recording=analysis.recording.to_dict())
+        written += write_kinematics(out, analysis.kinematics, summary)
+        if frame is not None:
+            idx = pick_report_frame(analysis.tracks, analysis.recording.n_frames) if frame_index is None \
+                else frame_index
+            img = report_image(frame, analysis.tracks, idx, analysis.summary, kinematics=analysis.kinematics,
+                               title=f"video {analysis.video_id}, frame {idx}")
+            ok, png = cv2.imencode(".png", img)
+            if not ok:
+                raise InputError("OpenCV could not encode the report image", Path(out_dir) / "report.png")
+            (out / "report.png").write_bytes(png.tobytes())
+            written.append(out / "report.png")
+    return [Path(out_dir) / p.name for p in written]
 
 
 def read_frame(video, index: int) -> np.ndarray:

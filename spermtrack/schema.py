@@ -23,12 +23,12 @@ message without table name and row), so that file readers can report
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
+from spermtrack._validate import calibration
 from spermtrack.constants import CLASS_NAMES as _CLASS_NAMES
 from spermtrack.errors import InputError
 
@@ -37,6 +37,11 @@ TRACK_COLUMNS: tuple[str, ...] = DETECTION_COLUMNS + ("track_id",)
 GT_COLUMNS: tuple[str, ...] = TRACK_COLUMNS + ("gt_id",)
 
 CLASS_NAMES = _CLASS_NAMES  # re-exported: the data contract's class ids
+#: Largest coordinate or box size accepted, px: far beyond any camera, so a larger value is a corrupt entry
+#: (such a value would turn into an absurd speed instead of an error).
+MAX_COORDINATE_PX = 1e5
+#: Largest frame index accepted (about 4 days at 1000 fps).
+MAX_FRAME = 2**28
 
 _INT_COLUMNS = {"frame", "class_id", "track_id"}
 _FLOAT_COLUMNS = {"x", "y", "w", "h", "score"}
@@ -69,12 +74,9 @@ class Recording:
 
     def __post_init__(self) -> None:
         # numpy scalars are accepted and stored as plain int/float (JSON-friendly); booleans are rejected.
-        for name in ("fps", "um_per_px"):
-            value = getattr(self, name)
-            if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating))
-                    or not math.isfinite(value) or value <= 0):
-                raise InputError(f"Recording.{name} must be a positive finite number, got {value!r}")
-            object.__setattr__(self, name, float(value))
+        fps, um_per_px = calibration(self.fps, self.um_per_px, owner="Recording")
+        object.__setattr__(self, "fps", fps)
+        object.__setattr__(self, "um_per_px", um_per_px)
         for name, low in (("width", 1), ("height", 1), ("n_frames", 0)):
             value = getattr(self, name)
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < low:
@@ -169,16 +171,23 @@ def _check(df: pd.DataFrame, columns: tuple[str, ...], name: str) -> pd.DataFram
             raise _fail(name, f"column '{col}' has a missing or non-numeric value", df, bad, col,
                         series.iloc[int(np.flatnonzero(bad)[0])])
         if col in _INT_COLUMNS:
-            bad = values != np.round(values)
+            bad = (values != np.round(values)) | (np.abs(values) > 2.0 ** 53)  # beyond 2^53 floats skip integers
             if bad.any():
-                raise _fail(name, f"column '{col}' must hold integers", df, bad, col, values[bad][0])
+                raise _fail(name, f"column '{col}' must hold integers of a sensible size", df, bad, col,
+                            values[bad][0])
             out[col] = values.astype(np.int64)
         else:
             out[col] = values
+    far = MAX_COORDINATE_PX
     checks = [
         ("frame", out["frame"].to_numpy() < 0, "must be >= 0 (frames are 0-based)"),
+        ("frame", out["frame"].to_numpy() > MAX_FRAME, f"must be <= {MAX_FRAME} (not a frame index)"),
+        ("x", np.abs(out["x"].to_numpy()) > far, f"must be within +/-{far:g} px (not a pixel coordinate)"),
+        ("y", np.abs(out["y"].to_numpy()) > far, f"must be within +/-{far:g} px (not a pixel coordinate)"),
         ("w", out["w"].to_numpy() < 0, "must be >= 0"),
         ("h", out["h"].to_numpy() < 0, "must be >= 0"),
+        ("w", out["w"].to_numpy() > far, f"must be <= {far:g} px"),
+        ("h", out["h"].to_numpy() > far, f"must be <= {far:g} px"),
         ("score", (out["score"].to_numpy() < 0) | (out["score"].to_numpy() > 1), "must be within [0, 1]"),
         ("class_id", out["class_id"].to_numpy() < 0, "must be >= 0"),
     ]

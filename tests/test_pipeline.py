@@ -34,7 +34,7 @@ def test_pipeline_writes_every_output(clip, tmp_path, detector):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["provenance"]["pipeline"]["detector"] == detector
     assert "numpy" in summary["provenance"]["versions"]
-    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+    assert [p.name for p in tmp_path.glob(".*")] == [".spermtrack-output"]  # no temporary files left behind
 
 
 def test_gt_pipeline_recovers_the_true_grades(clip):

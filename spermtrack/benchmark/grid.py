@@ -13,7 +13,6 @@ import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ from spermtrack.benchmark.data import BenchmarkData, BenchmarkSequence, open_dat
 from spermtrack.benchmark.leaderboard import LEADERBOARD_COLUMNS, REFERENCE_ORDER, percent_metrics, write_outputs
 from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.errors import InputError
+from spermtrack.io.atomic import check_output_folder, output_folder
 from spermtrack.eval.agreement import CATEGORIES
 from spermtrack.synth import true_percentages
 from spermtrack.schema import Recording
@@ -248,6 +248,7 @@ def run_benchmark(
 
     from spermtrack.kinematics import get_preset
 
+    check_output_folder(out_dir)
     started = time.perf_counter()
     data = dataset if isinstance(dataset, BenchmarkData) else open_dataset(
         dataset, videos=videos, clinical_csv=clinical_csv, um_per_px=um_per_px)
@@ -309,12 +310,13 @@ def run_benchmark(
     board = pd.concat(board_parts, ignore_index=True)[list(LEADERBOARD_COLUMNS)]
     kin_table = _kinematics_table(scored, refs)
     grade_table, grade_summary = _grade_tables(scored, refs)
-    write_outputs(Path(out_dir), data, board, kin_table, grade_table, grade_summary, notes, {
-        "detectors": {det_label[d]: det_settings.get(d, {}) for d in det_names},
-        "trackers": _tracker_settings(plan),
-        "det_noise": built["gt"].to_dict()["noise"] if "gt" in built else None,
-        "gate": score_gate, "metric": metric, "kinematics": None if config is None else config.to_dict(),
-        "min_overlap": min_overlap, "elapsed_s": round(time.perf_counter() - started, 3)})
+    with output_folder(out_dir) as out:
+        write_outputs(out, data, board, kin_table, grade_table, grade_summary, notes, {
+            "detectors": {det_label[d]: det_settings.get(d, {}) for d in det_names},
+            "trackers": _tracker_settings(plan),
+            "det_noise": built["gt"].to_dict()["noise"] if "gt" in built else None,
+            "gate": score_gate, "metric": metric, "kinematics": None if config is None else config.to_dict(),
+            "min_overlap": min_overlap, "elapsed_s": round(time.perf_counter() - started, 3)})
     return board
 
 

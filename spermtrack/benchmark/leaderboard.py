@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from spermtrack.errors import InputError
 from spermtrack.io.atomic import atomic_path
 
 if TYPE_CHECKING:
@@ -228,13 +227,11 @@ def plot_leaderboard(board: pd.DataFrame, path: str | os.PathLike, *, title: str
 def write_outputs(out: Path, data: BenchmarkData, board: pd.DataFrame, kin: pd.DataFrame, grades: pd.DataFrame,
                    grade_videos: Mapping[tuple[str, str, str], pd.DataFrame], notes: list[str],
                    settings: dict) -> list[Path]:
+    """Write every output file into ``out`` (a folder that exists and is empty; see :func:`run_benchmark`)."""
     from spermtrack.io.atomic import write_csv, write_json, write_text
     from spermtrack.plots import plot_agreement
     from spermtrack.provenance import provenance
 
-    if out.exists() and not out.is_dir():
-        raise InputError("output path exists and is not a folder", out)
-    out.mkdir(parents=True, exist_ok=True)
     title = f"Tracking benchmark: {data.source.name}"
     noise = settings["det_noise"]
     gate_text = (f"centre distance <= {settings['gate']:g} px" if settings["metric"] == "centre"

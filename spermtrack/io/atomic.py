@@ -1,19 +1,33 @@
-"""Atomic file writing: an interrupted run leaves no half-written file.
+"""Atomic writing: an interrupted run leaves no half-written file and no half-written output folder.
 
-Everything is written to a temporary file in the target's folder and renamed
-into place only when complete (``os.replace`` is atomic on POSIX).
+One file (:func:`atomic_path`, :func:`write_text`, :func:`write_json`, :func:`write_csv`) is written
+to a temporary file beside it and renamed into place when complete (``os.replace`` is atomic on POSIX).
+
+An output of several files (:func:`output_folder`) is written into a temporary sibling folder that
+replaces the target folder only when everything is written: a reader sees the old output or the new
+one, never a mix. The target must be absent, empty, or an earlier output of spermtrack (it holds
+:data:`OUTPUT_MARKER`); anything else is refused before any work, so a user's folder is never
+replaced. Temporary folders left by a killed run are removed by the next run into the same place.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+
+from spermtrack.errors import InputError
+
+#: File written into every output folder of spermtrack; its presence lets a later run replace the folder.
+OUTPUT_MARKER = ".spermtrack-output"
+_PARTIAL, _OLD = ".partial-", ".old-"
 
 
 @contextlib.contextmanager
@@ -21,7 +35,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it onto ``path`` on success.
 
     On any exception (including KeyboardInterrupt) the temporary file is removed
-    and ``path`` is left as it was.
+    and ``path`` is left as it was; an ``OSError`` about the temporary file (a full or read-only
+    disk) is raised naming ``path``.
 
     Parameters
     ----------
@@ -35,16 +50,128 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         format from the suffix (OpenCV, pandas compression) behave the same.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes) or ".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes) or ".tmp",
+                                   dir=path.parent)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        if exc.filename and Path(exc.filename) == tmp_path:
+            raise OSError(exc.errno, exc.strerror, str(path)) from None  # name the file, not its temporary
+        raise
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove temporary siblings of ``target`` left by runs that were killed (their process is gone)."""
+    prefix = f".{target.name}"
+    for sibling in target.parent.glob(f"{prefix}{_PARTIAL}*") if target.parent.is_dir() else ():
+        pid = sibling.name[len(prefix) + len(_PARTIAL):].split("-", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(sibling, ignore_errors=True)
+    for sibling in target.parent.glob(f"{prefix}{_OLD}*") if target.parent.is_dir() else ():
+        shutil.rmtree(sibling, ignore_errors=True)
+
+
+def check_output_folder(path: str | os.PathLike) -> Path:
+    """Check, before any work, that ``path`` can become an output folder; return it.
+
+    Raises
+    ------
+    InputError
+        ``path`` is a file, a non-empty folder that spermtrack did not write (no :data:`OUTPUT_MARKER`),
+        or its parent cannot be created or written to.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError("exists and is not a folder: choose a folder name for the output", path)
+    if path.is_dir() and any(path.iterdir()) and not (path / OUTPUT_MARKER).is_file():
+        raise InputError("is a folder that spermtrack did not write and it is not empty: choose a new or empty "
+                         "folder (spermtrack replaces only its own outputs)", path)
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output's folder: {exc.strerror or exc}", parent) from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError("cannot write the output here: the folder is read-only or not writable", parent)
+    return path
+
+
+@contextlib.contextmanager
+def output_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Write a multi-file output as a unit (see the module docstring).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The output folder.
+
+    Yields
+    ------
+    pathlib.Path
+        A new temporary folder beside ``path`` to write everything into. When the block ends without
+        an exception it becomes ``path`` (an earlier output there is replaced); on any exception,
+        KeyboardInterrupt included, it is deleted and ``path`` is left as it was.
+
+    Raises
+    ------
+    InputError
+        As :func:`check_output_folder`, before the block runs.
+    """
+    path = check_output_folder(path)
+    _remove_stale(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}{_PARTIAL}{os.getpid()}-", dir=path.parent))
+    try:
+        yield tmp
+        (tmp / OUTPUT_MARKER).write_text("written by spermtrack; a later run may replace this folder\n",
+                                         encoding="utf-8")
+        old = None
+        if path.exists():
+            old = path.parent / f".{path.name}{_OLD}{os.getpid()}"
+            os.rename(path, old)
+        os.rename(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a failed write: the file and what the system said (a full disk, a read-only disk, ...)."""
+    what = {errno.ENOSPC: "no space left on the disk", errno.EROFS: "the disk is read-only",
+            errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}.get(exc.errno)
+    where = ""
+    if exc.filename:
+        # name the output, not the temporary folder or file it is being written through
+        parts = []
+        for part in Path(str(exc.filename)).parts:
+            for marker in (_PARTIAL, _OLD):
+                if part.startswith(".") and marker in part:
+                    part = part[1:].partition(marker)[0]
+            parts.append(part)
+        where = f"{Path(*parts)}: "
+    return f"{where}{what or exc.strerror or exc}"
 
 
 def write_text(path: str | os.PathLike, text: str, *, encoding: str = "utf-8") -> Path:

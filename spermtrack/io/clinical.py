@@ -27,15 +27,24 @@ _COMMA_DECIMAL = re.compile(r"^[+-]?\d+,\d+$")
 _DOT_DECIMAL = re.compile(r"^[+-]?\d*\.\d+$")
 
 
-def _rows(text: str, sep: str) -> list[tuple[int, list[str]]]:
-    """Split CSV text into ``(1-based line, fields)``, skipping blank lines; quotes are honoured."""
-    reader = csv.reader(io.StringIO(text), delimiter=sep)
+def _rows(text: str, sep: str, *, path: str | os.PathLike | None = None) -> list[tuple[int, list[str]]]:
+    """Split CSV text into ``(1-based line, fields)``, skipping blank lines; quotes are honoured.
+
+    Raises
+    ------
+    InputError
+        The csv module cannot parse a line (e.g. a bare carriage return inside a field).
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     out = []
     start = 1
-    for fields in reader:
-        if fields and any(f.strip() for f in fields):
-            out.append((start, fields))
-        start = reader.line_num + 1
+    try:
+        for fields in reader:
+            if fields and any(f.strip() for f in fields):
+                out.append((start, fields))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise InputError(f"cannot be parsed as CSV: {exc}", path, reader.line_num or None) from None
     return out
 
 
@@ -58,7 +67,7 @@ def detect_separator(text: str, *, path: str | os.PathLike | None = None) -> str
         raise InputError("is empty", path)
     best, best_n = None, 1
     for sep in _SEPARATORS:
-        rows = [fields for _, fields in _rows("\n".join(lines), sep)]
+        rows = [fields for _, fields in _rows("\n".join(lines), sep, path=path)]
         n = len(rows[0]) if rows else 0
         if n > 1 and all(len(_trim(r, n)) == n for r in rows):
             return sep
@@ -102,7 +111,7 @@ def parse_clinical_text(text: str, *, path: str | os.PathLike = "<text>") -> pd.
     if text.startswith("\ufeff"):
         text = text[1:]
     sep = detect_separator(text, path=path)
-    rows = _rows(text, sep)
+    rows = _rows(text, sep, path=path)
     header_line, header = rows[0]
     header = [h.strip() for h in _trim(header, 1)]
     n = len(header)

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from spermtrack.errors import InputError
@@ -61,7 +62,7 @@ def _validated(path: Path, table: pd.DataFrame, validate: Callable[..., pd.DataF
         raise InputError(detail, path, 1 if row is None else row + 2) from None
 
 
-def read_tracks_csv(path: str | os.PathLike) -> pd.DataFrame:
+def read_tracks_csv(path: str | os.PathLike, *, frame_size: tuple[int, int] | None = None) -> pd.DataFrame:
     """Read and validate a tracks table from CSV (``.csv`` or ``.csv.gz``).
 
     Parameters
@@ -70,6 +71,8 @@ def read_tracks_csv(path: str | os.PathLike) -> pd.DataFrame:
         A CSV with a header line and at least the columns ``frame, x, y, w, h, score, class_id,
         track_id``; extra columns are kept. A ``gt_id`` column is read as str (so ``"007"`` stays
         ``"007"``) and validated as ground truth.
+    frame_size : (int, int), optional
+        ``(width, height)`` of the video, px: every centre must then lie inside the frame.
 
     Returns
     -------
@@ -84,7 +87,27 @@ def read_tracks_csv(path: str | os.PathLike) -> pd.DataFrame:
     """
     path, table = _read(path)
     validate = validate_ground_truth if "gt_id" in table.columns else validate_tracks
-    return _validated(path, table, validate)
+    out = _validated(path, table, validate)
+    if frame_size is not None:
+        check_inside_frame(out, frame_size, path)
+    return out
+
+
+def check_inside_frame(table: pd.DataFrame, frame_size: tuple[int, int], path: str | os.PathLike) -> None:
+    """Refuse a row whose centre lies outside a ``(width, height)`` frame, naming the file line.
+
+    Raises
+    ------
+    InputError
+        The first such row, as ``path:line`` (the header is line 1).
+    """
+    width, height = frame_size
+    x, y = table["x"].to_numpy(), table["y"].to_numpy()
+    outside = (x < 0) | (x > width) | (y < 0) | (y > height)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise InputError(f"centre ({x[row]:g}, {y[row]:g}) lies outside the {width} x {height} px frame "
+                         f"({int(outside.sum())} row(s) do)", path, row + 2)
 
 
 def read_detections_csv(path: str | os.PathLike) -> pd.DataFrame:

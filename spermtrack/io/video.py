@@ -6,9 +6,12 @@ Frames are ``uint8`` arrays, BGR ``(H, W, 3)`` as OpenCV decodes them.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
+import tempfile
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,9 @@ from spermtrack.errors import InputError
 from spermtrack.io.atomic import atomic_path
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".wmv")
+#: Frames a video may fall short of its container's count without being called truncated (some encoders
+#: announce one frame more than they store).
+TRUNCATION_TOLERANCE = 1
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 _FRAME_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 
@@ -49,6 +55,60 @@ def _cv2():
     return cv2
 
 
+@contextlib.contextmanager
+def _openable(path: Path) -> Iterator[str]:
+    """A path string OpenCV's video reader can open.
+
+    OpenCV takes paths as UTF-8 and crashes (a segmentation fault) on a name that is not valid
+    UTF-8; such a file is opened through a temporary symbolic link with a plain name.
+    """
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        with tempfile.TemporaryDirectory(prefix="spermtrack-") as tmp:
+            link = Path(tmp) / f"video{path.suffix.encode('ascii', 'ignore').decode() or '.mp4'}"
+            os.symlink(os.fsencode(path.resolve()), os.fsencode(link))
+            yield str(link)
+        return
+    yield str(path)
+
+
+def read_image(path: str | os.PathLike, *, gray: bool = False, allow_truncated: bool = False) -> np.ndarray:
+    """Decode one image file (any file name, including names that are not valid UTF-8).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A JPEG, PNG, BMP or TIFF file.
+    gray : bool
+        Return ``(H, W)`` grayscale instead of BGR ``(H, W, 3)``.
+    allow_truncated : bool
+        Decode a JPEG that lacks its end-of-image marker (the missing part comes out grey), with a
+        warning; by default such a file is an error.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read or decoded, or is a truncated JPEG.
+    """
+    cv2 = _cv2()
+    path = Path(path)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise InputError(f"cannot be read: {exc.strerror or exc}", path) from None
+    jpeg = data[:2].tobytes() == b"\xff\xd8"
+    if jpeg and not data[-2:].tobytes() == b"\xff\xd9":
+        message = "is a truncated JPEG (it lacks its end-of-image marker)"
+        if not allow_truncated:
+            raise InputError(f"{message}: re-export the frame, or allow truncated input", path)
+        warnings.warn(f"{path}: {message}; decoding what is there", UserWarning, stacklevel=2)
+    img = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR) if data.size else None
+    if img is None:
+        raise InputError("cannot be decoded as an image", path)
+    return img
+
+
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Read fps, frame size and frame count from a video file's container.
 
@@ -72,7 +132,12 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         raise InputError("video file does not exist", path)
     if not path.is_file():
         raise InputError("is not a video file (it is a folder)", path)
-    cap = cv2.VideoCapture(str(path))
+    with _openable(path) as name:
+        return _probe(cv2, name, path)
+
+
+def _probe(cv2, name: str, path: Path) -> VideoInfo:
+    cap = cv2.VideoCapture(name)
     try:
         if not cap.isOpened():
             raise InputError("cannot be decoded as a video", path)
@@ -126,7 +191,7 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
 
 
 def iter_frames(source: str | os.PathLike, *, start: int = 0, stop: int | None = None,
-                gray: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+                gray: bool = False, allow_truncated: bool = False) -> Iterator[tuple[int, np.ndarray]]:
     """Stream ``(frame_index, image)`` from a video file or an image folder.
 
     The source is checked when this function is called (not at the first
@@ -142,6 +207,10 @@ def iter_frames(source: str | os.PathLike, *, start: int = 0, stop: int | None =
         Half-open range of 0-based frame indices to yield.
     gray : bool
         Yield ``(H, W)`` grayscale instead of BGR.
+    allow_truncated : bool
+        Use what can be decoded of a video that ends before the frame count its container announces
+        (a copy cut short, its index intact) or of a truncated JPEG, with a warning. By default either
+        is an :class:`InputError` that names both numbers, raised when the stream reaches the end.
 
     Yields
     ------
@@ -162,44 +231,53 @@ def iter_frames(source: str | os.PathLike, *, start: int = 0, stop: int | None =
     if not source.exists():
         raise InputError("does not exist (expected a video file or a folder of images)", source)
     if source.is_dir():
-        return _iter_images(list_images(source), int(start), stop, gray)
-    probe_video(source)
-    return _iter_video(source, int(start), stop, gray)
+        return _iter_images(list_images(source), int(start), stop, gray, allow_truncated)
+    info = probe_video(source)
+    return _iter_video(source, int(start), stop, gray, info.n_frames, allow_truncated)
 
 
-def _iter_images(paths: list[Path], start: int, stop: int | None, gray: bool) -> Iterator[tuple[int, np.ndarray]]:
-    cv2 = _cv2()
+def _iter_images(paths: list[Path], start: int, stop: int | None, gray: bool,
+                 allow_truncated: bool) -> Iterator[tuple[int, np.ndarray]]:
     for path in paths:
         idx = frame_number(path)
         if idx < start:
             continue
         if stop is not None and idx >= stop:
             break
-        img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
-        if img is None:
-            raise InputError("cannot be decoded as an image", path)
-        yield idx, img
+        yield idx, read_image(path, gray=gray, allow_truncated=allow_truncated)
 
 
-def _iter_video(path: Path, start: int, stop: int | None, gray: bool) -> Iterator[tuple[int, np.ndarray]]:
+def _iter_video(path: Path, start: int, stop: int | None, gray: bool, announced: int,
+                allow_truncated: bool) -> Iterator[tuple[int, np.ndarray]]:
     cv2 = _cv2()
-    cap = cv2.VideoCapture(str(path))
-    try:
-        # Decode and drop the frames before ``start`` instead of seeking: seeking
-        # lands on key frames with some codecs, and an index must mean one frame.
-        idx = 0
-        while idx < start:
-            if not cap.grab():
-                return
-            idx += 1
-        while stop is None or idx < stop:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            yield idx, (cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if gray else frame)
-            idx += 1
-    finally:
-        cap.release()
+    with _openable(path) as name:
+        cap = cv2.VideoCapture(name)
+        try:
+            # Decode and drop the frames before ``start`` instead of seeking: seeking
+            # lands on key frames with some codecs, and an index must mean one frame.
+            idx = 0
+            ended = False
+            while idx < start and not ended:
+                ended = not cap.grab()
+                idx += 0 if ended else 1
+            while not ended and (stop is None or idx < stop):
+                ok, frame = cap.read()
+                if not ok:
+                    ended = True
+                    break
+                yield idx, (cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if gray else frame)
+                idx += 1
+        finally:
+            cap.release()
+    wanted = announced if stop is None else min(stop, announced)
+    if ended and idx < wanted - TRUNCATION_TOLERANCE:
+        message = (f"the video ends after {idx} of the {announced} frames its container announces "
+                   "(a truncated copy?)")
+        if not allow_truncated:
+            raise InputError(f"{message}: repair or re-copy it, or allow truncated input (--allow-truncated) to "
+                             f"use the {idx} frames", path)
+        warnings.warn(f"{path}: {message}; using the {idx} frames that could be decoded", UserWarning,
+                      stacklevel=2)
 
 
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float) -> int:

@@ -35,7 +35,8 @@ from spermtrack.constants import (FTID_LABEL_DIR, IMAGE_DIR, LABEL_DIR, LABEL_FI
                                   truth_file_name)
 from spermtrack.errors import InputError
 from spermtrack.io.atomic import atomic_path
-from spermtrack.io.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, frame_number, iter_frames, list_images, probe_video
+from spermtrack.io.video import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, frame_number, iter_frames, list_images, probe_video,
+                                 read_image)
 from spermtrack.schema import (CLASS_NAMES, DETECTION_COLUMNS, GT_COLUMNS, Recording, empty_detections,
                                validate_ground_truth)
 
@@ -81,6 +82,9 @@ class VisemVideo:
         ``images/``, when it holds images.
     label_source : str
         ``"labels_ftid"``, ``"labels"`` (boxes without identities) or ``"none"``.
+    allow_truncated : bool
+        Frames of a clip shorter than its container announces (or truncated JPEGs) are used with a
+        warning instead of being an error (see :func:`spermtrack.io.video.iter_frames`).
     """
 
     video_id: str
@@ -90,6 +94,7 @@ class VisemVideo:
     video_path: Path | None
     images_dir: Path | None
     label_source: str = "labels_ftid"
+    allow_truncated: bool = False
 
     @property
     def has_identities(self) -> bool:
@@ -99,7 +104,8 @@ class VisemVideo:
     def iter_frames(self, **kw) -> Iterator[tuple[int, np.ndarray]]:
         """Stream ``(frame_index, image)`` from the clip, or from ``images/`` when there is no clip.
 
-        Keyword arguments (``start``, ``stop``, ``gray``) go to :func:`spermtrack.io.video.iter_frames`.
+        Keyword arguments (``start``, ``stop``, ``gray``) go to :func:`spermtrack.io.video.iter_frames`,
+        with the folder's ``allow_truncated``.
 
         Raises
         ------
@@ -109,7 +115,7 @@ class VisemVideo:
         source = self.video_path if self.video_path is not None else self.images_dir
         if source is None:
             raise InputError("holds no video file and no images/ folder: there are no frames to read", self.folder)
-        return iter_frames(source, **kw)
+        return iter_frames(source, **{"allow_truncated": self.allow_truncated, **kw})
 
 
 # --------------------------------------------------------------------------------------------- folders
@@ -181,7 +187,7 @@ def _image_files(folder: Path) -> list[Path]:
 
 
 def read_visem_video(folder: str | os.PathLike, *, um_per_px: float = DEFAULT_UM_PER_PX,
-                     fps: float | None = None) -> VisemVideo:
+                     fps: float | None = None, allow_truncated: bool = False) -> VisemVideo:
     """Read one VISEM-Tracking video folder: calibration, frame size and ground truth.
 
     Parameters
@@ -222,22 +228,24 @@ def read_visem_video(folder: str | os.PathLike, *, um_per_px: float = DEFAULT_UM
         width, height, n_frames = info.width, info.height, info.n_frames
         if fps is None:
             if not info.fps > 0:
-                raise InputError("the video container stores no frame rate: pass fps=... (frames per second)",
-                                 video_path)
+                raise InputError("the video container stores no frame rate: give it (--fps on the command line, "
+                                 "fps= in Python; frames per second)", video_path)
             fps = info.fps
     elif images:
-        import cv2
-
-        first = cv2.imread(str(images[0]), cv2.IMREAD_UNCHANGED)
-        if first is None:
-            raise InputError("cannot be decoded as an image", images[0])
+        first = read_image(images[0], allow_truncated=allow_truncated)
         height, width = int(first.shape[0]), int(first.shape[1])
         if fps is None:
-            raise InputError(f"there is no video file ({folder.name}.mp4) to read the frame rate from: pass "
-                             f"fps=... (frames per second; VISEM-Tracking clips run at 43-50 fps)", folder)
+            raise InputError(f"there is no video file ({folder.name}.mp4) to read the frame rate from: give it "
+                             "(--fps on the command line, fps= in Python; frames per second; VISEM-Tracking clips "
+                             "run at 43-50 fps)", folder)
     else:
-        raise InputError(f"holds no video file ({folder.name}.mp4) and no images/: the frame size is unknown "
-                         "(read the labels with read_labels_ftid(folder, width=..., height=...))", folder)
+        videos = [p.name for p in sorted(folder.iterdir()) if p.is_dir() and _is_video_folder(p)]
+        if videos:
+            raise InputError(f"is a data set of {len(videos)} video folder(s) ({', '.join(videos[:5])}"
+                             f"{', ...' if len(videos) > 5 else ''}), not one video: give one video folder, e.g. "
+                             f"{folder / videos[0]}", folder)
+        raise InputError(f"holds no video file ({folder.name}.mp4) and no images/: there are no frames, so the "
+                         "frame size is unknown", folder)
     if images and not n_frames:
         n_frames = frame_number(images[-1]) + 1
 
@@ -253,7 +261,8 @@ def read_visem_video(folder: str | os.PathLike, *, um_per_px: float = DEFAULT_UM
     recording = Recording(fps=fps, um_per_px=um_per_px, width=width, height=height, n_frames=n_frames,
                           source=str(folder))
     return VisemVideo(video_id=folder.name, folder=folder, recording=recording, ground_truth=truth,
-                      video_path=video_path, images_dir=images_dir, label_source=source)
+                      video_path=video_path, images_dir=images_dir, label_source=source,
+                      allow_truncated=bool(allow_truncated))
 
 
 # --------------------------------------------------------------------------------------------- parsing

@@ -13,7 +13,7 @@ import pandas as pd
 
 from spermtrack.constants import FTID_LABEL_DIR, IMAGE_DIR, LABEL_DIR, SEMEN_ANALYSIS_CSV, SYNTH_CONFIG_JSON
 from spermtrack.errors import InputError
-from spermtrack.io.atomic import write_json
+from spermtrack.io.atomic import output_folder, write_json
 from spermtrack.io.clinical import write_semen_analysis_csv
 from spermtrack.io.visem import remove_stale_frame_files, write_frame_files, write_synthetic_truth
 from spermtrack.schema import Recording
@@ -126,13 +126,15 @@ def write_synthetic_video(video: SyntheticVideo, out: str | Path, *, progress_ba
 
 def write_synthetic_dataset(out: str | Path, *, n_videos: int, config: SynthConfig, seed: int,
                             progress: bool = True) -> list[Path]:
-    """Simulate, render and write ``n_videos`` videos in the exact VISEM-Tracking layout.
+    """Simulate, render and write ``n_videos`` videos in the exact VISEM-Tracking layout, as one unit.
 
     Video ``i`` (1-based id ``str(i)``) is ``simulate_video(config, seed=video_seed(seed, i - 1))``,
     written by :func:`write_synthetic_video`. Then ``semen_analysis_data_Train.csv`` (VISEM's dialect:
     UTF-8 with BOM, ``;`` separator, ``,`` decimal mark; the true percentages, see
     :func:`semen_analysis_table`) and ``synth_config.json`` (config, seed, per-video draws and versions)
-    are written at the root, last, so their presence marks a finished data set.
+    are written at the root. Everything is written into a temporary folder that becomes ``out`` only
+    when complete (:func:`spermtrack.io.atomic.output_folder`): an interrupted run leaves no partial
+    data set, and ``out`` must be new, empty or an earlier output of spermtrack.
 
     Parameters
     ----------
@@ -154,7 +156,7 @@ def write_synthetic_dataset(out: str | Path, *, n_videos: int, config: SynthConf
     Raises
     ------
     InputError
-        Bad arguments, or ``out`` is an existing file.
+        Bad arguments, or ``out`` is an existing file or a non-empty folder spermtrack did not write.
     """
     import cv2
     from tqdm import tqdm
@@ -167,17 +169,14 @@ def write_synthetic_dataset(out: str | Path, *, n_videos: int, config: SynthConf
     if isinstance(n_videos, bool) or not isinstance(n_videos, (int, np.integer)) or n_videos < 1:
         raise InputError(f"n_videos must be a positive integer, got {n_videos!r}")
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError("output path exists and is not a folder", out)
-    out.mkdir(parents=True, exist_ok=True)
     folders, videos, records = [], [], []
-    with tqdm(total=int(n_videos) * config.n_frames, disable=not progress, file=sys.stderr, unit="frame",
-              desc="synth", dynamic_ncols=True) as bar:
+    with output_folder(out) as tmp, tqdm(total=int(n_videos) * config.n_frames, disable=not progress,
+                                         file=sys.stderr, unit="frame", desc="synth", dynamic_ncols=True) as bar:
         for i in range(int(n_videos)):
             vs = video_seed(seed, i)
             video = simulate_video(config, seed=vs, video_id=str(i + 1))
             bar.set_postfix_str(f"video {i + 1}/{n_videos}")
-            folders.append(write_synthetic_video(video, out, progress_bar=bar))
+            folders.append(out / write_synthetic_video(video, tmp, progress_bar=bar).name)
             sperm = video.objects[video.objects["class_id"] == 0]
             records.append({
                 "id": video.video_id, "seed": vs, "density": video.params.density,
@@ -187,14 +186,13 @@ def write_synthetic_dataset(out: str | Path, *, n_videos: int, config: SynthConf
                 "n_sperm_tracks": int(len(sperm)),
                 "labelled_sperm_per_frame": float((video.truth["class_id"] == 0).sum()) / video.recording.n_frames})
             videos.append(_Summary(video.video_id, video.recording, video.objects, video.truth))
-    table = semen_analysis_table(videos)
-    write_semen_analysis_csv(out / SEMEN_ANALYSIS_CSV, table)
-    write_json(out / SYNTH_CONFIG_JSON, {
-        "generator": "spermtrack.synth", "seed": seed, "n_videos": int(n_videos), "config": config.to_dict(),
-        "videos": records,
-        "versions": {"spermtrack": spermtrack.__version__, "numpy": np.__version__, "pandas": pd.__version__,
-                     "opencv": cv2.__version__},
-    })
+        write_semen_analysis_csv(tmp / SEMEN_ANALYSIS_CSV, semen_analysis_table(videos))
+        write_json(tmp / SYNTH_CONFIG_JSON, {
+            "generator": "spermtrack.synth", "seed": seed, "n_videos": int(n_videos), "config": config.to_dict(),
+            "videos": records,
+            "versions": {"spermtrack": spermtrack.__version__, "numpy": np.__version__, "pandas": pd.__version__,
+                         "opencv": cv2.__version__},
+        })
     return folders
 
 

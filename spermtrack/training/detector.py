@@ -78,7 +78,9 @@ def train_detector(dataset_root: str | os.PathLike, *, out_dir: str | os.PathLik
                             seed=seed, val_fraction=val_fraction, frame_step=frame_step,
                             max_frames_per_video=max_frames_per_video)
     out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder: choose a folder name for the training run", out)
+    # the conversion checks the whole data set before it writes anything (and creates OUT/dataset)
     data_yaml = convert_visem_to_yolo(dataset_root, out / "dataset", **convert.to_dict())
     split = json.loads((out / "dataset" / "split.json").read_text(encoding="utf-8"))
     result = train_yolo(data_yaml, out_dir=out, config=cfg, photometric=photometric, verbose=verbose)

@@ -120,7 +120,7 @@ def test_benchmark_writes_every_output(bench):
     for name in ("leaderboard.csv", "leaderboard.md", "leaderboard.png", "kinematics_error.csv", "grade_error.csv",
                  "bland_altman.png", "benchmark.json"):
         assert (out / name).is_file(), name
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # atomic writes left no temporary file
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [".spermtrack-output"]  # no temporaries
     for png in ("leaderboard.png", "bland_altman.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     written = pd.read_csv(out / "leaderboard.csv", dtype={"video": str})

@@ -94,7 +94,8 @@ def test_missing_weights_say_how_to_get_them(tmp_path):
 
 @pytest.mark.parametrize("name, content, match", [
     ("empty.pt", b"", "is empty"),
-    ("garbage.pt", b"this is not a checkpoint" * 100, "cannot be loaded as an ultralytics checkpoint"),
+    ("garbage.pt", b"this is not a checkpoint" * 100, r"not a PyTorch checkpoint \(it is a text file\)"),
+    ("broken.pt", b"PK\x03\x04" + bytes(range(256)) * 4, "cannot be loaded as an ultralytics checkpoint"),
     ("model.onnx", b"onnx", r"not a PyTorch checkpoint \(\.pt\)"),
     ("weights.yaml", b"nc: 3\n", r"not a PyTorch checkpoint \(\.pt\)"),
 ])
