@@ -8,3 +8,14 @@ ground truth (:mod:`spermtrack.eval`). All stages share the long tables of
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "analyze"]
+
+
+def __getattr__(name: str):
+    """``spermtrack.analyze`` is loaded on first use, so that ``import spermtrack`` stays light."""
+    if name == "analyze":
+        from spermtrack.analysis import analyze
+
+        return analyze
+    raise AttributeError(f"module 'spermtrack' has no attribute {name!r}")

@@ -8,6 +8,7 @@ traceback. Usage errors exit with status 2 (argparse's convention).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -547,15 +548,95 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- analyze
+def _add_analyze(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("analyze", help="analyse a video (or a folder of videos): tracks, kinematics, grades, report",
+                       description="Detect, track and grade a video file, a folder of frames or a VISEM-Tracking "
+                                   "video folder, and write trajectories (CSV, Parquet, MOT), kinematics, WHO 2021 "
+                                   "grades, an annotated video, plots and a self-contained report.html. A folder "
+                                   "of videos is analysed video by video into OUT/<video>/, with OUT/summary.csv "
+                                   "and an OUT/report.html index; a rerun skips finished videos. The exit status "
+                                   "is 1 when any video failed (the others are still written).")
+    p.add_argument("input", type=Path, help="a video file, a folder of frames, a VISEM-Tracking video folder, or a "
+                                            "folder of any of these")
+    p.add_argument("--um-per-px", type=_um_per_px, required=True,
+                   help=f"pixel size in um (required; VISEM-Tracking: {VISEM_UM_PER_PX})")
+    p.add_argument("--fps", type=_fps, default=None, help="frame rate (default: from the video container)")
+    p.add_argument("--detector", choices=_FRAME_DETECTORS, default=DEFAULT_DETECTOR,
+                   help="detector (default %(default)s)")
+    p.add_argument("--weights", type=Path, default=None, help="yolo: a checkpoint (default: the shipped one)")
+    p.add_argument("--polarity", choices=("auto", "bright", "dark"), default=None,
+                   help="blob: bright heads (phase contrast), dark heads (bright field) or auto")
+    p.add_argument("--tracker", default=DEFAULT_TRACKER, help=_TRACKER_HELP)
+    p.add_argument("--preset", choices=("who2021", "casa", "visem"), default="who2021",
+                   help="grading preset (default who2021)")
+    p.add_argument("--no-video", action="store_true", help="do not write annotated.mp4")
+    p.add_argument("--allow-truncated", action="store_true",
+                   help="use the frames of a video that ends before its container says (with a warning)")
+    p.add_argument("--jobs", type=_positive_int, default=1, help="videos analysed in parallel (default 1)")
+    p.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
+                   help="send the per-video work to a Dask distributed cluster (e.g. tcp://host:8786)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_analyze)
+
+
+def _analyze_config(args: argparse.Namespace):
+    from spermtrack.analysis import AnalyzeConfig
+
+    options = {}
+    if args.detector == "yolo" and args.weights is not None:
+        options["weights"] = str(args.weights)
+    if args.detector in ("blob", "trackpy") and args.polarity is not None:
+        options["polarity"] = args.polarity
+    return AnalyzeConfig(um_per_px=args.um_per_px, fps=args.fps, detector=args.detector, detector_options=options,
+                         tracker=args.tracker, preset=args.preset, annotate=not args.no_video,
+                         allow_truncated=args.allow_truncated)
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Run ``spermtrack analyze``."""
+    from spermtrack.io.atomic import check_output_folder
+    from spermtrack.io.visem import is_video_input, list_inputs
+
+    config = _analyze_config(args)
+    check_output_folder(args.out)
+    if is_video_input(args.input) and not args.dask_scheduler:
+        from spermtrack.analysis import analyze_video
+        from spermtrack.io.visem import open_video
+
+        video = open_video(args.input, um_per_px=config.um_per_px, fps=config.fps,
+                           allow_truncated=config.allow_truncated)
+        analysis = analyze_video(video, config, progress=not args.quiet)
+        for note in analysis.notes:
+            print(f"spermtrack analyze: warning: {note}", file=sys.stderr)
+        analysis.write(args.out, progress=not args.quiet)
+        print(f"{analysis.one_line()}; report: {args.out / 'report.html'}")
+        return 0
+    from spermtrack.archive import analyze_archive
+
+    inputs = list_inputs(args.input)
+    table = analyze_archive(inputs, args.out, config, jobs=args.jobs, dask_scheduler=args.dask_scheduler,
+                            progress=not args.quiet)
+    failed = int((table["status"] == "failed").sum())
+    skipped = int((table["status"] == "skipped").sum())
+    print(f"{len(table)} video(s): {len(table) - failed - skipped} analysed, {skipped} already done, {failed} failed; "
+          f"summary: {args.out / 'summary.csv'}; report: {args.out / 'report.html'}")
+    return EXIT_INPUT_ERROR if failed else 0
+
+
 # --------------------------------------------------------------------------- demo
 def _add_demo(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="generate the embedded synthetic sample and analyse it end to end",
-                       description="Write a synthetic VISEM-Tracking sample with exact ground truth, then detect, "
-                                   "track and grade it, and compare the WHO percentages with the truth.")
+    p = sub.add_parser("demo", help="generate the embedded synthetic sample, analyse it and score it",
+                       description="Write a synthetic VISEM-Tracking sample with exact ground truth, analyse it as "
+                                   "'spermtrack analyze' would (tracks, kinematics, grades, annotated video, "
+                                   "report.html), and score the result against the truth: MOT metrics, kinematic "
+                                   "error and grade error.")
     p.add_argument("--out", type=Path, default=Path(DEMO_DIR), help=f"output folder (default ./{DEMO_DIR})")
     p.add_argument("--seconds", type=_positive_float, default=10.0, help="length of the clip in s (default 10)")
     p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
-    p.add_argument("--detector", choices=DETECTOR_NAMES, default=DEFAULT_DETECTOR, help="detector (default %(default)s)")
+    p.add_argument("--detector", choices=_FRAME_DETECTORS, default=DEFAULT_DETECTOR,
+                   help="detector (default %(default)s)")
     p.add_argument("--tracker", default=DEFAULT_TRACKER, help=_TRACKER_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)
@@ -563,33 +644,60 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run ``spermtrack demo``."""
-    from spermtrack.io.visem import list_videos, read_synthetic_truth, read_visem_video
-    from spermtrack.pipeline import PipelineConfig, analyse_video, read_frame, write_analysis
-
+    from spermtrack.analysis import AnalyzeConfig, analyze_video
     from spermtrack.io.atomic import check_output_folder
+    from spermtrack.io.visem import list_videos, read_synthetic_truth, read_visem_video
 
     data, results = args.out / "data", args.out / "results"
     if args.out.exists() and not args.out.is_dir():
         raise InputError("exists and is not a folder: choose a folder name for the demo", args.out)
     check_output_folder(data)
     check_output_folder(results)
-    print(f"[1/4] writing a {args.seconds:g}-s synthetic VISEM-Tracking sample to {data}", flush=True)
+    config = AnalyzeConfig(um_per_px=VISEM_UM_PER_PX, detector=args.detector, tracker=args.tracker)
+    print(f"[1/3] writing a {args.seconds:g}-s synthetic VISEM-Tracking sample to {data}", flush=True)
     _synth(data, videos=1, seconds=args.seconds, fps=50.0, seed=args.seed, density=30.0, um_per_px=VISEM_UM_PER_PX,
-           width=640, height=480, images=True, progress=not args.quiet)
-    print(dataset_info(data).to_string(index=False))
+           width=640, height=480, images=False, progress=not args.quiet)
     folder = list_videos(data)[0]
     video = read_visem_video(folder)
-    config = PipelineConfig(detector=args.detector, tracker=args.tracker)
-    print(f"[2/4] detect ({args.detector}), track ({args.tracker}), grade (who2021)", flush=True)
-    analysis = analyse_video(video, config, progress=not args.quiet)
+    print(f"[2/3] analysing it: detect ({args.detector}), track ({args.tracker}), grade (who2021)", flush=True)
+    analysis = analyze_video(video, config, progress=not args.quiet)
     for note in analysis.notes:
         print(f"spermtrack demo: warning: {note}", file=sys.stderr)
-    print(f"[3/4] writing results and report.png to {results}", flush=True)
-    index = video.recording.n_frames // 2
-    write_analysis(results, analysis, pipeline=config, frame=read_frame(video, index), frame_index=index)
-    print("[4/4] WHO 2021 motility, measured vs the synthetic truth")
-    print(_demo_comparison(analysis.summary, read_synthetic_truth(folder)).to_string(index=False))
+    truth = read_synthetic_truth(folder)
+    score = _demo_score(analysis, video, truth)
+    analysis.write(results, progress=not args.quiet, extra_files={"score.json": json.dumps(score, indent=2)})
+    print("[3/3] scored against the synthetic truth")
+    print(_demo_comparison(analysis.summary, truth).to_string(index=False))
+    mot = score["tracking"]
+    print(f"tracking: HOTA {mot['HOTA']:.3f}, MOTA {mot['MOTA']:.3f}, IDF1 {mot['IDF1']:.3f}; kinematics of "
+          f"{score['kinematics']['matched_pct']:.0f} % of true sperm matched, VSL error (median) "
+          f"{score['kinematics']['vsl_mdape']:.1f} %")
+    print(f"report: {results / 'report.html'}")
     return 0
+
+
+def _demo_score(analysis, video, truth) -> dict:
+    """MOT metrics, kinematic error and grade error of a demo analysis against the synthetic truth."""
+    import math
+
+    from spermtrack.eval.kinematic import kinematic_accuracy, truth_reference
+    from spermtrack.eval.mot import mot_metrics
+    from spermtrack.kinematics import get_preset
+    from spermtrack.synth import true_percentages
+
+    gt = video.ground_truth
+    mot = mot_metrics(gt, analysis.tracks, metric="centre", gate=10.0, n_frames=video.recording.n_frames)
+    _, objects = truth
+    reference = truth_reference(objects, gt, alh_factor=get_preset(analysis.config.preset).alh_factor)
+    _, kin = kinematic_accuracy(gt, analysis.tracks, analysis.kinematics, reference)
+    true = true_percentages(objects)
+    measured = analysis.summary["percent"]
+    grades = {k: {"measured_pct": measured.get(k), "true_pct": true[k],
+                  "error_points": None if measured.get(k) is None or math.isnan(true[k]) else measured[k] - true[k]}
+              for k in ("a", "b", "c", "d", "progressive", "non_progressive", "immotile")}
+    return {"tracking": {k: float(mot[k]) for k in ("HOTA", "MOTA", "IDF1", "IDSW", "FP", "FN")},
+            "kinematics": {k: (float(v) if isinstance(v, (int, float)) else v) for k, v in kin.items()},
+            "grades": grades}
 
 
 def _demo_comparison(summary: dict, truth):
@@ -611,7 +719,7 @@ def _demo_comparison(summary: dict, truth):
 
 # --------------------------------------------------------------------------- main
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_synth, _add_info, _add_detect, _add_track, _add_kinematics, _add_evaluate, _add_benchmark,
-    _add_train_detector, _add_self_train, _add_demo]
+    _add_train_detector, _add_self_train, _add_analyze, _add_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

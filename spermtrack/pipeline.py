@@ -1,17 +1,16 @@
 """The pipeline: the one place where detectors, the tracker and kinematics meet.
 
-``frames -> detections -> tracks -> kinematics + sample summary`` for one video,
-plus writing everything (and a report PNG) into an output folder.
+``frames -> detections -> tracks -> kinematics + sample summary`` for one video (:func:`run_pipeline`),
+computed only: writing the results is :mod:`spermtrack.analysis`.
 """
 
 from __future__ import annotations
 
-import os
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import pandas as pd
 
 from spermtrack._validate import Config
@@ -74,21 +73,44 @@ class Analysis:
     """Things the user should know about the run (e.g. why it produced no track)."""
 
 
-def detect(video, config: PipelineConfig, *, progress: bool = False) -> tuple[pd.DataFrame, dict]:
+def timed(items: Iterable, timings: dict[str, float], key: str) -> Iterator:
+    """Yield from ``items``, adding the time spent producing each item to ``timings[key]`` (seconds)."""
+    it = iter(items)
+    while True:
+        start = time.perf_counter()
+        try:
+            item = next(it)
+        except StopIteration:
+            timings[key] = timings.get(key, 0.0) + time.perf_counter() - start
+            return
+        timings[key] = timings.get(key, 0.0) + time.perf_counter() - start
+        yield item
+
+
+def detect(video, config: PipelineConfig, *, progress: bool = False,
+           timings: dict[str, float] | None = None) -> tuple[pd.DataFrame, dict]:
     """Run the configured detector on a :class:`~spermtrack.io.visem.VisemVideo`; return the table and its settings.
 
-    Frame detectors read the video's frames; the ``gt`` detector reads its labelled boxes.
+    Frame detectors stream the video's frames (memory does not grow with its length); the ``gt``
+    detector reads its labelled boxes. ``timings`` (optional) receives the seconds spent decoding
+    (``decode``) and detecting (``detect``).
     """
     from spermtrack.detectors import make_detector
 
+    timings = {} if timings is None else timings
     detector = make_detector(config.detector, **config.detector_options)
     rec = video.recording
+    start, decode_before = time.perf_counter(), timings.get("decode", 0.0)
     if detector.needs_frames:
-        dets = detector.detect_video(video.iter_frames(), progress=progress, total=rec.n_frames)
+        frames = timed(video.iter_frames(), timings, "decode")
+        dets = detector.detect_video(frames, progress=progress, total=rec.n_frames)
+        timings["detect"] = timings.get("detect", 0.0) + time.perf_counter() - start - (
+            timings["decode"] - decode_before)
     else:
         if not video.has_identities and not len(video.ground_truth):
             raise InputError("has no labels: the gt detector needs labels or labels_ftid", video.folder)
         dets = detector.detect_truth(video.ground_truth, width=rec.width, height=rec.height, n_frames=rec.n_frames)
+        timings["detect"] = timings.get("detect", 0.0) + time.perf_counter() - start
     return dets, detector.to_dict()
 
 
@@ -125,7 +147,8 @@ def run_tracker(detections: pd.DataFrame, name: str, *, fps: float, um_per_px: f
     return TrackingRun(tracks, tracker.to_dict(), note)
 
 
-def analyse_video(video, config: PipelineConfig | None = None, *, progress: bool = False) -> Analysis:
+def run_pipeline(video, config: PipelineConfig | None = None, *, progress: bool = False,
+                 timings: dict[str, float] | None = None) -> Analysis:
     """Detect, track and grade one video.
 
     Parameters
@@ -136,6 +159,8 @@ def analyse_video(video, config: PipelineConfig | None = None, *, progress: bool
         What to run; default blob -> sperm -> who2021.
     progress : bool
         Show a progress bar over frames.
+    timings : dict, optional
+        Receives the seconds per stage: ``decode``, ``detect``, ``track``, ``kinematics``.
 
     Returns
     -------
@@ -144,65 +169,21 @@ def analyse_video(video, config: PipelineConfig | None = None, *, progress: bool
     from spermtrack.kinematics import analyze_tracks, get_preset, summarize
 
     config = config or PipelineConfig()
+    timings = {} if timings is None else timings
     rec = video.recording
-    dets, det_cfg = detect(video, config, progress=progress)
+    dets, det_cfg = detect(video, config, progress=progress, timings=timings)
+    start = time.perf_counter()
     tracks, trk_cfg, note = run_tracker(dets, config.tracker, fps=rec.fps, um_per_px=rec.um_per_px,
                                         **config.tracker_options)
+    timings["track"] = timings.get("track", 0.0) + time.perf_counter() - start
+    start = time.perf_counter()
     sperm = tracks[tracks["class_id"] == 0]
-    result = analyze_tracks(sperm, rec.um_per_px, rec.fps, get_preset(config.kinematics))
-    summary = summarize(result, n_frames=rec.n_frames, frame_size_px=(rec.width, rec.height),
-                        extra={"video": video.video_id, "source": rec.source})
+    result = analyze_tracks(sperm, rec.um_per_px, rec.fps, get_preset(config.kinematics), name=video.video_id)
+    summary = summarize(result, n_frames=rec.n_frames, frame_size_px=(rec.width, rec.height))
+    timings["kinematics"] = timings.get("kinematics", 0.0) + time.perf_counter() - start
+    if not len(dets):
+        note = (f"the {config.detector} detector found no object in any of the {rec.n_frames} frames: check that "
+                "the video shows sperm and the detector's settings (blob: --polarity; yolo: --weights)")
     return Analysis(video_id=video.video_id, recording=rec, detections=dets, tracks=tracks,
                     kinematics=result.table, summary=summary, tracker_config=trk_cfg, detector_config=det_cfg,
                     notes=[] if note is None else [note])
-
-
-def pick_report_frame(tracks: pd.DataFrame, n_frames: int) -> int:
-    """The frame shown in the report: the middle one, so trails have history behind them."""
-    if n_frames <= 0:
-        return 0
-    return int(n_frames // 2)
-
-
-def write_analysis(out_dir: str | os.PathLike, analysis: Analysis, *, pipeline: PipelineConfig,
-                   frame: np.ndarray | None = None, frame_index: int | None = None) -> list[Path]:
-    """Write the tables, the summary (with provenance) and, given a frame, the report PNG.
-
-    Files: ``detections.csv``, ``tracks.csv``, ``tracks_mot.txt``, ``kinematics.csv``,
-    ``summary.json`` (sample summary + pipeline config + versions) and ``report.png``.
-    """
-    import cv2
-
-    from spermtrack.io.atomic import output_folder
-    from spermtrack.io.mot import write_mot
-    from spermtrack.io.tables import write_kinematics, write_table
-    from spermtrack.provenance import provenance
-    from spermtrack.report import report_image
-
-    with output_folder(out_dir) as out:
-        written = [write_table(out / "detections.csv", analysis.detections),
-                   write_table(out / "tracks.csv", analysis.tracks),
-                   write_mot(out / "tracks_mot.txt", analysis.tracks[analysis.tracks["track_id"] >= 0])]
-        summary = dict(analysis.summary)
-        summary["provenance"] = provenance(pipeline=pipeline.to_dict(), detector=analysis.detector_config,
-                                           tracker=analysis.tracker_config, recording=analysis.recording.to_dict())
-        written += write_kinematics(out, analysis.kinematics, summary)
-        if frame is not None:
-            idx = pick_report_frame(analysis.tracks, analysis.recording.n_frames) if frame_index is None \
-                else frame_index
-            img = report_image(frame, analysis.tracks, idx, analysis.summary, kinematics=analysis.kinematics,
-                               title=f"video {analysis.video_id}, frame {idx}")
-            ok, png = cv2.imencode(".png", img)
-            if not ok:
-                raise InputError("OpenCV could not encode the report image", Path(out_dir) / "report.png")
-            (out / "report.png").write_bytes(png.tobytes())
-            written.append(out / "report.png")
-    return [Path(out_dir) / p.name for p in written]
-
-
-def read_frame(video, index: int) -> np.ndarray:
-    """Return frame ``index`` of a video (decodes up to it; for the report only)."""
-    for i, img in video.iter_frames(start=index, stop=index + 1):
-        if i == index:
-            return img
-    raise InputError(f"has no frame {index}", video.folder)

@@ -17,7 +17,7 @@ import pandas as pd
 from spermtrack.errors import InputError
 from spermtrack.eval.agreement import CATEGORIES, CATEGORY_LABELS, agreement
 
-__all__ = ["plot_agreement"]
+__all__ = ["grade_bars", "kinematic_histograms", "plot_agreement", "png_bytes", "trajectory_map", "vcl_lin_scatter"]
 
 
 def plot_agreement(per_video: pd.DataFrame, path: str | os.PathLike, *, title: str = "",
@@ -133,3 +133,161 @@ def _bland_altman_panel(ax, p: np.ndarray, r: np.ndarray, stats: dict, ref_label
     ax.grid(True, color="0.92")
     if math.isfinite(bias):
         ax.legend(loc="best", fontsize=8, framealpha=0.9)
+
+
+# --------------------------------------------------------------------------------------------- one video
+def _figure(width: float, height: float, dpi: int = 110):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def png_bytes(fig) -> bytes:
+    """A matplotlib figure as PNG bytes (Agg backend, the bundled DejaVu font; nothing is downloaded)."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _grade_of(kinematics: pd.DataFrame) -> np.ndarray:
+    return kinematics["grade"].fillna("").astype(str).to_numpy() if len(kinematics) else np.zeros(0, str)
+
+
+_GRADE_ORDER = ("a", "b", "c", "d", "")
+
+
+def trajectory_map(tracks: pd.DataFrame, kinematics: pd.DataFrame, *, width: int, height: int, um_per_px: float,
+                   title: str = "") -> bytes:
+    """PNG: every track's (smoothed) path over the field, coloured by WHO grade, axes in um."""
+    from spermtrack.report import GRADE_NAMES, grade_colour_rgb, track_grades
+
+    grades = track_grades(kinematics)
+    fig = _figure(7.0, 7.0 * height / max(width, 1) + 0.6)
+    ax = fig.subplots()
+    t = tracks[tracks["track_id"].to_numpy() >= 0]
+    xcol, ycol = ("x_s", "y_s") if {"x_s", "y_s"} <= set(t.columns) else ("x", "y")
+    seen = set()
+    for grade in _GRADE_ORDER:  # draw ungraded first would hide graded ones: draw in grade order, ungraded last
+        for tid, grp in t.groupby("track_id", sort=True):
+            if grades.get(int(tid), "") != grade:
+                continue
+            xy = grp.sort_values("frame")[[xcol, ycol]].to_numpy() * um_per_px
+            label = GRADE_NAMES[grade] if grade not in seen else None
+            seen.add(grade)
+            ax.plot(xy[:, 0], xy[:, 1], color=grade_colour_rgb(grade), lw=1.0 if grade else 0.6,
+                    alpha=1.0 if grade else 0.5, label=label)
+            ax.plot(xy[-1, 0], xy[-1, 1], "o", ms=2.5, color=grade_colour_rgb(grade))
+    ax.set_xlim(0, width * um_per_px)
+    ax.set_ylim(height * um_per_px, 0)  # image axes: y down
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (um)")
+    ax.set_ylabel("y (um)")
+    ax.set_facecolor("#f4f4f4")
+    if seen:
+        ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    ax.set_title(title or "Trajectories (dot: last position)", fontsize=10)
+    return png_bytes(fig)
+
+
+def vcl_lin_scatter(kinematics: pd.DataFrame, *, title: str = "") -> bytes:
+    """PNG: curvilinear velocity against linearity per graded track, coloured by WHO grade."""
+    from spermtrack.report import GRADE_NAMES, grade_colour_rgb
+
+    fig = _figure(6.0, 4.4)
+    ax = fig.subplots()
+    grade = _grade_of(kinematics)
+    for g in _GRADE_ORDER[:-1]:
+        rows = kinematics[grade == g]
+        if len(rows):
+            ax.scatter(rows["vcl_um_s"], rows["lin"], s=14, color=grade_colour_rgb(g), label=f"{GRADE_NAMES[g]} "
+                       f"(n = {len(rows)})", alpha=0.85, edgecolors="none")
+    ax.set_xlabel("VCL, curvilinear velocity (um/s)")
+    ax.set_ylabel("LIN = VSL / VCL")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(True, color="0.9")
+    if len(kinematics) and (grade != "").any():
+        ax.legend(fontsize=8, loc="upper right")
+    else:
+        ax.text(0.5, 0.5, "no graded track", transform=ax.transAxes, ha="center", va="center", color="0.4")
+    ax.set_title(title or "Speed and straightness of graded tracks", fontsize=10)
+    return png_bytes(fig)
+
+
+#: Kinematic parameters shown in the histograms: column, label.
+HISTOGRAMS = (("vcl_um_s", "VCL (um/s)"), ("vsl_um_s", "VSL (um/s)"), ("vap_um_s", "VAP (um/s)"),
+              ("progression_um_s", "1-s net progression (um/s)"), ("lin", "LIN"), ("str", "STR"),
+              ("alh_mean_um", "ALH mean (um)"), ("bcf_hz", "BCF (Hz)"))
+
+
+def kinematic_histograms(kinematics: pd.DataFrame, *, title: str = "") -> bytes:
+    """PNG: histograms of the CASA parameters over graded tracks, stacked by WHO grade."""
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
+
+    from spermtrack.report import GRADE_NAMES, grade_colour_rgb
+
+    fig = _figure(11.0, 5.2)
+    axes = fig.subplots(2, 4).ravel()
+    grade = _grade_of(kinematics)
+    graded = kinematics[np.isin(grade, list(_GRADE_ORDER[:-1]))] if len(kinematics) else kinematics
+    g = grade[np.isin(grade, list(_GRADE_ORDER[:-1]))] if len(kinematics) else grade
+    for ax, (col, label) in zip(axes, HISTOGRAMS):
+        values = graded[col].to_numpy(np.float64) if len(graded) else np.zeros(0)
+        ok = np.isfinite(values)
+        if ok.sum():
+            bins = np.histogram_bin_edges(values[ok], bins=20)
+            data = [values[ok & (g == k)] for k in _GRADE_ORDER[:-1]]
+            ax.hist(data, bins=bins, stacked=True, color=[grade_colour_rgb(k) for k in _GRADE_ORDER[:-1]])
+        else:
+            ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="0.4")
+        ax.set_xlabel(label, fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0].set_ylabel("tracks")
+    axes[4].set_ylabel("tracks")
+    fig.legend(handles=[Patch(color=grade_colour_rgb(k), label=GRADE_NAMES[k]) for k in _GRADE_ORDER[:-1]],
+               loc="outside lower center", ncols=4, fontsize=8, frameon=False)
+    fig.suptitle(title or "Kinematics of graded tracks (stacked by grade)", fontsize=10)
+    return png_bytes(fig)
+
+
+def grade_bars(summary: dict, *, title: str = "") -> bytes:
+    """PNG: WHO grade percentages, and progressive / total motility against the WHO 2021 reference limits."""
+    from spermtrack.constants import WHO_REFERENCE_LIMITS
+    from spermtrack.report import GRADE_NAMES, grade_colour_rgb
+
+    pct = summary.get("percent", {}) or {}
+    fig = _figure(8.0, 3.4)
+    left, right = fig.subplots(1, 2, width_ratios=(1.4, 1.0))
+    values = [pct.get(g) for g in _GRADE_ORDER[:-1]]
+    heights = [0.0 if v is None else float(v) for v in values]
+    bars = left.bar(range(4), heights, color=[grade_colour_rgb(g) for g in _GRADE_ORDER[:-1]])
+    for bar, v in zip(bars, values):
+        left.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 1, "n/a" if v is None else f"{v:.1f} %",
+                  ha="center", fontsize=9)
+    left.set_xticks(range(4), [GRADE_NAMES[g].replace(" ", "\n", 1) for g in _GRADE_ORDER[:-1]], fontsize=8)
+    left.set_ylabel("% of graded sperm")
+    left.set_ylim(0, 105)
+    counts = summary.get("counts", {}) or {}
+    left.set_title(f"WHO 2021 grades ({counts.get('graded', 0)} graded tracks)", fontsize=10)
+    prog, motile = pct.get("progressive"), pct.get("motile")
+    names = ["progressive\n(a + b)", "total motile\n(a + b + c)"]
+    vals = [0.0 if prog is None else prog, 0.0 if motile is None else motile]
+    limits = [WHO_REFERENCE_LIMITS["progressive_pct"], WHO_REFERENCE_LIMITS["motile_pct"]]
+    right.bar(range(2), vals, color=["#4d4d4d", "#8c8c8c"])
+    for k, (v, lim) in enumerate(zip(vals, limits)):
+        right.plot([k - 0.4, k + 0.4], [lim, lim], color="#d55e00", lw=2)
+        right.text(k, v + 1, f"{v:.1f} %", ha="center", fontsize=9)
+    right.text(1.45, limits[1], "WHO 2021\nlower reference\nlimit", color="#d55e00", fontsize=7, va="center")
+    right.set_xticks(range(2), names, fontsize=8)
+    right.set_ylim(0, 105)
+    right.set_xlim(-0.6, 2.2)
+    right.set_title("Against the WHO reference limits", fontsize=10)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return png_bytes(fig)

@@ -1,6 +1,12 @@
-"""What a person sees: a video frame annotated with tracks coloured by WHO grade, and a summary panel.
+"""What a person sees on a frame: tracks coloured by WHO grade, their trailing paths, a legend, a time stamp.
 
-Drawing uses OpenCV's built-in Hershey fonts only (nothing is downloaded).
+Colours are the Okabe-Ito palette (readable with the common colour-vision deficiencies): grade a
+bluish green, b sky blue, c orange, d vermillion, ungraded grey. Drawing uses OpenCV's built-in
+Hershey fonts only (nothing is downloaded).
+
+:class:`TrackPainter` prepares a tracks table once and draws any frame of the video in time
+proportional to the tracks visible in it, so a whole annotated video is written in one streaming
+pass (:func:`spermtrack.analysis.write_annotated_video`).
 """
 
 from __future__ import annotations
@@ -8,17 +14,26 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-#: BGR colour per WHO grade; ungraded tracks are grey.
-GRADE_COLOURS: dict[str, tuple[int, int, int]] = {"a": (80, 220, 80), "b": (60, 220, 240), "c": (40, 140, 255),
-                                                  "d": (80, 80, 240), "": (170, 170, 170)}
+from spermtrack.constants import GRADES
+
+#: BGR colour per WHO grade (Okabe-Ito); ungraded tracks are grey.
+GRADE_COLOURS: dict[str, tuple[int, int, int]] = {"a": (115, 158, 0), "b": (233, 180, 86), "c": (0, 159, 230),
+                                                  "d": (0, 94, 213), "": (170, 170, 170)}
+#: How reports name each grade.
 GRADE_NAMES = {"a": "a rapid progressive", "b": "b slow progressive", "c": "c non-progressive",
-               "d": "d immotile", "": "ungraded"}
+               "d": "d immotile", "": "ungraded (too short)"}
 
 
 def _cv2():
     import cv2
 
     return cv2
+
+
+def grade_colour_rgb(grade: str) -> str:
+    """The grade's colour as a ``#rrggbb`` string (for plots and HTML)."""
+    b, g, r = GRADE_COLOURS.get(grade, GRADE_COLOURS[""])
+    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 def track_grades(kinematics: pd.DataFrame | None) -> dict[int, str]:
@@ -29,112 +44,107 @@ def track_grades(kinematics: pd.DataFrame | None) -> dict[int, str]:
     return dict(zip(kinematics["track_id"].astype(int), grades))
 
 
-def annotate_frame(frame: np.ndarray, tracks: pd.DataFrame, frame_index: int, *,
-                   grades: dict[int, str] | None = None, trail: int = 50, scale: int = 2) -> np.ndarray:
-    """Draw every track visible in ``frame_index`` with its trail of the last ``trail`` frames.
+class TrackPainter:
+    """Draw the tracks of one video on its frames, one frame at a time.
 
     Parameters
     ----------
-    frame : numpy.ndarray
-        The video frame, grayscale or BGR uint8.
     tracks : pandas.DataFrame
-        Tracks table (``frame, x, y, w, h, track_id``; ``x_s, y_s`` used for trails when present).
-    frame_index : int
-        Which frame ``frame`` is (0-based).
+        Tracks table (``frame, x, y, w, h, track_id``; the smoothed ``x_s, y_s`` draw the trails when
+        present). Rows with ``track_id < 0`` are not drawn.
     grades : dict, optional
-        ``track_id -> grade`` (see :func:`track_grades`); colours the boxes and trails.
+        ``track_id -> grade`` (see :func:`track_grades`): the colour of each track.
+    fps : float, optional
+        Frame rate, for the time stamp.
     trail : int
-        Length of the drawn trail in frames.
-    scale : int
-        Up-scaling of the output, so that 20-px heads stay visible.
-
-    Returns
-    -------
-    numpy.ndarray
-        BGR uint8 image of size ``scale * frame`` size.
+        Frames of trailing path drawn behind each head.
     """
+
+    def __init__(self, tracks: pd.DataFrame, grades: dict[int, str] | None = None, *, fps: float | None = None,
+                 trail: int = 25) -> None:
+        t = tracks[tracks["track_id"].to_numpy() >= 0].sort_values(["track_id", "frame"], kind="stable")
+        xcol, ycol = ("x_s", "y_s") if {"x_s", "y_s"} <= set(t.columns) else ("x", "y")
+        self.fps = fps
+        self.trail = int(trail)
+        self._frame = t["frame"].to_numpy(np.int64)
+        self._path = t[[xcol, ycol]].to_numpy(np.float64)
+        self._box = t[["x", "y", "w", "h"]].to_numpy(np.float64)
+        tid = t["track_id"].to_numpy(np.int64)
+        starts = np.flatnonzero(np.r_[True, tid[1:] != tid[:-1]]) if len(tid) else np.zeros(0, np.int64)
+        self._starts = starts
+        self._ends = np.r_[starts[1:], len(tid)].astype(np.int64)
+        self._ids = tid[starts] if len(tid) else tid
+        self._first = self._frame[starts] if len(tid) else tid
+        self._last = self._frame[self._ends - 1] if len(tid) else tid
+        grades = grades or {}
+        self._colour = [GRADE_COLOURS.get(grades.get(int(i), ""), GRADE_COLOURS[""]) for i in self._ids]
+
+    def draw(self, frame: np.ndarray, index: int, *, scale: int = 1, legend: bool = True,
+             stamp: bool = True) -> np.ndarray:
+        """The frame (``index``) with boxes, ids and trails, a legend and a time stamp.
+
+        Parameters
+        ----------
+        frame : numpy.ndarray
+            Grayscale or BGR uint8 frame.
+        index : int
+            Its 0-based frame number.
+        scale : int
+            Up-scaling of the output (2 keeps 20-px heads readable in a still).
+        legend, stamp : bool
+            Draw the grade legend (top left) and ``frame n, t s`` (bottom left).
+
+        Returns
+        -------
+        numpy.ndarray
+            BGR uint8 image of ``scale`` times the frame size.
+        """
+        cv2 = _cv2()
+        img = frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+        img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR) if scale != 1 else img.copy()
+        alive = np.flatnonzero((self._first <= index) & (self._last > index - self.trail))
+        for k in alive:
+            s, e = self._starts[k], self._ends[k]
+            frames = self._frame[s:e]
+            lo = s + np.searchsorted(frames, index - self.trail + 1)
+            hi = s + np.searchsorted(frames, index, side="right")
+            if hi <= lo:
+                continue
+            colour = self._colour[k]
+            pts = np.round(self._path[lo:hi] * scale).astype(np.int32)
+            if len(pts) > 1:
+                cv2.polylines(img, [pts.reshape(-1, 1, 2)], False, colour, 1, cv2.LINE_AA)
+            if self._frame[hi - 1] == index:
+                x, y, w, h = self._box[hi - 1] * scale
+                x0, y0, x1, y1 = int(x - w / 2), int(y - h / 2), int(x + w / 2), int(y + h / 2)
+                cv2.rectangle(img, (x0, y0), (x1, y1), colour, 1, cv2.LINE_AA)
+                cv2.putText(img, str(int(self._ids[k])), (x0, max(10, y0 - 3)), cv2.FONT_HERSHEY_SIMPLEX,
+                            0.35 * max(1, scale) ** 0.5, colour, 1, cv2.LINE_AA)
+        if legend:
+            draw_legend(img)
+        if stamp:
+            text = f"frame {index}" + (f"   {index / self.fps:6.2f} s" if self.fps else "")
+            _label(img, text, (6, img.shape[0] - 8))
+        return img
+
+
+def _label(img: np.ndarray, text: str, origin: tuple[int, int], colour=(235, 235, 235), size: float = 0.42) -> None:
+    """Text with a dark outline, readable on any background."""
     cv2 = _cv2()
-    grades = grades or {}
-    img = frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-    img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
-    t = tracks[(tracks["track_id"] >= 0) & (tracks["frame"] <= frame_index) &
-               (tracks["frame"] > frame_index - trail)]
-    xcol, ycol = ("x_s", "y_s") if {"x_s", "y_s"} <= set(t.columns) else ("x", "y")
-    for tid, grp in t.sort_values("frame").groupby("track_id"):
-        colour = GRADE_COLOURS.get(grades.get(int(tid), ""), GRADE_COLOURS[""])
-        pts = np.round(grp[[xcol, ycol]].to_numpy() * scale).astype(np.int32)
-        if len(pts) > 1:
-            cv2.polylines(img, [pts.reshape(-1, 1, 2)], False, colour, 1, cv2.LINE_AA)
-        last = grp.iloc[-1]
-        if int(last["frame"]) == frame_index:
-            x0, y0 = int((last["x"] - last["w"] / 2) * scale), int((last["y"] - last["h"] / 2) * scale)
-            x1, y1 = int((last["x"] + last["w"] / 2) * scale), int((last["y"] + last["h"] / 2) * scale)
-            cv2.rectangle(img, (x0, y0), (x1, y1), colour, 1, cv2.LINE_AA)
-            cv2.putText(img, str(int(tid)), (x0, max(10, y0 - 3)), cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour, 1,
-                        cv2.LINE_AA)
+    cv2.putText(img, text, origin, cv2.FONT_HERSHEY_SIMPLEX, size, (20, 20, 20), 3, cv2.LINE_AA)
+    cv2.putText(img, text, origin, cv2.FONT_HERSHEY_SIMPLEX, size, colour, 1, cv2.LINE_AA)
+
+
+def draw_legend(img: np.ndarray) -> np.ndarray:
+    """Draw the grade legend in the top-left corner (in place) and return the image."""
+    cv2 = _cv2()
+    rows = [*GRADES, ""]
+    width, height = 168, 14 * len(rows) + 10
+    patch = img[4:4 + height, 4:4 + width]
+    patch[:] = (0.35 * patch).astype(np.uint8)  # darken behind the text
+    for i, grade in enumerate(rows):
+        y = 4 + 14 * (i + 1)
+        cv2.rectangle(img, (10, y - 8), (22, y + 1), GRADE_COLOURS[grade], -1)
+        cv2.putText(img, GRADE_NAMES[grade], (28, y), cv2.FONT_HERSHEY_SIMPLEX, 0.36, (235, 235, 235), 1,
+                    cv2.LINE_AA)
     return img
-
-
-def summary_panel(summary: dict, *, height: int, width: int = 420, title: str = "") -> np.ndarray:
-    """Render the sample summary (grade percentages, counts, noise, calibration) as a BGR panel.
-
-    Parameters
-    ----------
-    summary : dict
-        The sample summary of :func:`spermtrack.kinematics.summarize`.
-    height, width : int
-        Panel size in px.
-    title : str
-        First line (e.g. the video id).
-
-    Returns
-    -------
-    numpy.ndarray
-        BGR uint8 image.
-    """
-    cv2 = _cv2()
-    panel = np.full((height, width, 3), 30, np.uint8)
-    pct = summary.get("percent", {}) or {}
-    counts = summary.get("counts", {}) or {}
-    y = 34
-    cv2.putText(panel, title or "spermtrack", (16, y), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (240, 240, 240), 1, cv2.LINE_AA)
-    y += 40
-    bar_w = width - 250
-    for g in ("a", "b", "c", "d"):
-        value = pct.get(g)
-        share = 0.0 if value is None else float(value)
-        cv2.putText(panel, GRADE_NAMES[g], (16, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, GRADE_COLOURS[g], 1, cv2.LINE_AA)
-        end = 180 + int(bar_w * share / 100.0)
-        cv2.rectangle(panel, (180, y - 14), (end, y + 2), GRADE_COLOURS[g], -1)
-        label = "n/a" if value is None else f"{share:.1f} %"
-        cv2.putText(panel, label, (end + 6, y - 1), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (230, 230, 230), 1, cv2.LINE_AA)
-        y += 30
-    lines = []
-    for key, name in (("progressive", "progressive (a+b)"), ("non_progressive", "non-progressive (c)"),
-                      ("immotile", "immotile (d)")):
-        if pct.get(key) is not None:
-            lines.append(f"{name}: {float(pct[key]):.1f} %")
-    if counts:
-        lines.append(f"graded {counts.get('graded', '?')}, ungraded {counts.get('ungraded', '?')}")
-    noise = summary.get("noise") or {}
-    if noise.get("sigma_px") is not None:
-        lines.append(f"localisation noise {float(noise['sigma_px']):.2f} px")
-    cal = summary.get("calibration", {}) or {}
-    if cal:
-        lines.append(f"{cal.get('um_per_px', '?')} um/px, {float(cal.get('fps', 0)):.1f} fps")
-    preset = (summary.get("config", {}) or {}).get("name")
-    if preset:
-        lines.append(f"grading preset: {preset}")
-    y += 10
-    for line in lines:
-        cv2.putText(panel, line, (16, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (220, 220, 220), 1, cv2.LINE_AA)
-        y += 26
-    return panel
-
-
-def report_image(frame: np.ndarray, tracks: pd.DataFrame, frame_index: int, summary: dict, *,
-                 kinematics: pd.DataFrame | None = None, title: str = "", trail: int = 50) -> np.ndarray:
-    """An annotated frame beside the summary panel: the picture ``spermtrack demo`` writes as PNG."""
-    left = annotate_frame(frame, tracks, frame_index, grades=track_grades(kinematics), trail=trail)
-    right = summary_panel(summary, height=left.shape[0], title=title)
-    return np.hstack([left, right])

@@ -275,7 +275,7 @@ def test_absurd_and_off_frame_coordinates_are_refused_with_file_and_line(clip, t
                 str(tmp_path / "k")] + (["--frame-size", size] if size else [])
         assert main(args) == 1
         line = _one_line(capsys.readouterr().err)
-        assert f"bad.csv:6: " in line and words in line
+        assert "bad.csv:6: " in line and words in line
 
 
 def test_gt_detections_of_a_folder_without_labels_are_an_error(clip, tmp_path, capsys):

@@ -40,7 +40,7 @@ from spermtrack.io.video import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, frame_number, i
 from spermtrack.schema import (CLASS_NAMES, DETECTION_COLUMNS, GT_COLUMNS, Recording, empty_detections,
                                validate_ground_truth)
 
-__all__ = ["VisemVideo", "list_videos", "read_visem_video", "read_labels_ftid", "read_labels",
+__all__ = ["VisemVideo", "is_video_input", "list_inputs", "list_videos", "open_video", "read_visem_video", "read_labels_ftid", "read_labels",
            "read_synthetic_truth", "read_train_tracks", "parse_label_text", "label_lines", "remove_stale_frame_files",
            "write_frame_files", "write_synthetic_truth", "COORD_TOLERANCE", "DEFAULT_UM_PER_PX"]
 
@@ -119,6 +119,15 @@ class VisemVideo:
 
 
 # --------------------------------------------------------------------------------------------- folders
+def readable_name(name: str) -> str:
+    """A file name as text that can be printed and stored: bytes that are not UTF-8 become U+FFFD.
+
+    POSIX file names are bytes; Python keeps undecodable ones as lone surrogates, which no UTF-8
+    writer (CSV, JSON, Arrow, a terminal) accepts. The file itself is still opened by its real name.
+    """
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _is_video_folder(path: Path) -> bool:
     return ((path / "labels_ftid").is_dir() or (path / "labels").is_dir()
             or any((path / f"{path.name}{suffix}").is_file() for suffix in VIDEO_SUFFIXES))
@@ -260,9 +269,91 @@ def read_visem_video(folder: str | os.PathLike, *, um_per_px: float = DEFAULT_UM
 
     recording = Recording(fps=fps, um_per_px=um_per_px, width=width, height=height, n_frames=n_frames,
                           source=str(folder))
-    return VisemVideo(video_id=folder.name, folder=folder, recording=recording, ground_truth=truth,
+    return VisemVideo(video_id=readable_name(folder.name), folder=folder, recording=recording, ground_truth=truth,
                       video_path=video_path, images_dir=images_dir, label_source=source,
                       allow_truncated=bool(allow_truncated))
+
+
+# --------------------------------------------------------------------------------------------- any video input
+def _is_image_folder(path: Path) -> bool:
+    return path.is_dir() and any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
+
+
+def _is_video_file(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
+
+
+def is_video_input(path: str | os.PathLike) -> bool:
+    """True for something :func:`open_video` reads: a video file, a VISEM-Tracking video folder, or a
+    folder of frame images."""
+    path = Path(path)
+    return _is_video_file(path) or (path.is_dir() and (_is_video_folder(path) or (path / "images").is_dir()
+                                                        or _is_image_folder(path)))
+
+
+def list_inputs(path: str | os.PathLike) -> list[Path]:
+    """The videos to analyse in ``path``: ``[path]`` when it is one video input, else the video inputs in it.
+
+    A video input is a video file (mp4, avi, ...), a VISEM-Tracking video folder or a folder of frame
+    images (:func:`is_video_input`). An archive folder holds such inputs (other files are ignored);
+    they are listed by name, numbers in numeric order.
+
+    Raises
+    ------
+    InputError
+        ``path`` does not exist, or holds no video input.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("does not exist", path)
+    if is_video_input(path):
+        return [path]
+    found = sorted((p for p in path.iterdir() if not p.name.startswith(".") and is_video_input(p)),
+                   key=lambda p: _id_key(p.with_suffix("") if p.is_file() else p))
+    if not found:
+        raise InputError("holds no video to analyse (a video file, a VISEM-Tracking video folder or a folder of "
+                         f"images; video files end in {', '.join(VIDEO_SUFFIXES)})", path)
+    return found
+
+
+def open_video(path: str | os.PathLike, *, um_per_px: float = DEFAULT_UM_PER_PX, fps: float | None = None,
+               allow_truncated: bool = False) -> VisemVideo:
+    """Open any video input as a :class:`VisemVideo`: a video file, a VISEM-Tracking folder or an image folder.
+
+    A video file gets the id of its stem and no labels; an image folder (frames named with a frame
+    number) needs ``fps``; a VISEM-Tracking video folder is read by :func:`read_visem_video` (labels
+    included).
+
+    Raises
+    ------
+    InputError
+        The input is none of these, cannot be decoded, or has no frame rate to read and none given.
+    """
+    path = Path(path)
+    if _is_video_file(path):
+        info = probe_video(path)
+        rate = fps if fps is not None else (info.fps if info.fps > 0 else None)
+        if rate is None:
+            raise InputError("the video container stores no frame rate: give it (--fps on the command line, fps= in "
+                             "Python; frames per second)", path)
+        recording = Recording(fps=rate, um_per_px=um_per_px, width=info.width, height=info.height,
+                              n_frames=max(info.n_frames, 1), source=str(path))
+        return VisemVideo(video_id=readable_name(path.stem), folder=path.parent, recording=recording,
+                          ground_truth=_empty_ground_truth(), video_path=path, images_dir=None, label_source="none",
+                          allow_truncated=bool(allow_truncated))
+    if path.is_dir() and not _is_video_folder(path) and not (path / "images").is_dir() and _is_image_folder(path):
+        images = list_images(path)
+        if fps is None:
+            raise InputError("is a folder of images, which stores no frame rate: give it (--fps on the command line, "
+                             "fps= in Python)", path)
+        first = read_image(images[0], allow_truncated=allow_truncated)
+        recording = Recording(fps=fps, um_per_px=um_per_px, width=int(first.shape[1]), height=int(first.shape[0]),
+                              n_frames=frame_number(images[-1]) + 1, source=str(path))
+        return VisemVideo(video_id=readable_name(path.name), folder=path, recording=recording, ground_truth=_empty_ground_truth(),
+                          video_path=None, images_dir=path, label_source="none", allow_truncated=bool(allow_truncated))
+    if not path.exists():
+        raise InputError("does not exist", path)
+    return read_visem_video(path, um_per_px=um_per_px, fps=fps, allow_truncated=allow_truncated)
 
 
 # --------------------------------------------------------------------------------------------- parsing

@@ -272,7 +272,8 @@ def _make_blob(work: Path, recipe: dict, visem: Path | None) -> dict:
         found = detector.detect_video(item for item in video.iter_frames() if item[0] % d["step"] == 0)
         parts.append(found.assign(frame=found["frame"] + offset))
         gt = video.ground_truth
-        truths.append(gt[gt["frame"] % d["step"] == 0].assign(frame=lambda t: t["frame"] + offset))
+        kept = gt[gt["frame"] % d["step"] == 0]
+        truths.append(kept.assign(frame=kept["frame"] + offset))
     models["dark"] = fit_blob_score_model(pd.concat(parts, ignore_index=True), pd.concat(truths, ignore_index=True),
                                           max_dist=recipe["max_dist"], features=d["features"],
                                           source=f"synthetic bright-field videos (seed {d['seed']}, "

@@ -1,0 +1,195 @@
+"""Self-contained HTML reports: one page per analysed video, and an index for an archive.
+
+Pages carry their images inline (base64 PNG) and their style in the page, so they open from any
+folder, by e-mail or on a machine without network. Text is escaped; numbers are formatted with their
+units.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import json
+import math
+from collections.abc import Mapping, Sequence
+
+from spermtrack.constants import GRADES, WHO_A_UM_S, WHO_B_UM_S, WHO_REFERENCE_LIMITS
+
+__all__ = ["archive_index_html", "video_report_html"]
+
+_STYLE = """
+body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222;line-height:1.45}
+h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.5em 0} td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:left}
+th{background:#f4f4f4} td.num{text-align:right;font-variant-numeric:tabular-nums}
+.result{font-size:1.1em;background:#f4f8f4;border-left:4px solid #009e73;padding:8px 12px}
+.warn{background:#fff6e6;border-left:4px solid #e69f00;padding:6px 12px}
+.err{color:#b00020} img{max-width:100%;border:1px solid #ddd;margin:6px 0}
+.swatch{display:inline-block;width:12px;height:12px;margin-right:6px;vertical-align:middle}
+details{margin:.5em 0} pre{background:#f7f7f7;padding:8px;overflow-x:auto;font-size:.85em}
+.muted{color:#666;font-size:.9em}
+"""
+
+
+#: How the report names the mean kinematics (CASA abbreviations, what they mean, units).
+_MEAN_NAMES = {
+    "vcl_um_s": "VCL, curvilinear velocity (um/s)", "vsl_um_s": "VSL, straight-line velocity (um/s)",
+    "vap_um_s": "VAP, average-path velocity (um/s)", "lin": "LIN, linearity = VSL / VCL",
+    "str": "STR, straightness = VSL / VAP", "wob": "WOB, wobble = VAP / VCL",
+    "alh_mean_um": "ALH mean, lateral head displacement (um)", "alh_max_um": "ALH max (um)",
+    "bcf_hz": "BCF, beat-cross frequency (Hz)", "mad_deg": "MAD, mean angular displacement (deg)",
+    "progression_um_s": "net progression over 1 s (um/s)"}
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
+def _num(value: object, spec: str = ".1f", unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{format(float(value), spec)}{unit}"
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+
+
+def _page(title: str, body: str) -> str:
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style></head>'
+            f"<body>{body}</body></html>\n")
+
+
+def _how_to_read(preset: str) -> str:
+    return f"""
+<h2>How to read this</h2>
+<p>spermtrack found the sperm heads in every frame, followed each head from frame to frame (a <em>track</em>) and
+measured how it moved. Each track long enough to judge (at least one second) gets a WHO 2021 motility grade:</p>
+<ul>
+<li><b>a, rapidly progressive</b>: the head covers at least {WHO_A_UM_S:g} um from start to end point in one
+second;</li>
+<li><b>b, slowly progressive</b>: {WHO_B_UM_S:g} to {WHO_A_UM_S:g} um in one second;</li>
+<li><b>c, non-progressive</b>: the head moves less than {WHO_B_UM_S:g} um in a second but is alive: it wobbles
+above the measured noise;</li>
+<li><b>d, immotile</b>: no motion above the measurement noise.</li>
+</ul>
+<p>The percentages count graded tracks. <b>Progressive</b> motility is a + b, <b>total motility</b> a + b + c; WHO 2021
+gives lower reference limits of {WHO_REFERENCE_LIMITS['progressive_pct']:g} % and
+{WHO_REFERENCE_LIMITS['motile_pct']:g} %. Tracks shorter than a second are counted as ungraded, never guessed.
+The grading rule used here is the <code>{_e(preset)}</code> preset.</p>
+<p class="muted">Limits to keep in mind: c and d are told apart by head motion only (WHO defines them by tail
+movement, which a head tracker cannot see); every speed depends on the pixel size and frame rate given (check them in
+the settings below); a sperm that leaves and re-enters the field may count as two tracks. In the annotated video the
+box colour is the track's grade and the line behind a head is its path over the last half second.</p>
+"""
+
+
+def video_report_html(*, video_id: str, source: str, summary: Mapping, images: Mapping[str, bytes],
+                      settings: Mapping, files: Sequence[str] = (), notes: Sequence[str] = ()) -> str:
+    """The ``report.html`` of one analysed video.
+
+    Parameters
+    ----------
+    video_id, source : str
+        The video's name and where it was read from.
+    summary : mapping
+        The sample summary (:func:`spermtrack.kinematics.summarize` plus provenance).
+    images : mapping of str to bytes
+        PNG images by caption, shown in order.
+    settings : mapping
+        The analysis settings and versions, shown for provenance.
+    files : sequence of str
+        Output files beside the report, linked.
+    notes : sequence of str
+        Warnings for the user.
+    """
+    from spermtrack.report import GRADE_NAMES, grade_colour_rgb
+
+    pct = summary.get("percent", {}) or {}
+    counts = summary.get("counts", {}) or {}
+    cal = summary.get("calibration", {}) or {}
+    result = (f"Progressive {_num(pct.get('progressive'), unit=' %')}, non-progressive "
+              f"{_num(pct.get('non_progressive'), unit=' %')}, immotile {_num(pct.get('immotile'), unit=' %')} "
+              f"of {counts.get('graded', 0)} graded tracks ({counts.get('ungraded', 0)} too short or broken to grade).")
+    rows = "".join(
+        f'<tr><td><span class="swatch" style="background:{grade_colour_rgb(g)}"></span>{_e(GRADE_NAMES[g])}</td>'
+        f'<td class="num">{_num(pct.get(g), unit=" %")}</td><td class="num">{counts.get(g, 0)}</td></tr>'
+        for g in GRADES)
+    limits = summary.get("who_reference_limits", {}) or {}
+    meets = summary.get("meets_who_reference_limits") or {}
+    derived = "".join(
+        f'<tr><td>{_e(name)}</td><td class="num">{_num(pct.get(key), unit=" %")}</td><td>{_e(ref)}</td></tr>'
+        for key, name, ref in (
+            ("progressive", "progressive (a + b)",
+             f"WHO limit {limits.get('progressive_pct', '')} %: {'met' if meets.get('progressive') else 'not met'}"
+             if meets else ""),
+            ("non_progressive", "non-progressive (c)", ""),
+            ("immotile", "immotile (d)", ""),
+            ("motile", "total motility (a + b + c)",
+             f"WHO limit {limits.get('motile_pct', '')} %: {'met' if meets.get('motile') else 'not met'}"
+             if meets else "")))
+    means = summary.get("motile_means", {}) or {}
+    mean_rows = "".join(f'<tr><td>{_e(_MEAN_NAMES.get(k, k))}</td><td class="num">{_num(v, ".2f")}</td></tr>'
+                        for k, v in means.items())
+    noise = summary.get("noise", {}) or {}
+    figures = "".join(f"<h3>{_e(caption)}</h3>{_img(png, caption)}" for caption, png in images.items())
+    links = " &middot; ".join(f'<a href="{_e(name)}">{_e(name)}</a>' for name in files)
+    note_html = "".join(f'<p class="warn">{_e(n)}</p>' for n in notes)
+    created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    body = f"""
+<h1>Motility of {_e(video_id)}</h1>
+<p class="muted">{_e(source)} &middot; {_num(cal.get('fps'), '.2f')} frames/s, {_e(cal.get('um_per_px', '?'))} um per
+pixel &middot; analysed {created} by spermtrack</p>
+<p class="result">{_e(result)}</p>
+{note_html}
+<h2>WHO 2021 grades</h2>
+<table><tr><th>grade</th><th>% of graded</th><th>tracks</th></tr>{rows}</table>
+<table><tr><th>category</th><th>%</th><th>reference</th></tr>{derived}</table>
+<p class="muted">Localisation noise {_num(noise.get('sigma_px'), '.2f', ' px')}; tracks {counts.get('graded', 0)}
+graded, {counts.get('ungraded', 0)} ungraded.</p>
+<h2>Mean kinematics of motile tracks (a + b + c)</h2>
+<table>{mean_rows or '<tr><td>no motile track</td></tr>'}</table>
+{_how_to_read((summary.get('config') or {}).get('name', '?'))}
+<h2>Figures</h2>
+{figures}
+<h2>Files</h2>
+<p>{links or 'none'}</p>
+<h2>Settings and versions</h2>
+<details><summary>show</summary><pre>{_e(json.dumps(settings, indent=2, default=str))}</pre></details>
+"""
+    return _page(f"spermtrack: {video_id}", body)
+
+
+def archive_index_html(rows: Sequence[Mapping], *, title: str = "spermtrack analysis") -> str:
+    """The ``report.html`` index of an archive: one row per video, linking to its own report.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        ``video``, ``status`` (``done``, ``skipped`` or ``failed``), ``error``, ``progressive_pct``,
+        ``non_progressive_pct``, ``immotile_pct``, ``graded``, ``report`` (relative link or empty).
+    title : str
+        Page heading.
+    """
+    body_rows = []
+    for r in rows:
+        link = f'<a href="{_e(r["report"])}">{_e(r["video"])}</a>' if r.get("report") else _e(r["video"])
+        status = r.get("status", "")
+        if status == "failed":
+            cells = f'<td colspan="4" class="err">{_e(r.get("error", ""))}</td>'
+        else:
+            cells = "".join(f'<td class="num">{_num(r.get(k), unit=" %")}</td>'
+                            for k in ("progressive_pct", "non_progressive_pct", "immotile_pct")) + \
+                f'<td class="num">{r.get("graded", "")}</td>'
+        body_rows.append(f"<tr><td>{link}</td><td>{_e(status)}</td>{cells}</tr>")
+    failed = sum(1 for r in rows if r.get("status") == "failed")
+    body = f"""
+<h1>{_e(title)}</h1>
+<p class="result">{len(rows)} video(s); {failed} failed. The per-video table is in <a href="summary.csv">summary.csv</a>.</p>
+<table><tr><th>video</th><th>status</th><th>progressive</th><th>non-progressive</th><th>immotile</th>
+<th>graded tracks</th></tr>{''.join(body_rows)}</table>
+{_how_to_read('see each video')}
+"""
+    return _page(title, body)
