@@ -82,7 +82,7 @@ class ScoreCalibration(Config):
 
 
 def fit_logistic(features: np.ndarray, is_true: np.ndarray, *, l2: float = 1e-6, max_iter: int = 100) -> np.ndarray:
-    """Logistic regression by Newton-Raphson (iteratively reweighted least squares).
+    """Logistic regression by damped Newton-Raphson (iteratively reweighted least squares).
 
     Maximises ``sum_i y_i log p_i + (1 - y_i) log(1 - p_i) - l2/2 |beta|^2`` with
     ``p_i = sigmoid(features_i . w + b)``.
@@ -105,15 +105,25 @@ def fit_logistic(features: np.ndarray, is_true: np.ndarray, *, l2: float = 1e-6,
     """
     x = np.column_stack([np.asarray(features, dtype=np.float64), np.ones(len(features))])
     y = np.asarray(is_true, dtype=np.float64)
-    beta = np.zeros(x.shape[1])
-    if x.shape[1] == 2:
-        beta[0] = 1.0  # Platt scaling starts at the identity
+
+    def objective(b: np.ndarray) -> float:
+        z = x @ b
+        return float(np.sum(y * z - np.logaddexp(0.0, z)) - 0.5 * l2 * np.dot(b, b))
+
+    beta = np.zeros(x.shape[1])  # p = 1/2 everywhere: a well-conditioned start
+    value = objective(beta)
     for _ in range(max_iter):
-        p = 1.0 / (1.0 + np.exp(-(x @ beta)))
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ beta, -700.0, 700.0)))
         grad = x.T @ (y - p) - l2 * beta
         hess = (x * (p * (1 - p))[:, None]).T @ x + l2 * np.eye(len(beta))
         step = np.linalg.solve(hess, grad)
-        beta = beta + step
+        for _ in range(50):  # halve the Newton step until the log-likelihood does not fall
+            candidate = beta + step
+            new = objective(candidate)
+            if new >= value - 1e-12:
+                break
+            step = step / 2.0
+        beta, value = candidate, new
         if np.max(np.abs(step)) < 1e-9:
             break
     return beta

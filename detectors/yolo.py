@@ -1,7 +1,7 @@
 """``yolo``: a YOLOv5-family detector through ultralytics, on CPU, fully offline.
 
 ``YoloDetector()`` with no weights loads the checkpoint shipped in the package
-(:data:`SHIPPED_WEIGHTS`: YOLOv5n trained by the project on *synthetic* VISEM-Tracking data; see
+(:data:`SHIPPED_WEIGHTS`: YOLOv5n trained by the project on real VISEM-Tracking video 11 and synthetic data; see
 ``detectors/weights/README.md`` for the command that reproduces it). ``weights=PATH`` loads any
 ultralytics detection checkpoint as it is (``best.pt`` from ``spermtrack train-detector`` or from
 ultralytics itself); its class indices become ``class_id`` unchanged (for VISEM-trained models
@@ -39,7 +39,7 @@ YOLO_MODELS: tuple[str, ...] = ("yolov5n", "yolov5s", "yolov5m", "yolov5l", "yol
 #: Checkpoints shipped in ``spermtrack/detectors/weights/`` (recipes in :mod:`spermtrack.training.recipes`).
 SHIPPED_CHECKPOINTS: tuple[str, ...] = ("yolov5n_visem.pt", "yolov5n_synth.pt")
 #: The shipped checkpoint used when no weights are given.
-SHIPPED_WEIGHTS = "yolov5n_synth.pt"
+SHIPPED_WEIGHTS = "yolov5n_visem.pt"
 _OWNER = "YoloConfig"
 _HOW_TO_GET = ("train one with 'spermtrack train-detector DATASET --model yolov5n --out DIR' (it writes "
                "DIR/train/weights/best.pt; 'spermtrack synth' makes a synthetic DATASET), or omit --weights to use "

@@ -27,6 +27,18 @@ Run (offline, CPU)::
     (:func:`~spermtrack.detectors.calibrate.fit_score_calibration`) on the validation split's real frames 940-1028, so that a score reads as the probability
     that a detection is a labelled object; the calibration is stored in the checkpoint.
 
+``calibrate`` (``--checkpoint NAME``, default ``yolov5n_synth.pt``)
+    Fits an installed checkpoint's score calibration on real video 11 frames 940-1028 (every 8th,
+    the ``visem`` recipe's validation split) and re-exports it with the calibration and this
+    command embedded; the weights are unchanged. The synthetic-only checkpoint gets one this way, so
+    that its scores mean what the tracker's thresholds expect on real video.
+
+``trackpy``
+    Fits the trackpy peer detector's score (``mass_half``, ``mass_slope`` of
+    :class:`~spermtrack.detectors.peers.TrackpyConfig`) by logistic regression of "matched a labelled
+    object within 10 px" on log mass, on real video 11 frames 0-1028, every 10th; prints the values
+    (they are the config's defaults).
+
 Every checkpoint is exported with :func:`~spermtrack.detectors.train.export_checkpoint` (half
 precision, no optimizer state, the recipe, command and validation metrics embedded under the
 ``"spermtrack"`` key).
@@ -79,6 +91,15 @@ RECIPES: dict[str, dict] = {
                   "close_mosaic": 3, "flipud": 0.5, "fliplr": 0.5, "optimizer": "AdamW", "lr0": 0.001,
                   "warmup_epochs": 1.0, "warmup_bias_lr": 0.0},
         "photometric": {},
+    },
+    "trackpy": {
+        "command": "python -m spermtrack.training.recipes trackpy --work WORK --visem ../shared/reference/visem_real",
+        "real": {"video": "11", "start": 0, "stop": 1029, "step": 10}, "max_dist": 10.0,
+    },
+    "calibrate": {
+        "command": "python -m spermtrack.training.recipes calibrate --checkpoint NAME --work WORK "
+                   "--visem ../shared/reference/visem_real --install",
+        "real": {"video": "11", "start": 940, "stop": 1029, "step": 8},
     },
 }
 
@@ -285,8 +306,55 @@ def _make_blob(work: Path, recipe: dict, visem: Path | None) -> dict:
     return {"file": str(out), **{k: m.to_dict() for k, m in models.items()}}
 
 
+def _calibrate_installed(work: Path, recipe: dict, checkpoint: str, visem: Path | None) -> dict:
+    """Calibrate an installed checkpoint on the real tuning frames and export it with the calibration."""
+    import spermtrack.detectors
+    from spermtrack.detectors.yolo import SHIPPED_CHECKPOINTS, load_yolo
+    from spermtrack.training.detector import export_checkpoint
+
+    if checkpoint not in SHIPPED_CHECKPOINTS:
+        raise InputError(f"unknown checkpoint {checkpoint!r}; choose one of {', '.join(SHIPPED_CHECKPOINTS)}")
+    if visem is None:
+        raise InputError("the calibrate recipe needs --visem (the folder holding VISEM-Tracking video 11)")
+    src = Path(spermtrack.detectors.__file__).resolve().parent / "weights" / checkpoint
+    real = recipe["real"]
+    calibration = calibrate_on_frames(src, visem / real["video"], start=real["start"], stop=real["stop"],
+                                      step=real["step"])
+    info = dict(getattr(load_yolo(src), "ckpt", {}).get("spermtrack") or {})
+    info["score_calibration"] = calibration.to_dict()
+    info["calibration_command"] = recipe["command"].replace("NAME", checkpoint)
+    out = export_checkpoint(src, work / checkpoint, info=info)
+    return {"score_calibration": calibration.to_dict(), "checkpoint": str(out),
+            "size_mb": round(out.stat().st_size / 1e6, 2)}
+
+
+def _fit_trackpy(recipe: dict, visem: Path | None) -> dict:
+    """Fit the trackpy detector's score on labelled real frames (see the module notes)."""
+    from spermtrack.detectors.calibrate import fit_logistic
+    from spermtrack.detectors.peers import TrackpyLocator
+    from spermtrack.eval.detection import match_centres
+    from spermtrack.io.visem import read_visem_video
+
+    if visem is None:
+        raise InputError("the trackpy recipe needs --visem (the folder holding VISEM-Tracking video 11)")
+    real = recipe["real"]
+    video = read_visem_video(visem / real["video"])
+    keep = set(range(real["start"], real["stop"], real["step"]))
+    detector = TrackpyLocator(mass_half=1.0, mass_slope=1.0)  # score = mass / (mass + 1): mass is recoverable
+    dets = detector.detect_video(item for item in video.iter_frames(start=real["start"], stop=real["stop"])
+                                 if item[0] in keep)
+    truth = video.ground_truth[video.ground_truth["frame"].isin(keep)].reset_index(drop=True)
+    matched = np.zeros(len(dets), dtype=bool)
+    matched[match_centres(truth, dets, max_dist=recipe["max_dist"])["pred_row"].to_numpy()] = True
+    score = dets["score"].to_numpy()
+    mass = score / (1.0 - score)
+    w, b = fit_logistic(np.log(mass)[:, None], matched)
+    return {"mass_half": float(np.exp(-b / w)), "mass_slope": float(w), "n": int(len(dets)),
+            "matched": int(matched.sum())}
+
+
 def make_checkpoint(name: str, work: str | Path, *, install: bool = False, epochs: int | None = None,
-                    visem: str | Path | None = None) -> dict:
+                    visem: str | Path | None = None, checkpoint: str = "yolov5n_synth.pt") -> dict:
     """Run one recipe in ``work``; return the training report (plus ``checkpoint``, ``size_mb``).
 
     Parameters
@@ -301,7 +369,9 @@ def make_checkpoint(name: str, work: str | Path, *, install: bool = False, epoch
     epochs : int, optional
         Override the recipe's epochs (for a quick check; shipped checkpoints use the recipe).
     visem : str or Path, optional
-        Folder holding the real VISEM-Tracking video folder (``visem`` recipe).
+        Folder holding the real VISEM-Tracking video folder (``visem``, ``blob`` and ``calibrate`` recipes).
+    checkpoint : str
+        ``calibrate`` recipe: the installed checkpoint to calibrate.
     """
     from spermtrack.training.detector import export_checkpoint
 
@@ -310,6 +380,13 @@ def make_checkpoint(name: str, work: str | Path, *, install: bool = False, epoch
     recipe = RECIPES[name]
     work = Path(work).resolve()
     work.mkdir(parents=True, exist_ok=True)
+    if name == "trackpy":
+        return _fit_trackpy(recipe, None if visem is None else Path(visem))
+    if name == "calibrate":
+        report = _calibrate_installed(work, recipe, checkpoint, None if visem is None else Path(visem))
+        if install:
+            report["installed"] = _install(Path(report["checkpoint"]), checkpoint)
+        return report
     if name == "blob":
         report = _make_blob(work, recipe, None if visem is None else Path(visem))
         if install:
@@ -340,13 +417,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="visem recipe: folder holding VISEM-Tracking video folder 11")
     parser.add_argument("--install", action="store_true", help="copy the result into the package's weights/")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs (quick check)")
+    parser.add_argument("--checkpoint", default="yolov5n_synth.pt", help="calibrate recipe: the installed checkpoint")
     args = parser.parse_args(argv)
     try:
-        report = make_checkpoint(args.recipe, args.work, install=args.install, epochs=args.epochs, visem=args.visem)
+        report = make_checkpoint(args.recipe, args.work, install=args.install, epochs=args.epochs, visem=args.visem,
+                                 checkpoint=args.checkpoint)
     except InputError as exc:
         print(f"python -m spermtrack.training.recipes: error: {exc}", file=sys.stderr)
         return 1
-    for key in ("bright", "dark", "file", "mAP50", "mAP50_95", "precision", "recall", "epochs_run", "train_seconds",
+    for key in ("mass_half", "mass_slope", "n", "matched", "bright", "dark", "file", "mAP50", "mAP50_95", "precision", "recall", "epochs_run", "train_seconds",
                 "score_calibration", "checkpoint", "size_mb", "installed"):
         if key in report:
             print(f"{key}: {report[key]}")
