@@ -60,6 +60,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        _usual_mode(tmp_path, 0o666)  # mkstemp makes files private (0600); a result is shared like any file
         os.replace(tmp_path, path)
     except OSError as exc:
         tmp_path.unlink(missing_ok=True)
@@ -69,6 +70,17 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _usual_mode(path: Path, mode: int) -> None:
+    """Give ``path`` the permissions a plain ``open``/``mkdir`` would: ``mode`` less the umask."""
+    os.chmod(path, mode & ~_umask())
 
 
 def _pid_alive(pid: int) -> bool:
@@ -142,6 +154,7 @@ def output_folder(path: str | os.PathLike) -> Iterator[Path]:
     _remove_stale(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}{_PARTIAL}{os.getpid()}-", dir=path.parent))
     try:
+        _usual_mode(tmp, 0o777)  # mkdtemp makes folders private (0700)
         yield tmp
         (tmp / OUTPUT_MARKER).write_text("written by spermtrack; a later run may replace this folder\n",
                                          encoding="utf-8")

@@ -121,3 +121,21 @@ def test_paths_may_be_str(tmp_path):
     path = str(tmp_path / "t.csv")
     assert write_table(path, tracks()) == Path(path)
     assert len(read_tracks_csv(path)) == 50
+
+
+def test_atomic_outputs_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from spermtrack.io.atomic import output_folder, write_text
+
+    mask = os.umask(0o022)
+    try:
+        write_text(tmp_path / "a.txt", "x")
+        with output_folder(tmp_path / "out") as out:
+            write_text(out / "b.txt", "y")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "out" / "b.txt").stat().st_mode) == 0o644
