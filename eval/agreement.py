@@ -9,14 +9,17 @@ manual semen analysis (VISEM's ``semen_analysis_data_Train.csv``). With ``p_i`` 
 ``d_i = p_i - r_i`` in percentage points:
 
 - ``MAE = (1/n) sum |d_i|``, ``RMSE = sqrt((1/n) sum d_i^2)``;
-- Pearson ``r = sum (p_i - p_bar)(r_i - r_bar) / sqrt(sum (p_i - p_bar)^2 sum (r_i - r_bar)^2)``;
+- Pearson ``r = sum (p_i - p_bar)(r_i - r_bar) / sqrt(sum (p_i - p_bar)^2 sum (r_i - r_bar)^2)`` and its
+  two-sided p-value under no correlation, from ``t = r sqrt((n - 2) / (1 - r^2))`` with ``n - 2`` degrees
+  of freedom;
 - Bland-Altman: ``bias = d_bar = (1/n) sum d_i``, ``sd = sqrt(sum (d_i - d_bar)^2 / (n - 1))`` and the 95 %
   limits of agreement ``bias -/+ 1.96 sd``, plotted against the mean ``(p_i + r_i) / 2``.
 
 A high r does not mean agreement (a method reading twice the truth correlates perfectly); the
 Bland-Altman bias and limits say how far one reading may be from the other (Bland & Altman 1986).
 
-Undefined statistics are NaN, never 0: r needs ``n >= 2`` and neither side constant; ``sd`` and the limits
+Undefined statistics are NaN, never 0: r needs ``n >= 2`` and neither side constant, its p-value ``n >= 3``;
+``sd`` and the limits
 need ``n >= 2``; everything is NaN for ``n = 0``.
 
 References
@@ -43,7 +46,8 @@ CATEGORIES: tuple[str, ...] = ("progressive", "non_progressive", "immotile")
 CATEGORY_LABELS: dict[str, str] = {"progressive": "progressive", "non_progressive": "non-progressive",
                                    "immotile": "immotile", "all": "all categories"}
 #: Keys of :func:`agreement`'s result, in order.
-AGREEMENT_KEYS: tuple[str, ...] = ("n", "mae", "rmse", "pearson_r", "bias", "sd", "loa_low", "loa_high")
+AGREEMENT_KEYS: tuple[str, ...] = ("n", "mae", "rmse", "pearson_r", "pearson_p", "bias", "sd", "loa_low",
+                                   "loa_high")
 
 _LOA_Z = 1.96
 
@@ -61,7 +65,8 @@ def agreement(predicted: Sequence[float] | np.ndarray, reference: Sequence[float
     -------
     dict
         ``n`` (pairs used), ``mae = mean |p - r|``, ``rmse = sqrt(mean (p - r)^2)``,
-        ``pearson_r = cov(p, r) / (sd(p) sd(r))``, ``bias = mean(p - r)``, ``sd`` (sample standard
+        ``pearson_r = cov(p, r) / (sd(p) sd(r))``, ``pearson_p`` (two-sided p-value of r, see the module
+        notes), ``bias = mean(p - r)``, ``sd`` (sample standard
         deviation of ``p - r``, ddof 1), ``loa_low = bias - 1.96 sd``, ``loa_high = bias + 1.96 sd``
         (Bland & Altman 1986). NaN where undefined (see the module notes).
 
@@ -83,11 +88,13 @@ def agreement(predicted: Sequence[float] | np.ndarray, reference: Sequence[float
     d = p - r
     bias = float(d.mean())
     sd = float(d.std(ddof=1)) if n > 1 else nan
+    r_value = _pearson(p, r)
     return {
         "n": n,
         "mae": float(np.abs(d).mean()),
         "rmse": float(np.sqrt(np.mean(d * d))),
-        "pearson_r": _pearson(p, r),
+        "pearson_r": r_value,
+        "pearson_p": _pearson_p(r_value, n),
         "bias": bias,
         "sd": sd,
         "loa_low": bias - _LOA_Z * sd,
@@ -114,6 +121,18 @@ def _pearson(p: np.ndarray, r: np.ndarray) -> float:
     if den == 0.0:
         return math.nan
     return float(np.clip(np.dot(dp, dr) / den, -1.0, 1.0))
+
+
+def _pearson_p(r: float, n: int) -> float:
+    """Two-sided p-value of Pearson's r for ``n`` pairs (t test, ``n - 2`` df); NaN when undefined."""
+    from scipy.stats import t as student_t
+
+    if n < 3 or math.isnan(r):
+        return math.nan
+    if abs(r) >= 1.0:
+        return 0.0
+    t = abs(r) * math.sqrt((n - 2) / (1.0 - r * r))
+    return float(2.0 * student_t.sf(t, n - 2))
 
 
 def percentages_table(values: Mapping[str, Mapping[str, float | None]], *,

@@ -1,1 +1,128 @@
-"""End-to-end CNN motility regressors (torch imported lazily)."""
+"""Sample-level motility regressors: one video in, WHO motility proportions out (torch imported lazily).
+
+They cross-check the tracking path (detector -> tracker -> kinematics -> grades) with models that
+predict the proportions directly, as the seed papers did on VISEM:
+
+==============  ====================================================================================
+``zeror``       the mean of the training targets: the baseline every model must beat
+``trackfeat``   histograms of track speed, progression and straightness -> ridge regression
+                (motilitAI, Ottl et al. 2022)
+``flow2d``      dense optical-flow images -> 2D ResNet-18 (Haugen et al. 2023 used ResNet-50)
+``r3d18``       short stacks of grayscale frames -> torchvision's 3D ResNet-18 (r3d_18)
+``aefeat``      convolutional-autoencoder encodings of a frame window tiled into a feature image ->
+                ResNet-34 (Thambawita et al. 2019)
+==============  ====================================================================================
+
+Every model has the same interface (:class:`~spermtrack.regressors.base.Regressor`: ``fit``,
+``predict``, ``save``, :func:`load_regressor`) and is built by name with :func:`make_regressor`; a
+new model is one file and one line in :data:`REGRESSORS`. CNNs are built with ``weights=None``
+(nothing is downloaded). Cross-validation folds split by video (:func:`kfold_by_video`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+from spermtrack.errors import InputError
+from spermtrack.regressors.base import (CATEGORY_SETS, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, FOUR, THREE, Regressor,
+                                        VideoInputs, project_to_simplex, three_from_four)
+from spermtrack.regressors.split import kfold_by_video
+
+__all__ = ["CATEGORY_SETS", "FOUR", "REGRESSORS", "THREE", "Regressor", "VideoInputs", "kfold_by_video",
+           "load_regressor", "make_regressor", "project_to_simplex", "regressor_class", "three_from_four"]
+
+#: Model name -> ``module:Class`` (imported on first use, so that torch loads only when needed).
+REGRESSORS: dict[str, str] = {
+    "zeror": "spermtrack.regressors.zeror:ZeroR",
+    "trackfeat": "spermtrack.regressors.trackfeat:TrackFeatures",
+    "flow2d": "spermtrack.regressors.flow2d:Flow2D",
+    "r3d18": "spermtrack.regressors.r3d18:R3D18",
+    "aefeat": "spermtrack.regressors.aefeat:AutoencoderFeatures",
+}
+
+
+def regressor_class(name: str) -> type[Regressor]:
+    """The class registered as ``name`` in :data:`REGRESSORS`."""
+    if name not in REGRESSORS:
+        raise InputError(f"unknown regressor {name!r}: choose from {', '.join(REGRESSORS)}")
+    module, cls = REGRESSORS[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def make_regressor(name: str, categories=THREE, *, quick: bool = False, **options) -> Regressor:
+    """Build the regressor ``name`` predicting ``categories``.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`REGRESSORS`.
+    categories : tuple of str
+        :data:`THREE` or :data:`FOUR`.
+    quick : bool
+        Use the model's small settings for a fast run (tests, ``--quick``); ``options`` still win.
+    **options
+        Settings of the model's ``Config``.
+    """
+    cls = regressor_class(name)
+    return cls(categories, **{**(cls.quick if quick else {}), **options})
+
+
+def load_regressor(path: str | os.PathLike, *, expect: str | None = None) -> tuple[Regressor, dict]:
+    """Load a checkpoint written by :meth:`Regressor.save`.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The ``.pt`` file.
+    expect : str, optional
+        Refuse a checkpoint of another model.
+
+    Returns
+    -------
+    (Regressor, dict)
+        The fitted model and the checkpoint's ``inputs`` settings (how to prepare videos for it).
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, not a spermtrack regressor checkpoint, another format version,
+        or another model than ``expect``.
+    """
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such checkpoint file", path)
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):  # torch.save: a zip, or a legacy pickle
+        kind = "a text file" if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "another format"
+        raise InputError(f"is not a regressor checkpoint (it is {kind}; 'spermtrack regress train' writes model.pt)",
+                         path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise InputError("is not a spermtrack regressor checkpoint: it holds Python objects that one never holds "
+                         "(e.g. an ultralytics detector); nothing in it was run", path) from None
+    except (RuntimeError, EOFError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot be read as a checkpoint, it may be truncated or damaged ({first[:120]})",
+                         path) from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise InputError("is not a spermtrack regressor checkpoint (written by 'spermtrack regress train')", path)
+    if payload.get("version") != CHECKPOINT_VERSION:
+        raise InputError(f"is a regressor checkpoint of format version {payload.get('version')!r}; this spermtrack "
+                         f"reads version {CHECKPOINT_VERSION}: train the model again", path)
+    name = payload.get("model")
+    if expect is not None and name != expect:
+        raise InputError(f"holds a {name!r} model, not {expect!r}", path)
+    if name not in REGRESSORS:
+        raise InputError(f"holds an unknown model {name!r} (known: {', '.join(REGRESSORS)})", path)
+    model = regressor_class(name)(tuple(payload["categories"]), **payload["config"])
+    model._load_state(payload["state"])
+    model.fitted = True
+    return model, dict(payload.get("inputs") or {})

@@ -717,9 +717,128 @@ def _demo_comparison(summary: dict, truth):
     return pd.DataFrame(rows)
 
 
+# --------------------------------------------------------------------------- regress, crosscheck
+_REGRESSOR_HELP = ("zeror (training mean), trackfeat (track-kinematics histograms + ridge), flow2d (optical flow + "
+                   "ResNet-18), r3d18 (frame stacks + 3D ResNet-18), aefeat (autoencoder feature images + ResNet-34)")
+_REGRESSOR_NAMES = ("zeror", "trackfeat", "flow2d", "r3d18", "aefeat")
+
+
+def _add_regress_data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", type=Path, help="a VISEM-Tracking-layout folder with a semen-analysis CSV")
+    p.add_argument("--folds", type=_positive_int, default=5, help="cross-validation folds, split by video (default 5)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the folds and the models (default 0)")
+    p.add_argument("--clinical", type=Path, default=None,
+                   help="the semen-analysis CSV (default: semen_analysis_data_Train.csv at the data set's root)")
+    p.add_argument("--um-per-px", type=_um_per_px, default=VISEM_UM_PER_PX,
+                   help="pixel size of the videos (default: VISEM-Tracking's %(default)s)")
+    p.add_argument("--cache", type=Path, default=None,
+                   help="cache of decoded inputs (default ~/.cache/spermtrack/regressors)")
+    p.add_argument("--quick", action="store_true", help="small inputs and one epoch: a fast check, not a result")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_regress(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("regress", help="train or apply a CNN motility regressor (WHO proportions from pixels)",
+                       description="Motility regressors predict a video's WHO proportions directly, as a "
+                                   "cross-check of the tracking path.")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    t = actions.add_parser("train", help="cross-validate a regressor by video, then fit it on every video",
+                           description="Cross-validate a regressor on a data set (folds split by video) and fit it "
+                                       "on every video; writes model.pt, cv_predictions.csv, metrics.csv, "
+                                       "agreement.png and regress.json.")
+    t.add_argument("--model", required=True, choices=_REGRESSOR_NAMES, help=_REGRESSOR_HELP)
+    _add_regress_data_options(t)
+    t.set_defaults(func=cmd_regress_train)
+    q = actions.add_parser("predict", help="predict the WHO proportions of a video with a trained regressor",
+                           description="Predict progressive / non-progressive / immotile %% (and a-d when the "
+                                       "model has them) of a video file, VISEM-Tracking video folder or frame folder.")
+    q.add_argument("video", type=Path, help="a video file, a VISEM-Tracking video folder or a folder of frames")
+    q.add_argument("--model", type=Path, required=True, help="model.pt, or the folder 'regress train' wrote")
+    q.add_argument("--um-per-px", type=_um_per_px, default=None,
+                   help="pixel size of the video (default: the one the model was trained with)")
+    q.add_argument("--fps", type=_fps, default=None, help="frame rate (default: from the video container)")
+    q.add_argument("--quiet", action="store_true", help="no progress bar")
+    q.set_defaults(func=cmd_regress_predict)
+
+
+def cmd_regress_train(args: argparse.Namespace) -> int:
+    """Run ``spermtrack regress train``."""
+    import pandas as pd
+
+    from spermtrack.crosscheck.train import train_regressor
+
+    record = train_regressor(args.dataset, args.out, model=args.model, folds=args.folds, seed=args.seed,
+                             quick=args.quick, clinical_csv=args.clinical, um_per_px=args.um_per_px,
+                             cache_dir=args.cache, progress=not args.quiet)
+    for note in record["notes"]:
+        print(f"spermtrack regress train: note: {note}", file=sys.stderr)
+    metrics = pd.DataFrame(record["metrics"]).set_index("category")
+    print(f"{args.model}, {args.folds}-fold cross-validation by video on {len(record['videos'])} videos "
+          "(percentage points):")
+    print(metrics[["n", "mae", "rmse", "pearson_r", "pearson_p", "bias", "loa_low", "loa_high"]].round(3).to_string())
+    print(f"model: {args.out / 'model.pt'}; details: {args.out / 'metrics.csv'}")
+    return 0
+
+
+def cmd_regress_predict(args: argparse.Namespace) -> int:
+    """Run ``spermtrack regress predict``."""
+    from spermtrack.crosscheck.train import predict_video
+
+    name, pct = predict_video(args.video, args.model, um_per_px=args.um_per_px, fps=args.fps,
+                              progress=not args.quiet)
+    grades = ", ".join(f"{g} {pct[g]:.1f} %" for g in "abcd" if g in pct)
+    print(f"{args.video}: progressive {pct['progressive']:.1f} %, non-progressive {pct['non_progressive']:.1f} %, "
+          f"immotile {pct['immotile']:.1f} %" + (f" (grades {grades})" if grades else "") + f" [model {name}]")
+    return 0
+
+
+def _add_crosscheck(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("crosscheck", help="tracking-derived WHO grades beside every motility regressor",
+                       description="Per video: the tracking path's WHO percentages (detector + tracker + kinematics), "
+                                   "each regressor's cross-validated prediction and the truth; MAE of every source; "
+                                   "videos where tracking and a regressor disagree. Writes crosscheck.md, a "
+                                   "self-contained crosscheck.html, CSV tables and plots.")
+    _add_regress_data_options(p)
+    p.add_argument("--models", default=",".join(_REGRESSOR_NAMES),
+                   help=f"regressors, comma-separated (default all): {_REGRESSOR_HELP}")
+    p.add_argument("--margin", type=float, default=15.0,
+                   help="list videos where tracking and a regressor differ by more points than this (default 15)")
+    p.add_argument("--detector", choices=_FRAME_DETECTORS, default=DEFAULT_DETECTOR,
+                   help="tracking path: detector (default %(default)s)")
+    p.add_argument("--tracker", default=DEFAULT_TRACKER, help="tracking path: tracker (default %(default)s)")
+    p.add_argument("--preset", choices=("who2021", "casa", "visem"), default="who2021",
+                   help="tracking path: grading preset (default who2021)")
+    p.set_defaults(func=cmd_crosscheck)
+
+
+def cmd_crosscheck(args: argparse.Namespace) -> int:
+    """Run ``spermtrack crosscheck``."""
+    from spermtrack.crosscheck.inputs import InputSettings
+    from spermtrack.crosscheck.run import run_crosscheck
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    base = InputSettings.quick() if args.quick else InputSettings()
+    settings = base.replace(detector=args.detector, tracker=args.tracker, preset=args.preset)
+    result = run_crosscheck(args.dataset, args.out, models=models, folds=args.folds, margin=args.margin,
+                            seed=args.seed, quick=args.quick, clinical_csv=args.clinical, um_per_px=args.um_per_px,
+                            cache_dir=args.cache, settings=settings, progress=not args.quiet)
+    for note in result.record["notes"]:
+        print(f"spermtrack crosscheck: note: {note}", file=sys.stderr)
+    mae = result.errors.pivot_table(index="source", columns="category", values="mae", sort=False)
+    mae = mae.reindex(columns=["progressive", "non_progressive", "immotile", "all"])
+    mae["seconds"] = result.errors.groupby("source", sort=False)["seconds"].first()
+    print(f"MAE against the truth, percentage points ({len(result.table)} videos, {args.folds}-fold by video):")
+    print(mae.round(2).to_string())
+    print(f"{len(result.disagreements)} disagreement(s) above {args.margin:g} points; "
+          f"report: {args.out / 'crosscheck.html'}")
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_synth, _add_info, _add_detect, _add_track, _add_kinematics, _add_evaluate, _add_benchmark,
-    _add_train_detector, _add_self_train, _add_analyze, _add_demo]
+    _add_train_detector, _add_self_train, _add_analyze, _add_regress, _add_crosscheck, _add_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from spermtrack.constants import GRADES, WHO_A_UM_S, WHO_B_UM_S, WHO_REFERENCE_LIMITS
 
-__all__ = ["archive_index_html", "video_report_html"]
+__all__ = ["archive_index_html", "crosscheck_html", "video_report_html"]
 
 _STYLE = """
 body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222;line-height:1.45}
@@ -193,3 +193,65 @@ def archive_index_html(rows: Sequence[Mapping], *, title: str = "spermtrack anal
 {_how_to_read('see each video')}
 """
     return _page(title, body)
+
+
+def _table(df, *, digits: int = 2) -> str:
+    """A DataFrame as an HTML table (numbers right-aligned, NaN as n/a)."""
+    head = "".join(f"<th>{_e(c)}</th>" for c in df.columns)
+    rows = []
+    for row in df.itertuples(index=False):
+        cells = []
+        for v in row:
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                cells.append(f'<td class="num">{_num(v, f".{digits}f") if isinstance(v, float) else v}</td>')
+            else:
+                cells.append(f"<td>{_e(v)}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def crosscheck_html(errors, disagreements, table, images: Mapping[str, bytes], record: Mapping) -> str:
+    """The ``crosscheck.html`` page: MAE per source, the agreement plots, disagreements, per-video values.
+
+    Parameters
+    ----------
+    errors, disagreements, table : pandas.DataFrame
+        The tables of :class:`spermtrack.crosscheck.run.CrosscheckResult`.
+    images : mapping of str to bytes
+        Agreement plot (PNG) per source.
+    record : mapping
+        Settings, folds, notes and timings.
+    """
+    mae = errors.pivot_table(index="source", columns="category", values="mae", sort=False)
+    mae = mae.reindex(columns=[c for c in ("progressive", "non_progressive", "immotile", "all") if c in mae.columns])
+    seconds = errors.groupby("source", sort=False)["seconds"].first()
+    summary = mae.assign(seconds=seconds).reset_index()
+    inputs = record.get("inputs", {})
+    plots = "".join(f"<h3>{_e(source)}</h3>{_img(png, f'{source} against the truth')}" for source, png in images.items())
+    notes = "".join(f'<p class="warn">{_e(n)}</p>' for n in record.get("notes", []))
+    body = f"""
+<h1>Cross-check: tracking path and motility regressors</h1>
+<p class="muted">{_e(record.get('dataset', ''))} &middot; {len(table)} videos &middot; {record.get('n_folds')}-fold
+cross-validation split by video &middot; tracking path {_e(inputs.get('detector'))} + {_e(inputs.get('tracker'))} +
+{_e(inputs.get('preset'))}</p>
+{notes}
+<h2>Mean absolute error against the truth (percentage points, lower is better)</h2>
+{_table(summary)}
+<p class="muted">The tracking path grades every tracked sperm and counts the grades; each regressor predicts the
+proportions of a video directly from its pixels (or, for <code>trackfeat</code>, from histograms of its tracks),
+trained on the other folds' videos only. <code>zeror</code> predicts the training mean: a model that does not beat it
+has learnt nothing. Seconds: the time each source took (inputs that were already cached cost nothing).</p>
+<h2>Agreement with the truth</h2>
+<p class="muted">Top: each video's value against the truth (the line is perfect agreement). Bottom: Bland-Altman,
+the difference against the mean, with the bias (solid) and the 95 % limits of agreement (dashed).</p>
+{plots}
+<h2>All agreement statistics</h2>
+{_table(errors, digits=3)}
+<h2>Where tracking and a regressor disagree by more than {_num(record.get('margin'), '.0f')} points</h2>
+{_table(disagreements, digits=1) if len(disagreements) else '<p>Nowhere.</p>'}
+<h2>Per video (percent)</h2>
+{_table(table.reset_index(), digits=1)}
+<h2>Settings</h2>
+<details><summary>show</summary><pre>{_e(json.dumps(record, indent=2, default=str))}</pre></details>
+"""
+    return _page("spermtrack cross-check", body)

@@ -398,7 +398,8 @@ def _kinematics_table(runs: list[_Run], refs: Mapping[str, _Reference]) -> pd.Da
 
 
 _GRADE_COLUMNS = ("detector", "tracker", "reference", "video", "category", "predicted_pct", "reference_pct",
-                  "error_pct", "n", "mae", "rmse", "pearson_r", "bias", "sd", "loa_low", "loa_high")
+                  "error_pct", "n", "mae", "rmse", "pearson_r", "pearson_p", "bias", "sd", "loa_low",
+                  "loa_high")
 
 
 def _grade_tables(runs: list[_Run], refs: Mapping[str, _Reference]) -> tuple[pd.DataFrame, dict]:

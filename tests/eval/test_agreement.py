@@ -31,6 +31,16 @@ def test_worked_example_by_hand():
     assert tuple(out) == AGREEMENT_KEYS
 
 
+def test_the_p_value_of_r_by_hand():
+    # p = (1, 2, 3, 4), r = (1, 3, 2, 4): deviations (-1.5, -0.5, 0.5, 1.5) and (-1.5, 0.5, -0.5, 1.5), so
+    # r = 4 / 5 = 0.8; t = 0.8 sqrt(2 / 0.36) with 2 df, where P(|T| > t) = 1 - t / sqrt(2 + t^2) = 1 - 0.8.
+    out = agreement([1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 2.0, 4.0])
+    assert out["pearson_r"] == pytest.approx(0.8)
+    assert out["pearson_p"] == pytest.approx(0.2)
+    assert math.isnan(agreement([1.0, 2.0], [2.0, 1.0])["pearson_p"])  # n = 2: no degree of freedom
+    assert agreement([1.0, 2.0, 3.0], [2.0, 4.0, 6.0])["pearson_p"] == 0.0  # perfect correlation
+
+
 def test_perfect_agreement():
     out = agreement([5.0, 40.0, 75.0], [5.0, 40.0, 75.0])
     assert out["mae"] == 0 and out["bias"] == 0 and out["sd"] == 0

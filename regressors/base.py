@@ -1,0 +1,234 @@
+"""What every motility regressor shares: its inputs, its interface, its checkpoint, the simplex.
+
+A regressor maps one video to the proportions of WHO motility categories, either the three a lab
+reports (``progressive``, ``non_progressive``, ``immotile``) or the four grades (``a``, ``b``, ``c``,
+``d``). Predictions are proportions: non-negative, each row summing to 1.
+
+Inputs
+------
+:class:`VideoInputs` holds what a model may read about one video, prepared by the caller (decoding and
+caching are I/O and live in :mod:`spermtrack.crosscheck`): evenly spaced downsized grayscale frames,
+dense optical-flow images in physical units, and the per-track kinematics of the tracking path. Each
+model names the fields it needs in :attr:`Regressor.needs`, so the caller prepares only those.
+
+Checkpoints
+-----------
+:meth:`Regressor.save` writes ``torch.save`` of plain types only (tensors, lists, dicts, str, numbers):
+``{"format": "spermtrack-regressor", "version": 1, "model": name, "categories": [...], "config": {...},
+"inputs": {...}, "state": {...}, "info": {...}}``; :func:`load_regressor` reads it with
+``torch.load(..., weights_only=True)`` (nothing in the file can run code) and refuses, in one line,
+a file that is not such a checkpoint, of another format version, or of another model than asked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from spermtrack.errors import InputError
+
+__all__ = ["CATEGORY_SETS", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "FOUR", "THREE", "Regressor", "VideoInputs",
+           "project_to_simplex", "three_from_four"]
+
+#: The lab's three WHO categories.
+THREE: tuple[str, ...] = ("progressive", "non_progressive", "immotile")
+#: The four WHO grades.
+FOUR: tuple[str, ...] = ("a", "b", "c", "d")
+#: The category sets a regressor can predict.
+CATEGORY_SETS: tuple[tuple[str, ...], ...] = (THREE, FOUR)
+CHECKPOINT_FORMAT = "spermtrack-regressor"
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class VideoInputs:
+    """What a regressor may read about one video (any field may be None when no model needs it).
+
+    Attributes
+    ----------
+    video_id : str
+    frames : numpy.ndarray or None
+        ``(n, H, W)`` uint8 grayscale frames, downsized, every ``frame_step``-th frame of the video.
+    frame_step_s : float
+        Time between two of these frames, s.
+    flow : numpy.ndarray or None
+        ``(p, 3, h, w)`` float32 dense optical flow of ``p`` frame pairs spread over the video: x and y
+        velocity and speed, in units of 10 um/s.
+    kinematics : pandas.DataFrame or None
+        One row per track of the tracking path (:func:`spermtrack.kinematics.analyze_tracks` table).
+    """
+
+    video_id: str
+    frames: np.ndarray | None = None
+    frame_step_s: float = 0.0
+    flow: np.ndarray | None = None
+    kinematics: pd.DataFrame | None = None
+
+
+def project_to_simplex(values: np.ndarray) -> np.ndarray:
+    """Euclidean projection of each row onto the probability simplex (Duchi et al. 2008).
+
+    ``argmin_p ||p - v||`` subject to ``p >= 0`` and ``sum p = 1``: with ``u`` the row sorted in
+    decreasing order and ``rho`` the largest ``j`` with ``u_j - (sum_{i<=j} u_i - 1) / j > 0``,
+    ``p = max(v - theta, 0)`` where ``theta = (sum_{i<=rho} u_i - 1) / rho``.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        ``(n, k)`` or ``(k,)`` real values.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape; every row non-negative with sum 1.
+    """
+    v = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    u = -np.sort(-v, axis=1)
+    css = np.cumsum(u, axis=1) - 1.0
+    j = np.arange(1, v.shape[1] + 1)
+    rho = np.count_nonzero(u - css / j > 0, axis=1)
+    theta = css[np.arange(len(v)), rho - 1] / rho
+    out = np.maximum(v - theta[:, None], 0.0)
+    return out.reshape(np.shape(values))
+
+
+def three_from_four(props: np.ndarray) -> np.ndarray:
+    """``(a, b, c, d)`` proportions to ``(progressive, non_progressive, immotile) = (a + b, c, d)``."""
+    p = np.asarray(props, dtype=np.float64)
+    return np.stack([p[..., 0] + p[..., 1], p[..., 2], p[..., 3]], axis=-1)
+
+
+class Regressor:
+    """The interface of every motility regressor: ``fit``, ``predict``, ``save``, ``load``.
+
+    Subclasses set :attr:`name`, :attr:`needs`, :attr:`Config` (a frozen
+    :class:`~spermtrack._validate.Config`) and :attr:`quick` (options for a fast run in tests), and
+    implement :meth:`_fit`, :meth:`_predict`, :meth:`state` and :meth:`_load_state`.
+
+    Parameters
+    ----------
+    categories : sequence of str
+        :data:`THREE` or :data:`FOUR`: what the model predicts, in that order.
+    **options
+        Settings of the model's ``Config``.
+    """
+
+    name: ClassVar[str] = ""
+    needs: ClassVar[tuple[str, ...]] = ()
+    Config: ClassVar[type] = None  # type: ignore[assignment]
+    quick: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, categories: Sequence[str] = THREE, **options: Any) -> None:
+        categories = tuple(categories)
+        if categories not in CATEGORY_SETS:
+            raise InputError(f"{self.name}: categories must be {THREE} or {FOUR}, got {categories}")
+        self.categories = categories
+        self.config = self.Config.from_dict(options)
+        self.fitted = False
+
+    # ----------------------------------------------------------------------------------- interface
+    def fit(self, inputs: Sequence[VideoInputs], targets: np.ndarray, *, progress: bool = False) -> Regressor:
+        """Fit on videos and their true proportions.
+
+        Parameters
+        ----------
+        inputs : sequence of VideoInputs
+            One per training video, with the fields in :attr:`needs`.
+        targets : numpy.ndarray
+            ``(n_videos, len(categories))`` proportions (rows summing to 1).
+        progress : bool
+            Show a progress bar over epochs.
+
+        Returns
+        -------
+        Regressor
+            ``self``.
+        """
+        y = self._check_targets(targets, len(inputs))
+        self._check_inputs(inputs)
+        self._fit(list(inputs), y, progress=progress)
+        self.fitted = True
+        return self
+
+    def predict(self, inputs: Sequence[VideoInputs]) -> np.ndarray:
+        """Predicted proportions, ``(n_videos, len(categories))``, rows on the simplex."""
+        if not self.fitted:
+            raise InputError(f"{self.name}: fit the model (or load a checkpoint) before predicting")
+        self._check_inputs(inputs)
+        if not len(inputs):
+            return np.zeros((0, len(self.categories)))
+        return project_to_simplex(np.asarray(self._predict(list(inputs)), dtype=np.float64))
+
+    def save(self, path: str | os.PathLike, *, inputs: dict | None = None, info: dict | None = None) -> Path:
+        """Write the checkpoint (see the module notes), atomically.
+
+        Parameters
+        ----------
+        path : str or PathLike
+            The ``.pt`` file.
+        inputs : dict, optional
+            How the inputs were prepared (frame size, steps, ...), so that prediction prepares the same.
+        info : dict, optional
+            Provenance (data set, folds, versions, metrics) of plain types.
+        """
+        import tempfile
+
+        import torch
+
+        if not self.fitted:
+            raise InputError(f"{self.name}: nothing to save, the model is not fitted")
+        payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "model": self.name,
+                   "categories": list(self.categories), "config": self.config.to_dict(),
+                   "inputs": dict(inputs or {}), "state": self.state(), "info": dict(info or {})}
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            torch.save(payload, tmp)
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(tmp, 0o666 & ~mask)  # mkstemp's files are private; a checkpoint is shared like any file
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+    # ------------------------------------------------------------------------------ for subclasses
+    def _fit(self, inputs: list[VideoInputs], targets: np.ndarray, *, progress: bool) -> None:
+        raise NotImplementedError
+
+    def _predict(self, inputs: list[VideoInputs]) -> np.ndarray:
+        raise NotImplementedError
+
+    def state(self) -> dict:
+        """The fitted parameters, as plain types and tensors."""
+        raise NotImplementedError
+
+    def _load_state(self, state: dict) -> None:
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------------------------- checks
+    def _check_targets(self, targets: np.ndarray, n: int) -> np.ndarray:
+        y = np.asarray(targets, dtype=np.float64)
+        if y.shape != (n, len(self.categories)):
+            raise InputError(f"{self.name}: targets must have shape ({n}, {len(self.categories)}), got {y.shape}")
+        if n == 0:
+            raise InputError(f"{self.name}: no training video")
+        if not np.isfinite(y).all() or (y < -1e-9).any() or not np.allclose(y.sum(axis=1), 1.0, atol=1e-3):
+            raise InputError(f"{self.name}: targets must be proportions (non-negative rows summing to 1)")
+        return np.clip(y, 0.0, 1.0)
+
+    def _check_inputs(self, inputs: Sequence[VideoInputs]) -> None:
+        for item in inputs:
+            for need in self.needs:
+                value = getattr(item, need)
+                if value is None or (isinstance(value, np.ndarray) and value.size == 0):
+                    raise InputError(f"{self.name}: video {item.video_id} has no {need} (the model needs "
+                                     f"{', '.join(self.needs)})")

@@ -1,0 +1,145 @@
+"""Training and prediction shared by the CNN regressors (torch).
+
+Every CNN sees many *instances* per video (flow images, clips, feature images), each labelled with
+its video's proportions. Training minimises the soft-target cross-entropy
+``L = -(1/N) sum_i sum_c y_ic log softmax(f(x_i))_c`` (its minimum over a video's instances is the
+video's proportions) with AdamW; prediction averages the softmax over a video's instances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from spermtrack._validate import Config
+
+__all__ = ["CNNConfig", "OneNetwork", "predict_videos", "train_network"]
+
+
+@dataclass(frozen=True)
+class CNNConfig(Config):
+    """Optimisation settings shared by the CNN regressors.
+
+    Parameters
+    ----------
+    epochs : int
+        Passes over the training instances.
+    batch : int
+        Instances per step.
+    lr : float
+        AdamW learning rate.
+    weight_decay : float
+        AdamW weight decay.
+    seed : int
+        Seed of the initial weights, the shuffling and the augmentation.
+    """
+
+    epochs: int = 10
+    batch: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._integer("epochs", lo=1, hi=10000)
+        self._integer("batch", lo=1, hi=4096)
+        self._number("lr", lo=0, lo_open=True, hi=1)
+        self._number("weight_decay", lo=0, hi=1)
+        self._integer("seed", lo=0)
+
+
+def train_network(net, n_items: int, get_batch: Callable, config: CNNConfig, *, progress: bool = False,
+                  desc: str = "train") -> list[float]:
+    """Train ``net`` in place; return the mean loss of each epoch.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        Outputs one logit per category.
+    n_items : int
+        Training instances per epoch.
+    get_batch : callable
+        ``get_batch(indices, generator) -> (x, y)``: the tensors of those instances (augmented with the
+        ``numpy.random.Generator`` as the model wishes) and their target proportions ``(b, k)``.
+    config : CNNConfig
+    progress : bool
+        Show a progress bar over epochs.
+    desc : str
+        Its label.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    losses = []
+    net.train()
+    for _ in tqdm(range(config.epochs), desc=desc, unit="epoch", disable=not progress, leave=False):
+        order = rng.permutation(n_items)
+        total = 0.0
+        for start in range(0, n_items, config.batch):
+            idx = order[start:start + config.batch]
+            if len(idx) < 2 and n_items >= 2:  # a batch of one breaks batch normalisation
+                idx = order[max(0, start - 1):start + config.batch]
+            x, y = get_batch(idx, rng)
+            loss = -(y * torch.log_softmax(net(x), dim=1)).sum(dim=1).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += loss.item() * len(idx)
+        losses.append(total / n_items)
+    net.eval()
+    return losses
+
+
+def predict_videos(net, batches, n_videos: int, k: int) -> np.ndarray:
+    """Mean softmax per video.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+    batches : iterable of (x, owner)
+        Instance tensors and the index of the video each belongs to.
+    n_videos, k : int
+        Number of videos and of categories.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_videos, k)`` proportions (a video without instances gets NaN).
+    """
+    import torch
+
+    sums = np.zeros((n_videos, k))
+    counts = np.zeros(n_videos)
+    net.eval()
+    with torch.no_grad():
+        for x, owner in batches:
+            p = torch.softmax(net(x), dim=1).numpy()
+            np.add.at(sums, owner, p)
+            np.add.at(counts, owner, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / counts[:, None]
+
+
+class OneNetwork:
+    """``state`` and ``_load_state`` of a regressor whose fitted state is one network, ``net_``.
+
+    The class provides ``_network()``: a new, untrained network for its categories.
+    """
+
+    def _network(self):
+        raise NotImplementedError
+
+    def state(self) -> dict:
+        """The network's weights and the training losses."""
+        return {"net": self.net_.state_dict(), "losses": [float(v) for v in self.losses_]}
+
+    def _load_state(self, state: dict) -> None:
+        self.net_ = self._network()
+        self.net_.load_state_dict(state["net"])
+        self.net_.eval()
+        self.losses_ = list(state.get("losses", []))

@@ -1,0 +1,248 @@
+"""Prepare what the motility regressors read about a video, in one streaming pass, with a cache.
+
+:func:`prepare_inputs` turns a :class:`~spermtrack.io.visem.VisemVideo` into a
+:class:`~spermtrack.regressors.VideoInputs`:
+
+``frames``
+    Grayscale, downsized to ``frame_width x frame_height`` (area averaging), one every
+    ``frame_step_s`` seconds from the start, at most ``max_frames``.
+``flow``
+    ``flow_pairs`` frame pairs ``flow_gap_s`` apart, spread evenly over the video; dense Farneback
+    optical flow at ``flow_scale`` of the full resolution, converted to velocity in um/s
+    (``flow px / flow_scale * um_per_px / gap s``), divided by 10, with the speed as a third channel,
+    then averaged down to ``flow_size x flow_size``.
+``kinematics`` (and the tracking path's own percentages)
+    The detector + tracker + kinematics of :func:`spermtrack.pipeline.run_pipeline`.
+
+Everything is cached per video in ``cache_dir`` under a name made of the video id, the SHA-256 of
+its input and the settings that shape each part, so cross-validation folds and reruns decode nothing
+twice; a cache file is written atomically and a damaged one is computed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from spermtrack._validate import Config
+from spermtrack.errors import InputError
+
+__all__ = ["InputSettings", "Prepared", "prepare_inputs"]
+
+
+@dataclass(frozen=True)
+class InputSettings(Config):
+    """How videos are turned into regressor inputs (stored in every checkpoint).
+
+    Parameters
+    ----------
+    frame_width, frame_height : int
+        Size of the downsized frames, px.
+    frame_step_s : float
+        Time between kept frames, s.
+    max_frames : int
+        Frames kept per video (from the start).
+    flow_pairs : int
+        Frame pairs whose optical flow is computed.
+    flow_gap_s : float
+        Time between the two frames of a pair, s.
+    flow_scale : float
+        Resolution of the flow computation relative to the frame (0.5: half).
+    flow_size : int
+        Side of the flow images, px.
+    detector, tracker, preset : str
+        The tracking path: detector, tracker and kinematics preset of :func:`spermtrack.pipeline.run_pipeline`.
+    """
+
+    frame_width: int = 160
+    frame_height: int = 120
+    frame_step_s: float = 0.04
+    max_frames: int = 240
+    flow_pairs: int = 8
+    flow_gap_s: float = 0.1
+    flow_scale: float = 0.5
+    flow_size: int = 64
+    detector: str = "blob"
+    tracker: str = "sperm"
+    preset: str = "who2021"
+
+    def __post_init__(self) -> None:
+        from spermtrack.detectors import DETECTOR_NAMES
+        from spermtrack.kinematics import PRESETS
+        from spermtrack.tracker import tracker_names
+
+        self._integer("frame_width", lo=16, hi=4096)
+        self._integer("frame_height", lo=16, hi=4096)
+        self._number("frame_step_s", lo=0, lo_open=True, hi=60)
+        self._integer("max_frames", lo=2, hi=100000)
+        self._integer("flow_pairs", lo=1, hi=10000)
+        self._number("flow_gap_s", lo=0, lo_open=True, hi=60)
+        self._number("flow_scale", lo=0, lo_open=True, hi=1)
+        self._integer("flow_size", lo=8, hi=1024)
+        self._choice("detector", tuple(d for d in DETECTOR_NAMES if d != "gt"))
+        self._choice("tracker", tracker_names())
+        self._choice("preset", PRESETS)
+
+    @classmethod
+    def quick(cls) -> InputSettings:
+        """Small inputs for tests and ``--quick`` runs."""
+        return cls(frame_width=80, frame_height=60, max_frames=24, flow_pairs=3, flow_size=32)
+
+    def part_key(self, part: str) -> str:
+        """A short fingerprint of the settings that shape ``frames``, ``flow`` or ``tracks``."""
+        names = {"frames": ("frame_width", "frame_height", "frame_step_s", "max_frames"),
+                 "flow": ("flow_pairs", "flow_gap_s", "flow_scale", "flow_size"),
+                 "tracks": ("detector", "tracker", "preset")}[part]
+        text = json.dumps({n: getattr(self, n) for n in names}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+@dataclass
+class Prepared:
+    """:func:`prepare_inputs`' result: the regressor inputs and the tracking path's percentages."""
+
+    inputs: object
+    """The :class:`~spermtrack.regressors.VideoInputs`."""
+    tracking_percent: dict | None
+    """The tracking path's sample summary percentages (``progressive``, ... in %), when computed."""
+
+
+def _frames_and_flow(video, settings: InputSettings, want_frames: bool, want_flow: bool,
+                     progress: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+    import cv2
+    from tqdm.auto import tqdm
+
+    rec = video.recording
+    n = rec.n_frames
+    step = max(1, round(settings.frame_step_s * rec.fps))
+    gap = max(1, round(settings.flow_gap_s * rec.fps))
+    if want_flow and n <= gap:
+        raise InputError(f"is too short for optical flow: {n} frames, pairs need {gap + 1}", video.folder)
+    starts = set(np.linspace(0, n - gap - 1, settings.flow_pairs).round().astype(int).tolist()) if want_flow else set()
+    ends = {s + gap: s for s in starts}
+    scale = settings.flow_scale
+    flow_w, flow_h = max(8, round(rec.width * scale)), max(8, round(rec.height * scale))
+    to_units = rec.um_per_px / scale / (gap / rec.fps) / 10.0  # flow px -> units of 10 um/s
+    frames, flows, pending = [], [], {}
+    last_needed = max([*ends, (settings.max_frames - 1) * step if want_frames else -1])
+    for i, img in tqdm(video.iter_frames(gray=True, stop=last_needed + 1), total=min(n, last_needed + 1),
+                       desc=f"{video.video_id}: inputs", unit="frame", leave=False, disable=not progress):
+        if want_frames and i % step == 0 and len(frames) < settings.max_frames:
+            frames.append(cv2.resize(img, (settings.frame_width, settings.frame_height), interpolation=cv2.INTER_AREA))
+        if i in starts or i in ends:
+            small = cv2.resize(img, (flow_w, flow_h), interpolation=cv2.INTER_AREA)
+            if i in ends:
+                flow = cv2.calcOpticalFlowFarneback(pending.pop(ends[i]), small, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+                velocity = flow * to_units
+                speed = np.sqrt((velocity ** 2).sum(axis=2, keepdims=True))
+                image = np.concatenate([velocity, speed], axis=2)
+                size = (settings.flow_size, settings.flow_size)
+                flows.append(cv2.resize(image, size, interpolation=cv2.INTER_AREA).transpose(2, 0, 1))
+            if i in starts:
+                pending[i] = small
+    if want_frames and len(frames) < 2:
+        raise InputError(f"gave {len(frames)} frame(s) for the regressors: the video is too short", video.folder)
+    if want_flow and len(flows) != len(starts):
+        raise InputError(f"ended before its optical-flow pairs were read ({len(flows)} of {len(starts)})",
+                         video.folder)
+    return (np.stack(frames) if want_frames else None,
+            np.stack(flows).astype(np.float32) if want_flow else None)
+
+
+def _tracking(video, settings: InputSettings) -> tuple[pd.DataFrame, dict]:
+    from spermtrack.pipeline import PipelineConfig, run_pipeline
+
+    result = run_pipeline(video, PipelineConfig(detector=settings.detector, tracker=settings.tracker,
+                                                kinematics=settings.preset))
+    return result.kinematics, dict(result.summary["percent"])
+
+
+def _save_npz(path: Path, **arrays: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _load_npz(path: Path, key: str) -> np.ndarray | None:
+    try:
+        with np.load(path) as data:
+            return data[key]
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+
+
+def prepare_inputs(video, settings: InputSettings, needs: set[str] | frozenset[str], *,
+                   cache_dir: str | os.PathLike | None = None, progress: bool = False) -> Prepared:
+    """The regressor inputs of one video (see the module notes).
+
+    Parameters
+    ----------
+    video : spermtrack.io.visem.VisemVideo
+    settings : InputSettings
+    needs : set of str
+        Which of ``frames``, ``flow``, ``kinematics`` to prepare (the union of the models' needs; the
+        tracking path's percentages come with ``kinematics``).
+    cache_dir : str or PathLike, optional
+        Folder of the cache (created); None computes everything.
+    progress : bool
+        Show a progress bar over the frames.
+
+    Returns
+    -------
+    Prepared
+    """
+    from spermtrack.analysis import input_checksum
+    from spermtrack.io.atomic import write_csv, write_json
+    from spermtrack.regressors import VideoInputs
+
+    unknown = set(needs) - {"frames", "flow", "kinematics"}
+    if unknown:
+        raise InputError(f"unknown regressor inputs: {', '.join(sorted(unknown))}")
+    cache = None if cache_dir is None else Path(cache_dir)
+    stem = None
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        stem = f"{video.video_id}-{input_checksum(video)[:16]}"
+    frames = flow = kinematics = percent = None
+    if cache is not None and "frames" in needs:
+        frames = _load_npz(cache / f"{stem}-frames-{settings.part_key('frames')}.npz", "frames")
+    if cache is not None and "flow" in needs:
+        flow = _load_npz(cache / f"{stem}-flow-{settings.part_key('flow')}.npz", "flow")
+    want_frames, want_flow = "frames" in needs and frames is None, "flow" in needs and flow is None
+    if want_frames or want_flow:
+        new_frames, new_flow = _frames_and_flow(video, settings, want_frames, want_flow, progress)
+        if want_frames:
+            frames = new_frames
+            if cache is not None:
+                _save_npz(cache / f"{stem}-frames-{settings.part_key('frames')}.npz", frames=frames)
+        if want_flow:
+            flow = new_flow
+            if cache is not None:
+                _save_npz(cache / f"{stem}-flow-{settings.part_key('flow')}.npz", flow=flow)
+    if "kinematics" in needs:
+        table = None if cache is None else cache / f"{stem}-tracks-{settings.part_key('tracks')}.csv"
+        meta = None if table is None else table.with_suffix(".json")
+        if table is not None and table.is_file() and meta.is_file():
+            try:
+                kinematics = pd.read_csv(table)
+                percent = json.loads(meta.read_text(encoding="utf-8"))
+            except (OSError, ValueError, pd.errors.ParserError):
+                kinematics = percent = None
+        if kinematics is None:
+            kinematics, percent = _tracking(video, settings)
+            if table is not None:
+                write_csv(table, kinematics)
+                write_json(meta, percent)
+    step = max(1, round(settings.frame_step_s * video.recording.fps)) / video.recording.fps
+    return Prepared(VideoInputs(video.video_id, frames=frames, frame_step_s=step, flow=flow, kinematics=kinematics),
+                    percent)

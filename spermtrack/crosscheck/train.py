@@ -1,0 +1,156 @@
+"""``spermtrack regress``: cross-validate and train one regressor on a data set, and predict a video.
+
+:func:`train_regressor` prepares the inputs of every video (cached), cross-validates the model by
+video, fits it once more on every video, and writes into ``out_dir`` as a unit:
+
+``model.pt``               the model fitted on every video, with its input settings (weights_only-loadable)
+``cv_predictions.csv``     per video: the out-of-fold prediction and the truth, percent
+``metrics.csv``            per category: n, MAE, RMSE, Pearson r and p, Bland-Altman bias, sd, limits
+``agreement.png``          correlation and Bland-Altman plots of the out-of-fold predictions
+``regress.json``           settings, data set, folds, timings, versions
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from spermtrack.constants import VISEM_UM_PER_PX
+from spermtrack.errors import InputError
+
+__all__ = ["default_cache_dir", "predict_video", "train_regressor"]
+
+
+def default_cache_dir() -> Path:
+    """Where prepared inputs are cached: ``$XDG_CACHE_HOME/spermtrack/regressors`` (``~/.cache/...``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "spermtrack" / "regressors"
+
+
+def train_regressor(dataset: str | os.PathLike, out_dir: str | os.PathLike, *, model: str, folds: int = 5,
+                    seed: int = 0, quick: bool = False, clinical_csv: str | os.PathLike | None = None,
+                    um_per_px: float = VISEM_UM_PER_PX, cache_dir: str | os.PathLike | None = None,
+                    settings=None, progress: bool = True, **options) -> dict:
+    """Cross-validate ``model`` on ``dataset``, fit it on every video and write the outputs (module notes).
+
+    Parameters
+    ----------
+    dataset : str or PathLike
+        A VISEM-Tracking-layout root with a semen-analysis CSV.
+    out_dir : str or PathLike
+        Output folder (new, empty or an earlier spermtrack output; checked before any work).
+    model : str
+        A name of :data:`spermtrack.regressors.REGRESSORS`.
+    folds : int
+        Cross-validation folds (split by video).
+    seed : int
+        Seed of the split and of the model.
+    quick : bool
+        Small inputs and short training (tests).
+    clinical_csv : str or PathLike, optional
+        The semen-analysis CSV (default: found at the root).
+    um_per_px : float
+        Pixel size of the videos.
+    cache_dir : str or PathLike, optional
+        Cache of prepared inputs (default :func:`default_cache_dir`).
+    settings : InputSettings, optional
+        How videos become inputs (default: :class:`~spermtrack.crosscheck.inputs.InputSettings`, or its
+        ``quick()`` variant).
+    progress : bool
+        Show progress bars.
+    **options
+        Settings of the model.
+
+    Returns
+    -------
+    dict
+        The ``regress.json`` record (with ``metrics``).
+    """
+    from spermtrack.crosscheck.cv import agreement_table, cross_validate, prepare_all
+    from spermtrack.crosscheck.data import open_regression_data
+    from spermtrack.crosscheck.inputs import InputSettings
+    from spermtrack.io.atomic import check_output_folder, output_folder, write_csv, write_json
+    from spermtrack.plots import plot_agreement
+    from spermtrack.provenance import provenance
+    from spermtrack.regressors import kfold_by_video, make_regressor, regressor_class
+
+    cls = regressor_class(model)
+    check_output_folder(out_dir)
+    data = open_regression_data(dataset, clinical_csv=clinical_csv)
+    kfold_by_video(data.video_ids, folds, seed=seed)  # fewer videos than folds: refuse before any work
+    settings = settings or (InputSettings.quick() if quick else InputSettings())
+    cache = default_cache_dir() if cache_dir is None else cache_dir
+    start = time.perf_counter()
+    prepared = prepare_all(data, settings, set(cls.needs), um_per_px=um_per_px, cache_dir=cache, progress=progress)
+    prepare_s = time.perf_counter() - start
+    cv = cross_validate(model, prepared, data, folds=folds, seed=seed, quick=quick, progress=progress, **options)
+    truth = data.percent()
+    per_video, metrics = agreement_table(cv.percent(), truth)
+    start = time.perf_counter()
+    extra = {"seed": seed} if "seed" in cls.Config.field_names() else {}
+    final = make_regressor(model, data.categories, quick=quick, **{**extra, **options})
+    final.fit([prepared[v].inputs for v in data.video_ids], data.targets.to_numpy(), progress=progress)
+    fit_s = time.perf_counter() - start
+    record = {"model": model, "dataset": str(data.root), "clinical_csv": str(data.clinical_csv),
+              "videos": data.video_ids, "categories": list(data.categories), "folds": cv.folds, "seed": seed,
+              "quick": quick, "model_config": final.config.to_dict(), "inputs": settings.to_dict(),
+              "um_per_px": um_per_px, "notes": data.notes,
+              "seconds": {"prepare": round(prepare_s, 2), "cross_validation": round(cv.seconds, 2),
+                          "final_fit": round(fit_s, 2)},
+              "metrics": metrics.reset_index().to_dict("records")}
+    cv_table = cv.percent().add_suffix("_pred").join(truth.add_suffix("_true"))
+    with output_folder(out_dir) as out:
+        final.save(out / "model.pt", inputs={**settings.to_dict(), "um_per_px": um_per_px},
+                   info={k: record[k] for k in ("dataset", "videos", "folds", "seed", "metrics")})
+        write_csv(out / "cv_predictions.csv", cv_table.reset_index())
+        write_csv(out / "metrics.csv", metrics.reset_index())
+        plot_agreement(per_video, out / "agreement.png", title=f"{model}: {folds}-fold cross-validation",
+                       reference_label="truth (%)", predicted_label=f"{model} (%)")
+        write_json(out / "regress.json", provenance(regress=record))
+    return record
+
+
+def predict_video(path: str | os.PathLike, model_path: str | os.PathLike, *, um_per_px: float | None = None,
+                  fps: float | None = None, progress: bool = False) -> tuple[str, dict[str, float]]:
+    """Predict the WHO proportions of one video with a model written by :func:`train_regressor`.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A video file, a VISEM-Tracking video folder or a folder of frames.
+    model_path : str or PathLike
+        ``model.pt`` or the folder holding it.
+    um_per_px, fps : float, optional
+        Calibration (default: the pixel size the model was trained with; fps from the container).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    (str, dict)
+        The model name and the prediction in percent per category (the three lab categories, and
+        ``a``-``d`` when the model predicts grades).
+    """
+    from spermtrack.crosscheck.inputs import InputSettings, prepare_inputs
+    from spermtrack.io.visem import open_video
+    from spermtrack.regressors import FOUR, THREE, load_regressor, three_from_four
+
+    model_path = Path(model_path)
+    if model_path.is_dir():
+        model_path = model_path / "model.pt"
+    model, inputs = load_regressor(model_path)
+    trained_um = float(inputs.pop("um_per_px", VISEM_UM_PER_PX))
+    try:
+        settings = InputSettings.from_dict(inputs)
+    except InputError as exc:
+        raise InputError(f"has input settings this spermtrack cannot use ({exc})", model_path) from None
+    video = open_video(path, um_per_px=trained_um if um_per_px is None else um_per_px, fps=fps)
+    prepared = prepare_inputs(video, settings, set(model.needs), progress=progress)
+    p = model.predict([prepared.inputs])[0]
+    out = {}
+    if model.categories == FOUR:
+        out.update({g: 100.0 * float(v) for g, v in zip(FOUR, p)})
+        p = three_from_four(p)
+    out.update({c: 100.0 * float(v) for c, v in zip(THREE, p)})
+    return model.name, out

@@ -1,0 +1,143 @@
+"""Regression data sets, prepared inputs and their cache, 'regress train/predict' and 'crosscheck'."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from spermtrack.cli import main
+from spermtrack.crosscheck.data import open_regression_data
+from spermtrack.crosscheck.inputs import InputSettings, prepare_inputs
+from spermtrack.errors import InputError
+from spermtrack.io.visem import read_visem_video
+from spermtrack.synth import SynthConfig, write_synthetic_dataset
+
+CSV = "semen_analysis_data_Train.csv"
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """Four 1.2-s synthetic videos with their true percentages in the VISEM CSV dialect."""
+    out = tmp_path_factory.mktemp("regress") / "data"
+    write_synthetic_dataset(out, n_videos=4, config=SynthConfig(seconds=1.2, fps=25.0, density=10.0,
+                                                                 write_images=False), seed=61, progress=False)
+    return out
+
+
+def _copy_with_csv(dataset, tmp_path, text: str | None):
+    root = tmp_path / "copy"
+    shutil.copytree(dataset, root)
+    if text is None:
+        (root / CSV).unlink()
+    else:
+        (root / CSV).write_text(text, encoding="utf-8")
+    return root
+
+
+def test_targets_are_proportions_of_the_four_grades(dataset):
+    data = open_regression_data(dataset)
+    assert data.video_ids == ["1", "2", "3", "4"] and data.categories == ("a", "b", "c", "d")
+    np.testing.assert_allclose(data.targets.sum(axis=1), 1.0)
+    three = data.percent()
+    assert list(three.columns) == ["progressive", "non_progressive", "immotile"]
+    np.testing.assert_allclose(three.sum(axis=1), 100.0)
+
+
+@pytest.mark.parametrize("text, message", [
+    (None, "has no semen-analysis CSV"),
+    ("ID;Progressive motility (%);Non progressive sperm motility (%);Immotile sperm (%)\n1;10;20;70\n2;10;20;70\n"
+     "3;10;20;70\n", "has no row for video\\(s\\) 4"),
+    ("ID;Progressive motility (%);Non progressive sperm motility (%);Immotile sperm (%)\n1;10;20;70\n2;10;20;70\n"
+     "3;10;;70\n4;10;20;70\n", "ID 3: no value in non_progressive"),
+    ("ID;Progressive motility (%);Non progressive sperm motility (%);Immotile sperm (%)\n1;10;20;70\n2;10;20;70\n"
+     "3;10;20;20\n4;10;20;70\n", "ID 3: .* sum to 50.0 %"),
+])
+def test_bad_targets_are_one_line_errors(dataset, tmp_path, text, message):
+    root = _copy_with_csv(dataset, tmp_path, text)
+    with pytest.raises(InputError, match=message):
+        open_regression_data(root)
+
+
+def test_three_categories_and_rows_without_a_video(dataset, tmp_path):
+    text = ("ID;Progressive motility (%);Non progressive sperm motility (%);Immotile sperm (%)\n"
+            "1;10;20;70\n2;30;20;50\n3;50;20;30\n4;0;10;90\n99;1;1;98\n")
+    data = open_regression_data(_copy_with_csv(dataset, tmp_path, text))
+    assert data.categories == ("progressive", "non_progressive", "immotile")
+    assert data.notes == [f"1 row(s) of {CSV} have no video in {tmp_path / 'copy'} (not used)"]
+    assert data.targets.loc["2"].tolist() == pytest.approx([0.3, 0.2, 0.5])
+
+
+def test_inputs_are_physical_and_cached(dataset, tmp_path, monkeypatch):
+    video = read_visem_video(dataset / "1")
+    settings = InputSettings.quick()
+    first = prepare_inputs(video, settings, {"frames", "flow", "kinematics"}, cache_dir=tmp_path)
+    inputs = first.inputs
+    assert inputs.frames.shape == (settings.max_frames, 60, 80) and inputs.frames.dtype == np.uint8
+    assert inputs.flow.shape == (3, 3, 32, 32)
+    speed = np.hypot(inputs.flow[:, 0], inputs.flow[:, 1])
+    assert (inputs.flow[:, 2] >= speed - 1e-4).all()  # mean speed >= speed of the mean velocity
+    assert inputs.flow[:, 2].max() < 30  # units of 10 um/s: no sperm swims at 300 um/s
+    assert set(first.tracking_percent) >= {"progressive", "non_progressive", "immotile"}
+    import spermtrack.crosscheck.inputs as module
+
+    def fail(*args, **kwargs):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(module, "_frames_and_flow", fail)
+    monkeypatch.setattr(module, "_tracking", fail)
+    again = prepare_inputs(video, settings, {"frames", "flow", "kinematics"}, cache_dir=tmp_path)
+    np.testing.assert_array_equal(again.inputs.frames, inputs.frames)
+    np.testing.assert_allclose(again.inputs.flow, inputs.flow)
+    assert again.tracking_percent == pytest.approx(first.tracking_percent, nan_ok=True)
+
+
+def test_regress_train_and_predict_round_trip(dataset, tmp_path, capsys):
+    out = tmp_path / "model"
+    code = main(["regress", "train", str(dataset), "--model", "r3d18", "--folds", "2", "--quick", "--out", str(out),
+                 "--cache", str(tmp_path / "cache"), "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "2-fold cross-validation by video on 4 videos" in printed and "progressive" in printed
+    assert {p.name for p in out.iterdir()} >= {"model.pt", "cv_predictions.csv", "metrics.csv", "agreement.png",
+                                                "regress.json"}
+    record = json.loads((out / "regress.json").read_text())["regress"]
+    assert sorted(sum(record["folds"], [])) == ["1", "2", "3", "4"]
+    cv = pd.read_csv(out / "cv_predictions.csv", dtype={"video": str})
+    np.testing.assert_allclose(cv[["progressive_pred", "non_progressive_pred", "immotile_pred"]].sum(axis=1), 100.0)
+    assert main(["regress", "predict", str(dataset / "2" / "2.mp4"), "--model", str(out), "--quiet"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"{dataset / '2' / '2.mp4'}: progressive") and "[model r3d18]" in line
+
+
+def test_regress_train_with_more_folds_than_videos_writes_nothing(dataset, tmp_path, capsys):
+    code = main(["regress", "train", str(dataset), "--model", "zeror", "--folds", "5", "--out", str(tmp_path / "m"),
+                 "--quiet"])
+    assert code == 1
+    assert "5 folds need at least 5 videos, the data set has 4" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+def test_crosscheck_puts_tracking_beside_every_model(dataset, tmp_path, capsys):
+    out = tmp_path / "cc"
+    code = main(["crosscheck", str(dataset), "--folds", "2", "--quick", "--out", str(out), "--cache",
+                 str(tmp_path / "cache"), "--quiet", "--margin", "10"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    for source in ("tracking", "zeror", "trackfeat", "flow2d", "r3d18", "aefeat"):
+        assert source in printed
+    table = pd.read_csv(out / "crosscheck.csv", dtype={"video": str})
+    assert list(table["video"]) == ["1", "2", "3", "4"]
+    assert {"truth_progressive", "tracking_progressive", "flow2d_immotile"} <= set(table.columns)
+    errors = pd.read_csv(out / "errors.csv")
+    assert set(errors["source"]) == {"tracking", "zeror", "trackfeat", "flow2d", "r3d18", "aefeat"}
+    assert {"mae", "pearson_r", "pearson_p", "bias", "loa_low", "loa_high", "seconds"} <= set(errors.columns)
+    dis = pd.read_csv(out / "disagreements.csv", dtype={"video": str})
+    assert (dis["difference"].abs() > 10).all()
+    np.testing.assert_allclose(dis["model_pct"] - dis["tracking_pct"], dis["difference"], atol=1e-9)
+    page = (out / "crosscheck.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 6 and "http" not in page.split("<h2>Settings")[0]
+    assert "MAE per category" in (out / "crosscheck.md").read_text(encoding="utf-8")
