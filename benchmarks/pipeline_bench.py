@@ -14,9 +14,10 @@ seed 8800).
 - ``fps end to end = frames / (seconds from the call of spermtrack.analyze to the end of write)``: it
   includes importing the detector's libraries (torch for yolo), decoding, detecting, tracking,
   kinematics, and writing every output including the annotated video; it excludes starting Python.
-- the stage columns are seconds: ``decode`` (reading frames, twice: detection and annotated video),
-  ``detect``, ``track``, ``kinematics``, ``annotate`` (drawing and encoding the annotated video),
-  ``other`` (imports, plots, tables, report);
+- the stage columns are wall-clock seconds: ``decode`` (reading the frames for detection, in the main
+  thread while the detector works on earlier frames), ``detect`` (the rest of the detection pass),
+  ``track``, ``kinematics``, ``annotate`` (the annotated-video pass: decoding again, drawing and encoding,
+  overlapped), ``other`` (imports, plots, tables, report);
 - ``peak MB`` is the whole process's maximum resident set size (``ru_maxrss`` of the child, what
   ``/usr/bin/time -v`` calls "Maximum resident set size"); ``60 s / 10 s`` compares the peaks.
 

@@ -17,6 +17,8 @@ have the size of the first (a folder that mixes image sizes is an error, not a s
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -184,6 +186,63 @@ def _concat(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+#: Per-frame tables are merged into one every this many (a pandas table's own overhead is tens of kB).
+_MERGE_EVERY = 256
+
+
+def _threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class _Runner:
+    """Run ``work(batch, indices)`` in order, in this thread or in a small pool with a bounded queue.
+
+    ``submit`` returns the results that are finished (oldest first, in submission order), so memory holds
+    at most ``2 * threads`` batches; ``finish`` returns the rest. With threads, OpenCV runs single-threaded
+    inside each (its own thread pool would compete with ours for the same cores).
+    """
+
+    def __init__(self, work, *, threads: int) -> None:
+        self.work, self.threads = work, threads
+        self.pending: list = []
+        self.pool = None
+        self.cv_threads = None
+
+    def __enter__(self) -> _Runner:
+        if self.threads > 1:
+            import concurrent.futures
+
+            import cv2
+
+            self.cv_threads = cv2.getNumThreads()
+            cv2.setNumThreads(1)
+            self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.threads)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            for future in self.pending:
+                future.cancel()
+            self.pool.shutdown(wait=True)
+            import cv2
+
+            cv2.setNumThreads(self.cv_threads)
+
+    def submit(self, batch: list, indices: list) -> list:
+        if self.pool is None:
+            return [self.work(batch, indices)]
+        self.pending.append(self.pool.submit(self.work, batch, indices))
+        done = []
+        while len(self.pending) > 2 * self.threads or (self.pending and self.pending[0].done()):
+            done.append(self.pending.pop(0).result())
+        return done
+
+    def finish(self) -> list:
+        done = [future.result() for future in self.pending]
+        self.pending = []
+        return done
+
+
 class FrameDetector:
     """Base class: ``detect_video`` in batches over a frame stream, on top of ``_detect_batch``.
 
@@ -196,6 +255,9 @@ class FrameDetector:
     batch_size: int = 1
     #: Frame detectors read pixels (the ``gt`` detector of the registry does not).
     needs_frames: bool = True
+    #: ``_detect_batch`` may run on several batches at once in threads (it only reads the detector's
+    #: state); :meth:`detect_video` then uses one thread per CPU core, OpenCV single-threaded in each.
+    thread_safe: bool = False
 
     def _detect_batch(self, frames: list[np.ndarray], indices: list[int]) -> list[pd.DataFrame]:
         raise NotImplementedError
@@ -266,27 +328,32 @@ class FrameDetector:
         batch: list[np.ndarray] = []
         indices: list[int] = []
         size = None
-        try:
-            for index, frame in iter_indexed(frames):
-                checked = as_frame(frame, name=f"frame {index}")
-                if size is None:
-                    size = checked.shape[:2]
-                    self._start_video(checked)
-                elif checked.shape[:2] != size:
-                    raise InputError(f"frame {index} is {checked.shape[1]} x {checked.shape[0]} px but the first "
-                                     f"frame is {size[1]} x {size[0]} px: a video's frames must share one size")
-                batch.append(checked)
-                indices.append(index)
-                if len(batch) >= self.batch_size:
-                    parts.extend(self._detect_batch(batch, indices))
+        with _Runner(self._detect_batch, threads=_threads() if self.thread_safe else 1) as run:
+            try:
+                for index, frame in iter_indexed(frames):
+                    checked = as_frame(frame, name=f"frame {index}")
+                    if size is None:
+                        size = checked.shape[:2]
+                        self._start_video(checked)
+                    elif checked.shape[:2] != size:
+                        raise InputError(f"frame {index} is {checked.shape[1]} x {checked.shape[0]} px but the first "
+                                         f"frame is {size[1]} x {size[0]} px: a video's frames must share one size")
+                    batch.append(checked)
+                    indices.append(index)
+                    if len(batch) >= self.batch_size:
+                        for done in run.submit(batch, indices):
+                            parts.extend(done)
+                            if bar is not None:
+                                bar.update(len(done))
+                        batch, indices = [], []
+                        if len(parts) >= _MERGE_EVERY:  # one small table per frame costs more than its rows
+                            parts = [_concat(parts)]
+                finished = run.submit(batch, indices) if batch else []
+                for done in finished + run.finish():
+                    parts.extend(done)
                     if bar is not None:
-                        bar.update(len(batch))
-                    batch, indices = [], []
-            if batch:
-                parts.extend(self._detect_batch(batch, indices))
+                        bar.update(len(done))
+            finally:
                 if bar is not None:
-                    bar.update(len(batch))
-        finally:
-            if bar is not None:
-                bar.close()
+                    bar.close()
         return _concat(parts)

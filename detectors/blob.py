@@ -384,8 +384,8 @@ def find_blobs(bp: np.ndarray, threshold: float, *, min_area_px: int, max_area_p
         return _empty_blobs()
 
     # local maxima among foreground pixels (3 x 3 neighbourhood), then merge close ones
-    dil = cv2.dilate(bp, np.ones((3, 3), np.uint8))
-    p_idx = np.flatnonzero((val >= dil[ys.astype(np.intp), xs.astype(np.intp)]) & keep[lab])
+    p_idx = np.flatnonzero((val >= _neighbourhood_max(bp, xs.astype(np.intp), ys.astype(np.intp), _SQUARE3))
+                           & keep[lab])
     p_idx = p_idx[_suppress_close_peaks(xs[p_idx], ys[p_idx], val[p_idx], lab[p_idx], min_separation_px)]
     n_peaks = np.bincount(lab[p_idx], minlength=n_labels)
 
@@ -431,20 +431,44 @@ def find_blobs(bp: np.ndarray, threshold: float, *, min_area_px: int, max_area_p
 
 
 # ----------------------------------------------------------------------------------------------- scores
-def dark_response(bp: np.ndarray, radius_px: float) -> np.ndarray:
-    """The strongest opposite-polarity response within ``radius_px`` of every pixel (grey levels).
+def _neighbourhood_max(image: np.ndarray, xs: np.ndarray, ys: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``max(image[y + dy, x + dx])`` over the ``(dy, dx)`` offsets inside the image, at each ``(x, y)``.
 
-    ``max over the disk of (-bp)``: large next to a dark particle (for bright heads), near zero or
-    negative inside a head.
+    The same values as ``cv2.dilate(image, kernel)[ys, xs]`` (whose border never wins) for the kernel
+    whose non-zero cells are ``offsets``, computed at the given pixels only.
     """
+    h, w = image.shape
+    yy = ys[:, None] + offsets[None, :, 0]
+    xx = xs[:, None] + offsets[None, :, 1]
+    inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+    values = image[np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)]
+    return np.where(inside, values, -np.inf).max(axis=1) if len(xs) else np.zeros(0, image.dtype)
+
+
+def _disk_offsets(radius_px: float) -> np.ndarray:
+    """``(dy, dx)`` of OpenCV's elliptic structuring element of radius ``round(radius_px)``."""
     import cv2
 
     r = int(round(radius_px))
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-    return cv2.dilate(-bp, disk)
+    return np.argwhere(disk > 0) - r
 
 
-def blob_features(blobs: Blobs, *, noise: float, dark: np.ndarray, width: int, height: int) -> np.ndarray:
+_SQUARE3 = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+
+
+def dark_response(bp: np.ndarray, radius_px: float, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """The strongest opposite-polarity response within ``radius_px`` of the pixels ``(xs, ys)`` (grey levels).
+
+    ``max over the disk of (-bp)``: large next to a dark particle (for bright heads), near zero or
+    negative inside a head. Computed at the given pixels only (a whole-frame dilation would cost
+    more than the rest of the detector).
+    """
+    return _neighbourhood_max(-bp, np.asarray(xs, np.intp), np.asarray(ys, np.intp), _disk_offsets(radius_px))
+
+
+def blob_features(blobs: Blobs, *, noise: float, bp: np.ndarray, dark_radius_px: float, width: int,
+                  height: int) -> np.ndarray:
     """The score model's features (:data:`BLOB_FEATURES`), one row per object.
 
     Parameters
@@ -453,8 +477,10 @@ def blob_features(blobs: Blobs, *, noise: float, dark: np.ndarray, width: int, h
         Objects of one frame.
     noise : float
         Robust noise level of the band-passed frame (:func:`noise_sd`).
-    dark : numpy.ndarray
-        :func:`dark_response` of the band-passed frame.
+    bp : numpy.ndarray
+        The band-passed frame (for :func:`dark_response` at each object's centre pixel).
+    dark_radius_px : float
+        Radius of :func:`dark_response`.
     width, height : int
         Frame size, px.
 
@@ -475,7 +501,7 @@ def blob_features(blobs: Blobs, *, noise: float, dark: np.ndarray, width: int, h
     return np.column_stack([
         np.log(peak / max(noise, 1e-6)),
         np.log(np.maximum(blobs.area, 1)),
-        np.clip(dark[yi, xi] / peak, -2.0, 4.0),
+        np.clip(dark_response(bp, dark_radius_px, xi, yi) / peak, -2.0, 4.0),
         np.log(np.maximum(blobs.n_peaks, 1)),
         np.exp(-np.maximum(edge, 0.0) / _BORDER_SCALE_PX),
     ])
@@ -561,6 +587,7 @@ class BlobDetector(FrameDetector):
 
     name = "blob"
     batch_size = 1
+    thread_safe = True  # frames are independent; _detect_one only reads the video's resolved settings
 
     def __init__(self, config: BlobConfig | None = None, **overrides) -> None:
         base = config if config is not None else BlobConfig()
@@ -612,8 +639,8 @@ class BlobDetector(FrameDetector):
         inside = (blobs.x >= b) & (blobs.x <= width - 1 - b) & (blobs.y >= b) & (blobs.y <= height - 1 - b)
         features = None
         if self._models is not None or cfg.with_features:
-            dark = dark_response(bp, cfg.dark_radius_px)
-            features = blob_features(blobs, noise=noise, dark=dark, width=width, height=height)
+            features = blob_features(blobs, noise=noise, bp=bp, dark_radius_px=cfg.dark_radius_px, width=width,
+                                     height=height)
         if self._models is None:
             score = np.tanh(blobs.peak / (4.0 * threshold))
         else:

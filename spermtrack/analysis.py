@@ -207,32 +207,46 @@ class VideoAnalysis:
         pathlib.Path
             ``out_dir``.
         """
+        import concurrent.futures
+        import threading
+
         from spermtrack import plots
         from spermtrack.html import video_report_html
         from spermtrack.io.atomic import output_folder, write_text
         from spermtrack.io.mot import write_mot
         from spermtrack.io.tables import write_kinematics, write_table
-        from spermtrack.report import TrackPainter, track_grades
 
         rec = self.recording
-        with output_folder(out_dir) as out:
-            write_table(out / "tracks.csv", self.tracks)
-            self.tracks.to_parquet(out / "tracks.parquet", index=False)
-            write_mot(out / "tracks_mot.txt", self.tracks[self.tracks["track_id"] >= 0])
-            if self.config.annotate:
-                write_annotated_video(out / "annotated.mp4", self.video, self.tracks, self.kinematics,
-                                      trail=self.config.trail_frames, timings=self.timings, progress=progress)
+        middle = rec.n_frames // 2
+        still: dict[int, np.ndarray] = {}
+        cancel = threading.Event()
+        with output_folder(out_dir) as out, concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            try:
+                # the annotated video (decode, draw, encode: OpenCV, mostly outside the interpreter lock)
+                # is written while this thread makes the tables and plots (matplotlib, inside it)
+                video = pool.submit(write_annotated_video, out / "annotated.mp4", self.video, self.tracks,
+                                    self.kinematics, trail=self.config.trail_frames, timings=self.timings,
+                                    progress=progress, keep={middle: still}, cancel=cancel) \
+                    if self.config.annotate else None
+                write_table(out / "tracks.csv", self.tracks)
+                self.tracks.to_parquet(out / "tracks.parquet", index=False)
+                write_mot(out / "tracks_mot.txt", self.tracks[self.tracks["track_id"] >= 0])
+                images = {
+                    "Grades": plots.grade_bars(self.summary, title=f"{self.video_id}: WHO 2021 motility"),
+                    "Annotated frame (middle of the video)": b"",
+                    "Trajectories": plots.trajectory_map(self.tracks, self.kinematics, width=rec.width,
+                                                         height=rec.height, um_per_px=rec.um_per_px),
+                    "VCL against LIN": plots.vcl_lin_scatter(self.kinematics),
+                    "Kinematic histograms": plots.kinematic_histograms(self.kinematics),
+                }
+                if video is not None:
+                    video.result()
+            except BaseException:
+                cancel.set()
+                raise
+            images["Annotated frame (middle of the video)"] = self._still(still.get(middle), middle)
             record = self.summary_record()
             write_kinematics(out, self.kinematics, record)
-            title = f"{self.video_id}"
-            images = {
-                "Grades": plots.grade_bars(self.summary, title=f"{title}: WHO 2021 motility"),
-                "Annotated frame (middle of the video)": self._still(TrackPainter, track_grades),
-                "Trajectories": plots.trajectory_map(self.tracks, self.kinematics, width=rec.width,
-                                                     height=rec.height, um_per_px=rec.um_per_px),
-                "VCL against LIN": plots.vcl_lin_scatter(self.kinematics),
-                "Kinematic histograms": plots.kinematic_histograms(self.kinematics),
-            }
             names = {"Grades": "grades.png", "Annotated frame (middle of the video)": "frame.png",
                      "Trajectories": "trajectories.png", "VCL against LIN": "vcl_lin.png",
                      "Kinematic histograms": "histograms.png"}
@@ -247,15 +261,18 @@ class VideoAnalysis:
                 settings=record["provenance"], files=files, notes=self.notes))
         return Path(out_dir)
 
-    def _still(self, painter_cls, grades_of) -> bytes:
+    def _still(self, frame: np.ndarray | None, index: int) -> bytes:
+        """PNG of frame ``index`` (read again when not given) with the tracks drawn, twice the size."""
         import cv2
 
-        index = self.recording.n_frames // 2
-        frame = next((img for i, img in self.video.iter_frames(start=index, stop=index + 1)), None)
+        from spermtrack.report import TrackPainter, track_grades
+
+        if frame is None:
+            frame = next((img for i, img in self.video.iter_frames(start=index, stop=index + 1)), None)
         if frame is None:
             frame = np.zeros((self.recording.height, self.recording.width, 3), np.uint8)
-        img = painter_cls(self.tracks, grades_of(self.kinematics), fps=self.recording.fps,
-                          trail=self.config.trail_frames).draw(frame, index, scale=2)
+        img = TrackPainter(self.tracks, track_grades(self.kinematics), fps=self.recording.fps,
+                           trail=self.config.trail_frames).draw(frame, index, scale=2)
         ok, png = cv2.imencode(".png", img)
         if not ok:
             raise InputError("OpenCV could not encode the annotated frame")
@@ -263,7 +280,8 @@ class VideoAnalysis:
 
 
 def write_annotated_video(path: str | os.PathLike, video, tracks: pd.DataFrame, kinematics: pd.DataFrame, *,
-                          trail: int = 25, timings: dict | None = None, progress: bool = False) -> Path:
+                          trail: int = 25, timings: dict | None = None, progress: bool = False,
+                          keep: dict | None = None, cancel=None) -> Path:
     """Stream the video once more and write it with the tracks drawn (:class:`spermtrack.report.TrackPainter`).
 
     Parameters
@@ -277,27 +295,40 @@ def write_annotated_video(path: str | os.PathLike, video, tracks: pd.DataFrame, 
     trail : int
         Frames of trailing path.
     timings : dict, optional
-        Seconds spent decoding and drawing + encoding are added under ``decode`` and ``annotate``.
+        The seconds of this pass (decoding again, drawing, encoding) are added under ``annotate``.
     progress : bool
         Show a progress bar.
+    keep : dict, optional
+        ``{frame index: dict}``: a copy of that raw frame is stored in the dict under its index
+        (the report's still, without decoding the video a third time).
+    cancel : threading.Event, optional
+        Stop (with :class:`InterruptedError`) when it is set.
     """
-    from spermtrack.io.video import write_video
-    from spermtrack.pipeline import timed
+    from spermtrack.io.video import read_ahead, write_video
     from spermtrack.report import TrackPainter, track_grades
 
     timings = {} if timings is None else timings
     rec = video.recording
     painter = TrackPainter(tracks, track_grades(kinematics), fps=rec.fps, trail=trail)
-    frames = timed(video.iter_frames(), timings, "decode")
+    frames = video.iter_frames()
     if progress:
         from tqdm.auto import tqdm
 
         frames = tqdm(frames, total=rec.n_frames, unit="frame", desc="annotated video", leave=False)
     start = time.perf_counter()
-    decode_before = timings.get("decode", 0.0)
-    write_video(path, (painter.draw(img, i) for i, img in frames), rec.fps)
-    timings["annotate"] = timings.get("annotate", 0.0) + (time.perf_counter() - start) - (
-        timings.get("decode", 0.0) - decode_before)
+    keep = keep or {}
+
+    def drawn():
+        for i, img in frames:
+            if cancel is not None and cancel.is_set():
+                raise InterruptedError("the annotated video was cancelled")
+            if i in keep:
+                keep[i][i] = img.copy()
+            yield painter.draw(img, i)
+
+    # decoding and drawing run one step ahead in a thread while the encoder works on another core
+    write_video(path, read_ahead(drawn()), rec.fps)
+    timings["annotate"] = timings.get("annotate", 0.0) + time.perf_counter() - start
     return Path(path)
 
 

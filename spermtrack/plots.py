@@ -242,7 +242,8 @@ def kinematic_histograms(kinematics: pd.DataFrame, *, title: str = "") -> bytes:
         if ok.sum():
             bins = np.histogram_bin_edges(values[ok], bins=20)
             data = [values[ok & (g == k)] for k in _GRADE_ORDER[:-1]]
-            ax.hist(data, bins=bins, stacked=True, color=[grade_colour_rgb(k) for k in _GRADE_ORDER[:-1]])
+            ax.hist(data, bins=bins, stacked=True, histtype="stepfilled",
+                    color=[grade_colour_rgb(k) for k in _GRADE_ORDER[:-1]])
         else:
             ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="0.4")
         ax.set_xlabel(label, fontsize=9)

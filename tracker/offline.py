@@ -39,7 +39,7 @@ from spermtrack.tracker.config import TrackerConfig
 from spermtrack.tracker.kalman import (MotionModel, constant_velocity_model, filter_sequences,
                                        rts_smooth_sequences, transition_powers)
 
-CHUNK_CELLS = 400_000
+CHUNK_CELLS = 50_000
 """Largest (frames x sequences) block the smoother holds at once (bounds memory)."""
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from spermtrack.errors import InputError
-from spermtrack.io.atomic import write_text
+from spermtrack.io.atomic import atomic_path
 from spermtrack.schema import validate_detections, validate_tracks
 
 __all__ = ["MOT_DISTRACTOR_CLASSES", "MOT_PEDESTRIAN", "format_mot", "list_mot_sequences", "mot_ground_truth",
@@ -254,8 +254,15 @@ def write_mot(path: str | os.PathLike, table: pd.DataFrame) -> Path:
     InputError
         The table fails contract validation.
     """
-    text = format_mot(table)
-    return write_text(path, text)
+    table = validate_tracks(table) if "track_id" in table.columns else validate_detections(table)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for start in range(0, len(table), _WRITE_CHUNK):  # chunks: memory does not grow with the video
+            fh.write(format_mot(table.iloc[start:start + _WRITE_CHUNK]))
+    return Path(path)
+
+
+#: Rows formatted at a time by :func:`write_mot`.
+_WRITE_CHUNK = 20000
 
 
 # ----------------------------------------------------------------------------------------------- sequences

@@ -280,6 +280,54 @@ def _iter_video(path: Path, start: int, stop: int | None, gray: bool, announced:
                       stacklevel=2)
 
 
+def read_ahead(items: Iterable, depth: int = 8) -> Iterator:
+    """Yield ``items``, produced in a background thread up to ``depth`` items ahead.
+
+    Decoding and drawing (producer) then overlap with encoding (consumer) on another core; OpenCV
+    releases the interpreter lock in both. An exception in the producer is raised in the consumer;
+    when the consumer stops early, the producer stops at its next item.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((end, None))
+        except BaseException as exc:  # handed to the consumer
+            q.put((end, exc))
+
+    thread = threading.Thread(target=produce, name="spermtrack-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = q.get()
+            if item is end:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.1)
+
+
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float) -> int:
     """Encode frames to a video file atomically (MPEG-4 Part 2, ``mp4v``).
 

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from spermtrack.detectors import SHIPPED_WEIGHTS, YoloConfig, YoloDetector, make_detector, load_yolo, shipped_weights
+from spermtrack.detectors.yolo import SHIPPED_CHECKPOINTS
 from spermtrack.errors import InputError
 from spermtrack.eval.detection import detection_prf
 from spermtrack.schema import DETECTION_COLUMNS, validate_detections
@@ -39,13 +40,15 @@ def test_importing_detectors_does_not_import_torch_or_ultralytics():
     assert out.stdout.strip() == "[]"
 
 
-def test_shipped_checkpoint_is_packaged_small_and_synthetic():
+def test_shipped_checkpoints_are_packaged_small_with_their_recipes():
     path = shipped_weights()
-    assert path.name == SHIPPED_WEIGHTS and path.is_file()
+    assert path.name == SHIPPED_WEIGHTS == "yolov5n_visem.pt" and path.is_file()
     assert path.resolve() == (WEIGHTS_DIR / SHIPPED_WEIGHTS).resolve()
-    assert 1e6 < path.stat().st_size < 8e6
+    for name in SHIPPED_CHECKPOINTS:
+        assert 1e6 < shipped_weights(name).stat().st_size < 8e6
     readme = (WEIGHTS_DIR / "README.md").read_text()
-    assert "synthetic" in readme.lower() and "python -m spermtrack.training.recipes synth" in readme
+    assert "python -m spermtrack.training.recipes synth" in readme
+    assert "python -m spermtrack.training.recipes visem" in readme
 
 
 def test_shipped_checkpoint_finds_synthetic_heads(synth_clip):
