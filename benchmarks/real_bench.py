@@ -24,6 +24,7 @@ Usage::
 
     python benchmarks/real_bench.py [--reference DIR] [--detectors blob,yolo,yolo-synth,trackpy]
                                     [--trackers sperm,sort,bytetrack,ocsort,botsort,trackpy] [--no-grades]
+                                    [--yolo NAME=WEIGHTS ...]
 """
 
 from __future__ import annotations
@@ -134,7 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detectors", default=",".join(DETECTORS))
     parser.add_argument("--trackers", default="sperm,sort,bytetrack,ocsort,botsort,trackpy")
     parser.add_argument("--no-grades", action="store_true", help="skip the whole-video grade runs")
+    parser.add_argument("--yolo", action="append", default=[], metavar="NAME=WEIGHTS",
+                        help="also score this YOLO checkpoint under NAME (e.g. a self-trained one); repeatable")
     args = parser.parse_args(argv)
+    for item in args.yolo:
+        name, _, weights = item.partition("=")
+        if not name or not weights:
+            parser.error(f"--yolo takes NAME=WEIGHTS, got {item!r}")
+        DETECTORS[name] = ("yolo", {"weights": weights}, {"weights": weights, "conf": 0.001})
+        if name not in args.detectors.split(","):
+            args.detectors += f",{name}"
     from spermtrack.io.visem import read_visem_video
 
     detectors = [d.strip() for d in args.detectors.split(",") if d.strip()]
