@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
@@ -26,3 +27,18 @@ def reference() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return REFERENCE
+
+
+@pytest.fixture
+def agreement_tables():
+    """Predicted percentages of three videos (one graded nothing) and references of four (one unpredicted)."""
+    from spermtrack.eval.agreement import percentages_table
+
+    pred = percentages_table({
+        "52": {"progressive": 30.0, "non_progressive": 20.0, "immotile": 50.0},
+        "54": {"progressive": 10.0, "non_progressive": 40.0, "immotile": 50.0},
+        "60": {"progressive": None, "non_progressive": None, "immotile": None},  # nothing graded
+    })
+    ref = pd.DataFrame({"progressive": [25.0, 15.0, 40.0, 99.0], "non_progressive": [25.0, 35.0, 30.0, 0.0],
+                        "immotile": [50.0, 50.0, 30.0, 1.0]}, index=[52, 54, 60, 82])
+    return pred, ref

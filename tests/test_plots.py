@@ -10,19 +10,8 @@ from spermtrack.eval.agreement import grade_agreement, percentages_table
 from spermtrack.plots import plot_agreement
 
 
-def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
-    pred = percentages_table({
-        "52": {"progressive": 30.0, "non_progressive": 20.0, "immotile": 50.0},
-        "54": {"progressive": 10.0, "non_progressive": 40.0, "immotile": 50.0},
-        "60": {"progressive": None, "non_progressive": None, "immotile": None},  # nothing graded
-    })
-    ref = pd.DataFrame({"progressive": [25.0, 15.0, 40.0, 99.0], "non_progressive": [25.0, 35.0, 30.0, 0.0],
-                        "immotile": [50.0, 50.0, 30.0, 1.0]}, index=[52, 54, 60, 82])
-    return pred, ref
-
-
-def test_plot_agreement_writes_a_png(tmp_path):
-    pred, ref = _tables()
+def test_plot_agreement_writes_a_png(tmp_path, agreement_tables):
+    pred, ref = agreement_tables
     per_video, _ = grade_agreement(pred, ref)
     path = plot_agreement(per_video, tmp_path / "ba.png", title="test", reference_label="lab (%)",
                           predicted_label="spermtrack (%)")

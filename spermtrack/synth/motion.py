@@ -293,21 +293,47 @@ def _head_params(rng: np.random.Generator, n: int, *, length: tuple[float, float
             "head_gain": rng.uniform(*gain, n), "tint": tint}
 
 
+def _still_bodies(n: int, n_sim: int) -> dict:
+    """Motion arrays of ``n`` bodies that do not move, to be filled in place group by group.
+
+    ``avg`` (average path, um), ``lateral`` (beat offset across it, um), ``axis`` and ``head``
+    (angles, rad) and ``phase`` have shape ``(n, n_sim)`` (``avg`` one more axis of 2); ``path``,
+    ``beat_hz``, ``alh_um`` and ``speed_um_s`` one value per body.
+    """
+    return {"avg": np.zeros((n, n_sim, 2)), "lateral": np.zeros((n, n_sim)), "axis": np.zeros((n, n_sim)),
+            "head": np.zeros((n, n_sim)), "phase": np.zeros((n, n_sim)), "path": np.full(n, "still", dtype="<U8"),
+            "beat_hz": np.zeros(n), "alh_um": np.zeros(n), "speed_um_s": np.zeros(n)}
+
+
+def _set_beat(m: dict, sel: np.ndarray, beat: dict) -> None:
+    """Give the bodies ``sel`` of ``m`` a beat from :func:`_beat` (head angle = axis + yaw)."""
+    m["lateral"][sel], m["phase"][sel] = beat["lateral"], beat["phase"]
+    m["beat_hz"][sel], m["alh_um"][sel] = beat["beat_hz"], beat["alh_um"]
+    m["head"][sel] = m["axis"][sel] + beat["yaw"]
+
+
+def _set_immotile(rng: np.random.Generator, m: dict, sel: np.ndarray, fps: float) -> None:
+    """Make the bodies ``sel`` of ``m`` immotile: Brownian translation and rotation, no beat."""
+    if not len(sel):
+        return
+    n_sim, dt = m["avg"].shape[1], 1.0 / fps
+    m["avg"][sel] = _brownian(rng, len(sel), n_sim, dt=dt, d=_D_TRANS_UM2_S["d"])
+    m["axis"][sel] = rng.uniform(-math.pi, math.pi, len(sel))[:, None] + _rotational(rng, len(sel), n_sim, dt=dt,
+                                                                                     d=_D_ROT_RAD2_S["d"])
+    m["head"][sel] = m["axis"][sel]
+
+
+def _own_motion(m: dict) -> np.ndarray:
+    """Head positions (um, from 0): the average path plus the lateral beat along its normal."""
+    normal = np.stack([-np.sin(m["axis"]), np.cos(m["axis"])], axis=-1)
+    return m["avg"] + m["lateral"][..., None] * normal
+
+
 def _sperm_group(rng: np.random.Generator, counts: dict[str, int], t: np.ndarray, fps: float, window: int) -> dict:
     """All class-0 bodies: grades, own motion (um, from 0), angles, beat and look parameters."""
-    n_sim = len(t)
-    dt = 1.0 / fps
     grade = np.concatenate([np.full(counts[g], g) for g in GRADES]).astype("<U1")
     n = len(grade)
-    avg = np.zeros((n, n_sim, 2))
-    lateral = np.zeros((n, n_sim))
-    axis = np.zeros((n, n_sim))
-    head = np.zeros((n, n_sim))
-    phase = np.zeros((n, n_sim))
-    path = np.full(n, "still", dtype="<U8")
-    beat = np.zeros(n)
-    alh = np.zeros(n)
-    speed = np.zeros(n)
+    m = _still_bodies(n, len(t))
     radius = np.full(n, np.nan)
     # a and b: progressive average paths
     prog = np.flatnonzero((grade == "a") | (grade == "b"))
@@ -322,81 +348,47 @@ def _sperm_group(rng: np.random.Generator, counts: dict[str, int], t: np.ndarray
             cum = np.cumsum(_PATH_PROBS[g])
             kinds[sel] = np.array(_PATHS)[np.searchsorted(cum, u[sel] * cum[-1], side="right").clip(0, 2)]
         res = _progressive_paths(rng, target, kinds, t, window, fps)
-        avg[prog] = res["avg"]
-        axis[prog] = res["heading"]
-        path[prog] = kinds
-        speed[prog] = res["speed"]
+        m["avg"][prog], m["axis"][prog], m["path"][prog] = res["avg"], res["heading"], kinds
+        m["speed_um_s"][prog] = res["speed"]
         radius[prog] = res["radius"]
         for g in ("a", "b"):
             sel = prog[grade[prog] == g]
             if len(sel):
-                b = _beat(rng, len(sel), t, fps, hz=_BEAT_HZ[g], alh=_ALH_UM[g], yaw=_YAW_RAD[g])
-                lateral[sel], phase[sel], beat[sel], alh[sel] = b["lateral"], b["phase"], b["beat_hz"], b["alh_um"]
-                head[sel] = axis[sel] + b["yaw"]
+                _set_beat(m, sel, _beat(rng, len(sel), t, fps, hz=_BEAT_HZ[g], alh=_ALH_UM[g], yaw=_YAW_RAD[g]))
     # c: beats in place
     c = np.flatnonzero(grade == "c")
     if len(c):
         vc = rng.uniform(0.2, 2.2, len(c))
         res = _wander_paths(rng, vc, t, d_rot=_D_ROT_RAD2_S["c"])
-        avg[c], axis[c], speed[c] = res["avg"], res["heading"], vc
-        b = _beat(rng, len(c), t, fps, hz=_BEAT_HZ["c"], alh=_ALH_UM["c"], yaw=_YAW_RAD["c"])
-        lateral[c], phase[c], beat[c], alh[c] = b["lateral"], b["phase"], b["beat_hz"], b["alh_um"]
-        head[c] = axis[c] + b["yaw"]
+        m["avg"][c], m["axis"][c], m["speed_um_s"][c] = res["avg"], res["heading"], vc
+        _set_beat(m, c, _beat(rng, len(c), t, fps, hz=_BEAT_HZ["c"], alh=_ALH_UM["c"], yaw=_YAW_RAD["c"]))
     # d: immotile
-    d = np.flatnonzero(grade == "d")
-    if len(d):
-        avg[d] = _brownian(rng, len(d), n_sim, dt=dt, d=_D_TRANS_UM2_S["d"])
-        axis[d] = rng.uniform(-math.pi, math.pi, len(d))[:, None] + _rotational(rng, len(d), n_sim, dt=dt,
-                                                                                 d=_D_ROT_RAD2_S["d"])
-        head[d] = axis[d]
-    normal = np.stack([-np.sin(axis), np.cos(axis)], axis=-1)
-    own = avg + lateral[..., None] * normal
+    _set_immotile(rng, m, np.flatnonzero(grade == "d"), fps)
     tails = _tail_params(rng, n, length=(45.0, 55.0), wave=(5.0, 11.0), bend_sd=20.0, gain=(0.6, 1.0))
     tails["wave_amp_um"][grade == "d"] = 0.0
     tails["bend_um"][grade == "d"] *= 1.5
     heads = _head_params(rng, n, length=(2.0, 2.8), width=(1.4, 2.0), gain=(0.85, 1.0))
-    return {"n": n, "kind": np.full(n, _KIND_SPERM), "grade": grade, "path": path, "own": own, "avg": avg,
-            "lateral": lateral, "axis": axis, "head": head, "phase": phase, "beat_hz": beat, "alh_um": alh,
-            "speed_um_s": speed, "radius_um": radius, **tails, **heads}
+    return {"n": n, "kind": np.full(n, _KIND_SPERM), "grade": grade, "own": _own_motion(m), **m,
+            "radius_um": radius, **tails, **heads}
 
 
 def _pinhead_group(rng: np.random.Generator, n: int, t: np.ndarray, fps: float, window: int) -> dict:
     """Class-2 bodies: tiny heads on shorter tails; half immotile, half swimming slowly (2-12 um/s)."""
-    n_sim = len(t)
-    dt = 1.0 / fps
     motile = rng.random(n) < 0.5
-    avg = np.zeros((n, n_sim, 2))
-    lateral = np.zeros((n, n_sim))
-    axis = np.zeros((n, n_sim))
-    head = np.zeros((n, n_sim))
-    phase = np.zeros((n, n_sim))
-    path = np.full(n, "still", dtype="<U8")
-    beat = np.zeros(n)
-    alh = np.zeros(n)
-    speed = np.zeros(n)
-    m = np.flatnonzero(motile)
-    if len(m):
-        kinds = np.where(rng.random(len(m)) < 0.5, "straight", "curved")
-        res = _progressive_paths(rng, rng.uniform(2.0, 12.0, len(m)), kinds, t, window, fps)
-        avg[m], axis[m], speed[m], path[m] = res["avg"], res["heading"], res["speed"], kinds
-        b = _beat(rng, len(m), t, fps, hz=_BEAT_HZ["pin"], alh=_ALH_UM["pin"], yaw=_YAW_RAD["pin"])
-        lateral[m], phase[m], beat[m], alh[m] = b["lateral"], b["phase"], b["beat_hz"], b["alh_um"]
-        head[m] = axis[m] + b["yaw"]
-    s = np.flatnonzero(~motile)
-    if len(s):
-        avg[s] = _brownian(rng, len(s), n_sim, dt=dt, d=_D_TRANS_UM2_S["d"])
-        axis[s] = rng.uniform(-math.pi, math.pi, len(s))[:, None] + _rotational(rng, len(s), n_sim, dt=dt,
-                                                                                 d=_D_ROT_RAD2_S["d"])
-        head[s] = axis[s]
-    normal = np.stack([-np.sin(axis), np.cos(axis)], axis=-1)
-    own = avg + lateral[..., None] * normal
+    m = _still_bodies(n, len(t))
+    sel = np.flatnonzero(motile)
+    if len(sel):
+        kinds = np.where(rng.random(len(sel)) < 0.5, "straight", "curved")
+        res = _progressive_paths(rng, rng.uniform(2.0, 12.0, len(sel)), kinds, t, window, fps)
+        m["avg"][sel], m["axis"][sel], m["speed_um_s"][sel], m["path"][sel] = (res["avg"], res["heading"],
+                                                                              res["speed"], kinds)
+        _set_beat(m, sel, _beat(rng, len(sel), t, fps, hz=_BEAT_HZ["pin"], alh=_ALH_UM["pin"], yaw=_YAW_RAD["pin"]))
+    _set_immotile(rng, m, np.flatnonzero(~motile), fps)
     tails = _tail_params(rng, n, length=(30.0, 45.0), wave=(2.0, 4.0), bend_sd=6.0, gain=(0.4, 0.8))
     tails["wave_amp_um"][~motile] = 0.0
     heads = _head_params(rng, n, length=(1.0, 1.4), width=(0.9, 1.2), gain=(0.6, 0.9))
-    return {"n": n, "kind": np.full(n, _KIND_PINHEAD), "grade": np.full(n, "", dtype="<U1"), "path": path,
-            "own": own, "avg": avg, "lateral": lateral, "axis": axis, "head": head, "phase": phase,
-            "beat_hz": beat, "alh_um": alh, "speed_um_s": speed, "radius_um": np.full(n, np.nan),
-            "motile": motile, **tails, **heads}
+    return {"n": n, "kind": np.full(n, _KIND_PINHEAD), "grade": np.full(n, "", dtype="<U1"), "own": _own_motion(m),
+            **m, "radius_um": np.full(n, np.nan), "motile": motile, **tails, **heads}
 
 
 def _cluster_group(rng: np.random.Generator, n: int, t: np.ndarray, fps: float, um_per_px: float) -> dict:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spermtrack.errors import InputError
-from spermtrack.eval.agreement import AGREEMENT_KEYS, CATEGORIES, agreement, grade_agreement, percentages_table
+from spermtrack.eval.agreement import AGREEMENT_KEYS, CATEGORIES, agreement, grade_agreement
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -128,25 +127,14 @@ def test_properties(pairs, shift):
 # ----------------------------------------------------------------------------------------------------------------------
 # Tables of percentages
 # ----------------------------------------------------------------------------------------------------------------------
-def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
-    pred = percentages_table({
-        "52": {"progressive": 30.0, "non_progressive": 20.0, "immotile": 50.0},
-        "54": {"progressive": 10.0, "non_progressive": 40.0, "immotile": 50.0},
-        "60": {"progressive": None, "non_progressive": None, "immotile": None},  # nothing graded
-    })
-    ref = pd.DataFrame({"progressive": [25.0, 15.0, 40.0, 99.0], "non_progressive": [25.0, 35.0, 30.0, 0.0],
-                        "immotile": [50.0, 50.0, 30.0, 1.0]}, index=[52, 54, 60, 82])
-    return pred, ref
-
-
-def test_percentages_table_turns_none_into_nan():
-    pred, _ = _tables()
+def test_percentages_table_turns_none_into_nan(agreement_tables):
+    pred, _ = agreement_tables
     assert list(pred.columns) == list(CATEGORIES) and pred.index.tolist() == ["52", "54", "60"]
     assert pred.loc["60"].isna().all()
 
 
-def test_grade_agreement_per_video_and_summary():
-    pred, ref = _tables()
+def test_grade_agreement_per_video_and_summary(agreement_tables):
+    pred, ref = agreement_tables
     per_video, summary = grade_agreement(pred, ref)
     assert len(per_video) == 3 * 3  # 3 videos x 3 categories; the lab's video 82 is not predicted
     row = per_video[(per_video["video"] == "52") & (per_video["category"] == "progressive")].iloc[0]
@@ -158,8 +146,8 @@ def test_grade_agreement_per_video_and_summary():
     assert summary.loc["all", "mae"] == pytest.approx(np.mean([5, 5, 5, 5, 0, 0]))
 
 
-def test_grade_agreement_bad_input():
-    pred, ref = _tables()
+def test_grade_agreement_bad_input(agreement_tables):
+    pred, ref = agreement_tables
     with pytest.raises(InputError, match="no reference percentages for video"):
         grade_agreement(pred, ref.drop(index=54))
     with pytest.raises(InputError, match="immotile"):
