@@ -40,7 +40,7 @@ from spermtrack.detectors.yolo import (SHIPPED_WEIGHTS, YOLO_MODELS, YoloConfig,
 from spermtrack.errors import InputError
 
 __all__ = [
-    "DEFAULT_DETECTOR", "DETECTOR_NAMES", "POLARITY_DEFAULTS", "SHIPPED_WEIGHTS", "YOLO_MODELS", "BlobConfig",
+    "DEFAULT_DETECTOR", "DETECTOR_NAMES", "FRAME_DETECTORS", "POLARITY_DEFAULTS", "SHIPPED_WEIGHTS", "YOLO_MODELS", "BlobConfig",
     "BlobDetector", "DetectionNoise", "Detector", "FrameDetector", "GroundTruthDetector", "TrainConfig", "YoloConfig",
     "YoloDetector", "as_frame", "gt_detections", "load_yolo", "make_detector", "shipped_weights", "train_yolo",
     "validate_detector",
@@ -49,6 +49,8 @@ __all__ = [
 #: Names accepted by :func:`make_detector`. ``trackpy`` is a peer (trackpy's locator, ``peers`` extra); ``gt``
 #: gives the labelled boxes of a video (optionally with noise) and reads no pixels.
 DETECTOR_NAMES: tuple[str, ...] = ("blob", "yolo", "trackpy", "gt")
+#: The detectors that read pixels (every name but ``gt``).
+FRAME_DETECTORS: tuple[str, ...] = tuple(name for name in DETECTOR_NAMES if name != "gt")
 #: The detector every command uses unless told otherwise.
 DEFAULT_DETECTOR = "blob"
 

@@ -324,7 +324,8 @@ class FrameDetector:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=total, unit="frame", desc=f"detect ({self.name})", leave=False)
-        parts: list[pd.DataFrame] = []
+        parts: list[pd.DataFrame] = []  # per-frame tables not yet merged
+        merged: list[pd.DataFrame] = []  # one table per _MERGE_EVERY frames
         batch: list[np.ndarray] = []
         indices: list[int] = []
         size = None
@@ -347,7 +348,8 @@ class FrameDetector:
                                 bar.update(len(done))
                         batch, indices = [], []
                         if len(parts) >= _MERGE_EVERY:  # one small table per frame costs more than its rows
-                            parts = [_concat(parts)]
+                            merged.append(_concat(parts))
+                            parts = []
                 finished = run.submit(batch, indices) if batch else []
                 for done in finished + run.finish():
                     parts.extend(done)
@@ -356,4 +358,4 @@ class FrameDetector:
             finally:
                 if bar is not None:
                     bar.close()
-        return _concat(parts)
+        return _concat(merged + parts)

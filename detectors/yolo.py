@@ -28,7 +28,7 @@ import pandas as pd
 
 from spermtrack._validate import Config
 from spermtrack.detectors.base import FrameDetector, detections_table, to_bgr
-from spermtrack.errors import InputError
+from spermtrack.errors import InputError, torch_file_kind
 
 __all__ = ["SHIPPED_CHECKPOINTS", "SHIPPED_WEIGHTS", "YOLO_MODELS", "YoloConfig", "YoloDetector",
            "checkpoint_calibration", "configure_offline", "load_yolo", "no_downloads", "resolve_weights",
@@ -40,7 +40,6 @@ YOLO_MODELS: tuple[str, ...] = ("yolov5n", "yolov5s", "yolov5m", "yolov5l", "yol
 SHIPPED_CHECKPOINTS: tuple[str, ...] = ("yolov5n_visem.pt", "yolov5n_synth.pt")
 #: The shipped checkpoint used when no weights are given.
 SHIPPED_WEIGHTS = "yolov5n_visem.pt"
-_OWNER = "YoloConfig"
 _HOW_TO_GET = ("train one with 'spermtrack train-detector DATASET --model yolov5n --out DIR' (it writes "
                "DIR/train/weights/best.pt; 'spermtrack synth' makes a synthetic DATASET), or omit --weights to use "
                f"the checkpoint shipped with spermtrack ({SHIPPED_WEIGHTS})")
@@ -216,10 +215,8 @@ def load_yolo(weights: str | os.PathLike):
                          path)
     if path.stat().st_size == 0:
         raise InputError(f"is empty (0 bytes), not a checkpoint: {_HOW_TO_GET}", path)
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):  # torch.save: a zip, or a legacy pickle
-        kind = "a text file" if all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "another format"
+    kind = torch_file_kind(path)
+    if kind is not None:
         raise InputError(f"is not a PyTorch checkpoint (it is {kind}): {_HOW_TO_GET}", path)
     _import_ultralytics()
     from ultralytics import YOLO

@@ -25,7 +25,7 @@ import importlib
 import os
 from pathlib import Path
 
-from spermtrack.errors import InputError
+from spermtrack.errors import InputError, torch_file_kind
 from spermtrack.regressors.base import (CATEGORY_SETS, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, FOUR, THREE, Regressor,
                                         VideoInputs, project_to_simplex, three_from_four)
 from spermtrack.regressors.split import kfold_by_video
@@ -97,10 +97,8 @@ def load_regressor(path: str | os.PathLike, *, expect: str | None = None) -> tup
     path = Path(path)
     if not path.is_file():
         raise InputError("no such checkpoint file", path)
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):  # torch.save: a zip, or a legacy pickle
-        kind = "a text file" if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "another format"
+    kind = torch_file_kind(path)
+    if kind is not None:
         raise InputError(f"is not a regressor checkpoint (it is {kind}; 'spermtrack regress train' writes model.pt)",
                          path)
     try:

@@ -31,15 +31,17 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from spermtrack.constants import GRADES
 from spermtrack.errors import InputError
+from spermtrack.eval.agreement import CATEGORIES
 
 __all__ = ["CATEGORY_SETS", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "FOUR", "THREE", "Regressor", "VideoInputs",
            "project_to_simplex", "three_from_four"]
 
 #: The lab's three WHO categories.
-THREE: tuple[str, ...] = ("progressive", "non_progressive", "immotile")
+THREE: tuple[str, ...] = CATEGORIES
 #: The four WHO grades.
-FOUR: tuple[str, ...] = ("a", "b", "c", "d")
+FOUR: tuple[str, ...] = GRADES
 #: The category sets a regressor can predict.
 CATEGORY_SETS: tuple[tuple[str, ...], ...] = (THREE, FOUR)
 CHECKPOINT_FORMAT = "spermtrack-regressor"

@@ -87,14 +87,14 @@ class AnalyzeConfig(Config):
 
     def __post_init__(self) -> None:
         from spermtrack._validate import calibration
-        from spermtrack.detectors import DETECTOR_NAMES
+        from spermtrack.detectors import FRAME_DETECTORS
         from spermtrack.kinematics import PRESETS
         from spermtrack.tracker import tracker_names
 
         calibration(self.fps if self.fps is not None else 50.0, self.um_per_px, owner="AnalyzeConfig")
         self._number("um_per_px")
         self._optional_number("fps")
-        self._choice("detector", tuple(d for d in DETECTOR_NAMES if d != "gt"))
+        self._choice("detector", FRAME_DETECTORS)
         if not isinstance(self.detector_options, dict):
             raise self._fail("detector_options", "a dict of options")
         self._choice("tracker", tracker_names())
@@ -332,12 +332,16 @@ def write_annotated_video(path: str | os.PathLike, video, tracks: pd.DataFrame, 
     return Path(path)
 
 
-def analyze_video(video, config: AnalyzeConfig, *, progress: bool = True) -> VideoAnalysis:
-    """Detect, track and grade one opened video (:func:`spermtrack.pipeline.run_pipeline`; see :func:`analyze`)."""
+def analyze_video(video, config: AnalyzeConfig, *, progress: bool = True,
+                  checksum: str | None = None) -> VideoAnalysis:
+    """Detect, track and grade one opened video (:func:`spermtrack.pipeline.run_pipeline`; see :func:`analyze`).
+
+    ``checksum`` is the input's :func:`input_checksum` when the caller has it already (it is not read twice).
+    """
     from spermtrack.pipeline import run_pipeline
 
     timings: dict[str, float] = {}
-    checksum = input_checksum(video)
+    checksum = checksum or input_checksum(video)
     result = run_pipeline(video, config.pipeline(), progress=progress, timings=timings)
     return VideoAnalysis(video_id=video.video_id, video=video, config=config, detections=result.detections,
                          tracks=result.tracks, kinematics=result.kinematics, summary=result.summary,

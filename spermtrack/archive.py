@@ -86,12 +86,13 @@ def analyze_one(path: str, out_dir: str, config: dict, progress: bool = False) -
     name = _name(Path(path))
     try:
         video = open_video(path, um_per_px=cfg.um_per_px, fps=cfg.fps, allow_truncated=cfg.allow_truncated)
-        done = _finished(Path(out_dir), cfg.key(input_checksum(video)))
+        checksum = input_checksum(video)
+        done = _finished(Path(out_dir), cfg.key(checksum))
         if done is not None:
             return _row(video.video_id, "skipped", done)
-        analysis = analyze_video(video, cfg, progress=progress)
+        analysis = analyze_video(video, cfg, progress=progress, checksum=checksum)
         analysis.write(out_dir, progress=progress)
-        return _row(video.video_id, "done", analysis.summary_record())
+        return _row(video.video_id, "done", {**analysis.summary, "input_sha256": checksum})
     except InputError as exc:
         return _row(name, "failed", error=str(exc))
     except OSError as exc:

@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from spermtrack.constants import VISEM_UM_PER_PX
-from spermtrack.detectors import DEFAULT_DETECTOR, DETECTOR_NAMES
+from spermtrack.detectors import DEFAULT_DETECTOR, FRAME_DETECTORS
 from spermtrack.errors import InputError
+from spermtrack.kinematics.config import PRESETS
 from spermtrack.tracker.registry import DEFAULT_TRACKER
 
 EXIT_INPUT_ERROR = 1
@@ -24,7 +25,6 @@ EXIT_INTERRUPTED = 130
 
 DEMO_DIR = "spermtrack-demo"
 #: Detectors that read frames (``gt`` is chosen with ``--detections gt``).
-_FRAME_DETECTORS = tuple(name for name in DETECTOR_NAMES if name != "gt")
 _TRACKER_HELP = ("spermtrack's tracker 'sperm' (default), its variants 'sperm_online', 'sort', 'iou_bytetrack', or a "
                  "peer: bytetrack, ocsort, botsort, sort-rf (roboflow trackers), ul-bytetrack, ul-botsort "
                  "(ultralytics), trackpy")
@@ -193,7 +193,7 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
                    help="'gt' (ground-truth boxes of INPUT) or a MOTChallenge det.txt file (default gt)")
     p.add_argument("--det-noise", default=None, metavar="SPEC",
                    help="noise for gt detections, e.g. 'jitter=0.5,miss=0.1,fp=2,seed=0'")
-    p.add_argument("--detector", choices=_FRAME_DETECTORS, default=None,
+    p.add_argument("--detector", choices=FRAME_DETECTORS, default=None,
                    help="detect on INPUT's frames with this detector instead of --detections")
     p.add_argument("--weights", type=Path, default=None, help="yolo: an ultralytics checkpoint (default: shipped)")
     p.add_argument("--imgsz", type=_positive_int, default=None, help="yolo: inference size in px")
@@ -375,7 +375,7 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
                        description="Run a frame detector on a VISEM-Tracking video folder, a video file or an "
                                    "image folder.")
     p.add_argument("input", type=Path, help="a VISEM-Tracking video folder, a video file or a folder of images")
-    p.add_argument("--detector", choices=_FRAME_DETECTORS, default=DEFAULT_DETECTOR,
+    p.add_argument("--detector", choices=FRAME_DETECTORS, default=DEFAULT_DETECTOR,
                    help="detector (default %(default)s)")
     p.add_argument("--weights", type=Path, default=None, help="yolo: an ultralytics checkpoint (default: shipped)")
     p.add_argument("--imgsz", type=_positive_int, default=None, help="yolo: inference size in px")
@@ -562,13 +562,13 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--um-per-px", type=_um_per_px, required=True,
                    help=f"pixel size in um (required; VISEM-Tracking: {VISEM_UM_PER_PX})")
     p.add_argument("--fps", type=_fps, default=None, help="frame rate (default: from the video container)")
-    p.add_argument("--detector", choices=_FRAME_DETECTORS, default=DEFAULT_DETECTOR,
+    p.add_argument("--detector", choices=FRAME_DETECTORS, default=DEFAULT_DETECTOR,
                    help="detector (default %(default)s)")
     p.add_argument("--weights", type=Path, default=None, help="yolo: a checkpoint (default: the shipped one)")
     p.add_argument("--polarity", choices=("auto", "bright", "dark"), default=None,
                    help="blob: bright heads (phase contrast), dark heads (bright field) or auto")
     p.add_argument("--tracker", default=DEFAULT_TRACKER, help=_TRACKER_HELP)
-    p.add_argument("--preset", choices=("who2021", "casa", "visem"), default="who2021",
+    p.add_argument("--preset", choices=PRESETS, default="who2021",
                    help="grading preset (default who2021)")
     p.add_argument("--no-video", action="store_true", help="do not write annotated.mp4")
     p.add_argument("--allow-truncated", action="store_true",
@@ -635,7 +635,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path(DEMO_DIR), help=f"output folder (default ./{DEMO_DIR})")
     p.add_argument("--seconds", type=_positive_float, default=10.0, help="length of the clip in s (default 10)")
     p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
-    p.add_argument("--detector", choices=_FRAME_DETECTORS, default=DEFAULT_DETECTOR,
+    p.add_argument("--detector", choices=FRAME_DETECTORS, default=DEFAULT_DETECTOR,
                    help="detector (default %(default)s)")
     p.add_argument("--tracker", default=DEFAULT_TRACKER, help=_TRACKER_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -805,10 +805,10 @@ def _add_crosscheck(sub: argparse._SubParsersAction) -> None:
                    help=f"regressors, comma-separated (default all): {_REGRESSOR_HELP}")
     p.add_argument("--margin", type=float, default=15.0,
                    help="list videos where tracking and a regressor differ by more points than this (default 15)")
-    p.add_argument("--detector", choices=_FRAME_DETECTORS, default=DEFAULT_DETECTOR,
+    p.add_argument("--detector", choices=FRAME_DETECTORS, default=DEFAULT_DETECTOR,
                    help="tracking path: detector (default %(default)s)")
     p.add_argument("--tracker", default=DEFAULT_TRACKER, help="tracking path: tracker (default %(default)s)")
-    p.add_argument("--preset", choices=("who2021", "casa", "visem"), default="who2021",
+    p.add_argument("--preset", choices=PRESETS, default="who2021",
                    help="tracking path: grading preset (default who2021)")
     p.set_defaults(func=cmd_crosscheck)
 

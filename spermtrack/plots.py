@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spermtrack.constants import GRADES
 from spermtrack.errors import InputError
 from spermtrack.eval.agreement import CATEGORIES, CATEGORY_LABELS, agreement
 
@@ -158,7 +159,7 @@ def _grade_of(kinematics: pd.DataFrame) -> np.ndarray:
     return kinematics["grade"].fillna("").astype(str).to_numpy() if len(kinematics) else np.zeros(0, str)
 
 
-_GRADE_ORDER = ("a", "b", "c", "d", "")
+_GRADE_ORDER = (*GRADES, "")  # "" = ungraded
 
 
 def trajectory_map(tracks: pd.DataFrame, kinematics: pd.DataFrame, *, width: int, height: int, um_per_px: float,
@@ -171,12 +172,13 @@ def trajectory_map(tracks: pd.DataFrame, kinematics: pd.DataFrame, *, width: int
     ax = fig.subplots()
     t = tracks[tracks["track_id"].to_numpy() >= 0]
     xcol, ycol = ("x_s", "y_s") if {"x_s", "y_s"} <= set(t.columns) else ("x", "y")
+    paths = {int(tid): grp[[xcol, ycol]].to_numpy() * um_per_px
+             for tid, grp in t.sort_values(["track_id", "frame"]).groupby("track_id", sort=True)}
     seen = set()
     for grade in _GRADE_ORDER:  # draw ungraded first would hide graded ones: draw in grade order, ungraded last
-        for tid, grp in t.groupby("track_id", sort=True):
-            if grades.get(int(tid), "") != grade:
+        for tid, xy in paths.items():
+            if grades.get(tid, "") != grade:
                 continue
-            xy = grp.sort_values("frame")[[xcol, ycol]].to_numpy() * um_per_px
             label = GRADE_NAMES[grade] if grade not in seen else None
             seen.add(grade)
             ax.plot(xy[:, 0], xy[:, 1], color=grade_colour_rgb(grade), lw=1.0 if grade else 0.6,

@@ -1,6 +1,5 @@
 """The pipeline end to end on a short synthetic clip: every detection kept, true grades recovered, timings."""
 
-import json
 
 import numpy as np
 import pytest

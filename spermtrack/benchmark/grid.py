@@ -46,12 +46,12 @@ def _names(value: str | Iterable[str], what: str) -> list[str]:
 
 def _plan_detectors(kind: str, requested: list[str], notes: list[str]) -> list[str]:
     """The detectors that can run on this kind of data set (others are skipped with a note)."""
-    from spermtrack.detectors import DETECTOR_NAMES
+    from spermtrack.detectors import FRAME_DETECTORS
 
     unknown = [d for d in requested if d not in DETECTORS]
     if unknown:
         raise InputError(f"unknown detector(s) {', '.join(unknown)}; choose from {', '.join(DETECTORS)}")
-    frame = [d for d in requested if d in DETECTOR_NAMES and d != "gt"]
+    frame = [d for d in requested if d in FRAME_DETECTORS]
     if kind == "mot":
         if frame:
             notes.append(f"detector(s) {', '.join(frame)} replaced by 'public': MOTChallenge sequences are scored "

@@ -73,7 +73,7 @@ class InputSettings(Config):
     preset: str = "who2021"
 
     def __post_init__(self) -> None:
-        from spermtrack.detectors import DETECTOR_NAMES
+        from spermtrack.detectors import FRAME_DETECTORS
         from spermtrack.kinematics import PRESETS
         from spermtrack.tracker import tracker_names
 
@@ -85,7 +85,7 @@ class InputSettings(Config):
         self._number("flow_gap_s", lo=0, lo_open=True, hi=60)
         self._number("flow_scale", lo=0, lo_open=True, hi=1)
         self._integer("flow_size", lo=8, hi=1024)
-        self._choice("detector", tuple(d for d in DETECTOR_NAMES if d != "gt"))
+        self._choice("detector", FRAME_DETECTORS)
         self._choice("tracker", tracker_names())
         self._choice("preset", PRESETS)
 

@@ -202,13 +202,21 @@ def _fmt(values: np.ndarray) -> list[str]:
     return out
 
 
+def _validated(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` checked as a tracks table when it has ``track_id``, else as a detections table."""
+    return validate_tracks(table) if "track_id" in table.columns else validate_detections(table)
+
+
 def format_mot(table: pd.DataFrame) -> str:
     """Format a contract table as MOTChallenge text; see :func:`write_mot`."""
+    return _mot_lines(_validated(table))
+
+
+def _mot_lines(table: pd.DataFrame) -> str:
+    """MOTChallenge text of a table already checked by :func:`_validated`."""
     if "track_id" in table.columns:
-        table = validate_tracks(table)
         ids = [str(int(i)) for i in table["track_id"].to_numpy()]
     else:
-        table = validate_detections(table)
         ids = ["-1"] * len(table)
     frame = [str(int(f) + 1) for f in table["frame"].to_numpy()]
     w, h = table["w"].to_numpy(), table["h"].to_numpy()
@@ -254,10 +262,10 @@ def write_mot(path: str | os.PathLike, table: pd.DataFrame) -> Path:
     InputError
         The table fails contract validation.
     """
-    table = validate_tracks(table) if "track_id" in table.columns else validate_detections(table)
+    table = _validated(table)
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for start in range(0, len(table), _WRITE_CHUNK):  # chunks: memory does not grow with the video
-            fh.write(format_mot(table.iloc[start:start + _WRITE_CHUNK]))
+            fh.write(_mot_lines(table.iloc[start:start + _WRITE_CHUNK]))
     return Path(path)
 
 
