@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from spermtrack.eval.detection import average_precision, detection_prf
+from spermtrack.eval.detection import average_precision, detection_prf, f1_by_threshold
 from spermtrack.eval.mot import mot_metrics
 
 DEFAULT_REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "visem_real"
@@ -94,10 +94,7 @@ def best_f1(dets: pd.DataFrame, truth: pd.DataFrame) -> tuple[float, float]:
     """
     if dets.empty:
         return float("nan"), float("nan")
-    thresholds = np.round(np.arange(1, 20) * 0.05, 2)
-    scored = [(detection_prf(truth, dets[dets["score"] >= t], max_dist=GATE_PX)["f1"], float(t))
-              for t in thresholds]
-    scored = [(f1, t) for f1, t in scored if np.isfinite(f1)]
+    scored = [(f1, t) for t, f1 in f1_by_threshold(truth, dets, max_dist=GATE_PX).items() if np.isfinite(f1)]
     return max(scored) if scored else (float("nan"), float("nan"))
 
 

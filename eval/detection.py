@@ -21,17 +21,21 @@ from spermtrack.errors import InputError
 __all__ = [
     "COCO_IOU_THRESHOLDS",
     "COCO_RECALL_POINTS",
+    "SCORE_THRESHOLDS",
     "assign_gated",
     "average_precision",
     "box_iou",
     "centre_distances",
     "detection_prf",
+    "f1_by_threshold",
     "frame_slices",
     "match_centres",
 ]
 
 #: COCO's IoU thresholds 0.50:0.05:0.95, built exactly as pycocotools builds them.
 COCO_IOU_THRESHOLDS: np.ndarray = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
+#: Score thresholds 0.05, 0.10, ..., 0.95 (detection scores are calibrated probabilities).
+SCORE_THRESHOLDS: tuple[float, ...] = tuple(float(t) for t in np.round(np.arange(1, 20) * 0.05, 2))
 #: COCO's 101 recall points 0:0.01:1 for interpolated AP.
 COCO_RECALL_POINTS: np.ndarray = np.linspace(0.0, 1.0, int(np.round((1.0 - 0.0) / 0.01)) + 1, endpoint=True)
 
@@ -321,6 +325,30 @@ def detection_prf(gt: pd.DataFrame, pred: pd.DataFrame, *, max_dist: float = 10.
         "fn": fn,
         "centre_error_median_px": float(np.median(dist)) if tp else float("nan"),
     }
+
+
+def f1_by_threshold(gt: pd.DataFrame, pred: pd.DataFrame, scores: np.ndarray | None = None, *,
+                    thresholds: Sequence[float] = SCORE_THRESHOLDS, max_dist: float = 10.0) -> dict[float, float]:
+    """F1 of the detections kept at each score threshold (:func:`detection_prf` per threshold).
+
+    Parameters
+    ----------
+    gt, pred : pandas.DataFrame
+        Detections tables.
+    scores : numpy.ndarray, optional
+        One score per row of ``pred`` (default ``pred["score"]``).
+    thresholds : sequence of float
+        Rows with ``score >= threshold`` are kept.
+    max_dist : float
+        Centre-distance gate in px.
+
+    Returns
+    -------
+    dict
+        threshold -> F1 (NaN where F1 is undefined).
+    """
+    scores = pred["score"].to_numpy() if scores is None else np.asarray(scores)
+    return {float(t): detection_prf(gt, pred[scores >= t], max_dist=max_dist)["f1"] for t in thresholds}
 
 
 # ----------------------------------------------------------------------------------------------------------------------

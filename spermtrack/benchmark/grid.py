@@ -24,7 +24,6 @@ from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.errors import InputError
 from spermtrack.io.atomic import check_output_folder, output_folder
 from spermtrack.eval.agreement import CATEGORIES
-from spermtrack.synth import true_percentages
 from spermtrack.schema import Recording
 
 __all__ = ["DETECTORS", "run_benchmark"]
@@ -146,12 +145,14 @@ def _percent(result_table: pd.DataFrame) -> dict[str, float]:
 def _reference(seq: BenchmarkSequence, data: BenchmarkData, config: Any, notes: list[str]) -> _Reference:
     from spermtrack.eval.kinematic import truth_reference
     from spermtrack.kinematics import analyze_tracks
+    from spermtrack.synth import true_percentages  # here, not at import: `evaluate` never needs the generator
 
     percent: dict[str, dict[str, float]] = {}
     if seq.truth_objects is not None:
         kin = truth_reference(seq.truth_objects, seq.ground_truth, alh_factor=config.alh_factor)
         kind = "truth"
-        percent["truth"] = {c: true_percentages(seq.truth_objects)[c] for c in CATEGORIES}
+        truth = true_percentages(seq.truth_objects)
+        percent["truth"] = {c: truth[c] for c in CATEGORIES}
     else:
         gt = seq.ground_truth
         rec = seq.recording

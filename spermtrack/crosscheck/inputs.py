@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +112,9 @@ class Prepared:
     """The :class:`~spermtrack.regressors.VideoInputs`."""
     tracking_percent: dict | None
     """The tracking path's sample summary percentages (``progressive``, ... in %), when computed."""
+    seconds: dict[str, float]
+    """Wall time of the two parts: ``pixels`` (frames and flow, one decoding pass) and ``kinematics``
+    (the tracking path), cache reads included."""
 
 
 def _frames_and_flow(video, settings: InputSettings, want_frames: bool, want_flow: bool,
@@ -164,13 +168,10 @@ def _tracking(video, settings: InputSettings) -> tuple[pd.DataFrame, dict]:
 
 
 def _save_npz(path: Path, **arrays: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    try:
+    from spermtrack.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:  # the temporary name ends in .npz too, so numpy keeps it
         np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _load_npz(path: Path, key: str) -> np.ndarray | None:
@@ -214,6 +215,7 @@ def prepare_inputs(video, settings: InputSettings, needs: set[str] | frozenset[s
         cache.mkdir(parents=True, exist_ok=True)
         stem = f"{video.video_id}-{input_checksum(video)[:16]}"
     frames = flow = kinematics = percent = None
+    start = time.perf_counter()
     if cache is not None and "frames" in needs:
         frames = _load_npz(cache / f"{stem}-frames-{settings.part_key('frames')}.npz", "frames")
     if cache is not None and "flow" in needs:
@@ -229,6 +231,8 @@ def prepare_inputs(video, settings: InputSettings, needs: set[str] | frozenset[s
             flow = new_flow
             if cache is not None:
                 _save_npz(cache / f"{stem}-flow-{settings.part_key('flow')}.npz", flow=flow)
+    seconds = {"pixels": time.perf_counter() - start}
+    start = time.perf_counter()
     if "kinematics" in needs:
         table = None if cache is None else cache / f"{stem}-tracks-{settings.part_key('tracks')}.csv"
         meta = None if table is None else table.with_suffix(".json")
@@ -243,6 +247,7 @@ def prepare_inputs(video, settings: InputSettings, needs: set[str] | frozenset[s
             if table is not None:
                 write_csv(table, kinematics)
                 write_json(meta, percent)
+    seconds["kinematics"] = time.perf_counter() - start
     step = max(1, round(settings.frame_step_s * video.recording.fps)) / video.recording.fps
     return Prepared(VideoInputs(video.video_id, frames=frames, frame_step_s=step, flow=flow, kinematics=kinematics),
-                    percent)
+                    percent, seconds)

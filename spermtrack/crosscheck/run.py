@@ -21,7 +21,6 @@ time to prepare its inputs (0 when cached).
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,31 +116,23 @@ def run_crosscheck(dataset: str | os.PathLike, out_dir: str | os.PathLike, *,
     classes = {m: regressor_class(m) for m in models}
     check_output_folder(out_dir)
     data = open_regression_data(dataset, clinical_csv=clinical_csv)
-    kfold_by_video(data.video_ids, folds, seed=seed)  # fewer videos than folds: refuse before any work
+    split = kfold_by_video(data.video_ids, folds, seed=seed)  # fewer videos than folds: refuse before any work
     settings = settings or (InputSettings.quick() if quick else InputSettings())
     cache = default_cache_dir() if cache_dir is None else cache_dir
-    seconds: dict[str, float] = {}
-    start = time.perf_counter()
-    prepared = prepare_all(data, settings, {"kinematics"}, um_per_px=um_per_px, cache_dir=cache, progress=progress)
-    seconds[TRACKING] = time.perf_counter() - start
     needs = {n for c in classes.values() for n in c.needs} - {"kinematics"}
-    start = time.perf_counter()
-    if needs:
-        more = prepare_all(data, settings, needs | {"kinematics"}, um_per_px=um_per_px, cache_dir=cache,
+    prepared = prepare_all(data, settings, needs | {"kinematics"}, um_per_px=um_per_px, cache_dir=cache,
                            progress=progress)
-        prepared = more
-    inputs_s = time.perf_counter() - start
+    seconds = {TRACKING: sum(p.seconds["kinematics"] for p in prepared.values())}
+    inputs_s = sum(p.seconds["pixels"] for p in prepared.values())
     truth = data.percent()
     columns = {f"truth_{c}": truth[c] for c in THREE}
     tracking = pd.DataFrame({v: prepared[v].tracking_percent for v in data.video_ids}).T
-    for c in THREE:
-        columns[f"{TRACKING}_{c}"] = pd.to_numeric(tracking[c], errors="coerce").astype(float)
     errors, per_video_all = [], {}
     sources = {TRACKING: tracking[list(THREE)].apply(pd.to_numeric, errors="coerce").astype(float)}
-    cv_folds = None
+    for c in THREE:
+        columns[f"{TRACKING}_{c}"] = sources[TRACKING][c]
     for name, cls in classes.items():
         cv = cross_validate(name, prepared, data, folds=folds, seed=seed, quick=quick, progress=progress)
-        cv_folds = cv.folds
         seconds[name] = cv.seconds + (inputs_s * len(set(cls.needs) & needs) / max(1, len(needs)))
         sources[name] = cv.percent()
         for c in THREE:
@@ -157,7 +148,8 @@ def run_crosscheck(dataset: str | os.PathLike, out_dir: str | os.PathLike, *,
     errors = pd.DataFrame(errors)
     disagreements = _disagreements(table, [m for m in models if m != "zeror"], THREE, margin)
     record = {"dataset": str(data.root), "clinical_csv": str(data.clinical_csv), "videos": data.video_ids,
-              "categories": list(data.categories), "models": list(models), "folds": cv_folds, "n_folds": folds,
+              "categories": list(data.categories), "models": list(models),
+              "folds": [[data.video_ids[i] for i in test] for _, test in split], "n_folds": folds,
               "seed": seed, "margin": margin, "quick": quick, "inputs": settings.to_dict(), "um_per_px": um_per_px,
               "notes": list(data.notes), "seconds": {k: round(v, 2) for k, v in seconds.items()}}
     result = CrosscheckResult(table, errors, disagreements, record)

@@ -40,7 +40,7 @@ from spermtrack.io.video import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, frame_number, i
 from spermtrack.schema import (CLASS_NAMES, DETECTION_COLUMNS, GT_COLUMNS, Recording, empty_detections,
                                validate_ground_truth)
 
-__all__ = ["VisemVideo", "is_video_input", "list_inputs", "list_videos", "open_video", "read_visem_video", "read_labels_ftid", "read_labels",
+__all__ = ["VisemVideo", "find_video_file", "is_video_input", "list_inputs", "list_videos", "open_video", "read_visem_video", "read_labels_ftid", "read_labels",
            "read_synthetic_truth", "read_train_tracks", "parse_label_text", "label_lines", "remove_stale_frame_files",
            "write_frame_files", "write_synthetic_truth", "COORD_TOLERANCE", "DEFAULT_UM_PER_PX"]
 
@@ -174,7 +174,14 @@ def list_videos(root: str | os.PathLike) -> list[Path]:
     return found
 
 
-def _find_video_file(folder: Path) -> Path | None:
+def find_video_file(folder: Path) -> Path | None:
+    """The clip of a video folder: ``<folder name>.<ext>``, else its only video file, else None.
+
+    Raises
+    ------
+    InputError
+        Several video files and none named after the folder.
+    """
     for suffix in VIDEO_SUFFIXES:
         candidate = folder / f"{folder.name}{suffix}"
         if candidate.is_file():
@@ -227,7 +234,7 @@ def read_visem_video(folder: str | os.PathLike, *, um_per_px: float = DEFAULT_UM
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("does not exist" if not folder.exists() else "is not a folder", folder)
-    video_path = _find_video_file(folder)
+    video_path = find_video_file(folder)
     images = _image_files(folder)
     images_dir = folder / "images" if images else None
 

@@ -36,8 +36,8 @@ import numpy as np
 from spermtrack._validate import Config
 from spermtrack.constants import CLASS_NAMES, VISEM_VAL_VIDEOS
 from spermtrack.errors import InputError
-from spermtrack.io.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, frame_number, iter_frames, list_images, probe_video
-from spermtrack.io.visem import list_videos, read_labels, read_labels_ftid
+from spermtrack.io.video import IMAGE_SUFFIXES, frame_number, iter_frames, list_images, probe_video
+from spermtrack.io.visem import find_video_file, list_videos, read_labels, read_labels_ftid
 
 __all__ = ["PAPER_VAL_VIDEOS", "ConvertConfig", "VideoSelection", "choose_val_videos", "convert_visem_to_yolo",
            "write_yolo_dataset", "yolo_label_text"]
@@ -224,10 +224,7 @@ def _frame_sources(folder: Path) -> tuple[dict[int, Path], Path | None]:
     images = folder / "images"
     if images.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES for p in images.iterdir()):
         return {frame_number(p): p for p in list_images(images)}, None
-    videos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
-    preferred = [p for p in videos if p.stem == folder.name]
-    video = (preferred or videos or [None])[0]
-    return {}, video
+    return {}, find_video_file(folder)
 
 
 def _write_video_frames(video: Path, wanted: list[int], folder_id: str, dest: Path) -> dict[int, Path]:

@@ -237,7 +237,7 @@ def fit_blob_score_model(detections, truth, *, max_dist: float = 10.0, source: s
     """
     from spermtrack.detectors.blob import BLOB_FEATURES, BlobScoreModel
     from spermtrack.detectors.calibrate import fit_logistic
-    from spermtrack.eval.detection import detection_prf, match_centres
+    from spermtrack.eval.detection import f1_by_threshold, match_centres
 
     detections = detections.reset_index(drop=True)
     truth = truth.reset_index(drop=True)
@@ -251,8 +251,7 @@ def fit_blob_score_model(detections, truth, *, max_dist: float = 10.0, source: s
     model = BlobScoreModel(features=BLOB_FEATURES, weights=tuple(weights), intercept=float(beta[-1]),
                            min_score=0.5, source=source)
     score = model.score(values)
-    f1 = {t: detection_prf(truth, detections[score >= t], max_dist=max_dist)["f1"]
-          for t in np.round(np.arange(0.05, 0.951, 0.05), 2)}
+    f1 = f1_by_threshold(truth, detections, score, max_dist=max_dist)
     best = max(f1, key=lambda t: (f1[t], -abs(t - 0.5)))
     return BlobScoreModel(features=BLOB_FEATURES, weights=model.weights, intercept=model.intercept,
                           min_score=float(best), source=f"{source}; F1 {f1[best]:.3f} at {best:.2f}")

@@ -63,17 +63,15 @@ class SelfTrainConfig(Config):
 
 def _clip(video: Path) -> tuple[Path, str]:
     """The video file and id of a video file or VISEM-Tracking video folder."""
-    from spermtrack.io.video import VIDEO_SUFFIXES
+    from spermtrack.io.visem import find_video_file
 
     if video.is_file():
         return video, video.stem
     if video.is_dir():
-        clips = sorted(p for p in video.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-        named = [p for p in clips if p.stem == video.name]
-        if named or len(clips) == 1:
-            return (named or clips)[0], video.name
-        raise InputError("holds no single video file to self-train on" if not clips else
-                         f"holds several video files and none is named {video.name}.mp4", video)
+        clip = find_video_file(video)
+        if clip is None:
+            raise InputError("holds no video file to self-train on", video)
+        return clip, video.name
     raise InputError("does not exist", video)
 
 

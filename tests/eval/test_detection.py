@@ -18,6 +18,7 @@ from spermtrack.eval.detection import (
     box_iou,
     centre_distances,
     detection_prf,
+    f1_by_threshold,
     match_centres,
 )
 
@@ -87,6 +88,16 @@ def test_detection_prf_hand_cases():
     no_gt = detection_prf(dets([]), half)
     assert no_gt["precision"] == 0 and math.isnan(no_gt["recall"])
     assert all(math.isnan(detection_prf(dets([]), dets([]))[k]) for k in ("precision", "recall", "f1"))
+
+
+def test_f1_by_threshold_keeps_rows_at_or_above_each_threshold():
+    gt = dets([(0, 0, 0, 4, 4), (0, 20, 0, 4, 4)])
+    pred = dets([(0, 0, 0, 4, 4), (0, 20, 0, 4, 4), (0, 60, 60, 4, 4)]).assign(score=[0.9, 0.3, 0.5])
+    f1 = f1_by_threshold(gt, pred, thresholds=(0.1, 0.3, 0.4, 0.6, 0.95))
+    # all 3 kept: 2 TP 1 FP; 0.4: 1 TP 1 FP 1 FN; 0.6: 1 TP 1 FN; 0.95: none kept
+    assert f1 == {0.1: pytest.approx(0.8), 0.3: pytest.approx(0.8), 0.4: 0.5, 0.6: pytest.approx(2 / 3), 0.95: 0.0}
+    flipped = f1_by_threshold(gt, pred, scores=1.0 - pred["score"].to_numpy(), thresholds=(0.6,))
+    assert flipped == {0.6: pytest.approx(2 / 3)}  # scores given apart from the table: only the 0.3 row (0.7) kept
 
 
 def test_detection_input_errors():
