@@ -30,7 +30,7 @@ import numpy as np
 
 from spermtrack.errors import InputError
 
-__all__ = ["Config", "boolean", "calibration", "check_names", "choice", "integer", "number"]
+__all__ = ["Config", "boolean", "calibration", "check_names", "choice", "integer", "number", "physical"]
 
 
 def _fail(owner: str, field: str, what: str, value: object) -> InputError:
@@ -95,9 +95,11 @@ def choice(owner: str, field: str, value: object, choices: Sequence[str]) -> str
     return value
 
 
-def calibration(fps: object, um_per_px: object, *, owner: str = "calibration") -> tuple[float, float]:
-    """``(fps, um_per_px)`` as floats within :data:`~spermtrack.constants.FPS_RANGE` and
-    :data:`~spermtrack.constants.UM_PER_PX_RANGE` (ranges that make physical sense for sperm videos).
+def physical(owner: str, field: str, value: object) -> float:
+    """One calibration quantity, ``fps`` or ``um_per_px``, as a float within its physical range.
+
+    The ranges are :data:`~spermtrack.constants.FPS_RANGE` and :data:`~spermtrack.constants.UM_PER_PX_RANGE`
+    (ranges that make physical sense for sperm videos).
 
     Raises
     ------
@@ -106,17 +108,19 @@ def calibration(fps: object, um_per_px: object, *, owner: str = "calibration") -
     """
     from spermtrack.constants import FPS_RANGE, UM_PER_PX_RANGE
 
-    out = []
-    for field, value, (lo, hi), unit in (("fps", fps, FPS_RANGE, "frames/s"),
-                                         ("um_per_px", um_per_px, UM_PER_PX_RANGE, "um per pixel")):
-        if value is None:
-            raise InputError(f"{owner}.{field} is required (calibration is never guessed)")
-        v = number(owner, field, value, lo=0, lo_open=True)
-        if not lo <= v <= hi:
-            raise InputError(f"{owner}.{field} must be between {lo:g} and {hi:g} {unit} for a microscope video of "
-                             f"sperm, got {value!r}")
-        out.append(v)
-    return out[0], out[1]
+    (lo, hi), unit = {"fps": (FPS_RANGE, "frames/s"), "um_per_px": (UM_PER_PX_RANGE, "um per pixel")}[field]
+    if value is None:
+        raise InputError(f"{owner}.{field} is required (calibration is never guessed)")
+    v = number(owner, field, value, lo=0, lo_open=True)
+    if not lo <= v <= hi:
+        raise InputError(f"{owner}.{field} must be between {lo:g} and {hi:g} {unit} for a microscope video of "
+                         f"sperm, got {value!r}")
+    return v
+
+
+def calibration(fps: object, um_per_px: object, *, owner: str = "calibration") -> tuple[float, float]:
+    """``(fps, um_per_px)`` as floats within their physical ranges (:func:`physical`, fps first)."""
+    return physical(owner, "fps", fps), physical(owner, "um_per_px", um_per_px)
 
 
 def check_names(owner: str, given: Iterable[str], valid: Iterable[str]) -> None:

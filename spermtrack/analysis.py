@@ -86,12 +86,14 @@ class AnalyzeConfig(Config):
     allow_truncated: bool = False
 
     def __post_init__(self) -> None:
-        from spermtrack._validate import calibration
+        from spermtrack._validate import physical
         from spermtrack.detectors import FRAME_DETECTORS
         from spermtrack.kinematics import PRESETS
         from spermtrack.tracker import tracker_names
 
-        calibration(self.fps if self.fps is not None else 50.0, self.um_per_px, owner="AnalyzeConfig")
+        if self.fps is not None:  # None: read from the container
+            physical("AnalyzeConfig", "fps", self.fps)
+        physical("AnalyzeConfig", "um_per_px", self.um_per_px)
         self._number("um_per_px")
         self._optional_number("fps")
         self._choice("detector", FRAME_DETECTORS)

@@ -40,28 +40,26 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _fps(text: str) -> float:
-    """A frame rate within the physical range of :data:`spermtrack.constants.FPS_RANGE`."""
-    from spermtrack._validate import calibration
+def _physical(field: str, option: str, what: str):
+    """An argparse type: a number within the physical range of ``field`` (:func:`spermtrack._validate.physical`)."""
 
-    value = _positive_float(text)
-    try:
-        calibration(value, VISEM_UM_PER_PX, owner="--fps")
-    except InputError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("--fps.fps ")) from None
-    return value
+    def parse(text: str) -> float:
+        from spermtrack._validate import physical
+
+        value = _positive_float(text)
+        try:
+            physical(option, field, value)
+        except InputError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{option}.{field} ")) from None
+        return value
+
+    parse.__doc__ = what
+    return parse
 
 
-def _um_per_px(text: str) -> float:
-    """A pixel size within :data:`spermtrack.constants.UM_PER_PX_RANGE`."""
-    from spermtrack._validate import calibration
-
-    value = _positive_float(text)
-    try:
-        calibration(50.0, value, owner="--um-per-px")
-    except InputError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("--um-per-px.um_per_px ")) from None
-    return value
+_fps = _physical("fps", "--fps", "A frame rate within the physical range of :data:`spermtrack.constants.FPS_RANGE`.")
+_um_per_px = _physical("um_per_px", "--um-per-px",
+                       "A pixel size within :data:`spermtrack.constants.UM_PER_PX_RANGE`.")
 
 
 def _positive_int(text: str) -> int:

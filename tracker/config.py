@@ -50,7 +50,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from spermtrack._validate import Config, calibration, check_names, number
+from spermtrack._validate import Config, check_names, number, physical
 from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.errors import InputError
 
@@ -303,8 +303,9 @@ def get_config(name: str | TrackerConfig = "sperm", *, fps: float | None = None,
 
 
 def _rescale(values: dict[str, Any], *, fps: float | None, um_per_px: float | None) -> dict[str, Any]:
-    calibration(REFERENCE_FPS if fps is None else fps, REFERENCE_UM_PER_PX if um_per_px is None else um_per_px,
-                owner="tracker")
+    for field, value in (("fps", fps), ("um_per_px", um_per_px)):
+        if value is not None:
+            physical("tracker", field, value)
     time_k = REFERENCE_FPS / fps if fps is not None else 1.0
     space_k = REFERENCE_UM_PER_PX / um_per_px if um_per_px is not None else 1.0
     out = dict(values)

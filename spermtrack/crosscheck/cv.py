@@ -16,7 +16,7 @@ import pandas as pd
 
 from spermtrack.constants import VISEM_UM_PER_PX
 
-__all__ = ["CVResult", "agreement_table", "cross_validate", "prepare_all"]
+__all__ = ["CVResult", "agreement_table", "cross_validate", "prepare_all", "seeded_regressor"]
 
 
 @dataclass
@@ -97,7 +97,7 @@ def cross_validate(name: str, prepared: dict, data, *, folds: int, seed: int = 0
     """
     from tqdm.auto import tqdm
 
-    from spermtrack.regressors import kfold_by_video, make_regressor
+    from spermtrack.regressors import kfold_by_video
 
     ids = data.video_ids
     inputs = [prepared[v].inputs for v in ids]
@@ -106,8 +106,7 @@ def cross_validate(name: str, prepared: dict, data, *, folds: int, seed: int = 0
     pred = np.full(y.shape, np.nan)
     start = time.perf_counter()
     for train, test in tqdm(split, desc=f"{name}: folds", unit="fold", disable=not progress, leave=False):
-        extra = {"seed": seed} if "seed" in _fields(name) else {}
-        model = make_regressor(name, data.categories, quick=quick, **{**extra, **options})
+        model = seeded_regressor(name, data.categories, seed=seed, quick=quick, **options)
         model.fit([inputs[i] for i in train], y[train], progress=progress)
         pred[test] = model.predict([inputs[i] for i in test])
     seconds = time.perf_counter() - start
@@ -115,10 +114,12 @@ def cross_validate(name: str, prepared: dict, data, *, folds: int, seed: int = 0
     return CVResult(name, table, seconds, [[ids[i] for i in test] for _, test in split])
 
 
-def _fields(name: str) -> tuple[str, ...]:
-    from spermtrack.regressors import regressor_class
+def seeded_regressor(name: str, categories, *, seed: int, quick: bool = False, **options):
+    """:func:`~spermtrack.regressors.make_regressor` with ``seed`` passed to the models that take one."""
+    from spermtrack.regressors import make_regressor, regressor_class
 
-    return regressor_class(name).Config.field_names()
+    extra = {"seed": seed} if "seed" in regressor_class(name).Config.field_names() else {}
+    return make_regressor(name, categories, quick=quick, **{**extra, **options})
 
 
 def agreement_table(predicted_pct: pd.DataFrame, truth_pct: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -67,13 +67,13 @@ def train_regressor(dataset: str | os.PathLike, out_dir: str | os.PathLike, *, m
     dict
         The ``regress.json`` record (with ``metrics``).
     """
-    from spermtrack.crosscheck.cv import agreement_table, cross_validate, prepare_all
+    from spermtrack.crosscheck.cv import agreement_table, cross_validate, prepare_all, seeded_regressor
     from spermtrack.crosscheck.data import open_regression_data
     from spermtrack.crosscheck.inputs import InputSettings
     from spermtrack.io.atomic import check_output_folder, output_folder, write_csv, write_json
     from spermtrack.plots import plot_agreement
     from spermtrack.provenance import provenance
-    from spermtrack.regressors import kfold_by_video, make_regressor, regressor_class
+    from spermtrack.regressors import kfold_by_video, regressor_class
 
     cls = regressor_class(model)
     check_output_folder(out_dir)
@@ -88,8 +88,7 @@ def train_regressor(dataset: str | os.PathLike, out_dir: str | os.PathLike, *, m
     truth = data.percent()
     per_video, metrics = agreement_table(cv.percent(), truth)
     start = time.perf_counter()
-    extra = {"seed": seed} if "seed" in cls.Config.field_names() else {}
-    final = make_regressor(model, data.categories, quick=quick, **{**extra, **options})
+    final = seeded_regressor(model, data.categories, seed=seed, quick=quick, **options)
     final.fit([prepared[v].inputs for v in data.video_ids], data.targets.to_numpy(), progress=progress)
     fit_s = time.perf_counter() - start
     record = {"model": model, "dataset": str(data.root), "clinical_csv": str(data.clinical_csv),
