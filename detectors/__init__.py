@@ -40,7 +40,7 @@ from spermtrack.detectors.yolo import (SHIPPED_WEIGHTS, YOLO_MODELS, YoloConfig,
 from spermtrack.errors import InputError
 
 __all__ = [
-    "DEFAULT_DETECTOR", "DETECTOR_NAMES", "FRAME_DETECTORS", "POLARITY_DEFAULTS", "SHIPPED_WEIGHTS", "YOLO_MODELS", "BlobConfig",
+    "DEFAULT_DETECTOR", "DETECTOR_NAMES", "DETECTOR_OPTIONS", "detector_options", "FRAME_DETECTORS", "POLARITY_DEFAULTS", "SHIPPED_WEIGHTS", "YOLO_MODELS", "BlobConfig",
     "BlobDetector", "DetectionNoise", "Detector", "FrameDetector", "GroundTruthDetector", "TrainConfig", "YoloConfig",
     "YoloDetector", "as_frame", "gt_detections", "load_yolo", "make_detector", "shipped_weights", "train_yolo",
     "validate_detector",
@@ -53,6 +53,41 @@ DETECTOR_NAMES: tuple[str, ...] = ("blob", "yolo", "trackpy", "gt")
 FRAME_DETECTORS: tuple[str, ...] = tuple(name for name in DETECTOR_NAMES if name != "gt")
 #: The detector every command uses unless told otherwise.
 DEFAULT_DETECTOR = "blob"
+#: The options each detector takes (of those the commands offer); any other given option does not apply.
+#: ``public`` stands for detections read from a file (MOTChallenge det.txt): nothing to set.
+DETECTOR_OPTIONS: dict[str, tuple[str, ...]] = {"blob": ("polarity",), "yolo": ("weights", "imgsz"),
+                                                "trackpy": ("polarity",), "gt": ("noise",), "public": ()}
+
+
+def detector_options(name: str, **values) -> dict:
+    """The options in ``values`` that detector ``name`` takes, with the unset (``None``) ones left out.
+
+    Parameters
+    ----------
+    name : str
+        A detector name (:data:`DETECTOR_NAMES`).
+    **values
+        Option values as given, ``None`` for an option that was not given.
+
+    Returns
+    -------
+    dict
+        The given options that apply to ``name``, ready for :func:`make_detector`.
+
+    Raises
+    ------
+    InputError
+        An option was given that ``name`` does not take (it would be silently ignored).
+    """
+    if name not in DETECTOR_OPTIONS:
+        raise InputError(f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")
+    given = {k: v for k, v in values.items() if v is not None}
+    foreign = [k for k in given if k not in DETECTOR_OPTIONS[name]]
+    if foreign:
+        takers = {k: [d for d, opts in DETECTOR_OPTIONS.items() if k in opts] for k in foreign}
+        what = "; ".join(f"{k} applies to {' and '.join(takers[k]) or 'no detector'} only" for k in foreign)
+        raise InputError(f"detector {name} does not take {', '.join(foreign)} ({what})")
+    return given
 
 
 def make_detector(name: str = DEFAULT_DETECTOR, **options):

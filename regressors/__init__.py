@@ -87,8 +87,10 @@ def load_regressor(path: str | os.PathLike, *, expect: str | None = None) -> tup
     Raises
     ------
     InputError
-        Missing or unreadable file, not a spermtrack regressor checkpoint, another format version,
-        or another model than ``expect``.
+        One line naming the file: missing or unreadable file, not a spermtrack regressor checkpoint,
+        another format version, another model than ``expect``, an unknown model name, categories or
+        settings the model does not take, or a fitted state that is missing, empty or does not fit the
+        model (missing or unknown entries, wrong shapes, NaN).
     """
     import pickle
 
@@ -118,9 +120,35 @@ def load_regressor(path: str | os.PathLike, *, expect: str | None = None) -> tup
     name = payload.get("model")
     if expect is not None and name != expect:
         raise InputError(f"holds a {name!r} model, not {expect!r}", path)
-    if name not in REGRESSORS:
+    if not isinstance(name, str) or name not in REGRESSORS:
         raise InputError(f"holds an unknown model {name!r} (known: {', '.join(REGRESSORS)})", path)
-    model = regressor_class(name)(tuple(payload["categories"]), **payload["config"])
-    model._load_state(payload["state"])
+    damaged = "the file is damaged or was edited: train the model again"
+    categories, config = payload.get("categories"), payload.get("config")
+    if not isinstance(categories, (list, tuple)) or tuple(categories) not in CATEGORY_SETS:
+        raise InputError(f"holds model {name!r} with categories {categories!r}, not {list(THREE)} or "
+                         f"{list(FOUR)}: {damaged}", path)
+    if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+        raise InputError(f"holds model {name!r} without its settings: {damaged}", path)
+    inputs = payload.get("inputs")
+    if inputs is not None and not isinstance(inputs, dict):
+        raise InputError(f"holds model {name!r}, whose input settings are not a dict: {damaged}", path)
+    state = payload.get("state")
+    if not isinstance(state, dict) or not state:
+        what = "no" if state is None else "an empty" if isinstance(state, dict) and not state else "a malformed"
+        raise InputError(f"holds model {name!r} with {what} fitted state: {damaged}", path)
+    try:
+        model = regressor_class(name)(tuple(categories), **config)
+    except InputError as exc:
+        raise InputError(f"holds model {name!r} with settings it does not take ({exc}): {damaged}", path) from None
+    try:
+        model._load_state(state)
+    except InputError as exc:
+        raise InputError(f"holds model {name!r}, whose fitted state does not fit it: {exc}; {damaged}",
+                         path) from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as exc:
+        detail = f"no {exc.args[0]!r}" if isinstance(exc, KeyError) and exc.args else (
+            (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120])
+        raise InputError(f"holds model {name!r}, whose fitted state does not fit it ({detail}): {damaged}",
+                         path) from None
     model.fitted = True
-    return model, dict(payload.get("inputs") or {})
+    return model, dict(inputs or {})

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spermtrack.regressors.base import Regressor, VideoInputs
-from spermtrack.regressors.torchfit import CNNConfig, predict_videos, train_network
+from spermtrack.regressors.torchfit import CNNConfig, load_weights, predict_videos, train_network
 
 __all__ = ["AEFeatConfig", "AutoencoderFeatures", "feature_image"]
 
@@ -107,6 +107,10 @@ class AutoencoderFeatures(Regressor):
     Config = AEFeatConfig
     quick = {"epochs": 1, "batch": 4, "ae_epochs": 1, "ae_frames": 4, "window": 4, "windows": 2}
 
+    def frames_needed(self) -> int:
+        """A feature image tiles the codes of ``window`` consecutive frames."""
+        return max(2, self.config.window)
+
     def _codes(self, frames: np.ndarray):
         import torch
 
@@ -174,10 +178,10 @@ class AutoencoderFeatures(Regressor):
 
     def _load_state(self, state: dict) -> None:
         self.ae_ = _autoencoder(self.config.code_channels)
-        self.ae_.load_state_dict(state["autoencoder"])
+        load_weights(self.ae_, self._state_entry(state, "autoencoder"), "autoencoder")
         self.ae_.eval()
         self.net_ = _network(len(self.categories), self.config.code_channels)
-        self.net_.load_state_dict(state["net"])
+        load_weights(self.net_, self._state_entry(state, "net"), "net")
         self.net_.eval()
-        self.ae_loss_ = float(state.get("ae_loss", math.nan))
+        self.ae_loss_ = float(self._state_array(state, "ae_loss", ())) if "ae_loss" in state else math.nan
         self.losses_ = list(state.get("losses", []))

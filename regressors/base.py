@@ -17,7 +17,9 @@ Checkpoints
 ``{"format": "spermtrack-regressor", "version": 1, "model": name, "categories": [...], "config": {...},
 "inputs": {...}, "state": {...}, "info": {...}}``; :func:`load_regressor` reads it with
 ``torch.load(..., weights_only=True)`` (nothing in the file can run code) and refuses, in one line,
-a file that is not such a checkpoint, of another format version, or of another model than asked.
+a file that is not such a checkpoint, of another format version, or of another model than asked, and a
+checkpoint whose model name, categories, settings or fitted state are malformed or do not fit each
+other (each model's ``_load_state`` checks the names, shapes and values of its state).
 """
 
 from __future__ import annotations
@@ -167,6 +169,14 @@ class Regressor:
             return np.zeros((0, len(self.categories)))
         return project_to_simplex(np.asarray(self._predict(list(inputs)), dtype=np.float64))
 
+    def frames_needed(self) -> int:
+        """Frames of :attr:`VideoInputs.frames` one prediction needs (for a model that reads ``frames``).
+
+        2 by default (the fewest that show motion); a model that reads clips or windows of frames says
+        how long they are.
+        """
+        return 2
+
     def save(self, path: str | os.PathLike, *, inputs: dict | None = None, info: dict | None = None) -> Path:
         """Write the checkpoint (see the module notes), atomically.
 
@@ -214,9 +224,36 @@ class Regressor:
         raise NotImplementedError
 
     def _load_state(self, state: dict) -> None:
+        """Set the fitted parameters from :meth:`state`'s output; raise InputError saying what does not fit."""
         raise NotImplementedError
 
     # ----------------------------------------------------------------------------------- checks
+    @staticmethod
+    def _state_entry(state: dict, key: str) -> Any:
+        """``state[key]``; InputError naming what the state holds when it is missing."""
+        if key not in state:
+            raise InputError(f"its state has no {key!r} (it holds {', '.join(map(repr, state)) or 'nothing'})")
+        return state[key]
+
+    def _state_array(self, state: dict, key: str, shape: tuple[int, ...]) -> np.ndarray:
+        """``state[key]`` (a tensor or a list) as a finite float64 array of ``shape``.
+
+        Raises
+        ------
+        InputError
+            The key is missing, the value is not numeric, has another shape or holds NaN or infinity.
+        """
+        value = self._state_entry(state, key)
+        try:
+            array = np.asarray(value.numpy() if hasattr(value, "numpy") else value, dtype=np.float64)
+        except (TypeError, ValueError, RuntimeError):
+            raise InputError(f"its state's {key!r} is not an array of numbers") from None
+        if array.shape != tuple(shape):
+            raise InputError(f"its state's {key!r} has shape {array.shape}, the model needs {tuple(shape)}")
+        if not np.isfinite(array).all():
+            raise InputError(f"its state's {key!r} holds NaN or infinite values")
+        return array
+
     def _check_targets(self, targets: np.ndarray, n: int) -> np.ndarray:
         y = np.asarray(targets, dtype=np.float64)
         if y.shape != (n, len(self.categories)):

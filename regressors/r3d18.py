@@ -112,6 +112,10 @@ class R3D18(OneNetwork, Regressor):
     Config = R3D18Config
     quick = {"epochs": 1, "batch": 2, "clips_per_video": 1, "eval_clips": 2, "clip_frames": 4, "crop": 32}
 
+    def frames_needed(self) -> int:
+        """A clip is ``clip_frames`` frames long."""
+        return self.config.clip_frames
+
     def _fit(self, inputs: list[VideoInputs], targets: np.ndarray, *, progress: bool) -> None:
         import torch
 

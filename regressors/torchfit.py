@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from spermtrack._validate import Config
+from spermtrack.errors import InputError
 
-__all__ = ["CNNConfig", "OneNetwork", "predict_videos", "train_network"]
+__all__ = ["CNNConfig", "OneNetwork", "load_weights", "predict_videos", "train_network"]
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,51 @@ def predict_videos(net, batches, n_videos: int, k: int) -> np.ndarray:
         return sums / counts[:, None]
 
 
+def load_weights(net, weights, what: str = "net") -> None:
+    """Load ``weights`` (a ``state_dict``) into ``net`` once they are known to fit it.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+    weights : object
+        What the checkpoint holds for this network.
+    what : str
+        The state's name for the network, for messages.
+
+    Raises
+    ------
+    InputError
+        ``weights`` is not a non-empty dict of tensors; names are missing or unexpected; a tensor has
+        another shape than the network's; a floating-point tensor holds NaN or infinity. One line that
+        counts each kind of problem and names the first, instead of torch's list of every key.
+    """
+    import torch
+
+    if not isinstance(weights, dict) or not weights:
+        raise InputError(f"its state's {what!r} is {'empty' if isinstance(weights, dict) else 'not a set of weights'}")
+    expected = net.state_dict()
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    wrong = [k for k in expected if k in weights and (not isinstance(weights[k], torch.Tensor)
+                                                      or tuple(weights[k].shape) != tuple(expected[k].shape))]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} of its {len(expected)} tensors are missing (e.g. {missing[0]!r})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} tensor(s) are unknown to the network (e.g. {unexpected[0]!r})")
+    if wrong:
+        k = wrong[0]
+        got = tuple(weights[k].shape) if isinstance(weights[k], torch.Tensor) else type(weights[k]).__name__
+        problems.append(f"{len(wrong)} tensor(s) have the wrong shape (e.g. {k!r} is {got}, the network needs "
+                        f"{tuple(expected[k].shape)})")
+    if problems:
+        raise InputError(f"its state's {what!r} does not fit the network: {'; '.join(problems)}")
+    bad = [k for k, v in weights.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise InputError(f"its state's {what!r} holds NaN or infinite values ({len(bad)} tensor(s), e.g. {bad[0]!r})")
+    net.load_state_dict(weights)
+
+
 class OneNetwork:
     """``state`` and ``_load_state`` of a regressor whose fitted state is one network, ``net_``.
 
@@ -140,6 +186,6 @@ class OneNetwork:
 
     def _load_state(self, state: dict) -> None:
         self.net_ = self._network()
-        self.net_.load_state_dict(state["net"])
+        load_weights(self.net_, self._state_entry(state, "net"), "net")
         self.net_.eval()
         self.losses_ = list(state.get("losses", []))

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from spermtrack._validate import Config
+from spermtrack.errors import InputError
 from spermtrack.regressors.base import Regressor, VideoInputs
 
 __all__ = ["FEATURE_BINS", "TrackFeatConfig", "TrackFeatures", "track_features"]
@@ -131,6 +132,10 @@ class TrackFeatures(Regressor):
             "alpha": float(self.alpha_), "loo_mae": float(self.loo_mae_)}
 
     def _load_state(self, state: dict) -> None:
-        for name in ("x_mean", "x_sd", "y_mean", "w"):
-            setattr(self, f"{name}_", state[name].numpy().astype(np.float64))
-        self.alpha_, self.loo_mae_ = float(state["alpha"]), float(state["loo_mae"])
+        n, k = sum(len(edges) - 1 for edges in FEATURE_BINS.values()), len(self.categories)
+        for name, shape in (("x_mean", (n,)), ("x_sd", (n,)), ("y_mean", (k,)), ("w", (n, k))):
+            setattr(self, f"{name}_", self._state_array(state, name, shape))
+        if (self.x_sd_ <= 0).any():
+            raise InputError("its state's 'x_sd' holds a standard deviation <= 0")
+        self.alpha_ = float(self._state_array(state, "alpha", ()))
+        self.loo_mae_ = float(self._state_array(state, "loo_mae", ())) if "loo_mae" in state else float("nan")

@@ -38,4 +38,4 @@ class ZeroR(Regressor):
         return {"mean": [float(v) for v in self.mean_]}
 
     def _load_state(self, state: dict) -> None:
-        self.mean_ = np.asarray(state["mean"], dtype=np.float64)
+        self.mean_ = self._state_array(state, "mean", (len(self.categories),))

@@ -222,7 +222,9 @@ class VideoAnalysis:
         middle = rec.n_frames // 2
         still: dict[int, np.ndarray] = {}
         cancel = threading.Event()
-        with output_folder(out_dir) as out, concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        inputs = [p for p in (rec.source, self.video.video_path, self.video.images_dir) if p]
+        with output_folder(out_dir, inputs=inputs) as out, \
+                concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
             try:
                 # the annotated video (decode, draw, encode: OpenCV, mostly outside the interpreter lock)
                 # is written while this thread makes the tables and plots (matplotlib, inside it)

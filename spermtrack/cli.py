@@ -10,18 +10,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.detectors import DEFAULT_DETECTOR, FRAME_DETECTORS
-from spermtrack.errors import InputError
+from spermtrack.errors import InputError, Interrupted, UsageError, terminate_as_interrupt
 from spermtrack.kinematics.config import PRESETS
 from spermtrack.tracker.registry import DEFAULT_TRACKER
 
 EXIT_INPUT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 DEMO_DIR = "spermtrack-demo"
 #: Detectors that read frames (``gt`` is chosen with ``--detections gt``).
@@ -80,6 +83,34 @@ def _non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
     return value
+
+
+def _tracker_name(text: str) -> str:
+    """An argparse type: a name of the tracker registry (:func:`spermtrack.tracker.tracker_names`)."""
+    from spermtrack.tracker.registry import tracker_names
+
+    if text not in tracker_names():
+        raise argparse.ArgumentTypeError(f"unknown tracker {text!r}; choose one of {', '.join(tracker_names())}")
+    return text
+
+
+def _comma_list(choices: Sequence[str] | None, what: str):
+    """An argparse type: a comma-separated list of names from ``choices`` (the tracker registry when None)."""
+
+    def parse(text: str) -> str:
+        from spermtrack.tracker.registry import tracker_names
+
+        allowed = tuple(choices) if choices is not None else tracker_names()
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        if not names:
+            raise argparse.ArgumentTypeError(f"give at least one {what}")
+        unknown = [n for n in names if n not in allowed]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {what}(s) {', '.join(map(repr, unknown))}; choose from "
+                                             f"{', '.join(allowed)}")
+        return ",".join(names)
+
+    return parse
 
 
 # --------------------------------------------------------------------------- synth
@@ -196,7 +227,7 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", type=Path, default=None, help="yolo: an ultralytics checkpoint (default: shipped)")
     p.add_argument("--imgsz", type=_positive_int, default=None, help="yolo: inference size in px")
     p.add_argument("--polarity", choices=("auto", "bright", "dark"), default=None, help="blob: head polarity")
-    p.add_argument("--tracker", default=DEFAULT_TRACKER, help=_TRACKER_HELP)
+    p.add_argument("--tracker", default=DEFAULT_TRACKER, type=_tracker_name, metavar="NAME", help=_TRACKER_HELP)
     p.add_argument("--allow-truncated", action="store_true",
                    help="use the frames of a video that ends before its container says (with a warning)")
     p.add_argument("--fps", type=_fps, default=None,
@@ -224,8 +255,6 @@ def _load_detections(args: argparse.Namespace):
     if args.detections != "gt":
         from spermtrack.io.mot import read_mot
 
-        if args.det_noise:
-            raise InputError("--det-noise applies to --detections gt only")
         recording = None if args.input is None else _input_recording(args)
         if recording is None and args.fps is None:
             raise InputError("--fps is required: a detections file stores no frame rate (or give INPUT, the video)")
@@ -237,22 +266,20 @@ def _load_detections(args: argparse.Namespace):
     if not len(video.ground_truth):
         raise InputError(f"has no labelled boxes ({video.label_source}): --detections gt needs labels/ or "
                          "labels_ftid/; run a detector on the frames instead (--detector blob)", args.input)
-    detector = make_detector("gt", noise=args.det_noise)
+    detector = make_detector("gt", **_detector_options(args, "gt"))
     dets = detector.detect_truth(video.ground_truth, width=rec.width, height=rec.height, n_frames=rec.n_frames)
     return dets, rec, {"detector": detector.to_dict(), "input": str(args.input)}
 
 
 def _input_recording(args: argparse.Namespace):
     """The recording (fps, size, frames) of INPUT: a video file, a video folder or an image folder."""
-    from spermtrack.io.video import list_images, probe_video, read_image
+    from spermtrack.io.video import frame_rate, list_images, probe_video, read_image
     from spermtrack.schema import Recording
 
     path = args.input
     if path.is_file():
         info = probe_video(path)
-        fps = args.fps or info.fps
-        if not fps > 0:
-            raise InputError("the video container stores no frame rate: give it with --fps", path)
+        fps = frame_rate(path, info, args.fps)
         return Recording(fps=fps, um_per_px=args.um_per_px, width=info.width, height=info.height,
                          n_frames=max(info.n_frames, 1), source=str(path))
     if path.is_dir() and not _is_video_folder(path) and any(path.glob("*.*")):
@@ -290,7 +317,14 @@ def cmd_track(args: argparse.Namespace) -> int:
     from spermtrack.pipeline import run_tracker
     from spermtrack.provenance import provenance
 
-    with output_folder(args.out) as out:
+    if args.detector is not None:
+        _detector_options(args)
+    elif args.detections != "gt":
+        _detector_options(args, "public")
+    else:
+        _detector_options(args, "gt")
+    inputs = [args.input] + ([Path(args.detections)] if args.detections != "gt" else [])
+    with output_folder(args.out, inputs=inputs) as out:
         dets, rec, source = _load_detections(args)
         fps = args.fps or rec.fps
         tracks, config, note = run_tracker(dets, args.tracker, fps=fps, um_per_px=args.um_per_px)
@@ -327,7 +361,7 @@ def _add_kinematics(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=_fps, required=True, help="frame rate of the video")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--format", choices=("csv", "mot"), default="csv", help="input format (default csv)")
-    p.add_argument("--preset", default="who2021", help="grading preset: who2021 (default), casa, visem")
+    p.add_argument("--preset", choices=PRESETS, default="who2021", help="grading preset (default who2021)")
     p.add_argument("--chamber-depth-um", type=_positive_float, default=None,
                    help="chamber depth in um; with --frame-size gives the concentration")
     p.add_argument("--frame-size", type=_frame_size, default=None, metavar="WxH",
@@ -342,7 +376,7 @@ def cmd_kinematics(args: argparse.Namespace) -> int:
     from spermtrack.kinematics import analyze_tracks, get_preset, summarize
     from spermtrack.provenance import provenance
 
-    check_output_folder(args.out)
+    check_output_folder(args.out, inputs=[args.tracks])
     if args.format == "mot":
         from spermtrack.io.mot import read_mot
         from spermtrack.io.tables import check_inside_frame
@@ -358,7 +392,7 @@ def cmd_kinematics(args: argparse.Namespace) -> int:
     summary = summarize(result, chamber_depth_um=args.chamber_depth_um, frame_size_px=args.frame_size,
                         extra={"tracks": str(args.tracks), "format": args.format})
     summary["provenance"] = provenance(um_per_px=args.um_per_px, fps=args.fps)
-    with output_folder(args.out) as out:
+    with output_folder(args.out, inputs=[args.tracks]) as out:
         write_kinematics(out, result.table, summary)
     pct = summary["percent"]
     shown = ", ".join(f"{k} {pct[k]:.1f} %" for k in ("a", "b", "c", "d") if pct.get(k) is not None)
@@ -386,10 +420,32 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_detect)
 
 
-def _detector_options(args: argparse.Namespace) -> dict:
-    if args.detector == "yolo":
-        return {"weights": None if args.weights is None else str(args.weights), "imgsz": args.imgsz}
-    return {"polarity": args.polarity}
+_DETECTOR_FLAGS = {"weights": "--weights", "imgsz": "--imgsz", "polarity": "--polarity", "noise": "--det-noise"}
+
+
+def _detector_options(args: argparse.Namespace, detector: str | None = None) -> dict:
+    """The options of the chosen detector from its flags; a flag that does not apply is a usage error.
+
+    Which detector takes which option is the registry's (:data:`spermtrack.detectors.DETECTOR_OPTIONS`).
+    """
+    from spermtrack.detectors import DETECTOR_OPTIONS, detector_options
+
+    detector = detector or args.detector
+    values = {"weights": None if getattr(args, "weights", None) is None else str(args.weights),
+              "imgsz": getattr(args, "imgsz", None), "polarity": getattr(args, "polarity", None),
+              "noise": getattr(args, "det_noise", None)}
+    try:
+        return detector_options(detector, **values)
+    except InputError:
+        foreign = [k for k, v in values.items() if v is not None and k not in DETECTOR_OPTIONS[detector]]
+        parts = []
+        for key in foreign:
+            takers = [d for d, opts in DETECTOR_OPTIONS.items() if key in opts]
+            where = "--detections gt" if takers == ["gt"] else " or ".join(f"--detector {d}" for d in takers)
+            parts.append(f"{_DETECTOR_FLAGS[key]} applies to {where} only")
+        here = {"gt": "here the detections are the labelled boxes (--detections gt)",
+                "public": "here the detections are read from a file"}.get(detector, f"the detector here is {detector}")
+        raise UsageError(f"{'; '.join(parts)} ({here})") from None
 
 
 def _frame_source(path: Path, *, allow_truncated: bool = False):
@@ -420,8 +476,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
     from spermtrack.io.tables import write_table
     from spermtrack.provenance import provenance
 
-    with output_folder(args.out) as out:
-        detector = make_detector(args.detector, **_detector_options(args))
+    options = _detector_options(args)
+    with output_folder(args.out, inputs=[args.input]) as out:
+        detector = make_detector(args.detector, **options)
         frames, total = _frame_source(args.input, allow_truncated=args.allow_truncated)
         dets = detector.detect_video(frames, progress=not args.quiet, total=total)
         write_table(out / "detections.csv", dets)
@@ -461,6 +518,14 @@ def cmd_train_detector(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score_threshold(text: str) -> float:
+    """An argparse type: a detection score threshold in (0, 1]."""
+    value = _positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be a score above 0 and at most 1, got {text!r}")
+    return value
+
+
 def _add_self_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("self-train", help="adapt a YOLO checkpoint to your microscope from unlabelled video",
                        description="Pseudo-label a video with a YOLO checkpoint (detections with score >= --conf), "
@@ -468,7 +533,8 @@ def _add_self_train(sub: argparse._SubParsersAction) -> None:
                                    "OUT/detector.pt. No annotation is needed.")
     p.add_argument("video", type=Path, help="a video file or a VISEM-Tracking video folder")
     p.add_argument("--weights", default=None, help="starting checkpoint (default: the shipped one)")
-    p.add_argument("--conf", type=_positive_float, default=0.25, help="pseudo-label score threshold (default 0.25)")
+    p.add_argument("--conf", type=_score_threshold, default=0.25,
+                   help="pseudo-label score threshold, above 0 and at most 1 (default 0.25)")
     p.add_argument("--epochs", type=_positive_int, default=10, help="fine-tuning epochs (default 10)")
     p.add_argument("--frame-step", type=_positive_int, default=4, help="use every Nth frame (default 4)")
     p.add_argument("--start", type=_non_negative_int, default=0, help="first frame (default 0)")
@@ -481,6 +547,8 @@ def cmd_self_train(args: argparse.Namespace) -> int:
     """Run ``spermtrack self-train``."""
     from spermtrack.training.selftrain import SelfTrainConfig, self_train
 
+    if args.stop is not None and args.stop <= args.start:
+        raise UsageError(f"--stop ({args.stop}) must be greater than --start ({args.start})")
     config = SelfTrainConfig(conf=args.conf, epochs=args.epochs, step=args.frame_step, start=args.start,
                              stop=args.stop)
     result = self_train(args.video, weights=args.weights, out_dir=args.out, config=config)
@@ -491,15 +559,18 @@ def cmd_self_train(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- benchmark / evaluate
 def _add_benchmark(sub: argparse._SubParsersAction) -> None:
+    from spermtrack.benchmark.grid import DEFAULT_DETECTORS, DEFAULT_TRACKERS, DETECTORS
+
     p = sub.add_parser("benchmark", help="score detectors x trackers on a data set; write a leaderboard",
                        description="Run every detector x tracker on every video of a VISEM-Tracking root (real or "
                                    "synthetic; real: the official val videos by default), a MOTChallenge root or a "
                                    "real-trajectory table, and write leaderboard.csv/.md/.png plus kinematic and "
                                    "grade error.")
     p.add_argument("dataset", type=Path, help="VISEM-Tracking root, MOTChallenge root, or a trajectory .csv.gz")
-    p.add_argument("--detectors", default="gt,blob", help="comma list of gt, blob, yolo (default gt,blob)")
-    p.add_argument("--trackers", default="spermtrack,sort,bytetrack,ocsort,botsort,trackpy",
-                   help="comma list: spermtrack, sort, or peers (default spermtrack,sort,bytetrack,ocsort,botsort,trackpy)")
+    p.add_argument("--detectors", default=",".join(DEFAULT_DETECTORS), type=_comma_list(DETECTORS, "detector"),
+                   help=f"comma list of {', '.join(DETECTORS)} (default %(default)s)")
+    p.add_argument("--trackers", default=",".join(DEFAULT_TRACKERS), type=_comma_list(None, "tracker"),
+                   help=f"comma list of tracker names: {_TRACKER_HELP} (default %(default)s)")
     p.add_argument("--videos", default=None, help="comma list of video ids (default: val videos or all)")
     p.add_argument("--det-noise", default=None, metavar="SPEC", help="noise for gt detections, e.g. jitter=0.5,miss=0.1")
     p.add_argument("--clinical", type=Path, default=None, help="clinical CSV (VISEM format) for grade error vs lab")
@@ -565,7 +636,7 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", type=Path, default=None, help="yolo: a checkpoint (default: the shipped one)")
     p.add_argument("--polarity", choices=("auto", "bright", "dark"), default=None,
                    help="blob: bright heads (phase contrast), dark heads (bright field) or auto")
-    p.add_argument("--tracker", default=DEFAULT_TRACKER, help=_TRACKER_HELP)
+    p.add_argument("--tracker", default=DEFAULT_TRACKER, type=_tracker_name, metavar="NAME", help=_TRACKER_HELP)
     p.add_argument("--preset", choices=PRESETS, default="who2021",
                    help="grading preset (default who2021)")
     p.add_argument("--no-video", action="store_true", help="do not write annotated.mp4")
@@ -582,11 +653,7 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
 def _analyze_config(args: argparse.Namespace):
     from spermtrack.analysis import AnalyzeConfig
 
-    options = {}
-    if args.detector == "yolo" and args.weights is not None:
-        options["weights"] = str(args.weights)
-    if args.detector in ("blob", "trackpy") and args.polarity is not None:
-        options["polarity"] = args.polarity
+    options = _detector_options(args)
     return AnalyzeConfig(um_per_px=args.um_per_px, fps=args.fps, detector=args.detector, detector_options=options,
                          tracker=args.tracker, preset=args.preset, annotate=not args.no_video,
                          allow_truncated=args.allow_truncated)
@@ -595,11 +662,12 @@ def _analyze_config(args: argparse.Namespace):
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Run ``spermtrack analyze``."""
     from spermtrack.io.atomic import check_output_folder
-    from spermtrack.io.visem import is_video_input, list_inputs
+    from spermtrack.io.visem import scan_inputs
 
     config = _analyze_config(args)
-    check_output_folder(args.out)
-    if is_video_input(args.input) and not args.dask_scheduler:
+    scan = scan_inputs(args.input)
+    check_output_folder(args.out, inputs=[args.input, *scan.inputs])
+    if scan.single and not args.dask_scheduler:
         from spermtrack.analysis import analyze_video
         from spermtrack.io.visem import open_video
 
@@ -613,12 +681,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         return 0
     from spermtrack.archive import analyze_archive
 
-    inputs = list_inputs(args.input)
-    table = analyze_archive(inputs, args.out, config, jobs=args.jobs, dask_scheduler=args.dask_scheduler,
-                            progress=not args.quiet)
+    if scan.skipped_line():
+        print(f"spermtrack analyze: {scan.skipped_line()}", file=sys.stderr)
+    table = analyze_archive(scan.inputs, args.out, config, jobs=args.jobs, dask_scheduler=args.dask_scheduler,
+                            progress=not args.quiet, skipped=scan.skipped, sources=[args.input])
     failed = int((table["status"] == "failed").sum())
     skipped = int((table["status"] == "skipped").sum())
-    print(f"{len(table)} video(s): {len(table) - failed - skipped} analysed, {skipped} already done, {failed} failed; "
+    print(f"{len(table)} video(s): {len(table) - failed - skipped} analysed, {skipped} already done, {failed} failed"
+          f"{f', {len(scan.skipped)} non-video entries skipped' if scan.skipped else ''}; "
           f"summary: {args.out / 'summary.csv'}; report: {args.out / 'report.html'}")
     return EXIT_INPUT_ERROR if failed else 0
 
@@ -635,7 +705,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument("--detector", choices=FRAME_DETECTORS, default=DEFAULT_DETECTOR,
                    help="detector (default %(default)s)")
-    p.add_argument("--tracker", default=DEFAULT_TRACKER, help=_TRACKER_HELP)
+    p.add_argument("--tracker", default=DEFAULT_TRACKER, type=_tracker_name, metavar="NAME", help=_TRACKER_HELP)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo)
 
@@ -643,13 +713,13 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run ``spermtrack demo``."""
     from spermtrack.analysis import AnalyzeConfig, analyze_video
-    from spermtrack.io.atomic import check_output_folder
+    from spermtrack.io.atomic import DATASET, check_output_folder
     from spermtrack.io.visem import list_videos, read_synthetic_truth, read_visem_video
 
     data, results = args.out / "data", args.out / "results"
     if args.out.exists() and not args.out.is_dir():
         raise InputError("exists and is not a folder: choose a folder name for the demo", args.out)
-    check_output_folder(data)
+    check_output_folder(data, kind=DATASET)
     check_output_folder(results)
     config = AnalyzeConfig(um_per_px=VISEM_UM_PER_PX, detector=args.detector, tracker=args.tracker)
     print(f"[1/3] writing a {args.seconds:g}-s synthetic VISEM-Tracking sample to {data}", flush=True)
@@ -721,9 +791,48 @@ _REGRESSOR_HELP = ("zeror (training mean), trackfeat (track-kinematics histogram
 _REGRESSOR_NAMES = ("zeror", "trackfeat", "flow2d", "r3d18", "aefeat")
 
 
+def _folds(text: str) -> int:
+    """An argparse type: a number of cross-validation folds (at least 2)."""
+    value = _positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2 (each fold is tested on videos the others train on), "
+                                         f"got {text!r}")
+    return value
+
+
+def _margin(text: str) -> float:
+    """An argparse type: a disagreement margin in percentage points (0 to 100)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of percentage points, got {text!r}") from None
+    if not math.isfinite(value) or not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be a number of percentage points from 0 to 100, got {text!r}")
+    return value
+
+
+def _regressor_list(text: str) -> list[str]:
+    """An argparse type: a comma-separated list of regressor names from the registry, each once."""
+    from spermtrack.regressors import REGRESSORS
+
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected regressor names separated by commas, got {text!r}")
+    unknown = [m for m in names if m not in REGRESSORS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown regressor(s) {', '.join(map(repr, unknown))}: choose from "
+                                         f"{', '.join(REGRESSORS)}")
+    doubled = sorted({m for m in names if names.count(m) > 1})
+    if doubled:
+        raise argparse.ArgumentTypeError(f"{', '.join(map(repr, doubled))} named more than once")
+    return names
+
+
 def _add_regress_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset", type=Path, help="a VISEM-Tracking-layout folder with a semen-analysis CSV")
-    p.add_argument("--folds", type=_positive_int, default=5, help="cross-validation folds, split by video (default 5)")
+    p.add_argument("--folds", type=_folds, default=5, help="cross-validation folds, split by video (default 5)")
     p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the folds and the models (default 0)")
     p.add_argument("--clinical", type=Path, default=None,
                    help="the semen-analysis CSV (default: semen_analysis_data_Train.csv at the data set's root)")
@@ -784,11 +893,14 @@ def cmd_regress_predict(args: argparse.Namespace) -> int:
     """Run ``spermtrack regress predict``."""
     from spermtrack.crosscheck.train import predict_video
 
-    name, pct = predict_video(args.video, args.model, um_per_px=args.um_per_px, fps=args.fps,
-                              progress=not args.quiet)
+    name, pct, notes = predict_video(args.video, args.model, um_per_px=args.um_per_px, fps=args.fps,
+                                     progress=not args.quiet)
+    for note in notes:
+        print(f"spermtrack regress predict: warning: {note}", file=sys.stderr)
     grades = ", ".join(f"{g} {pct[g]:.1f} %" for g in "abcd" if g in pct)
     print(f"{args.video}: progressive {pct['progressive']:.1f} %, non-progressive {pct['non_progressive']:.1f} %, "
-          f"immotile {pct['immotile']:.1f} %" + (f" (grades {grades})" if grades else "") + f" [model {name}]")
+          f"immotile {pct['immotile']:.1f} %" + (f" (grades {grades})" if grades else "") + f" [model {name}]"
+          + (" [UNRELIABLE: see the warning]" if notes else ""))
     return 0
 
 
@@ -799,13 +911,14 @@ def _add_crosscheck(sub: argparse._SubParsersAction) -> None:
                                    "videos where tracking and a regressor disagree. Writes crosscheck.md, a "
                                    "self-contained crosscheck.html, CSV tables and plots.")
     _add_regress_data_options(p)
-    p.add_argument("--models", default=",".join(_REGRESSOR_NAMES),
+    p.add_argument("--models", type=_regressor_list, default=",".join(_REGRESSOR_NAMES),
                    help=f"regressors, comma-separated (default all): {_REGRESSOR_HELP}")
-    p.add_argument("--margin", type=float, default=15.0,
+    p.add_argument("--margin", type=_margin, default=15.0,
                    help="list videos where tracking and a regressor differ by more points than this (default 15)")
     p.add_argument("--detector", choices=FRAME_DETECTORS, default=DEFAULT_DETECTOR,
                    help="tracking path: detector (default %(default)s)")
-    p.add_argument("--tracker", default=DEFAULT_TRACKER, help="tracking path: tracker (default %(default)s)")
+    p.add_argument("--tracker", default=DEFAULT_TRACKER, type=_tracker_name, metavar="NAME",
+                   help="tracking path: tracker (default %(default)s)")
     p.add_argument("--preset", choices=PRESETS, default="who2021",
                    help="tracking path: grading preset (default who2021)")
     p.set_defaults(func=cmd_crosscheck)
@@ -816,7 +929,7 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     from spermtrack.crosscheck.inputs import InputSettings
     from spermtrack.crosscheck.run import run_crosscheck
 
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    models = list(args.models)
     base = InputSettings.quick() if args.quick else InputSettings()
     settings = base.replace(detector=args.detector, tracker=args.tracker, preset=args.preset)
     result = run_crosscheck(args.dataset, args.out, models=models, folds=args.folds, margin=args.margin,
@@ -859,9 +972,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
     os.environ.setdefault("YOLO_OFFLINE", "1")
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 is printed as its own bytes
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape" if stream is sys.stdout else "backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     prefix = f"spermtrack {args.command}"
+    if args.command not in ("train-detector", "self-train") or getattr(args, "quiet", False):
+        # ultralytics' own lines (a settings file created, a config folder that is not writable) are noise
+        # outside training; only its errors are shown
+        os.environ.setdefault("YOLO_VERBOSE", "False")
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:
         print(f"{prefix}: warning: {message}", file=sys.stderr)
@@ -870,18 +990,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("default", UserWarning)
         warnings.showwarning = show
         try:
-            return int(args.func(args) or 0)
+            with terminate_as_interrupt():
+                return int(args.func(args) or 0)
+        except UsageError as exc:
+            print(f"{prefix}: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         except InputError as exc:
             print(f"{prefix}: error: {exc}", file=sys.stderr)
             return EXIT_INPUT_ERROR
         except OSError as exc:  # a full or read-only disk, a permission, a file that vanished
             from spermtrack.io.atomic import describe_os_error
 
-            print(f"{prefix}: error: {describe_os_error(exc)}", file=sys.stderr)
+            message = describe_os_error(exc)
+            if not exc.filename and getattr(args, "out", None) is not None:
+                message = f"{args.out}: {message}"  # the system named no file: name the output being written
+            print(f"{prefix}: error: {message}", file=sys.stderr)
             return EXIT_INPUT_ERROR
-        except KeyboardInterrupt:
-            print(f"{prefix}: interrupted; no partial output was kept", file=sys.stderr)
-            return EXIT_INTERRUPTED
+        except KeyboardInterrupt as exc:
+            done = str(exc) if isinstance(exc, Interrupted) and str(exc) else "no partial output was kept"
+            word = "terminated" if getattr(exc, "signal", signal.SIGINT) == signal.SIGTERM else "interrupted"
+            print(f"{prefix}: {word}; {done}", file=sys.stderr)
+            return EXIT_TERMINATED if word == "terminated" else EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

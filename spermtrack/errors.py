@@ -7,7 +7,24 @@ without a traceback; library callers can catch it as a ``ValueError``.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from os import PathLike
+
+
+def printable(text: str) -> str:
+    """``text`` with the undecodable bytes of file names (lone surrogates) shown as U+FFFD.
+
+    POSIX file names are bytes; Python keeps bytes that are not UTF-8 as lone surrogates, which no
+    UTF-8 writer (a terminal, CSV, JSON, HTML, Arrow) accepts. Use this for text that is shown or
+    stored; open files by their real name.
+    """
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate that surrogateescape did not make
+        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 class InputError(ValueError):
@@ -26,14 +43,19 @@ class InputError(ValueError):
 
     def __init__(self, message: str, path: str | PathLike | None = None, line: int | None = None):
         # one line, whatever a quoted value from a file holds
-        message = str(message).replace("\r", "\\r").replace("\n", "\\n")
-        self.path = None if path is None else str(path)
+        message = printable(str(message).replace("\r", "\\r").replace("\n", "\\n"))
+        self.path = None if path is None else printable(str(path))
         self.line = line
         where = ""
         if self.path is not None:
             where = self.path if line is None else f"{self.path}:{line}"
             where += ": "
         super().__init__(where + message)
+
+
+class UsageError(InputError):
+    """A command-line option that cannot be used as given (e.g. one that does not apply to the chosen
+    detector). The CLI reports it as a usage error: one line, exit status 2."""
 
 
 def torch_file_kind(path: str | PathLike) -> str | None:
@@ -53,3 +75,40 @@ def torch_file_kind(path: str | PathLike) -> str | None:
     if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
         return None
     return "a text file" if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "another format"
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM, raised in the main thread so that every output unit cleans up.
+
+    Parameters
+    ----------
+    message : str, optional
+        What was kept, for the closing line (e.g. "3 of 5 videos finished; summary.csv describes them").
+    signum : int
+        The signal that stopped the run.
+    """
+
+    def __init__(self, message: str = "", signum: int = signal.SIGINT):
+        super().__init__(message)
+        self.signal = signum
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Interrupted` (as Ctrl-C raises KeyboardInterrupt).
+
+    A terminated run then cleans up exactly as an interrupted one: temporary output folders are
+    removed and worker processes are stopped. Outside the main thread this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_interrupted(signum, frame):
+        raise Interrupted(signum=signum)
+
+    previous = signal.signal(signal.SIGTERM, raise_interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -162,34 +162,51 @@ graded, {counts.get('ungraded', 0)} ungraded.</p>
     return _page(f"spermtrack: {video_id}", body)
 
 
-def archive_index_html(rows: Sequence[Mapping], *, title: str = "spermtrack analysis") -> str:
+def archive_index_html(rows: Sequence[Mapping], *, title: str = "spermtrack analysis",
+                       skipped: Sequence[tuple[str, str]] = ()) -> str:
     """The ``report.html`` index of an archive: one row per video, linking to its own report.
 
     Parameters
     ----------
     rows : sequence of mapping
-        ``video``, ``status`` (``done``, ``skipped`` or ``failed``), ``error``, ``progressive_pct``,
-        ``non_progressive_pct``, ``immotile_pct``, ``graded``, ``report`` (relative link or empty).
+        ``video``, ``status`` (``done``, ``skipped``, ``failed`` or ``not run``), ``error``,
+        ``progressive_pct``, ``non_progressive_pct``, ``immotile_pct``, ``graded``, ``report`` (relative
+        link; empty, None or NaN when the video has no folder).
     title : str
         Page heading.
+    skipped : sequence of (str, str)
+        Entries of the archive that are not videos, with the reason.
     """
+    from urllib.parse import quote
+
     body_rows = []
     for r in rows:
-        link = f'<a href="{_e(r["report"])}">{_e(r["video"])}</a>' if r.get("report") else _e(r["video"])
+        report = r.get("report")
+        has_link = isinstance(report, str) and bool(report)
+        link = f'<a href="{_e(quote(report))}">{_e(r["video"])}</a>' if has_link else _e(r["video"])
         status = r.get("status", "")
-        if status == "failed":
-            cells = f'<td colspan="4" class="err">{_e(r.get("error", ""))}</td>'
+        error = r.get("error")
+        error = error if isinstance(error, str) else ""
+        if status == "failed" or (status == "not run" and not has_link):
+            cells = f'<td colspan="4" class="err">{_e(error)}</td>'
         else:
             cells = "".join(f'<td class="num">{_num(r.get(k), unit=" %")}</td>'
                             for k in ("progressive_pct", "non_progressive_pct", "immotile_pct")) + \
-                f'<td class="num">{r.get("graded", "")}</td>'
+                f'<td class="num">{_num(r.get("graded"), ".0f")}</td>'
         body_rows.append(f"<tr><td>{link}</td><td>{_e(status)}</td>{cells}</tr>")
     failed = sum(1 for r in rows if r.get("status") == "failed")
+    not_run = sum(1 for r in rows if r.get("status") == "not run")
+    skipped_html = ""
+    if skipped:
+        items = "".join(f"<li>{_e(name)}: {_e(why)}</li>" for name, why in skipped)
+        skipped_html = f'<p class="warn">Not analysed ({len(skipped)}): not videos.</p><ul>{items}</ul>'
     body = f"""
 <h1>{_e(title)}</h1>
-<p class="result">{len(rows)} video(s); {failed} failed. The per-video table is in <a href="summary.csv">summary.csv</a>.</p>
+<p class="result">{len(rows)} video(s); {failed} failed{f"; {not_run} not run (interrupted)" if not_run else ""}.
+The per-video table is in <a href="summary.csv">summary.csv</a>.</p>
 <table><tr><th>video</th><th>status</th><th>progressive</th><th>non-progressive</th><th>immotile</th>
 <th>graded tracks</th></tr>{''.join(body_rows)}</table>
+{skipped_html}
 {_how_to_read('see each video')}
 """
     return _page(title, body)

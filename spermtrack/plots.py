@@ -89,7 +89,7 @@ def plot_agreement(per_video: pd.DataFrame, path: str | os.PathLike, *, title: s
         fig.suptitle(title, fontsize=12)
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
+        _savefig(fig, tmp)
     return path
 
 
@@ -151,8 +151,19 @@ def png_bytes(fig) -> bytes:
     import io
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
+    _savefig(fig, buffer)
     return buffer.getvalue()
+
+
+def _savefig(fig, target) -> None:
+    """Save ``fig`` as PNG. A title in a script the bundled font lacks (a video named in Chinese, say)
+    draws those characters as boxes; matplotlib's warning about each missing glyph is not shown: the
+    report's HTML shows the name itself."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
+        fig.savefig(target, format="png")
 
 
 def _grade_of(kinematics: pd.DataFrame) -> np.ndarray:

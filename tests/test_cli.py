@@ -158,8 +158,10 @@ def test_benchmark_runs_the_grid_through_the_registries(clip, tmp_path, capsys):
                  "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "sperm" in printed and (out / "leaderboard.md").is_file() and (out / "benchmark.json").is_file()
-    assert main(["benchmark", str(clip), "--trackers", "spermtrack", "--out", str(out), "--quiet"]) == 1
-    assert "unknown tracker 'spermtrack'; choose one of sperm" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # a bad option value is a usage error
+        main(["benchmark", str(clip), "--trackers", "spermtrack", "--out", str(out), "--quiet"])
+    assert exc.value.code == 2
+    assert "unknown tracker(s) 'spermtrack'; choose from sperm" in capsys.readouterr().err
 
 
 def test_the_same_tracker_names_everywhere(clip, tmp_path, capsys):
@@ -168,5 +170,6 @@ def test_the_same_tracker_names_everywhere(clip, tmp_path, capsys):
         assert main(["track", str(clip / "1"), "--tracker", name, "--out", str(tmp_path / name)]) == 0
     record = json.loads((tmp_path / "bytetrack" / "tracks.json").read_text())
     assert record["tracker"] == {"tracker": "bytetrack", "peer": "trackers", "fps": 25.0}
-    assert main(["track", str(clip / "1"), "--tracker", "deepsort", "--out", str(tmp_path / "x")]) == 1
-    assert "unknown tracker 'deepsort'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["track", str(clip / "1"), "--tracker", "deepsort", "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2 and "unknown tracker 'deepsort'" in capsys.readouterr().err

@@ -345,7 +345,8 @@ class Evil:
 torch.save({{"model": Evil()}}, {str(evil)!r}, pickle_protocol=2)
 """
     subprocess.run([sys.executable, "-c", make], check=True, timeout=120)
-    result = _run("", "detect", str(tmp_path), "--detector", "yolo", "--weights", str(evil), "--out",
+    (tmp_path / "frames").mkdir()
+    result = _run("", "detect", str(tmp_path / "frames"), "--detector", "yolo", "--weights", str(evil), "--out",
                   str(tmp_path / "d"), env={"ULTRALYTICS_SAFE_LOAD": "0"})
     assert result.returncode == 1 and "cannot be loaded" in _one_line(result.stderr)
     assert not marker.exists()

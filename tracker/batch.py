@@ -243,6 +243,10 @@ def explain_no_tracks(detections: pd.DataFrame, tracks: pd.DataFrame, config: Tr
                 "(spermtrack's shipped detectors are); lower the birth score (TrackerConfig.birth_score) "
                 "or calibrate the detector")
     n_births = int((scores >= birth).sum())
+    n_frames = int(detections["frame"].max() - detections["frame"].min()) + 1
+    if n_frames < config.min_hits:
+        return (f"no track: the video is too short: {n_frames} frame(s) hold detections, and a track needs "
+                f"to be seen in {config.min_hits} frames in a row (min_hits)")
     return (f"no track: {n_births} detections could start a track, but none was seen {config.min_hits} times "
             f"in a row within the {config.max_distance:g} px gate (min_hits, max_distance); check the frame "
             "rate and pixel size given, or whether the detections jump between frames")

@@ -25,12 +25,17 @@ from spermtrack.errors import InputError
 from spermtrack.io.atomic import check_output_folder, output_folder
 from spermtrack.eval.agreement import CATEGORIES
 from spermtrack.schema import Recording
+from spermtrack.tracker.registry import DEFAULT_TRACKER
 
-__all__ = ["DETECTORS", "run_benchmark"]
+__all__ = ["DEFAULT_DETECTORS", "DEFAULT_TRACKERS", "DETECTORS", "run_benchmark"]
 
 #: Detector names: the detector registry's (``blob``, ``yolo``, ``trackpy``, ``gt``) and ``public`` (a
 #: MOTChallenge sequence's ``det/det.txt``).
 DETECTORS: tuple[str, ...] = ("gt", "blob", "yolo", "trackpy", "public")
+#: What a benchmark runs unless told otherwise: ground-truth boxes and the zero-weight detector, against
+#: spermtrack's default tracker, SORT and the peers.
+DEFAULT_DETECTORS: tuple[str, ...] = ("gt", "blob")
+DEFAULT_TRACKERS: tuple[str, ...] = (DEFAULT_TRACKER, "sort", "bytetrack", "ocsort", "botsort", "trackpy")
 _SLIM = ("frame", "track_id", "x", "y", "w", "h")
 
 
@@ -189,8 +194,8 @@ class _Run:
 def run_benchmark(
     dataset: str | os.PathLike | BenchmarkData,
     *,
-    detectors: str | Sequence[str],
-    trackers: str | Sequence[str],
+    detectors: str | Sequence[str] = DEFAULT_DETECTORS,
+    trackers: str | Sequence[str] = DEFAULT_TRACKERS,
     out_dir: str | os.PathLike,
     videos: Sequence[str | int] | None = None,
     det_noise: str | None = None,
@@ -210,10 +215,10 @@ def run_benchmark(
         (see the module notes), or a data set opened with :func:`open_dataset`.
     detectors : str or sequence of str
         From :data:`DETECTORS` (``"gt,blob"`` or ``["gt", "blob"]``): the detector registry's names
-        (:func:`spermtrack.detectors.make_detector`) and ``public``.
+        (:func:`spermtrack.detectors.make_detector`) and ``public``; default :data:`DEFAULT_DETECTORS`.
     trackers : str or sequence of str
         Names of the tracker registry (:func:`spermtrack.tracker.make_tracker`): ``sperm``, ``sort``, ...,
-        and peers.
+        and peers; default :data:`DEFAULT_TRACKERS`.
     out_dir : str or PathLike
         Output folder (created).
     videos : sequence, optional
@@ -249,7 +254,8 @@ def run_benchmark(
 
     from spermtrack.kinematics import get_preset
 
-    check_output_folder(out_dir)
+    inputs = [p for p in (None if isinstance(dataset, BenchmarkData) else dataset, clinical_csv) if p is not None]
+    check_output_folder(out_dir, inputs=inputs)
     started = time.perf_counter()
     data = dataset if isinstance(dataset, BenchmarkData) else open_dataset(
         dataset, videos=videos, clinical_csv=clinical_csv, um_per_px=um_per_px)
@@ -311,7 +317,7 @@ def run_benchmark(
     board = pd.concat(board_parts, ignore_index=True)[list(LEADERBOARD_COLUMNS)]
     kin_table = _kinematics_table(scored, refs)
     grade_table, grade_summary = _grade_tables(scored, refs)
-    with output_folder(out_dir) as out:
+    with output_folder(out_dir, inputs=inputs) as out:
         write_outputs(out, data, board, kin_table, grade_table, grade_summary, notes, {
             "detectors": {det_label[d]: det_settings.get(d, {}) for d in det_names},
             "trackers": _tracker_settings(plan),

@@ -117,6 +117,11 @@ class Prepared:
     (the tracking path), cache reads included."""
 
 
+def _where(video) -> Path:
+    """The path to name in a message about a video: its file, its image folder, or its folder."""
+    return video.video_path or video.images_dir or video.folder
+
+
 def _frames_and_flow(video, settings: InputSettings, want_frames: bool, want_flow: bool,
                      progress: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
     import cv2
@@ -127,7 +132,7 @@ def _frames_and_flow(video, settings: InputSettings, want_frames: bool, want_flo
     step = max(1, round(settings.frame_step_s * rec.fps))
     gap = max(1, round(settings.flow_gap_s * rec.fps))
     if want_flow and n <= gap:
-        raise InputError(f"is too short for optical flow: {n} frames, pairs need {gap + 1}", video.folder)
+        raise InputError(f"is too short for optical flow: {n} frames, pairs need {gap + 1}", _where(video))
     starts = set(np.linspace(0, n - gap - 1, settings.flow_pairs).round().astype(int).tolist()) if want_flow else set()
     ends = {s + gap: s for s in starts}
     scale = settings.flow_scale
@@ -151,10 +156,10 @@ def _frames_and_flow(video, settings: InputSettings, want_frames: bool, want_flo
             if i in starts:
                 pending[i] = small
     if want_frames and len(frames) < 2:
-        raise InputError(f"gave {len(frames)} frame(s) for the regressors: the video is too short", video.folder)
+        raise InputError(f"gave {len(frames)} frame(s) for the regressors: the video is too short", _where(video))
     if want_flow and len(flows) != len(starts):
         raise InputError(f"ended before its optical-flow pairs were read ({len(flows)} of {len(starts)})",
-                         video.folder)
+                         _where(video))
     return (np.stack(frames) if want_frames else None,
             np.stack(flows).astype(np.float32) if want_flow else None)
 

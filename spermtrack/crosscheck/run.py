@@ -114,7 +114,7 @@ def run_crosscheck(dataset: str | os.PathLike, out_dir: str | os.PathLike, *,
 
     margin = number("crosscheck", "margin", margin, lo=0)
     classes = {m: regressor_class(m) for m in models}
-    check_output_folder(out_dir)
+    check_output_folder(out_dir, inputs=[p for p in (dataset, clinical_csv) if p is not None])
     data = open_regression_data(dataset, clinical_csv=clinical_csv)
     split = kfold_by_video(data.video_ids, folds, seed=seed)  # fewer videos than folds: refuse before any work
     settings = settings or (InputSettings.quick() if quick else InputSettings())
@@ -199,7 +199,7 @@ def _write(out_dir, result: CrosscheckResult, per_video: dict[str, pd.DataFrame]
     from spermtrack.plots import plot_agreement
     from spermtrack.provenance import provenance
 
-    with output_folder(out_dir) as out:
+    with output_folder(out_dir, inputs=[p for p in (result.record.get("dataset"),) if p]) as out:
         write_csv(out / "crosscheck.csv", result.table.reset_index())
         write_csv(out / "errors.csv", result.errors)
         write_csv(out / "disagreements.csv", result.disagreements)

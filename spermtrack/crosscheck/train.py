@@ -19,7 +19,8 @@ from pathlib import Path
 from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.errors import InputError
 
-__all__ = ["default_cache_dir", "predict_video", "train_regressor"]
+__all__ = ["MIN_CONTRAST", "default_cache_dir", "frame_contrast", "frames_needed", "predict_video",
+           "train_regressor"]
 
 
 def default_cache_dir() -> Path:
@@ -76,7 +77,8 @@ def train_regressor(dataset: str | os.PathLike, out_dir: str | os.PathLike, *, m
     from spermtrack.regressors import kfold_by_video, regressor_class
 
     cls = regressor_class(model)
-    check_output_folder(out_dir)
+    inputs = [p for p in (dataset, clinical_csv) if p is not None]
+    check_output_folder(out_dir, inputs=inputs)
     data = open_regression_data(dataset, clinical_csv=clinical_csv)
     kfold_by_video(data.video_ids, folds, seed=seed)  # fewer videos than folds: refuse before any work
     settings = settings or (InputSettings.quick() if quick else InputSettings())
@@ -99,7 +101,7 @@ def train_regressor(dataset: str | os.PathLike, out_dir: str | os.PathLike, *, m
                           "final_fit": round(fit_s, 2)},
               "metrics": metrics.reset_index().to_dict("records")}
     cv_table = cv.percent().add_suffix("_pred").join(truth.add_suffix("_true"))
-    with output_folder(out_dir) as out:
+    with output_folder(out_dir, inputs=inputs) as out:
         final.save(out / "model.pt", inputs={**settings.to_dict(), "um_per_px": um_per_px},
                    info={k: record[k] for k in ("dataset", "videos", "folds", "seed", "metrics")})
         write_csv(out / "cv_predictions.csv", cv_table.reset_index())
@@ -110,8 +112,63 @@ def train_regressor(dataset: str | os.PathLike, out_dir: str | os.PathLike, *, m
     return record
 
 
+#: Below this median standard deviation of a frame's gray levels (0-255) a video has no contrast: nothing in
+#: it can be seen to move, so a regressor's prediction means nothing (an all-black or all-grey recording,
+#: a capture with the lamp off or the lens cap on). Synthetic and real sperm videos lie well above (4-30).
+MIN_CONTRAST = 1.0
+#: Frames read, from the start, to measure the contrast.
+CONTRAST_FRAMES = 25
+
+
+def frames_needed(model, settings, fps: float) -> tuple[int, str]:
+    """The fewest frames of a video a model's prediction can use, and why (for the message).
+
+    Parameters
+    ----------
+    model : spermtrack.regressors.Regressor
+        Its :attr:`~spermtrack.regressors.Regressor.needs` decide: ``frames`` need
+        :meth:`~spermtrack.regressors.Regressor.frames_needed` kept frames, ``frame_step_s`` apart;
+        ``flow`` needs one frame pair ``flow_gap_s`` apart; ``kinematics`` needs a track as long as the
+        grading preset's ``min_duration_s``.
+    settings : InputSettings
+        How the model's inputs are prepared.
+    fps : float
+        Frame rate of the video.
+
+    Returns
+    -------
+    (int, str)
+        The number of frames (1 for a model that reads nothing of the video) and what it is for.
+    """
+    import math
+
+    from spermtrack.kinematics import get_preset
+
+    best = (1, "one frame")
+    if "frames" in model.needs:
+        k = model.frames_needed()
+        step = max(1, round(settings.frame_step_s * fps))
+        best = max(best, ((k - 1) * step + 1, f"{k} frames taken {step / fps:.3g} s apart at {fps:g} fps"))
+    if "flow" in model.needs:
+        gap = max(1, round(settings.flow_gap_s * fps))
+        best = max(best, (gap + 1, f"a pair of frames {settings.flow_gap_s:g} s apart for optical flow at {fps:g} fps"))
+    if "kinematics" in model.needs:
+        seconds = get_preset(settings.preset).min_duration_s
+        best = max(best, (math.ceil(seconds * fps - 1e-9) + 1,
+                          f"a track of {seconds:g} s at {fps:g} fps to grade ({settings.preset})"))
+    return best
+
+
+def frame_contrast(video, *, n_frames: int = CONTRAST_FRAMES) -> float:
+    """Median, over the first ``n_frames`` frames, of the standard deviation of a frame's gray levels (0-255)."""
+    import numpy as np
+
+    spread = [float(img.std()) for _, img in video.iter_frames(gray=True, stop=min(n_frames, video.recording.n_frames))]
+    return float(np.median(spread)) if spread else 0.0
+
+
 def predict_video(path: str | os.PathLike, model_path: str | os.PathLike, *, um_per_px: float | None = None,
-                  fps: float | None = None, progress: bool = False) -> tuple[str, dict[str, float]]:
+                  fps: float | None = None, progress: bool = False) -> tuple[str, dict[str, float], list[str]]:
     """Predict the WHO proportions of one video with a model written by :func:`train_regressor`.
 
     Parameters
@@ -127,9 +184,19 @@ def predict_video(path: str | os.PathLike, model_path: str | os.PathLike, *, um_
 
     Returns
     -------
-    (str, dict)
-        The model name and the prediction in percent per category (the three lab categories, and
-        ``a``-``d`` when the model predicts grades).
+    (str, dict, list of str)
+        The model name, the prediction in percent per category (the three lab categories, and
+        ``a``-``d`` when the model predicts grades) and warnings about it: a video without contrast
+        (median frame standard deviation below :data:`MIN_CONTRAST` gray levels), or, for a model that
+        reads the tracking path, a video in which no track could be graded. A prediction with warnings
+        means little.
+
+    Raises
+    ------
+    InputError
+        The model file is malformed (:func:`~spermtrack.regressors.load_regressor`); the video cannot be
+        read; the video is shorter than the model's input (:func:`frames_needed`; the message gives both
+        frame counts).
     """
     from spermtrack.crosscheck.inputs import InputSettings, prepare_inputs
     from spermtrack.io.visem import open_video
@@ -139,17 +206,32 @@ def predict_video(path: str | os.PathLike, model_path: str | os.PathLike, *, um_
     if model_path.is_dir():
         model_path = model_path / "model.pt"
     model, inputs = load_regressor(model_path)
-    trained_um = float(inputs.pop("um_per_px", VISEM_UM_PER_PX))
     try:
+        trained_um = float(inputs.pop("um_per_px", VISEM_UM_PER_PX))
         settings = InputSettings.from_dict(inputs)
-    except InputError as exc:
+    except (InputError, TypeError, ValueError) as exc:
         raise InputError(f"has input settings this spermtrack cannot use ({exc})", model_path) from None
     video = open_video(path, um_per_px=trained_um if um_per_px is None else um_per_px, fps=fps)
+    rec = video.recording
+    needed, why = frames_needed(model, settings, rec.fps)
+    if rec.n_frames < needed:
+        raise InputError(f"is too short for the {model.name} model: it needs at least {needed} frames ({why}), the "
+                         f"video has {rec.n_frames}", path)
+    notes = []
+    contrast = frame_contrast(video)
+    if contrast < MIN_CONTRAST:
+        notes.append(f"{path}: the video has no contrast (its frames are nearly uniform: gray-level standard "
+                     f"deviation {contrast:.2g} of 255, below {MIN_CONTRAST:g}); the prediction means nothing")
     prepared = prepare_inputs(video, settings, set(model.needs), progress=progress)
+    kinematics = prepared.inputs.kinematics
+    if "kinematics" in model.needs and kinematics is not None and not (
+            len(kinematics) and kinematics["graded"].astype(bool).any()):
+        notes.append(f"{path}: the tracking path graded no sperm track in the video, so the {model.name} model had "
+                     "no kinematics to read; the prediction means nothing")
     p = model.predict([prepared.inputs])[0]
     out = {}
     if model.categories == FOUR:
         out.update({g: 100.0 * float(v) for g, v in zip(FOUR, p)})
         p = three_from_four(p)
     out.update({c: 100.0 * float(v) for c, v in zip(THREE, p)})
-    return model.name, out
+    return model.name, out, notes

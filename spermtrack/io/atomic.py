@@ -7,7 +7,10 @@ An output of several files (:func:`output_folder`) is written into a temporary s
 replaces the target folder only when everything is written: a reader sees the old output or the new
 one, never a mix. The target must be absent, empty, or an earlier output of spermtrack (it holds
 :data:`OUTPUT_MARKER`); anything else is refused before any work, so a user's folder is never
-replaced. Temporary folders left by a killed run are removed by the next run into the same place.
+replaced. The marker says what the folder holds: results (a later run may replace them) or a data set
+written by ``spermtrack synth`` (only a new data set may replace it). An output folder never equals,
+holds or lies inside one of the command's inputs (``inputs=``), so an output can never eat its input.
+Temporary folders left by a killed run are removed by the next run into the same place.
 """
 
 from __future__ import annotations
@@ -18,15 +21,17 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
 
-from spermtrack.errors import InputError
+from spermtrack.errors import InputError, printable
 
 #: File written into every output folder of spermtrack; its presence lets a later run replace the folder.
 OUTPUT_MARKER = ".spermtrack-output"
+#: Marker kinds: results of a command (a later run may replace them) and data sets (never replaced by results).
+RESULTS, DATASET = "results", "dataset"
 _PARTIAL, _OLD = ".partial-", ".old-"
 
 
@@ -104,21 +109,66 @@ def _remove_stale(target: Path) -> None:
         shutil.rmtree(sibling, ignore_errors=True)
 
 
-def check_output_folder(path: str | os.PathLike) -> Path:
+def _real(path: str | os.PathLike) -> Path:
+    """``path`` made absolute with symbolic links resolved (a missing tail is kept as written)."""
+    return Path(os.path.realpath(os.fsencode(Path(path).absolute())).decode("utf-8", "surrogateescape"))
+
+
+def marker_kind(folder: str | os.PathLike) -> str | None:
+    """What ``folder``'s :data:`OUTPUT_MARKER` says it holds: :data:`RESULTS`, :data:`DATASET`, or None.
+
+    ``None`` means there is no marker: spermtrack did not write the folder. A marker written before
+    kinds existed holds no ``kind:`` line; it marks a data set when ``synth_config.json`` (which
+    ``spermtrack synth`` always writes) is beside it, else results.
+    """
+    folder = Path(folder)
+    marker = folder / OUTPUT_MARKER
+    if not marker.is_file():
+        return None
+    try:
+        text = marker.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("kind:"):
+            return line.removeprefix("kind:").strip()
+    return DATASET if (folder / "synth_config.json").is_file() else RESULTS
+
+
+def check_output_folder(path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike] = (),
+                        kind: str = RESULTS) -> Path:
     """Check, before any work, that ``path`` can become an output folder; return it.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The output folder.
+    inputs : iterable of str or PathLike
+        What the command reads (video files and folders, tables, data sets). The output may not equal,
+        contain or sit inside any of them: replacing the output folder would destroy its input.
+    kind : str
+        What is written: :data:`RESULTS` (results of a command, which a later run may replace) or
+        :data:`DATASET` (a data set, which only a new data set may replace).
 
     Raises
     ------
     InputError
-        ``path`` is a file, a non-empty folder that spermtrack did not write (no :data:`OUTPUT_MARKER`),
-        or its parent cannot be created or written to.
+        ``path`` is a file; a non-empty folder that spermtrack did not write (no :data:`OUTPUT_MARKER`);
+        a data set written by ``spermtrack synth`` while ``kind`` is not :data:`DATASET`; the same as,
+        inside, or a folder above an input; or its parent cannot be created or written to.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise InputError("exists and is not a folder: choose a folder name for the output", path)
-    if path.is_dir() and any(path.iterdir()) and not (path / OUTPUT_MARKER).is_file():
-        raise InputError("is a folder that spermtrack did not write and it is not empty: choose a new or empty "
-                         "folder (spermtrack replaces only its own outputs)", path)
+    _check_apart(path, inputs)
+    if path.is_dir() and any(path.iterdir()):
+        found = marker_kind(path)
+        if found is None:
+            raise InputError("is a folder that spermtrack did not write and it is not empty: choose a new or empty "
+                             "folder (spermtrack replaces only its own outputs)", path)
+        if found == DATASET and kind != DATASET:
+            raise InputError("is a data set (written by spermtrack synth), not an earlier result: choose another "
+                             "output folder (a data set is never replaced by results)", path)
     parent = path.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -129,14 +179,37 @@ def check_output_folder(path: str | os.PathLike) -> Path:
     return path
 
 
+def _check_apart(path: Path, inputs: Iterable[str | os.PathLike]) -> None:
+    """Refuse an output folder that equals, contains or sits inside one of ``inputs``."""
+    out = _real(path)
+    for item in inputs:
+        if item is None:
+            continue
+        source = _real(item)
+        if out == source:
+            raise InputError(f"is the input {item}: the output would replace it; choose another output folder",
+                             path)
+        if out in source.parents:
+            raise InputError(f"holds the input {item}: the output would replace it; choose another output folder",
+                             path)
+        if source in out.parents:
+            raise InputError(f"lies inside the input {item}: spermtrack does not write into its inputs; choose an "
+                             "output folder outside it", path)
+
+
 @contextlib.contextmanager
-def output_folder(path: str | os.PathLike) -> Iterator[Path]:
+def output_folder(path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike] = (),
+                  kind: str = RESULTS) -> Iterator[Path]:
     """Write a multi-file output as a unit (see the module docstring).
 
     Parameters
     ----------
     path : str or PathLike
         The output folder.
+    inputs : iterable of str or PathLike
+        What the command reads; see :func:`check_output_folder`.
+    kind : str
+        :data:`RESULTS` or :data:`DATASET`; written into the folder's marker.
 
     Yields
     ------
@@ -150,14 +223,13 @@ def output_folder(path: str | os.PathLike) -> Iterator[Path]:
     InputError
         As :func:`check_output_folder`, before the block runs.
     """
-    path = check_output_folder(path)
+    path = check_output_folder(path, inputs=inputs, kind=kind)
     _remove_stale(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}{_PARTIAL}{os.getpid()}-", dir=path.parent))
     try:
         _usual_mode(tmp, 0o777)  # mkdtemp makes folders private (0700)
         yield tmp
-        (tmp / OUTPUT_MARKER).write_text("written by spermtrack; a later run may replace this folder\n",
-                                         encoding="utf-8")
+        write_marker(tmp, kind)
         old = None
         if path.exists():
             old = path.parent / f".{path.name}{_OLD}{os.getpid()}"
@@ -168,6 +240,17 @@ def output_folder(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_marker(folder: str | os.PathLike, kind: str = RESULTS) -> Path:
+    """Write :data:`OUTPUT_MARKER` into ``folder``, saying what kind of output the folder holds."""
+    if kind not in (RESULTS, DATASET):
+        raise ValueError(f"kind must be {RESULTS!r} or {DATASET!r}, got {kind!r}")
+    marker = Path(folder) / OUTPUT_MARKER
+    what = ("a later run may replace this folder" if kind == RESULTS
+            else "a data set: only a new data set may replace this folder, never results")
+    marker.write_text(f"written by spermtrack; {what}\nkind: {kind}\n", encoding="utf-8")
+    return marker
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -188,9 +271,13 @@ def describe_os_error(exc: OSError) -> str:
 
 
 def write_text(path: str | os.PathLike, text: str, *, encoding: str = "utf-8") -> Path:
-    """Write ``text`` to ``path`` atomically and return the path."""
+    """Write ``text`` to ``path`` atomically and return the path.
+
+    Undecodable bytes of file names inside ``text`` (lone surrogates) are written as U+FFFD
+    (:func:`spermtrack.errors.printable`), so a path that is not UTF-8 never breaks a result file.
+    """
     with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding=encoding)
+        tmp.write_text(printable(text), encoding=encoding)
     return Path(path)
 
 

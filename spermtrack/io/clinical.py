@@ -163,6 +163,12 @@ def parse_clinical_text(text: str, *, path: str | os.PathLike = "<text>") -> pd.
         if value in seen:
             raise InputError(f"ID {value!r} occurs twice (first on line {seen[value]})", path, lines[i])
         seen[value] = lines[i]
+    found = _match(list(table))
+    numeric = {key: (cols[0], table[cols[0]]) for key, cols in found.items()
+               if len(cols) == 1 and isinstance(table[cols[0]], np.ndarray)}
+    clash = _disagreement({k: v for k, (_, v) in numeric.items()}, {k: c for k, (c, _) in numeric.items()})
+    if clash is not None:
+        raise InputError(clash[1], path, lines[clash[0]])
     out = pd.DataFrame(table, index=pd.Index(ids, name="ID", dtype=str))
     out.attrs["separator"] = sep
     out.attrs["decimal"] = decimal
@@ -210,6 +216,55 @@ def read_clinical_csv(path: str | os.PathLike) -> pd.DataFrame:
         return parse_clinical_text(text, path=path)
     except csv.Error as exc:
         raise InputError(f"cannot be parsed as CSV: {exc}", path) from None
+
+
+#: Largest difference, in percentage points, allowed between the WHO grades and the lab's three categories
+#: of one sample (a + b against progressive, c against non-progressive, d against immotile): rounding to
+#: whole or half percents stays inside it.
+AGREEMENT_TOLERANCE_POINTS = 1.0
+_PAIRS = (("progressive", ("grade_a", "grade_b")), ("non_progressive", ("grade_c",)), ("immotile", ("grade_d",)))
+_LABELS = {"progressive": "progressive motility", "non_progressive": "non-progressive motility",
+           "immotile": "immotile sperm"}
+
+
+def _number_text(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _disagreement(values: dict[str, np.ndarray], names: dict[str, str]) -> tuple[int, str] | None:
+    """The first row where grades a-d contradict progressive / non-progressive / immotile, and why.
+
+    Parameters
+    ----------
+    values : dict
+        Target (``progressive``, ``grade_a``, ...) -> float values, one per row, of the columns present.
+    names : dict
+        Target -> the column's name in the file.
+
+    Returns
+    -------
+    (int, str) or None
+        The 0-based row and a message naming both columns and values, or None when every row agrees
+        within :data:`AGREEMENT_TOLERANCE_POINTS` (a missing value on either side agrees).
+    """
+    first = None
+    for key, grades in _PAIRS:
+        if key not in values or any(g not in values for g in grades):
+            continue
+        total = np.sum([np.asarray(values[g], dtype=np.float64) for g in grades], axis=0)
+        other = np.asarray(values[key], dtype=np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            bad = np.flatnonzero(np.abs(total - other) > AGREEMENT_TOLERANCE_POINTS)
+        if len(bad) and (first is None or bad[0] < first[0]):
+            row = int(bad[0])
+            parts = " + ".join(f"{names[g]!r} {_number_text(values[g][row])}" for g in grades)
+            sum_text = f" = {_number_text(total[row])}" if len(grades) > 1 else ""
+            letters = " + ".join(g[-1] for g in grades)
+            first = (row, f"grade{'s' if len(grades) > 1 else ''} {letters} contradict{'' if len(grades) > 1 else 's'} "
+                          f"{_LABELS[key]}: {parts}{sum_text} %, but {names[key]!r} "
+                          f"{_number_text(other[row])} %; they must agree within "
+                          f"{AGREEMENT_TOLERANCE_POINTS:g} point")
+    return first
 
 
 def _norm(name: str) -> str:
@@ -284,6 +339,9 @@ def motility_columns(table: pd.DataFrame) -> pd.DataFrame:
             raise InputError(f"column {cols[0]!r} is not numeric: ID {bad.idxmax()!r} has "
                              f"{table[cols[0]][bad].iloc[0]!r}")
         out[key] = values.astype(np.float64)
+    clash = _disagreement({k: v.to_numpy() for k, v in out.items()}, {k: found[k][0] for k in out})
+    if clash is not None:
+        raise InputError(f"ID {str(table.index[clash[0]])!r}: {clash[1]}")
     return pd.DataFrame(out, index=table.index)
 
 

@@ -31,10 +31,43 @@ def _suffix_ok(path: Path) -> bool:
     return any(path.name.lower().endswith(s) for s in _CSV_SUFFIXES)
 
 
-def _read(path: str | os.PathLike) -> tuple[Path, pd.DataFrame]:
+def _header_line(path: Path) -> str:
+    """The first non-blank line of a plain or gzip CSV ('' when it cannot be read as text)."""
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace") as fh:
+            for _, line in zip(range(100), fh):
+                if line.strip():
+                    return line.strip()
+    except (OSError, EOFError):
+        return ""
+    return ""
+
+
+def _check_comma_separated(path: Path, kind: str) -> None:
+    """Refuse a table whose header is split by ';', tab or '|' instead of ',' (a spreadsheet's export).
+
+    Raises
+    ------
+    InputError
+        On line 1, naming the separator found.
+    """
+    header = _header_line(path)
+    if "," in header:
+        return
+    for sep, name in ((";", "';'"), ("\t", "tab"), ("|", "'|'")):
+        if len([f for f in header.split(sep) if f.strip()]) > 1:
+            raise InputError(f"looks {name}-separated: a {kind} must be comma-separated, with '.' as the decimal "
+                             "mark (save it as plain CSV)", path, 1)
+
+
+def _read(path: str | os.PathLike, kind: str = "table") -> tuple[Path, pd.DataFrame]:
     path = Path(path)
     if not path.is_file():
         raise InputError("does not exist" if not path.exists() else "is not a file", path)
+    _check_comma_separated(path, kind)
     try:
         # Blank lines are kept as all-empty rows so that row i is line i + 2 of the file.
         table = pd.read_csv(path, dtype=_STRING_COLUMNS, skip_blank_lines=False)
@@ -82,10 +115,11 @@ def read_tracks_csv(path: str | os.PathLike, *, frame_size: tuple[int, int] | No
     Raises
     ------
     InputError
-        The file is missing, empty or not CSV, or fails validation; the message names the file and
-        the 1-based line (the header is line 1; a missing column is reported on line 1).
+        The file is missing, empty or not CSV (a ``;``-, tab- or ``|``-separated export is named as
+        such), or fails validation; the message names the file and the 1-based line (the header is
+        line 1; a missing column is reported on line 1).
     """
-    path, table = _read(path)
+    path, table = _read(path, "tracks table")
     validate = validate_ground_truth if "gt_id" in table.columns else validate_tracks
     out = _validated(path, table, validate)
     if frame_size is not None:
@@ -128,7 +162,7 @@ def read_detections_csv(path: str | os.PathLike) -> pd.DataFrame:
     InputError
         As :func:`read_tracks_csv`.
     """
-    path, table = _read(path)
+    path, table = _read(path, "detections table")
     return _validated(path, table, validate_detections)
 
 

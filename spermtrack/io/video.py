@@ -7,13 +7,14 @@ Frames are ``uint8`` arrays, BGR ``(H, W, 3)`` as OpenCV decodes them.
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import re
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,10 @@ import numpy as np
 from spermtrack.errors import InputError
 from spermtrack.io.atomic import atomic_path
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".wmv")
+#: Suffixes of the video files spermtrack reads (anything OpenCV's FFmpeg decodes; the rate of mp4, mov, m4v,
+#: 3gp and avi is read from the container itself, see :func:`probe_video`).
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".wmv", ".webm", ".mpg", ".mpeg", ".ts", ".mts",
+                  ".m2ts", ".flv", ".3gp", ".ogv")
 #: Frames a video may fall short of its container's count without being called truncated (some encoders
 #: announce one frame more than they store).
 TRUNCATION_TOLERANCE = 1
@@ -36,22 +40,55 @@ class VideoInfo:
     Attributes
     ----------
     fps : float
-        Frame rate stored in the container (0 when it stores none).
+        Frame rate stated by the container: the average rate between frames; 0 when the container
+        states no rate (see :func:`probe_video`).
     width, height : int
         Frame size in px.
     n_frames : int
         Frame count stored in the container (may be approximate for some codecs).
+    variable_rate : bool
+        The container states frame intervals that differ by more than rounding (a variable frame
+        rate); ``fps`` is then their average and ``fps_min``/``fps_max`` their range.
+    fps_min, fps_max : float
+        The slowest and fastest rate between two consecutive frames (``fps`` for a constant rate,
+        0 when the rate is unknown).
     """
 
     fps: float
     width: int
     height: int
     n_frames: int
+    variable_rate: bool = False
+    fps_min: float = 0.0
+    fps_max: float = 0.0
+
+
+#: FFmpeg's log level inside OpenCV (``AV_LOG_QUIET``): FFmpeg reads it when OpenCV opens its first video.
+_FFMPEG_QUIET = "-8"
+_quiet_done = False
 
 
 def _cv2():
+    """Import OpenCV with the logs of its video backend silenced (once per process).
+
+    FFmpeg prints its own diagnostics straight to stderr (hundreds of lines such as ``[mpeg4 @ 0x..]
+    header damaged`` for one corrupt file), and OpenCV adds ``[ WARN ]`` lines (``Failed to write
+    frame``); spermtrack checks what it reads and writes itself and reports a problem as one line.
+    OpenCV's FFmpeg backend reads ``OPENCV_FFMPEG_LOGLEVEL`` when it opens its first video, so every
+    video spermtrack opens goes through this function. A user's own ``OPENCV_FFMPEG_LOGLEVEL``,
+    ``OPENCV_FFMPEG_DEBUG`` or ``OPENCV_LOG_LEVEL`` is left in force.
+    """
+    global _quiet_done
+    if not _quiet_done and "OPENCV_FFMPEG_LOGLEVEL" not in os.environ and "OPENCV_FFMPEG_DEBUG" not in os.environ:
+        os.environ["OPENCV_FFMPEG_LOGLEVEL"] = _FFMPEG_QUIET
     import cv2
 
+    if not _quiet_done:
+        _quiet_done = True
+        logging = getattr(getattr(cv2, "utils", None), "logging", None)
+        if "OPENCV_LOG_LEVEL" not in os.environ and logging is not None \
+                and logging.getLogLevel() == logging.LOG_LEVEL_WARNING:
+            logging.setLogLevel(logging.LOG_LEVEL_ERROR)
     return cv2
 
 
@@ -112,6 +149,13 @@ def read_image(path: str | os.PathLike, *, gray: bool = False, allow_truncated: 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Read fps, frame size and frame count from a video file's container.
 
+    The frame rate of an MP4/MOV (its video track's time scale and sample durations) or AVI (its
+    stream rate) is read from the container itself (:mod:`spermtrack.io.container`): where that
+    states no rate (a rate, time scale or frame interval of 0), ``fps`` is 0, never the 25 fps
+    FFmpeg falls back to; a variable rate is flagged (``variable_rate``, ``fps_min``, ``fps_max``).
+    For other containers (mkv, webm, ...) the rate is OpenCV's figure. Use :func:`frame_rate` to
+    turn this into the rate of a recording.
+
     Parameters
     ----------
     path : str or PathLike
@@ -126,6 +170,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     InputError
         The file does not exist or cannot be decoded.
     """
+    from spermtrack.io.container import read_timing
+
     cv2 = _cv2()
     path = Path(path)
     if not path.exists():
@@ -133,7 +179,12 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     if not path.is_file():
         raise InputError("is not a video file (it is a folder)", path)
     with _openable(path) as name:
-        return _probe(cv2, name, path)
+        info = _probe(cv2, name, path)
+    timing = read_timing(path)
+    if timing is None:
+        return info
+    return replace(info, fps=timing.fps, variable_rate=timing.variable, fps_min=timing.fps_min,
+                   fps_max=timing.fps_max)
 
 
 def _probe(cv2, name: str, path: Path) -> VideoInfo:
@@ -149,9 +200,52 @@ def _probe(cv2, name: str, path: Path) -> VideoInfo:
             fps = 0.0
         count = float(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0)
         n = int(count) if math.isfinite(count) and count > 0 else 0
-        return VideoInfo(fps=fps, width=int(frame.shape[1]), height=int(frame.shape[0]), n_frames=n)
+        return VideoInfo(fps=fps, width=int(frame.shape[1]), height=int(frame.shape[0]), n_frames=n,
+                         fps_min=fps, fps_max=fps)
     finally:
         cap.release()
+
+
+def frame_rate(path: str | os.PathLike, info: VideoInfo, fps: float | None = None) -> float:
+    """The frame rate of a recording: the one given, else the one its container states.
+
+    This is spermtrack's one frame-rate policy for video files: a rate the container does not state
+    is asked for, never guessed, and a variable rate is used at its average with a warning.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The video file (named in the error and the warning).
+    info : VideoInfo
+        What :func:`probe_video` read from it.
+    fps : float, optional
+        The rate given by the user; it wins over the container's.
+
+    Returns
+    -------
+    float
+        Frames per second.
+
+    Raises
+    ------
+    InputError
+        No ``fps`` was given and the container states no frame rate.
+
+    Warns
+    -----
+    UserWarning
+        No ``fps`` was given and the container states a variable frame rate: its average is used.
+    """
+    if fps is not None:
+        return fps
+    if not info.fps > 0:
+        raise InputError("the video container stores no frame rate: give it (--fps on the command line, fps= in "
+                         "Python; frames per second)", path)
+    if info.variable_rate:
+        warnings.warn(f"{path}: the video has a variable frame rate ({info.fps_min:.4g} to {info.fps_max:.4g} fps "
+                      f"between frames); its average {info.fps:.4g} fps is used: give the true rate with --fps "
+                      "(fps= in Python) if the camera recorded at a fixed rate", UserWarning, stacklevel=2)
+    return info.fps
 
 
 def frame_number(path: str | os.PathLike) -> int:
@@ -384,4 +478,47 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
         finally:
             if writer is not None:
                 writer.release()
+        _check_written(cv2, tmp, n, path)
     return n
+
+
+def _check_written(cv2, tmp: Path, n: int, path: str | os.PathLike) -> None:
+    """Read back a file OpenCV's video writer has closed: all ``n`` frames must decode.
+
+    OpenCV's writer reports no error: on a full disk or past the file size limit (``ulimit -f``;
+    Python ignores SIGXFSZ, so the write fails with EFBIG) it leaves a file without its index or
+    with frames missing, which no player opens.
+
+    Raises
+    ------
+    OSError
+        Fewer (or more) frames can be decoded than were written; ``filename`` is ``path``.
+    """
+    read = 0
+    with _openable(tmp) as name:
+        cap = cv2.VideoCapture(name)
+        try:
+            if cap.isOpened():
+                while read <= n and cap.grab():  # grab() decodes a frame without converting it
+                    read += 1
+        finally:
+            cap.release()
+    if read == n:
+        return
+    code, cause = errno.EIO, "an error of the disk or the video encoder"
+    size = tmp.stat().st_size
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY and size >= limit:
+            code, cause = errno.EFBIG, f"the file size limit was reached: ulimit -f allows {limit} bytes"
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        pass
+    if code == errno.EIO:
+        with contextlib.suppress(OSError, AttributeError):
+            disk = os.statvfs(tmp.parent)
+            if disk.f_bavail * disk.f_frsize < 1024 * 1024:
+                code, cause = errno.ENOSPC, "no space left on the disk"
+    raise OSError(code, f"the video could not be written whole: {read} of its {n} frames can be read back "
+                        f"({cause})", str(path))

@@ -33,14 +33,14 @@ import pandas as pd
 from spermtrack.constants import (FTID_LABEL_DIR, IMAGE_DIR, LABEL_DIR, LABEL_FILE_RE, VISEM_UM_PER_PX,
                                   ftid_file_name, image_file_name, label_file_name, objects_file_name,
                                   truth_file_name)
-from spermtrack.errors import InputError
+from spermtrack.errors import InputError, printable
 from spermtrack.io.atomic import atomic_path
 from spermtrack.io.video import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, frame_number, iter_frames, list_images, probe_video,
                                  read_image)
 from spermtrack.schema import (CLASS_NAMES, DETECTION_COLUMNS, GT_COLUMNS, Recording, empty_detections,
                                validate_ground_truth)
 
-__all__ = ["VisemVideo", "find_video_file", "is_video_input", "list_inputs", "list_videos", "open_video", "read_visem_video", "read_labels_ftid", "read_labels",
+__all__ = ["ArchiveScan", "VisemVideo", "find_video_file", "scan_inputs", "is_video_input", "list_inputs", "list_videos", "open_video", "read_visem_video", "read_labels_ftid", "read_labels",
            "read_synthetic_truth", "read_train_tracks", "parse_label_text", "label_lines", "remove_stale_frame_files",
            "write_frame_files", "write_synthetic_truth", "COORD_TOLERANCE", "DEFAULT_UM_PER_PX"]
 
@@ -125,7 +125,7 @@ def readable_name(name: str) -> str:
     POSIX file names are bytes; Python keeps undecodable ones as lone surrogates, which no UTF-8
     writer (CSV, JSON, Arrow, a terminal) accepts. The file itself is still opened by its real name.
     """
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return printable(name)
 
 
 def _is_video_folder(path: Path) -> bool:
@@ -240,13 +240,11 @@ def read_visem_video(folder: str | os.PathLike, *, um_per_px: float = DEFAULT_UM
 
     n_frames = 0
     if video_path is not None:
+        from spermtrack.io.video import frame_rate
+
         info = probe_video(video_path)
         width, height, n_frames = info.width, info.height, info.n_frames
-        if fps is None:
-            if not info.fps > 0:
-                raise InputError("the video container stores no frame rate: give it (--fps on the command line, "
-                                 "fps= in Python; frames per second)", video_path)
-            fps = info.fps
+        fps = frame_rate(video_path, info, fps)  # the container's rate, asked for when it states none
     elif images:
         first = read_image(images[0], allow_truncated=allow_truncated)
         height, width = int(first.shape[0]), int(first.shape[1])
@@ -282,8 +280,24 @@ def read_visem_video(folder: str | os.PathLike, *, um_per_px: float = DEFAULT_UM
 
 
 # --------------------------------------------------------------------------------------------- any video input
+def _is_spermtrack_output(path: Path) -> bool:
+    """An earlier result of spermtrack (its marker says results): never a video input.
+
+    A data set written by ``spermtrack synth`` is marked too, but as a data set: that is an input.
+    """
+    from spermtrack.io.atomic import RESULTS, marker_kind
+
+    return path.is_dir() and marker_kind(path) == RESULTS
+
+
 def _is_image_folder(path: Path) -> bool:
-    return path.is_dir() and any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir())
+    """A folder of frame images: it holds images, and no video file (a folder with videos is an archive)
+    and no spermtrack output marker (an earlier result holds PNG plots, not frames)."""
+    if not path.is_dir() or _is_spermtrack_output(path):
+        return False
+    entries = [p for p in path.iterdir() if not p.name.startswith(".")]
+    return (any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in entries)
+            and not any(_is_video_file(p) for p in entries))
 
 
 def _is_video_file(path: Path) -> bool:
@@ -292,35 +306,109 @@ def _is_video_file(path: Path) -> bool:
 
 def is_video_input(path: str | os.PathLike) -> bool:
     """True for something :func:`open_video` reads: a video file, a VISEM-Tracking video folder, or a
-    folder of frame images."""
+    folder of frame images (that holds no video file)."""
     path = Path(path)
     return _is_video_file(path) or (path.is_dir() and (_is_video_folder(path) or (path / "images").is_dir()
                                                         or _is_image_folder(path)))
 
 
+@dataclass(frozen=True)
+class ArchiveScan:
+    """What a folder given to ``analyze`` holds (:func:`scan_inputs`).
+
+    Attributes
+    ----------
+    inputs : list of pathlib.Path
+        The video inputs to analyse, in order (numbers in numeric order); a broken link that names a
+        video is listed too, so that it is reported as failed rather than dropped.
+    skipped : list of (pathlib.Path, str)
+        Everything else in the folder that is not hidden, with the reason it is not analysed
+        (a stray image or text file, an earlier spermtrack output, a broken link).
+    single : bool
+        ``path`` itself is one video input (``inputs == [path]``), not an archive.
+    """
+
+    inputs: list[Path]
+    skipped: list[tuple[Path, str]]
+    single: bool
+
+    def skipped_line(self, limit: int = 5) -> str | None:
+        """One line naming what was skipped and why (the first ``limit`` entries), or None."""
+        if not self.skipped:
+            return None
+        shown = "; ".join(f"{readable_name(p.name)} ({why})" for p, why in self.skipped[:limit])
+        more = f"; and {len(self.skipped) - limit} more" if len(self.skipped) > limit else ""
+        return f"skipped {len(self.skipped)} entr{'y' if len(self.skipped) == 1 else 'ies'} that are not videos: " \
+               f"{shown}{more}"
+
+
+def _why_not_a_video(path: Path) -> str:
+    if path.is_symlink() and not path.exists():
+        return "a broken link"
+    if _is_spermtrack_output(path):
+        return "an earlier spermtrack output"
+    if path.is_dir():
+        return "a folder with no video, frames or labels"
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return "a single image in a folder of videos"
+    return "not a video file"
+
+
+def scan_inputs(path: str | os.PathLike) -> ArchiveScan:
+    """Decide what ``path`` is: one video input, or an archive of them (and what in it is not a video).
+
+    - A video file (:data:`spermtrack.io.video.VIDEO_SUFFIXES`), a VISEM-Tracking video folder or a
+      folder of frame images is one input.
+    - A folder that holds video files or video folders is an archive, even when it also holds stray
+      images or other files: those are listed in ``skipped`` with the reason, never analysed as frames.
+    - An earlier output of spermtrack (a folder with the output marker) is never an input.
+    - A broken link whose name ends in a video suffix is an input (it fails, loudly); other broken
+      links are skipped with their reason.
+
+    Raises
+    ------
+    InputError
+        ``path`` does not exist, is an earlier spermtrack output, or holds no video input.
+    """
+    path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise InputError("is a broken link: its target does not exist", path)
+    if not path.exists():
+        raise InputError("does not exist", path)
+    if _is_spermtrack_output(path):
+        raise InputError("is an earlier spermtrack output, not a video: give the video it was made from", path)
+    if is_video_input(path):
+        return ArchiveScan(inputs=[path], skipped=[], single=True)
+    if not path.is_dir():
+        raise InputError(f"is not a video file (video files end in {', '.join(VIDEO_SUFFIXES)}) nor a folder", path)
+    found, skipped = [], []
+    for entry in path.iterdir():
+        if entry.name.startswith("."):
+            continue
+        broken_video = entry.is_symlink() and not entry.exists() and entry.suffix.lower() in VIDEO_SUFFIXES
+        if broken_video or (is_video_input(entry) and not _is_spermtrack_output(entry)):
+            found.append(entry)
+        else:
+            skipped.append((entry, _why_not_a_video(entry)))
+    if not found:
+        raise InputError("holds no video to analyse (a video file, a VISEM-Tracking video folder or a folder of "
+                         f"images; video files end in {', '.join(VIDEO_SUFFIXES)})", path)
+    found.sort(key=lambda p: _id_key(p.with_suffix("") if not p.is_dir() else p))
+    skipped.sort(key=lambda item: item[0].name)
+    return ArchiveScan(inputs=found, skipped=skipped, single=False)
+
+
 def list_inputs(path: str | os.PathLike) -> list[Path]:
     """The videos to analyse in ``path``: ``[path]`` when it is one video input, else the video inputs in it.
 
-    A video input is a video file (mp4, avi, ...), a VISEM-Tracking video folder or a folder of frame
-    images (:func:`is_video_input`). An archive folder holds such inputs (other files are ignored);
-    they are listed by name, numbers in numeric order.
+    See :func:`scan_inputs`, which also says what in an archive is not analysed and why.
 
     Raises
     ------
     InputError
         ``path`` does not exist, or holds no video input.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError("does not exist", path)
-    if is_video_input(path):
-        return [path]
-    found = sorted((p for p in path.iterdir() if not p.name.startswith(".") and is_video_input(p)),
-                   key=lambda p: _id_key(p.with_suffix("") if p.is_file() else p))
-    if not found:
-        raise InputError("holds no video to analyse (a video file, a VISEM-Tracking video folder or a folder of "
-                         f"images; video files end in {', '.join(VIDEO_SUFFIXES)})", path)
-    return found
+    return scan_inputs(path).inputs
 
 
 def open_video(path: str | os.PathLike, *, um_per_px: float = DEFAULT_UM_PER_PX, fps: float | None = None,
@@ -338,11 +426,10 @@ def open_video(path: str | os.PathLike, *, um_per_px: float = DEFAULT_UM_PER_PX,
     """
     path = Path(path)
     if _is_video_file(path):
+        from spermtrack.io.video import frame_rate
+
         info = probe_video(path)
-        rate = fps if fps is not None else (info.fps if info.fps > 0 else None)
-        if rate is None:
-            raise InputError("the video container stores no frame rate: give it (--fps on the command line, fps= in "
-                             "Python; frames per second)", path)
+        rate = frame_rate(path, info, fps)  # the container's rate, asked for when it states none
         recording = Recording(fps=rate, um_per_px=um_per_px, width=info.width, height=info.height,
                               n_frames=max(info.n_frames, 1), source=str(path))
         return VisemVideo(video_id=readable_name(path.stem), folder=path.parent, recording=recording,

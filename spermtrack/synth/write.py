@@ -13,7 +13,7 @@ import pandas as pd
 
 from spermtrack.constants import FTID_LABEL_DIR, IMAGE_DIR, LABEL_DIR, SEMEN_ANALYSIS_CSV, SYNTH_CONFIG_JSON
 from spermtrack.errors import InputError
-from spermtrack.io.atomic import output_folder, write_json
+from spermtrack.io.atomic import DATASET, output_folder, write_json
 from spermtrack.io.clinical import write_semen_analysis_csv
 from spermtrack.io.visem import remove_stale_frame_files, write_frame_files, write_synthetic_truth
 from spermtrack.schema import Recording
@@ -170,7 +170,7 @@ def write_synthetic_dataset(out: str | Path, *, n_videos: int, config: SynthConf
         raise InputError(f"n_videos must be a positive integer, got {n_videos!r}")
     out = Path(out)
     folders, videos, records = [], [], []
-    with output_folder(out) as tmp, tqdm(total=int(n_videos) * config.n_frames, disable=not progress,
+    with output_folder(out, kind=DATASET) as tmp, tqdm(total=int(n_videos) * config.n_frames, disable=not progress,
                                          file=sys.stderr, unit="frame", desc="synth", dynamic_ncols=True) as bar:
         for i in range(int(n_videos)):
             vs = video_seed(seed, i)

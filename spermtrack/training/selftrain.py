@@ -10,6 +10,12 @@
 3. **Export.** ``OUT/detector.pt`` (:func:`~spermtrack.detectors.train.export_checkpoint`) with the
    settings embedded. It carries no score calibration (there are no labels to fit one on).
 
+The output folder is written as a unit (:func:`spermtrack.io.atomic.output_folder`): it is checked
+before any work (new, empty or an earlier spermtrack output, and apart from the video and the starting
+checkpoint) and appears only when everything is written. The pseudo-labelled data set (a link to the
+video, label files, the extracted frames) is a working folder inside the temporary output and is
+deleted whatever happens; only its label files are kept, in ``OUT/pseudo_labels/``.
+
 Self-training reinforces what the starting checkpoint already finds: it sharpens confident
 detections and suppresses what it never finds, so it helps when the starting model is roughly right
 and its scores are low or unsure on the new look (measured in ``benchmarks/real_bench.py``).
@@ -18,6 +24,8 @@ and its scores are low or unsure on the new look (measured in ``benchmarks/real_
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,7 +105,8 @@ def pseudo_label(video: str | os.PathLike, weights: str | os.PathLike | None, ou
     Raises
     ------
     InputError
-        An unreadable video or checkpoint, or no detection reaches ``conf``.
+        An unreadable video or checkpoint; ``start`` at or past the video's last frame, or a frame range
+        that holds fewer than 2 frames (checked before any detection); no detection reaches ``conf``.
     """
     from spermtrack.detectors import make_detector
     from spermtrack.io.atomic import write_text
@@ -106,6 +115,14 @@ def pseudo_label(video: str | os.PathLike, weights: str | os.PathLike | None, ou
 
     clip, video_id = _clip(Path(video))
     info = probe_video(clip)
+    stop = config.stop if config.stop is not None else (info.n_frames or None)
+    if info.n_frames and config.start >= info.n_frames:
+        raise InputError(f"--start {config.start} is past the end of the video: it has {info.n_frames} frames "
+                         f"(0 to {info.n_frames - 1})", video)
+    if stop is not None and len(range(config.start, stop, config.step)) < 2:
+        raise InputError(f"frames {config.start} to {stop - 1} every {config.step} give only one frame; "
+                         "self-training needs at least 2 (one to train on, one to validate): widen --start/--stop "
+                         "or lower --frame-step", video)
     folder = Path(out_dir) / video_id
     (folder / "labels").mkdir(parents=True, exist_ok=True)
     link = folder / f"{video_id}{clip.suffix.lower()}"
@@ -115,7 +132,6 @@ def pseudo_label(video: str | os.PathLike, weights: str | os.PathLike | None, ou
         except OSError:
             link.symlink_to(clip.resolve())
     detector = make_detector("yolo", weights=None if weights is None else str(weights), conf=config.conf)
-    stop = config.stop if config.stop is not None else (info.n_frames or None)
     wanted = (item for item in iter_frames(clip, start=config.start, stop=stop)
               if (item[0] - config.start) % config.step == 0)
     dets = detector.detect_video(wanted, progress=True)
@@ -142,7 +158,8 @@ def self_train(video: str | os.PathLike, *, weights: str | os.PathLike | None = 
     weights : str or PathLike or None
         Starting checkpoint (``None``: the shipped default).
     out_dir : str or PathLike
-        Output folder: ``pseudo/`` (labels), ``dataset/``, ``run/`` (ultralytics) and ``detector.pt``.
+        Output folder, written as a unit (see the module notes): ``detector.pt``, ``self_train.json``,
+        ``pseudo_labels/`` (the pseudo-label files) and ``run/`` (ultralytics' training run).
     config : SelfTrainConfig, optional
     verbose : bool
         Let ultralytics print its progress.
@@ -152,34 +169,51 @@ def self_train(video: str | os.PathLike, *, weights: str | os.PathLike | None = 
     dict
         ``detector`` (path of the exported checkpoint), ``pseudo_boxes``, the validation metrics of
         the fine-tuned model on pseudo-labels and the settings.
+
+    Raises
+    ------
+    InputError
+        Before any work: ``out_dir`` is a file, a non-empty folder spermtrack did not write, or the
+        same as, inside or above the video or the starting checkpoint. Later: an unreadable video or
+        checkpoint, a frame range outside the video, or no detection reaching ``conf``. Nothing is
+        left in ``out_dir`` (or beside it) after a failure.
     """
     from spermtrack.detectors.augment import PhotometricConfig
     from spermtrack.detectors.train import TrainConfig, train_yolo
     from spermtrack.training.dataset import VideoSelection, write_yolo_dataset
     from spermtrack.training.detector import export_checkpoint
     from spermtrack.detectors.yolo import resolve_weights
-    from spermtrack.io.atomic import write_json
+    from spermtrack.io.atomic import output_folder, write_json
 
     config = config or SelfTrainConfig()
-    out = Path(out_dir).resolve()
+    final = Path(out_dir).resolve()
     start_weights = resolve_weights(weights)
-    folder, n_boxes = pseudo_label(video, start_weights, out / "pseudo", config=config)
-    labelled = sorted(int(p.stem.rsplit("_", 1)[1]) for p in (folder / "labels").glob("*.txt"))
-    n_val = max(1, len(labelled) // 10)
-    split_at = labelled[-n_val]
-    selections = [VideoSelection(folder, split="train", start=config.start, stop=split_at, step=config.step),
-                  VideoSelection(folder, split="val", start=split_at, stop=labelled[-1] + 1, step=config.step)]
-    data_yaml = write_yolo_dataset(selections, out / "dataset", settings={"self_train": config.to_dict()})
-    train = TrainConfig(model=str(start_weights), epochs=config.epochs, imgsz=config.imgsz, batch=config.batch,
-                        seed=config.seed, optimizer="AdamW", lr0=0.001, warmup_epochs=1.0, warmup_bias_lr=0.0,
-                        close_mosaic=min(3, config.epochs))
-    report = train_yolo(data_yaml, out_dir=out / "run", config=train, photometric=PhotometricConfig(),
-                        verbose=verbose)
-    info = {"trained_on": f"pseudo-labels (score >= {config.conf:g}) of {Path(video).name} from "
-                          f"{start_weights.name}; no human labels",
-            "self_train": config.to_dict(), "start_weights": start_weights.name,
-            "val_metrics_on_pseudo_labels": {k: report[k] for k in ("mAP50", "mAP50_95", "precision", "recall")}}
-    detector = export_checkpoint(report["weights"], out / "detector.pt", info=info)
-    result = {"detector": str(detector), "pseudo_boxes": n_boxes, **info}
-    write_json(out / "self_train.json", result)
+    inputs = [video] + ([start_weights] if weights is not None else [])
+    with output_folder(out_dir, inputs=inputs) as out:
+        work = Path(tempfile.mkdtemp(prefix=".self-train-work-", dir=out))  # the pseudo-labelled data set
+        try:
+            folder, n_boxes = pseudo_label(video, start_weights, work / "pseudo", config=config)
+            labelled = sorted(int(p.stem.rsplit("_", 1)[1]) for p in (folder / "labels").glob("*.txt"))
+            n_val = max(1, len(labelled) // 10)
+            split_at = labelled[-n_val]
+            selections = [VideoSelection(folder, split="train", start=config.start, stop=split_at, step=config.step),
+                          VideoSelection(folder, split="val", start=split_at, stop=labelled[-1] + 1,
+                                         step=config.step)]
+            data_yaml = write_yolo_dataset(selections, work / "dataset", settings={"self_train": config.to_dict()})
+            train = TrainConfig(model=str(start_weights), epochs=config.epochs, imgsz=config.imgsz,
+                                batch=config.batch, seed=config.seed, optimizer="AdamW", lr0=0.001,
+                                warmup_epochs=1.0, warmup_bias_lr=0.0, close_mosaic=min(3, config.epochs))
+            report = train_yolo(data_yaml, out_dir=out / "run", config=train, photometric=PhotometricConfig(),
+                                verbose=verbose)
+            info = {"trained_on": f"pseudo-labels (score >= {config.conf:g}) of {Path(video).name} from "
+                                  f"{start_weights.name}; no human labels",
+                    "self_train": config.to_dict(), "start_weights": start_weights.name,
+                    "val_metrics_on_pseudo_labels": {k: report[k] for k in ("mAP50", "mAP50_95", "precision",
+                                                                            "recall")}}
+            export_checkpoint(report["weights"], out / "detector.pt", info=info)
+            shutil.copytree(folder / "labels", out / "pseudo_labels")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        result = {"detector": str(final / "detector.pt"), "pseudo_boxes": n_boxes, **info}
+        write_json(out / "self_train.json", result)
     return result

@@ -141,3 +141,32 @@ def test_crosscheck_puts_tracking_beside_every_model(dataset, tmp_path, capsys):
     page = (out / "crosscheck.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 6 and "http" not in page.split("<h2>Settings")[0]
     assert "MAE per category" in (out / "crosscheck.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name, fps, needed", [
+    ("zeror", 50.0, 1),        # reads nothing of the video
+    ("r3d18", 50.0, 7),        # quick clips of 4 frames, 0.04 s = 2 frames apart: 3 * 2 + 1
+    ("r3d18", 25.0, 4),        # ... 1 frame apart
+    ("flow2d", 50.0, 6),       # one pair 0.1 s = 5 frames apart
+    ("trackfeat", 50.0, 51),   # a track of who2021's 1 s: 50 steps, 51 frames
+])
+def test_the_frames_a_model_needs_from_a_video(name, fps, needed):
+    from spermtrack.crosscheck.train import frames_needed
+    from spermtrack.regressors import make_regressor
+
+    n, why = frames_needed(make_regressor(name, quick=True), InputSettings.quick(), fps)
+    assert n == needed and why
+
+
+def test_the_contrast_of_a_video(dataset, tmp_path):
+    import cv2
+
+    from spermtrack.crosscheck.train import MIN_CONTRAST, frame_contrast
+    from spermtrack.io.visem import open_video
+
+    assert frame_contrast(read_visem_video(dataset / "1")) > 2 * MIN_CONTRAST
+    writer = cv2.VideoWriter(str(tmp_path / "grey.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (64, 48), False)
+    for _ in range(10):
+        writer.write(np.full((48, 64), 128, np.uint8))
+    writer.release()
+    assert frame_contrast(open_video(tmp_path / "grey.mp4")) < MIN_CONTRAST

@@ -153,3 +153,42 @@ def test_motility_columns_errors():
                           "Non progressive (%)": [1.0]}, index=pd.Index(["9"]))
     with pytest.raises(InputError, match="'Progressive motility \\(%\\)' is not numeric: ID '9'"):
         motility_columns(table)
+
+
+BOTH = ("ID;Progressive motility (%);Non progressive sperm motility (%);Immotile sperm (%);Grade a (%);Grade b (%);"
+        "Grade c (%);Grade d (%)\n")
+
+
+@pytest.mark.parametrize("rows", [
+    "1;40;10;50;25;15;10;50\n",
+    "1;40,5;10;49,5;25;14,6;10,9;49\n",          # rounding: every pair within 1 point
+    "1;40;10;50;NA;15;10;50\n2;40;;50;25;15;10;50\n",  # a missing value on either side cannot contradict
+])
+def test_grades_that_agree_with_the_three_categories_are_read(tmp_path, rows):
+    table = read_clinical_csv(write(tmp_path, BOTH + rows))
+    assert len(motility_columns(table).columns) == 7
+
+
+@pytest.mark.parametrize("rows, line, words", [
+    ("1;40;10;50;25;15;10;50\n2;60;10;30;0;33,33;10;30\n", 3,
+     "grades a + b contradict progressive motility: 'Grade a (%)' 0 + 'Grade b (%)' 33.33 = 33.33 %, but "
+     "'Progressive motility (%)' 60 %; they must agree within 1 point"),
+    ("1;40;10;50;25;15;10;50\n\n2;40;25;35;25;15;10;50\n", 4,
+     "grade c contradicts non-progressive motility: 'Grade c (%)' 10 %, but 'Non progressive sperm motility (%)' 25 %"),
+    ("1;40;10;50;25;15;10;51,5\n", 2, "grade d contradicts immotile sperm: 'Grade d (%)' 51.5 %, but "
+                                      "'Immotile sperm (%)' 50 %"),
+])
+def test_grades_that_contradict_the_three_categories_name_file_line_and_values(tmp_path, rows, line, words):
+    path = write(tmp_path, BOTH + rows)
+    with pytest.raises(InputError) as err:
+        read_clinical_csv(path)
+    assert err.value.path == str(path) and err.value.line == line, str(err.value)
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_motility_columns_refuses_contradicting_grades_of_a_table():
+    table = pd.DataFrame({"Progressive motility (%)": [40.0, 40.0], "Non progressive sperm motility (%)": [10.0, 10.0],
+                          "Immotile sperm (%)": [50.0, 50.0], "Grade a": [25.0, 5.0], "Grade b": [15.0, 5.0]},
+                         index=pd.Index(["5", "6"], name="ID"))
+    with pytest.raises(InputError, match="^ID '6': grades a \\+ b contradict progressive motility"):
+        motility_columns(table)

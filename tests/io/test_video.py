@@ -158,3 +158,34 @@ def test_frame_number(name, number):
 def test_frame_number_needs_a_number():
     with pytest.raises(InputError, match="holds no frame number"):
         frame_number("background.png")
+
+
+def test_probe_states_a_constant_rate(clip):
+    info = probe_video(clip)
+    assert not info.variable_rate and info.fps_min == info.fps_max == pytest.approx(48.5)
+
+
+def test_write_video_reads_its_file_back(tmp_path, monkeypatch):
+    real = cv2.VideoWriter
+
+    class DroppingWriter:  # an encoder that loses the last frame without saying so
+        def __init__(self, *args):
+            self._writer, self._held = real(*args), None
+
+        def isOpened(self):  # noqa: N802 - OpenCV's name
+            return self._writer.isOpened()
+
+        def write(self, frame):
+            if self._held is not None:
+                self._writer.write(self._held)
+            self._held = frame
+
+        def release(self):
+            self._writer.release()
+
+    monkeypatch.setattr(cv2, "VideoWriter", DroppingWriter)
+    path = tmp_path / "out.mp4"
+    with pytest.raises(OSError, match="the video could not be written whole: 4 of its 5 frames can be read back") \
+            as caught:
+        write_video(path, flat_frames(5), fps=25)
+    assert caught.value.filename == str(path) and list(tmp_path.iterdir()) == []

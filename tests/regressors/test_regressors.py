@@ -127,3 +127,58 @@ def test_bad_targets_and_inputs_are_refused():
         make_regressor("cnn")
     with pytest.raises(InputError, match="AEFeatConfig.window must be a square number"):
         make_regressor("aefeat", window=5)
+
+
+def _damaged(payload: dict, how: str) -> dict:
+    payload = {**payload, "state": dict(payload["state"])}
+    state = payload["state"]
+    key = next(iter(state))
+    if how == "empty":
+        payload["state"] = {}
+    elif how == "missing":
+        del payload["state"]
+    elif how == "drop-entry":
+        del state[key]
+    elif how == "wrong-shape":
+        value = state[key]
+        state[key] = ({k: v[..., :1] if v.ndim else v for k, v in value.items()} if isinstance(value, dict)
+                      else np.zeros(99).tolist())
+    elif how == "nan":
+        value = state[key]
+        state[key] = ({k: v * float("nan") if v.is_floating_point() else v for k, v in value.items()}
+                      if isinstance(value, dict) else [float("nan")] * len(value))
+    elif how == "other-model":
+        payload["model"] = "zeror" if payload["model"] != "zeror" else "trackfeat"
+        payload["config"] = {}
+    return payload
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> dict:
+    """One fitted checkpoint of every model (quick settings), saved once."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    y = np.array([[0.2, 0.3, 0.5], [0.4, 0.3, 0.3]])
+    return {name: make_regressor(name, quick=True).fit(_videos(2), y).save(folder / f"{name}.pt")
+            for name in REGRESSORS}
+
+
+@pytest.mark.parametrize("name", list(REGRESSORS))
+@pytest.mark.parametrize("how", ["empty", "missing", "drop-entry", "wrong-shape", "nan", "other-model"])
+def test_a_damaged_checkpoint_is_refused_in_one_line_naming_the_file(checkpoints, name, how, tmp_path):
+    import torch
+
+    payload = torch.load(checkpoints[name], weights_only=True)
+    bad = tmp_path / "bad.pt"
+    torch.save(_damaged(payload, how), bad)
+    with pytest.raises(InputError) as err:
+        load_regressor(bad)
+    message = str(err.value)
+    assert message.startswith(f"{bad}: holds model ") and "\n" not in message
+    assert "train the model again" in message
+
+
+def test_frames_a_model_needs():
+    assert make_regressor("zeror").frames_needed() == 2
+    assert make_regressor("r3d18", quick=True).frames_needed() == 4          # clip_frames
+    assert make_regressor("aefeat", quick=True).frames_needed() == 4         # window
+    assert make_regressor("aefeat", window=1).frames_needed() == 2

@@ -264,3 +264,6 @@ def test_why_there_is_no_track():
     assert "3 times in a row" in note
     assert explain_no_tracks(weak.assign(score=0.9), track(weak.assign(score=0.9), cfg), cfg) is None
     assert explain_no_tracks(weak.iloc[:0], track(weak.iloc[:0], cfg), cfg) is None
+    two_frames = weak.iloc[:2].assign(score=0.9)  # a 2-frame clip: too short, not a frame-rate problem
+    note = explain_no_tracks(two_frames, track(two_frames, cfg), cfg)
+    assert "too short: 2 frame(s)" in note and "frame rate" not in note
