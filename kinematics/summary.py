@@ -10,17 +10,19 @@ limits (5th centile): progressive motility 30 %, total motility 42 %.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from spermtrack.constants import GRADES, WHO_REFERENCE_LIMITS
+from spermtrack.constants import GRADES, MIN_GRADED_TRACKS, WHO_MIN_ASSESSED, WHO_REFERENCE_LIMITS
 from spermtrack.errors import InputError
 from spermtrack.kinematics.compute import KinematicsResult
 from spermtrack.kinematics.config import KinematicsConfig
 
-__all__ = ["summarize", "motility_percentages", "concentration_1e6_per_ml", "WHO_REFERENCE_LIMITS"]
+__all__ = ["summarize", "motility_percentages", "concentration_1e6_per_ml", "intervals_95", "reference_verdict",
+           "wilson_interval", "WHO_REFERENCE_LIMITS"]
 _MEAN_COLUMNS = ("vcl_um_s", "vsl_um_s", "vap_um_s", "lin", "str", "wob", "alh_mean_um", "alh_max_um", "bcf_hz",
                  "mad_deg", "progression_um_s")
 
@@ -61,6 +63,55 @@ def motility_percentages(table: pd.DataFrame, *, weighting: str = "track") -> di
     else:
         pct.update(progressive=None, non_progressive=None, immotile=None, motile=None)
     return {"counts": counts, "percent": pct}
+
+
+#: Two-sided 95 % standard normal quantile.
+Z_95 = 1.959963984540054
+
+
+def wilson_interval(k: float, n: float, z: float = Z_95) -> tuple[float, float] | None:
+    """Wilson score interval of a proportion ``k / n``, in percent (None when ``n`` is 0).
+
+    ``(p + z^2/2n -/+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)`` with ``p = k / n``; unlike the normal
+    approximation it stays inside [0, 100] and is sensible for small ``n`` and for ``k`` near 0 or ``n``
+    (Wilson EB. J Am Stat Assoc 1927;22:209-212; Brown, Cai, DasGupta. Stat Sci 2001;16:101-133).
+    """
+    if not n > 0:
+        return None
+    p = min(max(k / n, 0.0), 1.0)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return 100.0 * max(0.0, centre - half), 100.0 * min(1.0, centre + half)
+
+
+def intervals_95(percent: dict[str, float | None], n_graded: int) -> dict[str, list[float] | None]:
+    """A 95 % Wilson interval for every percentage of :func:`motility_percentages`.
+
+    Each graded track is one observation (with time weighting the percentages are weighted, and
+    ``n_graded`` still counts tracks: the interval is then approximate).
+    """
+    out: dict[str, list[float] | None] = {}
+    for key, value in percent.items():
+        ci = None if value is None else wilson_interval(value / 100.0 * n_graded, n_graded)
+        out[key] = None if ci is None else [ci[0], ci[1]]
+    return out
+
+
+def reference_verdict(value: float | None, interval: Sequence[float] | None, limit: float,
+                      n_graded: int | None = None) -> str | None:
+    """``"met"``, ``"not met"`` or ``"uncertain"``; None without data.
+
+    Uncertain when the 95 % interval straddles the limit, or when fewer than
+    :data:`spermtrack.constants.MIN_GRADED_TRACKS` tracks were graded (too few to judge a sample by,
+    whatever the interval says).
+    """
+    if value is None:
+        return None
+    if n_graded is not None and n_graded < MIN_GRADED_TRACKS:
+        return "uncertain"
+    if interval is not None and interval[0] < limit <= interval[1]:
+        return "uncertain"
+    return "met" if value >= limit else "not met"
 
 
 def concentration_1e6_per_ml(mean_sperm_per_frame: float, *, chamber_depth_um: float, frame_size_px: tuple[int, int],
@@ -123,8 +174,10 @@ def summarize(result: KinematicsResult, *, chamber_depth_um: float | None = None
     -------
     dict
         ``counts`` and ``percent`` (a, b, c, d, progressive, non_progressive, immotile, motile), ``n_tracks``,
+        ``interval_95`` (a 95 % Wilson interval per percentage, [low, high] in %), ``who_min_assessed``,
         ``ungraded_reasons``, ``motile_means`` (mean kinematics of graded motile tracks, a+b+c),
-        ``who_reference_limits`` and whether they are met, ``noise``, ``drift``, ``calibration``,
+        ``who_reference_limits`` and whether they are met (``"met"``, ``"not met"``, or ``"uncertain"`` when
+        the interval straddles the limit), ``noise``, ``drift``, ``calibration``,
         ``positions``, ``concentration_1e6_per_ml`` (None without chamber depth), ``config``.
 
     Raises
@@ -154,13 +207,18 @@ def summarize(result: KinematicsResult, *, chamber_depth_um: float | None = None
         conc = concentration_1e6_per_ml(per_frame, chamber_depth_um=chamber_depth_um,
                                         frame_size_px=frame_size_px, um_per_px=result.um_per_px)
     pct = pm["percent"]
+    intervals = intervals_95(pct, pm["counts"]["graded"])
     limits = dict(WHO_REFERENCE_LIMITS)
     meets = None if pct["progressive"] is None else {
-        "progressive": pct["progressive"] >= limits["progressive_pct"],
-        "motile": pct["motile"] >= limits["motile_pct"]}
+        key: reference_verdict(pct[key], intervals[key], limits[f"{key}_pct"], pm["counts"]["graded"])
+        for key in ("progressive", "motile")}
     out = {
         "counts": pm["counts"],
         "percent": pct,
+        "interval_95": intervals,
+        "interval_method": ("Wilson score interval of each percentage, 95 %, each graded track one observation; "
+                            f"WHO 2021 asks for at least {WHO_MIN_ASSESSED} spermatozoa to be assessed"),
+        "who_min_assessed": WHO_MIN_ASSESSED,
         "weighting": cfg.weighting,
         "n_tracks": int(len(table)),
         "ungraded_reasons": {str(k): int(v) for k, v in reasons.items()},

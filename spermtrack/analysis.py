@@ -176,10 +176,16 @@ class VideoAnalysis:
     def one_line(self) -> str:
         """The result in one line: grades and counts."""
         pct, counts = self.summary["percent"], self.summary["counts"]
-        fmt = (lambda v: "n/a" if v is None else f"{v:.1f} %")
-        return (f"{self.video_id}: progressive {fmt(pct.get('progressive'))}, non-progressive "
-                f"{fmt(pct.get('non_progressive'))}, immotile {fmt(pct.get('immotile'))} "
-                f"({counts['graded']} graded tracks)")
+        ci = self.summary.get("interval_95") or {}
+
+        def fmt(key: str) -> str:
+            if pct.get(key) is None:
+                return "n/a"
+            low_high = ci.get(key)
+            return f"{pct[key]:.1f} %" + (f" [{low_high[0]:.0f}-{low_high[1]:.0f}]" if low_high else "")
+
+        return (f"{self.video_id}: progressive {fmt('progressive')}, non-progressive {fmt('non_progressive')}, "
+                f"immotile {fmt('immotile')} ({counts['graded']} graded tracks; 95 % intervals in brackets)")
 
     def summary_record(self) -> dict:
         """``summary.json``: the sample summary with settings, versions, the input checksum and timings."""

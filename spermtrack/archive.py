@@ -44,8 +44,9 @@ LOCK_FILE = ".spermtrack-lock"
 
 #: Columns of ``summary.csv``.
 SUMMARY_COLUMNS = ("video", "status", "error", "progressive_pct", "non_progressive_pct", "immotile_pct", "a_pct",
-                   "b_pct", "c_pct", "d_pct", "graded", "ungraded", "n_frames", "fps", "um_per_px", "report",
-                   "input_sha256")
+                   "b_pct", "c_pct", "d_pct", "progressive_ci_low", "progressive_ci_high", "non_progressive_ci_low",
+                   "non_progressive_ci_high", "immotile_ci_low", "immotile_ci_high", "graded", "ungraded",
+                   "n_frames", "fps", "um_per_px", "notes", "report", "input_sha256")
 
 
 def _name(path: Path) -> str:
@@ -65,7 +66,12 @@ def _row(video: str, status: str, record: dict | None = None, error: str = "") -
                    immotile_pct=pct.get("immotile"), a_pct=pct.get("a"), b_pct=pct.get("b"), c_pct=pct.get("c"),
                    d_pct=pct.get("d"), graded=counts.get("graded"), ungraded=counts.get("ungraded"),
                    n_frames=record.get("n_frames"), fps=cal.get("fps"), um_per_px=cal.get("um_per_px"),
+                   notes=" | ".join(record.get("notes") or []),
                    report=f"{video}/report.html", input_sha256=record.get("input_sha256"))
+        for key in ("progressive", "non_progressive", "immotile"):
+            low_high = (record.get("interval_95") or {}).get(key)
+            if low_high:
+                row[f"{key}_ci_low"], row[f"{key}_ci_high"] = low_high
     return row
 
 
@@ -157,7 +163,7 @@ def analyze_one(path: str, out_dir: str, config: dict, progress: bool = False) -
             return _row(video.video_id, "skipped", done)
         analysis = analyze_video(video, cfg, progress=progress, checksum=checksum)
         analysis.write(out_dir, progress=progress)
-        return _row(video.video_id, "done", {**analysis.summary, "input_sha256": checksum})
+        return _row(video.video_id, "done", {**analysis.summary, "input_sha256": checksum, "notes": analysis.notes})
     except (InputError, OSError) as exc:
         message = str(exc) if isinstance(exc, InputError) else describe_os_error(exc)
         if _remove_result(Path(out_dir)):

@@ -86,6 +86,53 @@ box colour is the track's grade and the line behind a head is its path over the 
 """
 
 
+def _interval(ci) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return "n/a"
+    return f"{ci[0]:.0f}-{ci[1]:.0f} %"
+
+
+def _pct_ci(pct: Mapping, ci: Mapping, key: str) -> str:
+    value = pct.get(key)
+    if value is None:
+        return "n/a"
+    interval = ci.get(key)
+    return f"{value:.1f} %" + (f" ({interval[0]:.0f}-{interval[1]:.0f})" if interval else "")
+
+
+def _verdict(meets: Mapping, limits: Mapping, key: str) -> str:
+    verdict = meets.get(key) if meets else None
+    if verdict is None:
+        return ""
+    if isinstance(verdict, bool):  # a summary written before verdicts could be uncertain
+        verdict = "met" if verdict else "not met"
+    return f"WHO lower reference limit {limits.get(f'{key}_pct', '')} %: {verdict}"
+
+
+def _rule_text(config: Mapping) -> str:
+    """The grading rule of a kinematics config in one sentence (it may differ from the WHO 2021 wording)."""
+    if not config:
+        return ""
+    speed = "1-s net progression" if config.get("grade_metric") == "progression" else "VAP (average-path velocity)"
+    gates = [f"{name.upper()} >= {config[f'{name}_min']:g}" for name in ("str", "lin") if config.get(f"{name}_min")]
+    gate = f" and {' and '.join(gates)}" if gates else ""
+    return (f"Rule of the {config.get('name', '?')} preset used here: a if the {speed} is at least "
+            f"{config.get('a_threshold_um_s', 0):g} um/s{gate}, b if at least {config.get('b_threshold_um_s', 0):g} "
+            f"um/s{gate}, else c if the head moves above the noise floor (and by at least "
+            f"{config.get('motile_min_um', 0):g} um), else d.")
+
+
+def _noise_text(noise: Mapping) -> str:
+    """The localisation noise in words: what it is measured on and what it is for."""
+    sigma = noise.get("sigma_px")
+    if sigma is None:
+        return "Localisation noise: not estimated (no track long enough)."
+    return (f"Localisation noise of the measured head positions: {sigma:.3f} px ({noise.get('sigma_um', 0):.3f} um) "
+            "per axis, estimated from the steadiest tracks (second differences of the detected positions). It is "
+            "the repeatability of the detector on still heads; the c versus d test requires head motion well "
+            "above it.")
+
+
 def video_report_html(*, video_id: str, source: str, summary: Mapping, images: Mapping[str, bytes],
                       settings: Mapping, files: Sequence[str] = (), notes: Sequence[str] = ()) -> str:
     """The ``report.html`` of one analysed video.
@@ -108,28 +155,31 @@ def video_report_html(*, video_id: str, source: str, summary: Mapping, images: M
     from spermtrack.report import GRADE_NAMES, grade_colour_rgb
 
     pct = summary.get("percent", {}) or {}
+    ci = summary.get("interval_95", {}) or {}
     counts = summary.get("counts", {}) or {}
     cal = summary.get("calibration", {}) or {}
-    result = (f"Progressive {_num(pct.get('progressive'), unit=' %')}, non-progressive "
-              f"{_num(pct.get('non_progressive'), unit=' %')}, immotile {_num(pct.get('immotile'), unit=' %')} "
-              f"of {counts.get('graded', 0)} graded tracks ({counts.get('ungraded', 0)} too short or broken to grade).")
+    graded = counts.get("graded", 0)
+    result = (f"Progressive {_pct_ci(pct, ci, 'progressive')}, non-progressive {_pct_ci(pct, ci, 'non_progressive')}, "
+              f"immotile {_pct_ci(pct, ci, 'immotile')} of {graded} graded tracks "
+              f"({counts.get('ungraded', 0)} too short, broken or not sperm: ungraded).")
     rows = "".join(
         f'<tr><td><span class="swatch" style="background:{grade_colour_rgb(g)}"></span>{_e(GRADE_NAMES[g])}</td>'
-        f'<td class="num">{_num(pct.get(g), unit=" %")}</td><td class="num">{counts.get(g, 0)}</td></tr>'
+        f'<td class="num">{_num(pct.get(g), unit=" %")}</td><td class="num">{_interval(ci.get(g))}</td>'
+        f'<td class="num">{counts.get(g, 0)}</td></tr>'
         for g in GRADES)
     limits = summary.get("who_reference_limits", {}) or {}
     meets = summary.get("meets_who_reference_limits") or {}
     derived = "".join(
-        f'<tr><td>{_e(name)}</td><td class="num">{_num(pct.get(key), unit=" %")}</td><td>{_e(ref)}</td></tr>'
+        f'<tr><td>{_e(name)}</td><td class="num">{_num(pct.get(key), unit=" %")}</td>'
+        f'<td class="num">{_interval(ci.get(key))}</td><td>{_e(ref)}</td></tr>'
         for key, name, ref in (
-            ("progressive", "progressive (a + b)",
-             f"WHO limit {limits.get('progressive_pct', '')} %: {'met' if meets.get('progressive') else 'not met'}"
-             if meets else ""),
+            ("progressive", "progressive (a + b)", _verdict(meets, limits, "progressive")),
             ("non_progressive", "non-progressive (c)", ""),
             ("immotile", "immotile (d)", ""),
-            ("motile", "total motility (a + b + c)",
-             f"WHO limit {limits.get('motile_pct', '')} %: {'met' if meets.get('motile') else 'not met'}"
-             if meets else "")))
+            ("motile", "total motility (a + b + c)", _verdict(meets, limits, "motile"))))
+    assessed = summary.get("who_min_assessed", 200)
+    count_note = (f"WHO 2021 asks for at least {assessed} spermatozoa to be assessed; {graded} were graded here"
+                  + (": the intervals are wide, read the percentages with them." if graded < assessed else "."))
     means = summary.get("motile_means", {}) or {}
     mean_rows = "".join(f'<tr><td>{_e(_MEAN_NAMES.get(k, k))}</td><td class="num">{_num(v, ".2f")}</td></tr>'
                         for k, v in means.items())
@@ -145,13 +195,15 @@ pixel &middot; analysed {created} by spermtrack</p>
 <p class="result">{_e(result)}</p>
 {note_html}
 <h2>WHO 2021 grades</h2>
-<table><tr><th>grade</th><th>% of graded</th><th>tracks</th></tr>{rows}</table>
-<table><tr><th>category</th><th>%</th><th>reference</th></tr>{derived}</table>
-<p class="muted">Localisation noise {_num(noise.get('sigma_px'), '.2f', ' px')}; tracks {counts.get('graded', 0)}
-graded, {counts.get('ungraded', 0)} ungraded.</p>
+<table><tr><th>grade</th><th>% of graded</th><th>95 % interval</th><th>tracks</th></tr>{rows}</table>
+<table><tr><th>category</th><th>%</th><th>95 % interval</th><th>reference</th></tr>{derived}</table>
+<p>{_e(count_note)} The intervals are Wilson score intervals over the graded tracks; a reference limit inside
+the interval reads "uncertain".</p>
+<p class="muted">{_e(_noise_text(noise))}</p>
 <h2>Mean kinematics of motile tracks (a + b + c)</h2>
 <table>{mean_rows or '<tr><td>no motile track</td></tr>'}</table>
 {_how_to_read((summary.get('config') or {}).get('name', '?'))}
+<p>{_e(_rule_text(summary.get('config') or {}))}</p>
 <h2>Figures</h2>
 {figures}
 <h2>Files</h2>

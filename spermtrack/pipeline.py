@@ -177,13 +177,65 @@ def run_pipeline(video, config: PipelineConfig | None = None, *, progress: bool 
                                         **config.tracker_options)
     timings["track"] = timings.get("track", 0.0) + time.perf_counter() - start
     start = time.perf_counter()
-    sperm = tracks[tracks["class_id"] == 0]
-    result = analyze_tracks(sperm, rec.um_per_px, rec.fps, get_preset(config.kinematics), name=video.video_id)
+    # every track goes in: the preset's class_ids decide which are graded (the others are listed, ungraded)
+    result = analyze_tracks(tracks, rec.um_per_px, rec.fps, get_preset(config.kinematics), name=video.video_id)
     summary = summarize(result, n_frames=rec.n_frames, frame_size_px=(rec.width, rec.height))
     timings["kinematics"] = timings.get("kinematics", 0.0) + time.perf_counter() - start
-    if not len(dets):
-        note = (f"the {config.detector} detector found no object in any of the {rec.n_frames} frames: check that "
-                "the video shows sperm and the detector's settings (blob: --polarity; yolo: --weights)")
+    notes = [] if note is None else [note]
+    notes += quality_notes(dets, tracks, summary, rec, config.detector)
     return Analysis(video_id=video.video_id, recording=rec, detections=dets, tracks=tracks,
                     kinematics=result.table, summary=summary, tracker_config=trk_cfg, detector_config=det_cfg,
-                    notes=[] if note is None else [note])
+                    notes=notes)
+
+
+#: Detections per frame, per VISEM-sized frame (640 x 480 px), below which a detector has likely missed the
+#: sperm (VISEM-Tracking videos show 7 to over 100 sperm; an empty chamber is rare in a motility video).
+MIN_DETECTIONS_PER_FRAME = 1.0
+#: Share of the detections that must end up in a confirmed track before the tracking is trusted.
+MIN_CONFIRMED_SHARE = 0.5
+
+
+def quality_notes(detections: pd.DataFrame, tracks: pd.DataFrame, summary: dict, recording: Recording,
+                  detector: str) -> list[str]:
+    """Plain warnings about a result that should not be read at face value, each with its likely cause.
+
+    - no object, or implausibly few detections for the frame size (fewer than
+      :data:`MIN_DETECTIONS_PER_FRAME` per 640 x 480 px): the detector does not see this look or scale;
+    - most detections never confirmed into a track (below :data:`MIN_CONFIRMED_SHARE`): detections that
+      jump between frames, or noise;
+    - fewer graded tracks than :data:`spermtrack.constants.MIN_GRADED_TRACKS`: percentages too uncertain.
+
+    Returns
+    -------
+    list of str
+        One sentence per warning (empty when nothing is suspicious).
+    """
+    from spermtrack.constants import MIN_GRADED_TRACKS, WHO_MIN_ASSESSED
+
+    notes = []
+    try_other = ("--polarity dark for dark heads on a light background, --polarity bright for bright heads"
+                 if detector in ("blob", "trackpy") else "--detector blob")
+    frames = max(int(recording.n_frames), 1)
+    per_frame = len(detections) / frames
+    per_visem_frame = per_frame / max(recording.width * recording.height / (640 * 480), 1e-9)
+    if not len(detections):
+        notes.append(f"the {detector} detector found no object in any of the {frames} frames: check that the video "
+                     f"shows sperm and the detector's settings ({try_other}; --detector yolo)")
+    elif per_visem_frame < MIN_DETECTIONS_PER_FRAME:
+        notes.append(f"implausibly few detections: {per_frame:.2f} per frame in a {recording.width} x "
+                     f"{recording.height} px video; the detector may not see this microscope's look or scale: try "
+                     f"{try_other}, or --detector yolo, and check --um-per-px")
+    if len(detections):
+        tracked = tracks["track_id"].to_numpy() >= 0
+        if "interpolated" in tracks.columns:
+            tracked &= ~tracks["interpolated"].to_numpy(bool)
+        share = tracked.sum() / len(detections)
+        if share < MIN_CONFIRMED_SHARE:
+            notes.append(f"most detections never became a track ({share:.0%} did): they may jump between frames "
+                         "(check --fps and --um-per-px) or be noise (check the detector's settings)")
+    graded = int((summary.get("counts") or {}).get("graded", 0))
+    if len(detections) and graded < MIN_GRADED_TRACKS:
+        notes.append(f"only {graded} track(s) could be graded (WHO 2021 asks for {WHO_MIN_ASSESSED} spermatozoa): "
+                     "the percentages are uncertain, read them with their 95 % intervals; a longer video or more "
+                     "fields give more tracks" + ("" if graded else "; no percentage can be given"))
+    return notes

@@ -172,6 +172,15 @@ def _grade_of(kinematics: pd.DataFrame) -> np.ndarray:
 
 _GRADE_ORDER = (*GRADES, "")  # "" = ungraded
 
+#: The motile grades: the kinematic plots show these only. The speeds of an immotile head are its
+#: localisation noise (VCL of several um/s, a "BCF" of 10-15 Hz), which would read as motion.
+_MOTILE = ("a", "b", "c")
+
+
+def _immotile_note(grade: np.ndarray) -> str:
+    n = int(np.count_nonzero(grade == "d"))
+    return f" ({n} immotile track{'s' if n != 1 else ''} not shown: their speeds are localisation noise)" if n else ""
+
 
 def trajectory_map(tracks: pd.DataFrame, kinematics: pd.DataFrame, *, width: int, height: int, um_per_px: float,
                    title: str = "") -> bytes:
@@ -214,7 +223,7 @@ def vcl_lin_scatter(kinematics: pd.DataFrame, *, title: str = "") -> bytes:
     fig = _figure(6.0, 4.4)
     ax = fig.subplots()
     grade = _grade_of(kinematics)
-    for g in _GRADE_ORDER[:-1]:
+    for g in _MOTILE:
         rows = kinematics[grade == g]
         if len(rows):
             ax.scatter(rows["vcl_um_s"], rows["lin"], s=14, color=grade_colour_rgb(g), label=f"{GRADE_NAMES[g]} "
@@ -223,11 +232,11 @@ def vcl_lin_scatter(kinematics: pd.DataFrame, *, title: str = "") -> bytes:
     ax.set_ylabel("LIN = VSL / VCL")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(True, color="0.9")
-    if len(kinematics) and (grade != "").any():
+    if len(kinematics) and np.isin(grade, _MOTILE).any():
         ax.legend(fontsize=8, loc="upper right")
     else:
-        ax.text(0.5, 0.5, "no graded track", transform=ax.transAxes, ha="center", va="center", color="0.4")
-    ax.set_title(title or "Speed and straightness of graded tracks", fontsize=10)
+        ax.text(0.5, 0.5, "no motile track", transform=ax.transAxes, ha="center", va="center", color="0.4")
+    ax.set_title(title or f"Speed and straightness of motile tracks{_immotile_note(grade)}", fontsize=10)
     return png_bytes(fig)
 
 
@@ -247,16 +256,16 @@ def kinematic_histograms(kinematics: pd.DataFrame, *, title: str = "") -> bytes:
     fig = _figure(11.0, 5.2)
     axes = fig.subplots(2, 4).ravel()
     grade = _grade_of(kinematics)
-    graded = kinematics[np.isin(grade, list(_GRADE_ORDER[:-1]))] if len(kinematics) else kinematics
-    g = grade[np.isin(grade, list(_GRADE_ORDER[:-1]))] if len(kinematics) else grade
+    graded = kinematics[np.isin(grade, _MOTILE)] if len(kinematics) else kinematics
+    g = grade[np.isin(grade, _MOTILE)] if len(kinematics) else grade
     for ax, (col, label) in zip(axes, HISTOGRAMS):
         values = graded[col].to_numpy(np.float64) if len(graded) else np.zeros(0)
         ok = np.isfinite(values)
         if ok.sum():
             bins = np.histogram_bin_edges(values[ok], bins=20)
-            data = [values[ok & (g == k)] for k in _GRADE_ORDER[:-1]]
+            data = [values[ok & (g == k)] for k in _MOTILE]
             ax.hist(data, bins=bins, stacked=True, histtype="stepfilled",
-                    color=[grade_colour_rgb(k) for k in _GRADE_ORDER[:-1]])
+                    color=[grade_colour_rgb(k) for k in _MOTILE])
         else:
             ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="0.4")
         ax.set_xlabel(label, fontsize=9)
@@ -264,9 +273,9 @@ def kinematic_histograms(kinematics: pd.DataFrame, *, title: str = "") -> bytes:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_ylabel("tracks")
     axes[4].set_ylabel("tracks")
-    fig.legend(handles=[Patch(color=grade_colour_rgb(k), label=GRADE_NAMES[k]) for k in _GRADE_ORDER[:-1]],
-               loc="outside lower center", ncols=4, fontsize=8, frameon=False)
-    fig.suptitle(title or "Kinematics of graded tracks (stacked by grade)", fontsize=10)
+    fig.legend(handles=[Patch(color=grade_colour_rgb(k), label=GRADE_NAMES[k]) for k in _MOTILE],
+               loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+    fig.suptitle(title or f"Kinematics of motile tracks, stacked by grade{_immotile_note(grade)}", fontsize=10)
     return png_bytes(fig)
 
 

@@ -40,7 +40,8 @@ def test_the_api_returns_the_tables_and_a_summary(result):
     pct = result.summary["percent"]
     assert sum(pct[g] for g in "abcd") == pytest.approx(100.0)
     assert set(result.timings) >= {"decode", "detect", "track", "kinematics"}
-    assert re.fullmatch(r"1: progressive \d+\.\d %, .* \(\d+ graded tracks\)", result.one_line())
+    assert re.fullmatch(r"1: progressive \d+\.\d % \[\d+-\d+\], .* \(\d+ graded tracks; 95 % intervals in brackets\)",
+                        result.one_line())
 
 
 def test_write_puts_every_output_in_one_folder(result, sample, tmp_path):

@@ -163,9 +163,11 @@ def test_a_video_that_is_not_written_whole_fails_the_whole_output(clip, tmp_path
     monkeypatch.setattr(cv2, "VideoWriter", _CutWriter)
     out = tmp_path / "o"
     assert main(["analyze", str(clip / "1" / "1.mp4"), "--um-per-px", "0.351", "--out", str(out), "--quiet"]) == 1
-    assert _lines(capsys.readouterr().err) == [
+    lines = _lines(capsys.readouterr().err)  # warnings about the tiny clip may come first
+    assert lines[-1] == (
         f"spermtrack analyze: error: {out / 'annotated.mp4'}: the video could not be written whole: 0 of its 30 "
-        "frames can be read back (an error of the disk or the video encoder)"]
+        "frames can be read back (an error of the disk or the video encoder)")
+    assert all(": warning: " in line for line in lines[:-1])
     assert not out.exists() and not _partials(tmp_path)
 
 
@@ -247,13 +249,14 @@ def test_a_variable_frame_rate_mp4_is_one_warning_naming_the_rates(tmp_path, mp4
     assert info.variable_rate and (info.fps_min, info.fps_max) == (20.0, pytest.approx(100 / 3))
     assert info.fps == pytest.approx(29 * 12800 / (15 * 384 + 14 * 640))  # the mean interval between frames
     assert main(["analyze", str(video), "--um-per-px", "0.351", "--out", str(tmp_path / "o"), "--quiet"]) == 0
-    assert _lines(capsys.readouterr().err) == [
+    rate_lines = [line for line in _lines(capsys.readouterr().err) if "frame rate" in line]
+    assert rate_lines == [
         f"spermtrack analyze: warning: {video}: the video has a variable frame rate (20 to 33.33 fps between frames); "
         "its average 25.22 fps is used: give the true rate with --fps (fps= in Python) if the camera recorded at a "
         "fixed rate"]
     assert main(["analyze", str(video), "--um-per-px", "0.351", "--fps", "25", "--out", str(tmp_path / "o"),
                  "--quiet"]) == 0
-    assert _lines(capsys.readouterr().err) == []
+    assert not [line for line in _lines(capsys.readouterr().err) if "frame rate" in line]
 
 
 @pytest.mark.parametrize("entries, variable", [

@@ -169,7 +169,7 @@ def _tracking(video, settings: InputSettings) -> tuple[pd.DataFrame, dict]:
 
     result = run_pipeline(video, PipelineConfig(detector=settings.detector, tracker=settings.tracker,
                                                 kinematics=settings.preset))
-    return result.kinematics, dict(result.summary["percent"])
+    return result.kinematics, {**result.summary["percent"], "notes": list(result.notes)}
 
 
 def _save_npz(path: Path, **arrays: np.ndarray) -> None:

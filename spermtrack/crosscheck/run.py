@@ -138,6 +138,8 @@ def run_crosscheck(dataset: str | os.PathLike, out_dir: str | os.PathLike, *,
         for c in THREE:
             columns[f"{name}_{c}"] = sources[name][c]
     table = pd.DataFrame(columns)
+    table[f"{TRACKING}_note"] = pd.Series({v: " | ".join((prepared[v].tracking_percent or {}).get("notes") or [])
+                                          for v in data.video_ids})
     table.index.name = "video"
     for source, pct in sources.items():
         per_video, summary = agreement_table(pct, truth)
@@ -151,7 +153,9 @@ def run_crosscheck(dataset: str | os.PathLike, out_dir: str | os.PathLike, *,
               "categories": list(data.categories), "models": list(models),
               "folds": [[data.video_ids[i] for i in test] for _, test in split], "n_folds": folds,
               "seed": seed, "margin": margin, "quick": quick, "inputs": settings.to_dict(), "um_per_px": um_per_px,
-              "notes": list(data.notes), "seconds": {k: round(v, 2) for k, v in seconds.items()}}
+              "notes": list(data.notes) + [f"video {v}, tracking path: {n}" for v in data.video_ids
+                                           for n in ((prepared[v].tracking_percent or {}).get("notes") or [])],
+              "seconds": {k: round(v, 2) for k, v in seconds.items()}}
     result = CrosscheckResult(table, errors, disagreements, record)
     _write(out_dir, result, per_video_all)
     return result

@@ -132,6 +132,10 @@ def test_crosscheck_puts_tracking_beside_every_model(dataset, tmp_path, capsys):
     table = pd.read_csv(out / "crosscheck.csv", dtype={"video": str})
     assert list(table["video"]) == ["1", "2", "3", "4"]
     assert {"truth_progressive", "tracking_progressive", "flow2d_immotile"} <= set(table.columns)
+    # 1.2-s clips give few graded tracks: the tracking path says so beside its numbers, never a silent blank
+    assert table["tracking_note"].str.contains("could be graded").all()
+    record = json.loads((out / "crosscheck.json").read_text(encoding="utf-8"))["crosscheck"]
+    assert any("tracking path: only" in n for n in record["notes"])
     errors = pd.read_csv(out / "errors.csv")
     assert set(errors["source"]) == {"tracking", "zeror", "trackfeat", "flow2d", "r3d18", "aefeat"}
     assert {"mae", "pearson_r", "pearson_p", "bias", "loa_low", "loa_high", "seconds"} <= set(errors.columns)
