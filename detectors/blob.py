@@ -4,7 +4,9 @@ Pipeline (one frame: about 4 ms at 640 x 480 on a 2-core machine, no batching ne
 -------------------------------------------------------------------------------------
 1. **Gray and polarity.** BGR frames become luma (OpenCV ``BGR2GRAY``). Phase contrast (VISEM)
    shows bright heads: ``polarity='bright'``; bright field shows dark heads: ``'dark'``;
-   ``'auto'`` picks per video from the first frame (:func:`estimate_polarity`).
+   ``'auto'`` (the default) picks per video from the first frame (:func:`polarity_evidence`: the
+   stronger of the brightest and darkest head-scale responses), and the decision with its evidence is
+   reported (``to_dict()["look"]``, then summary.json and the report).
 2. **Band-pass (background model).** ``bp = G_sigma * I - box_B * I`` (for dark heads the sign is
    flipped): a Gaussian of ``sigma_px`` removes pixel noise, a ``background_px`` box mean is the
    local background (uneven illumination, halos), so heads become positive peaks on a zero
@@ -40,7 +42,8 @@ Pipeline (one frame: about 4 ms at 640 x 480 on a 2-core machine, no batching ne
    number of peaks of the component ``log(n_peaks)`` and the closeness to the frame edge
    ``exp(-d / 6 px)`` (annotators skip objects cut by the edge). The weights are fitted by logistic
    regression per polarity (:data:`SCORE_MODELS_FILE`; bright: real VISEM-Tracking video 11, frames
-   0-1028; dark: synthetic bright-field frames; see ``python -m spermtrack.training.recipes blob``), so a
+   0-1028; dark: the real SVIA clips S_0001-S_0002, their impurities and unlabelled debris as
+   negatives; see ``python -m spermtrack.training.recipes blob``), so a
    score reads as a calibrated probability. ``'contrast'``: ``tanh(peak / (4 T))``, the
    uncalibrated contrast score of earlier versions.
 
@@ -61,7 +64,7 @@ from spermtrack.detectors.base import FrameDetector, detections_table, to_gray
 from spermtrack.errors import InputError
 
 __all__ = ["BLOB_FEATURES", "BlobConfig", "BlobDetector", "BlobScoreModel", "Blobs", "band_pass", "blob_features",
-           "estimate_polarity", "find_blobs", "load_score_models", "noise_sd"]
+           "estimate_polarity", "polarity_evidence", "find_blobs", "load_score_models", "noise_sd"]
 
 POLARITIES = ("bright", "dark", "auto")
 BOX_MODES = ("fixed", "extent")
@@ -76,7 +79,9 @@ _OWNER = "BlobConfig"
 #: phase-contrast and bright-field frames and on the real VISEM frame (see ``benchmarks/detector_bench.py``).
 POLARITY_DEFAULTS: dict[str, dict] = {
     "bright": {"min_contrast": 20.0, "cluster_area_px": 160, "pinhead_max_area_px": 35},
-    "dark": {"min_contrast": 25.0, "cluster_area_px": 70, "pinhead_max_area_px": 0},
+    # dark heads (bright field): the cluster size covers the heads of the real SVIA clips S_0001-S_0002
+    # (99th percentile of matched head areas 124-136 px, largest 204)
+    "dark": {"min_contrast": 25.0, "cluster_area_px": 160, "pinhead_max_area_px": 0},
 }
 _HEAD_EXTENT_PX = 11.0  # typical foreground extent of one head at the default settings (VISEM scale)
 
@@ -89,7 +94,7 @@ class BlobConfig(Config):
     ----------
     polarity : {'bright', 'dark', 'auto'}
         Bright heads on a darker background (phase contrast, VISEM), dark heads (bright field),
-        or decided per video from the first frame (:func:`estimate_polarity`).
+        or decided per video from the first frame (default; :func:`polarity_evidence`).
     sigma_px : float
         Gaussian sigma of the noise filter, px.
     background_px : int
@@ -137,7 +142,7 @@ class BlobConfig(Config):
         and inspection).
     """
 
-    polarity: str = "bright"
+    polarity: str = "auto"
     sigma_px: float = 1.5
     background_px: int = 25
     threshold_sd: float = 6.0
@@ -235,6 +240,24 @@ def noise_sd(bp: np.ndarray, *, step: int = 6) -> float:
     return 1.4826 * float(np.median(np.abs(sample - med)))
 
 
+def polarity_evidence(gray: np.ndarray, *, sigma_px: float = 1.5, background_px: int = 25,
+                      top_px: int = 20) -> dict:
+    """The look decision of :func:`estimate_polarity` with its evidence.
+
+    Returns
+    -------
+    dict
+        ``polarity`` (``'bright'`` or ``'dark'``), ``bright_response`` and ``dark_response`` (the
+        ``top_px``-th strongest positive and negative band-pass responses, grey levels), ``top_px``.
+    """
+    bp = band_pass(gray, sigma_px=sigma_px, background_px=background_px, bright=True).ravel()
+    k = min(int(top_px), bp.size - 1)
+    hi = float(np.partition(bp, bp.size - 1 - k)[bp.size - 1 - k])
+    lo = float(np.partition(bp, k)[k])
+    return {"polarity": "bright" if hi >= -lo else "dark", "bright_response": round(hi, 2),
+            "dark_response": round(-lo, 2), "top_px": int(top_px)}
+
+
 def estimate_polarity(gray: np.ndarray, *, sigma_px: float = 1.5, background_px: int = 25,
                       top_px: int = 20) -> str:
     """Guess whether heads are brighter or darker than the background.
@@ -258,11 +281,7 @@ def estimate_polarity(gray: np.ndarray, *, sigma_px: float = 1.5, background_px:
     str
         ``'bright'`` or ``'dark'``.
     """
-    bp = band_pass(gray, sigma_px=sigma_px, background_px=background_px, bright=True).ravel()
-    k = min(int(top_px), bp.size - 1)
-    hi = float(np.partition(bp, bp.size - 1 - k)[bp.size - 1 - k])
-    lo = float(np.partition(bp, k)[k])
-    return "bright" if hi >= -lo else "dark"
+    return polarity_evidence(gray, sigma_px=sigma_px, background_px=background_px, top_px=top_px)["polarity"]
 
 
 def _group_starts(sorted_labels: np.ndarray, n: int) -> np.ndarray:
@@ -595,11 +614,14 @@ class BlobDetector(FrameDetector):
             raise InputError(f"config must be a BlobConfig, got {type(base).__name__}")
         self.config = base.replace(**overrides) if overrides else base
         self._active: BlobConfig | None = None
+        self._look: dict | None = None
         self._models = load_score_models() if self.config.score_model == "fitted" else None
 
     def to_dict(self) -> dict:
         """``{"detector": "blob", **config}``, plus ``resolved``: the settings used for the last video."""
         out = {"detector": self.name, **self.config.to_dict()}
+        if self._look is not None:
+            out["look"] = dict(self._look)
         if self._active is not None:
             out["resolved"] = self._active.to_dict()
             if self._models is not None:
@@ -610,7 +632,12 @@ class BlobDetector(FrameDetector):
         cfg = self.config
         polarity = cfg.polarity
         if polarity == "auto":
-            polarity = estimate_polarity(to_gray(first), sigma_px=cfg.sigma_px, background_px=cfg.background_px)
+            evidence = polarity_evidence(to_gray(first), sigma_px=cfg.sigma_px, background_px=cfg.background_px)
+            polarity = evidence["polarity"]
+            self._look = {"polarity": polarity, "source": "auto", "evidence": {
+                k: v for k, v in evidence.items() if k != "polarity"}}
+        else:
+            self._look = {"polarity": polarity, "source": "given"}
         active = cfg.resolved(polarity)
         if active.min_score is None:
             model = None if self._models is None else self._models[polarity]

@@ -193,6 +193,7 @@ class VideoAnalysis:
 
         return {**self.summary, "video": self.video_id, "input": str(self.video.recording.source),
                 "input_sha256": self.checksum, "analysis_key": self.config.key(self.checksum),
+                "look": (self.settings.get("detector") or {}).get("look"),
                 "notes": list(self.notes), "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
                 "provenance": provenance(analysis=self.config.to_dict(), recording=self.recording.to_dict(),
                                          **self.settings)}

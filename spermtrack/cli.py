@@ -226,7 +226,7 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
                    help="detect on INPUT's frames with this detector instead of --detections")
     p.add_argument("--weights", type=Path, default=None, help="yolo: an ultralytics checkpoint (default: shipped)")
     p.add_argument("--imgsz", type=_positive_int, default=None, help="yolo: inference size in px")
-    p.add_argument("--polarity", choices=("auto", "bright", "dark"), default=None, help="blob: head polarity")
+    p.add_argument("--polarity", choices=("auto", "bright", "dark"), default=None, help="blob: head polarity (default auto)")
     p.add_argument("--tracker", default=DEFAULT_TRACKER, type=_tracker_name, metavar="NAME", help=_TRACKER_HELP)
     p.add_argument("--allow-truncated", action="store_true",
                    help="use the frames of a video that ends before its container says (with a warning)")
@@ -412,7 +412,8 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", type=Path, default=None, help="yolo: an ultralytics checkpoint (default: shipped)")
     p.add_argument("--imgsz", type=_positive_int, default=None, help="yolo: inference size in px")
     p.add_argument("--polarity", choices=("auto", "bright", "dark"), default=None,
-                   help="blob: bright heads (phase contrast), dark heads (bright field) or auto")
+                   help="blob: bright heads (phase contrast), dark heads (bright field) or auto (default: "
+                        "decided per video and reported)")
     p.add_argument("--allow-truncated", action="store_true",
                    help="use the frames of a video that ends before its container says (with a warning)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -635,7 +636,8 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
                    help="detector (default %(default)s)")
     p.add_argument("--weights", type=Path, default=None, help="yolo: a checkpoint (default: the shipped one)")
     p.add_argument("--polarity", choices=("auto", "bright", "dark"), default=None,
-                   help="blob: bright heads (phase contrast), dark heads (bright field) or auto")
+                   help="blob: bright heads (phase contrast), dark heads (bright field) or auto (default: "
+                        "decided per video and reported)")
     p.add_argument("--tracker", default=DEFAULT_TRACKER, type=_tracker_name, metavar="NAME", help=_TRACKER_HELP)
     p.add_argument("--preset", choices=PRESETS, default="who2021",
                    help="grading preset (default who2021)")

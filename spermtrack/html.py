@@ -80,7 +80,9 @@ gives lower reference limits of {WHO_REFERENCE_LIMITS['progressive_pct']:g} % an
 {WHO_REFERENCE_LIMITS['motile_pct']:g} %. Tracks shorter than a second are counted as ungraded, never guessed.
 The grading rule used here is the <code>{_e(preset)}</code> preset.</p>
 <p class="muted">Limits to keep in mind: c and d are told apart by head motion only (WHO defines them by tail
-movement, which a head tracker cannot see); every speed depends on the pixel size and frame rate given (check them in
+movement, which a head tracker cannot see); the shipped detector models were fitted on VISEM-Tracking video 11
+(yolo, and the blob score model for bright heads) and on the SVIA clips S_0001-S_0002 (the blob score model for dark
+heads), so a result on those videos is in-sample; every speed depends on the pixel size and frame rate given (check them in
 the settings below); a sperm that leaves and re-enters the field may count as two tracks. In the annotated video the
 box colour is the track's grade and the line behind a head is its path over the last half second.</p>
 """
@@ -107,6 +109,19 @@ def _verdict(meets: Mapping, limits: Mapping, key: str) -> str:
     if isinstance(verdict, bool):  # a summary written before verdicts could be uncertain
         verdict = "met" if verdict else "not met"
     return f"WHO lower reference limit {limits.get(f'{key}_pct', '')} %: {verdict}"
+
+
+def _look_html(look: Mapping | None) -> str:
+    """Which look the detector took (bright or dark heads), and whether it was decided or given."""
+    if not look:
+        return ""
+    words = {"bright": "bright heads on a darker background (phase contrast)",
+             "dark": "dark heads on a lighter background (bright field)"}.get(look.get("polarity"), "?")
+    how = "given" if look.get("source") == "given" else "auto"
+    evidence = look.get("evidence") or {}
+    detail = (f": strongest bright response {evidence['bright_response']:g}, dark {evidence['dark_response']:g} "
+              "grey levels in the first frame" if "bright_response" in evidence else "")
+    return f'<p class="muted">Look: {_e(look.get("polarity"))} ({how}) - {_e(words)}{_e(detail)}.</p>'
 
 
 def _rule_text(config: Mapping) -> str:
@@ -193,6 +208,7 @@ def video_report_html(*, video_id: str, source: str, summary: Mapping, images: M
 <p class="muted">{_e(source)} &middot; {_num(cal.get('fps'), '.2f')} frames/s, {_e(cal.get('um_per_px', '?'))} um per
 pixel &middot; analysed {created} by spermtrack</p>
 <p class="result">{_e(result)}</p>
+{_look_html(summary.get('look'))}
 {note_html}
 <h2>WHO 2021 grades</h2>
 <table><tr><th>grade</th><th>% of graded</th><th>95 % interval</th><th>tracks</th></tr>{rows}</table>

@@ -251,9 +251,9 @@ def _disagreement(values: dict[str, np.ndarray], names: dict[str, str]) -> tuple
     for key, grades in _PAIRS:
         if key not in values or any(g not in values for g in grades):
             continue
-        total = np.sum([np.asarray(values[g], dtype=np.float64) for g in grades], axis=0)
-        other = np.asarray(values[key], dtype=np.float64)
-        with np.errstate(invalid="ignore", over="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):  # absurd values (1e308) are refused elsewhere
+            total = np.sum([np.asarray(values[g], dtype=np.float64) for g in grades], axis=0)
+            other = np.asarray(values[key], dtype=np.float64)
             bad = np.flatnonzero(np.abs(total - other) > AGREEMENT_TOLERANCE_POINTS)
         if len(bad) and (first is None or bad[0] < first[0]):
             row = int(bad[0])

@@ -69,10 +69,12 @@ RECIPES: dict[str, dict] = {
     },
     "blob": {
         "file": "blob_scores.json",
-        "command": "python -m spermtrack.training.recipes blob --work WORK --visem ../shared/reference/visem_real --install",
+        "command": "python -m spermtrack.training.recipes blob --work WORK --visem ../shared/reference/visem_real "
+                   "--svia ../shared/reference/svia --install",
         "bright": {"video": "11", "start": 0, "stop": 1029, "step": 10},
-        "dark": {"name": "bright_field", "n_videos": 6, "seconds": 1.0, "fps": 50.0, "seed": 3303,
-                 "polarity": "bright", "step": 5, "features": ["snr", "border"]},
+        # the dark look: real SVIA clips (dark heads with bright halos on light grey); their impurities and
+        # unlabelled debris are the negatives; S_0003 is kept for validation
+        "dark": {"clips": ["S_0001", "S_0002"], "validation": "S_0003", "step": 1},
         "max_dist": 10.0,
     },
     "visem": {
@@ -257,17 +259,21 @@ def fit_blob_score_model(detections, truth, *, max_dist: float = 10.0, source: s
                           min_score=float(best), source=f"{source}; F1 {f1[best]:.3f} at {best:.2f}")
 
 
-def _make_blob(work: Path, recipe: dict, visem: Path | None) -> dict:
+def _make_blob(work: Path, recipe: dict, visem: Path | None, svia: Path | None) -> dict:
     import json
 
     import pandas as pd
 
-    from spermtrack.detectors.blob import BlobDetector
+    from spermtrack.detectors.blob import BLOB_FEATURES, BlobDetector
+    from spermtrack.eval.detection import detection_prf
+    from spermtrack.io.boxes import read_box_csv
+    from spermtrack.io.video import iter_frames
     from spermtrack.io.visem import read_visem_video
-    from spermtrack.synth import SynthConfig, write_synthetic_dataset
 
     if visem is None:
         raise InputError("the blob recipe needs --visem, the folder that holds VISEM-Tracking video 11")
+    if svia is None:
+        raise InputError("the blob recipe needs --svia, the folder that holds the SVIA clips S_0001-S_0003")
     models = {}
     b = recipe["bright"]
     video = read_visem_video(Path(visem) / b["video"])
@@ -280,29 +286,32 @@ def _make_blob(work: Path, recipe: dict, visem: Path | None) -> dict:
                                             source=f"VISEM-Tracking video {b['video']} frames {b['start']}-"
                                                    f"{b['stop'] - 1} every {b['step']}")
     d = recipe["dark"]
-    data = work / d["name"]
-    if not (data / "synth_config.json").is_file():
-        write_synthetic_dataset(data, n_videos=d["n_videos"], seed=d["seed"], progress=False,
-                                config=SynthConfig(seconds=d["seconds"], fps=d["fps"], polarity=d["polarity"]))
-    parts, truths = [], []
-    detector = BlobDetector(polarity="dark", score_model="contrast", min_score=0.0, with_features=True)
-    for i in range(1, d["n_videos"] + 1):
-        video = read_visem_video(data / str(i))
-        offset = 100000 * i  # one table over all videos: distinct frame numbers
-        found = detector.detect_video(item for item in video.iter_frames() if item[0] % d["step"] == 0)
-        parts.append(found.assign(frame=found["frame"] + offset))
-        gt = video.ground_truth
-        kept = gt[gt["frame"] % d["step"] == 0]
-        truths.append(kept.assign(frame=kept["frame"] + offset))
-    models["dark"] = fit_blob_score_model(pd.concat(parts, ignore_index=True), pd.concat(truths, ignore_index=True),
-                                          max_dist=recipe["max_dist"], features=d["features"],
-                                          source=f"synthetic bright-field videos (seed {d['seed']}, "
-                                                 f"{d['n_videos']} x {d['seconds']:g} s, every {d['step']}th frame)")
+
+    def candidates(clip: str, offset: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        detector = BlobDetector(polarity="dark", score_model="contrast", min_score=0.0, with_features=True)
+        found = detector.detect_video(item for item in iter_frames(Path(svia) / f"{clip}.mp4")
+                                      if item[0] % d["step"] == 0)
+        boxes = read_box_csv(Path(svia) / f"{clip}_boxes.csv")
+        sperm = boxes[(boxes["class_id"] == 0) & (boxes["frame"] % d["step"] == 0)]
+        return found.assign(frame=found["frame"] + offset), sperm.assign(frame=sperm["frame"] + offset)
+
+    # one table over all clips: distinct frame numbers
+    parts = [candidates(clip, 100000 * i) for i, clip in enumerate(d["clips"])]
+    models["dark"] = fit_blob_score_model(pd.concat([p[0] for p in parts], ignore_index=True),
+                                          pd.concat([p[1] for p in parts], ignore_index=True),
+                                          max_dist=recipe["max_dist"],
+                                          source=f"SVIA {', '.join(d['clips'])} (every frame; impurities and "
+                                                 "unlabelled debris as negatives)")
+    found, truth = candidates(d["validation"], 0)
+    score = models["dark"].score(found[[f"f_{name}" for name in BLOB_FEATURES]].to_numpy(np.float64))
+    validation = detection_prf(truth, found[score >= models["dark"].min_score], max_dist=recipe["max_dist"])
     out = work / recipe["file"]
     payload = {k: m.to_dict() for k, m in models.items()}
     payload["recipe"] = {k: v for k, v in recipe.items() if k != "file"}
+    payload["validation"] = {"dark": {"clip": f"SVIA {d['validation']}",
+                                      **{k: round(float(validation[k]), 4) for k in ("precision", "recall", "f1")}}}
     out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    return {"file": str(out), **{k: m.to_dict() for k, m in models.items()}}
+    return {"file": str(out), **{k: m.to_dict() for k, m in models.items()}, "validation": payload["validation"]}
 
 
 def _calibrate_installed(work: Path, recipe: dict, checkpoint: str, visem: Path | None) -> dict:
@@ -353,7 +362,8 @@ def _fit_trackpy(recipe: dict, visem: Path | None) -> dict:
 
 
 def make_checkpoint(name: str, work: str | Path, *, install: bool = False, epochs: int | None = None,
-                    visem: str | Path | None = None, checkpoint: str = "yolov5n_synth.pt") -> dict:
+                    visem: str | Path | None = None, checkpoint: str = "yolov5n_synth.pt",
+                    svia: str | Path | None = None) -> dict:
     """Run one recipe in ``work``; return the training report (plus ``checkpoint``, ``size_mb``).
 
     Parameters
@@ -371,6 +381,8 @@ def make_checkpoint(name: str, work: str | Path, *, install: bool = False, epoch
         Folder holding the real VISEM-Tracking video folder (``visem``, ``blob`` and ``calibrate`` recipes).
     checkpoint : str
         ``calibrate`` recipe: the installed checkpoint to calibrate.
+    svia : str or Path, optional
+        ``blob`` recipe: the folder of the SVIA clips (``S_0001.mp4`` and ``S_0001_boxes.csv``, ...).
     """
     from spermtrack.training.detector import export_checkpoint
 
@@ -387,7 +399,7 @@ def make_checkpoint(name: str, work: str | Path, *, install: bool = False, epoch
             report["installed"] = _install(Path(report["checkpoint"]), checkpoint)
         return report
     if name == "blob":
-        report = _make_blob(work, recipe, None if visem is None else Path(visem))
+        report = _make_blob(work, recipe, None if visem is None else Path(visem), None if svia is None else Path(svia))
         if install:
             report["installed"] = _install(Path(report["file"]), recipe["file"])
         return report
@@ -414,17 +426,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, required=True, help="working folder")
     parser.add_argument("--visem", type=Path, default=None,
                         help="visem recipe: folder holding VISEM-Tracking video folder 11")
+    parser.add_argument("--svia", type=Path, default=None,
+                        help="blob recipe: folder holding the SVIA clips S_0001-S_0003 and their box CSVs")
     parser.add_argument("--install", action="store_true", help="copy the result into the package's weights/")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs (quick check)")
     parser.add_argument("--checkpoint", default="yolov5n_synth.pt", help="calibrate recipe: the installed checkpoint")
     args = parser.parse_args(argv)
     try:
         report = make_checkpoint(args.recipe, args.work, install=args.install, epochs=args.epochs, visem=args.visem,
-                                 checkpoint=args.checkpoint)
+                                 checkpoint=args.checkpoint, svia=args.svia)
     except InputError as exc:
         print(f"python -m spermtrack.training.recipes: error: {exc}", file=sys.stderr)
         return 1
-    for key in ("mass_half", "mass_slope", "n", "matched", "bright", "dark", "file", "mAP50", "mAP50_95", "precision", "recall", "epochs_run", "train_seconds",
+    for key in ("mass_half", "mass_slope", "n", "matched", "bright", "dark", "validation", "file", "mAP50", "mAP50_95", "precision", "recall", "epochs_run", "train_seconds",
                 "score_calibration", "checkpoint", "size_mb", "installed"):
         if key in report:
             print(f"{key}: {report[key]}")
