@@ -55,7 +55,8 @@ LAB_11 = {"progressive": 11.0, "non_progressive": 17.0, "immotile": 72.0}
 #: detector name -> (registry name, default options, low-threshold options for mAP)
 DETECTORS = {
     "blob": ("blob", {}, {"min_score": 0.0}),
-    "yolo": ("yolo", {"weights": "yolov5n_visem.pt"}, {"weights": "yolov5n_visem.pt", "conf": 0.001}),
+    "yolo": ("yolo", {"weights": "yolov5n_looks.pt"}, {"weights": "yolov5n_looks.pt", "conf": 0.001}),
+    "yolo-visem": ("yolo", {"weights": "yolov5n_visem.pt"}, {"weights": "yolov5n_visem.pt", "conf": 0.001}),
     "yolo-synth": ("yolo", {"weights": "yolov5n_synth.pt"}, {"weights": "yolov5n_synth.pt", "conf": 0.001}),
     "trackpy": ("trackpy", {}, {"minmass": 0.0}),
 }

@@ -71,6 +71,9 @@ class TrainConfig(Config):
         SGD from scratch; with Adam-type optimizers, whose steps do not scale with the gradient, it
         pushes the class biases to "background" and a fine-tuned model forgets every object for
         several epochs, so fine-tuning recipes set it to 0.
+    device : str
+        ``"cpu"`` (the reference; CI has no GPU) or a CUDA device such as ``"0"`` when one is
+        available; the result is exported and calibrated on the CPU either way.
     """
 
     model: str = "yolov5n"
@@ -89,6 +92,7 @@ class TrainConfig(Config):
     lr0: float | None = None
     warmup_epochs: float = 3.0
     warmup_bias_lr: float = 0.1
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         model = self._path("model")
@@ -108,6 +112,8 @@ class TrainConfig(Config):
         self._optional_number("lr0", lo=0, lo_open=True, hi=1)
         self._number("warmup_epochs", lo=0, hi=1000)
         self._number("warmup_bias_lr", lo=0, hi=1)
+        if not isinstance(self.device, str) or not (self.device == "cpu" or self.device.replace(",", "").isdigit()):
+            raise self._fail("device", "'cpu' or CUDA device numbers such as '0' or '0,1'")
 
 
 def _model_source(model: str) -> str:
@@ -213,7 +219,8 @@ def train_yolo(data_yaml: str | os.PathLike, *, out_dir: str | os.PathLike, conf
     start = time.perf_counter()
     with no_downloads():
         yolo.train(data=str(data_yaml), trainer=_trainer_class(photometric), epochs=config.epochs,
-                   imgsz=config.imgsz, batch=config.batch, device="cpu", workers=config.workers, seed=config.seed,
+                   imgsz=config.imgsz, batch=config.batch, device=config.device, workers=config.workers,
+                   seed=config.seed,
                    deterministic=True, project=str(out), name="train", exist_ok=True, plots=False, amp=False,
                    # ultralytics re-initialises the weights when pretrained is False: keep a .pt model's own
                    pretrained=config.model.endswith(".pt"), patience=config.patience, flipud=config.flipud,

@@ -1,7 +1,8 @@
 """``yolo``: a YOLOv5-family detector through ultralytics, on CPU, fully offline.
 
 ``YoloDetector()`` with no weights loads the checkpoint shipped in the package
-(:data:`SHIPPED_WEIGHTS`: YOLOv5n trained by the project on real VISEM-Tracking video 11 and synthetic data; see
+(:data:`SHIPPED_WEIGHTS`: YOLOv5n trained by the project on real VISEM-Tracking video 11, the real SVIA clips
+S_0001-S_0002 (another microscope: dark heads on light grey) and synthetic data of both looks; see
 ``detectors/weights/README.md`` for the command that reproduces it). ``weights=PATH`` loads any
 ultralytics detection checkpoint as it is (``best.pt`` from ``spermtrack train-detector`` or from
 ultralytics itself); its class indices become ``class_id`` unchanged (for VISEM-trained models
@@ -37,9 +38,9 @@ __all__ = ["SHIPPED_CHECKPOINTS", "SHIPPED_WEIGHTS", "YOLO_MODELS", "YoloConfig"
 #: The YOLOv5 sizes spermtrack builds from ultralytics' model yaml (no pretrained weights).
 YOLO_MODELS: tuple[str, ...] = ("yolov5n", "yolov5s", "yolov5m", "yolov5l", "yolov5x")
 #: Checkpoints shipped in ``spermtrack/detectors/weights/`` (recipes in :mod:`spermtrack.training.recipes`).
-SHIPPED_CHECKPOINTS: tuple[str, ...] = ("yolov5n_visem.pt", "yolov5n_synth.pt")
+SHIPPED_CHECKPOINTS: tuple[str, ...] = ("yolov5n_looks.pt", "yolov5n_visem.pt", "yolov5n_synth.pt")
 #: The shipped checkpoint used when no weights are given.
-SHIPPED_WEIGHTS = "yolov5n_visem.pt"
+SHIPPED_WEIGHTS = "yolov5n_looks.pt"
 _HOW_TO_GET = ("train one with 'spermtrack train-detector DATASET --model yolov5n --out DIR' (it writes "
                "DIR/train/weights/best.pt; 'spermtrack synth' makes a synthetic DATASET), or omit --weights to use "
                f"the checkpoint shipped with spermtrack ({SHIPPED_WEIGHTS})")
@@ -275,7 +276,7 @@ class YoloConfig(Config):
         torch device; ``"cpu"`` (spermtrack is CPU-first).
     calibrate : bool
         Report calibrated scores (:mod:`spermtrack.detectors.calibrate`) when the checkpoint holds
-        a score calibration (the shipped ``yolov5n_visem.pt`` and those written by
+        a score calibration (the shipped ``yolov5n_looks.pt`` and ``yolov5n_visem.pt`` and those written by
         ``spermtrack train-detector`` do); raw confidences otherwise.
     threads : int or None
         torch CPU threads for inference (torch's process-wide setting). ``None`` keeps

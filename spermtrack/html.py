@@ -81,8 +81,8 @@ gives lower reference limits of {WHO_REFERENCE_LIMITS['progressive_pct']:g} % an
 The grading rule used here is the <code>{_e(preset)}</code> preset.</p>
 <p class="muted">Limits to keep in mind: c and d are told apart by head motion only (WHO defines them by tail
 movement, which a head tracker cannot see); the shipped detector models were fitted on VISEM-Tracking video 11
-(yolo, and the blob score model for bright heads) and on the SVIA clips S_0001-S_0002 (the blob score model for dark
-heads), so a result on those videos is in-sample; every speed depends on the pixel size and frame rate given (check them in
+and on the SVIA clips S_0001-S_0002 (yolo on both; the blob score models on video 11 for bright heads and on SVIA for
+dark heads), so a result on those videos is in-sample; every speed depends on the pixel size and frame rate given (check them in
 the settings below); a sperm that leaves and re-enters the field may count as two tracks. In the annotated video the
 box colour is the track's grade and the line behind a head is its path over the last half second.</p>
 """

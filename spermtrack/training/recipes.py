@@ -4,6 +4,8 @@ Run (offline, CPU)::
 
     python -m spermtrack.training.recipes synth --work /tmp/yolo_synth --install
     python -m spermtrack.training.recipes visem --work /tmp/yolo_visem --visem ../shared/reference/visem_real --install
+    python -m spermtrack.training.recipes looks --work /tmp/yolo_looks --visem ../shared/reference/visem_real \
+        --svia ../shared/reference/svia --install
 
 ``synth`` -> ``yolov5n_synth.pt``
     50 synthetic VISEM-Tracking videos of 40 frames (``spermtrack synth WORK/data --videos 50
@@ -11,7 +13,14 @@ Run (offline, CPU)::
     10 val), YOLOv5n from ultralytics' yaml with random weights, 30 epochs at imgsz 640, batch 4.
     It has never seen a real frame: it measures how well the synthetic twin transfers.
 
-``visem`` -> ``yolov5n_visem.pt`` (the default of ``--detector yolo``)
+``looks`` -> ``yolov5n_looks.pt`` (the default of ``--detector yolo``)
+    Fine-tunes ``yolov5n_visem.pt`` for 8 epochs on the ``visem`` recipe's data plus every frame of
+    the real SVIA clips S_0001 and S_0002 (another microscope: dark heads with bright halos on light
+    grey; their sperm boxes, impurities unlabelled), so that one checkpoint serves both looks. SVIA
+    S_0003 and video 11 frames 1029-1469 are never read. The best epoch is picked and the scores
+    calibrated on video 11 frames 940-1028, as for ``visem``. ``--device 0`` trains on a GPU.
+
+``visem`` -> ``yolov5n_visem.pt`` (the start of ``looks``)
     Fine-tunes ``yolov5n_synth.pt`` on real and synthetic frames together:
 
     - real VISEM-Tracking video 11 (the mp4 and its official labels; frames are decoded from the
@@ -94,6 +103,27 @@ RECIPES: dict[str, dict] = {
                   "warmup_epochs": 1.0, "warmup_bias_lr": 0.0},
         "photometric": {},
     },
+    "looks": {
+        # one checkpoint for both looks: the visem checkpoint fine-tuned with the real SVIA clips (dark heads
+        # with bright halos on light grey) added to its own data; S_0003 and video 11 frames 1029-1469 stay out
+        "checkpoint": "yolov5n_looks.pt",
+        "command": "python -m spermtrack.training.recipes looks --work WORK --visem ../shared/reference/visem_real "
+                   "--svia ../shared/reference/svia --install",
+        "start_from": "yolov5n_visem.pt",
+        "real": {"video": "11", "train": {"start": 0, "stop": 900, "step": 4},
+                 "val": {"start": 940, "stop": 1029, "step": 8}, "held_out_from": 1029},
+        "svia": {"train": ["S_0001", "S_0002"], "held_out": "S_0003", "step": 1},
+        "synth": [
+            {"name": "phase", "n_videos": 34, "val_videos": 4, "seconds": 1.0, "fps": 50.0, "seed": 3101,
+             "polarity": "phase", "step": 10},
+            {"name": "bright", "n_videos": 12, "val_videos": 2, "seconds": 1.0, "fps": 50.0, "seed": 3202,
+             "polarity": "bright", "step": 10},
+        ],
+        "train": {"epochs": 8, "imgsz": 640, "batch": 8, "seed": 0, "workers": 2, "scale": 0.3, "mosaic": 1.0,
+                  "close_mosaic": 2, "flipud": 0.5, "fliplr": 0.5, "optimizer": "AdamW", "lr0": 0.0005,
+                  "warmup_epochs": 0.5, "warmup_bias_lr": 0.0},
+        "photometric": {},
+    },
     "trackpy": {
         "command": "python -m spermtrack.training.recipes trackpy --work WORK --visem ../shared/reference/visem_real",
         "real": {"video": "11", "start": 0, "stop": 1029, "step": 10}, "max_dist": 10.0,
@@ -140,7 +170,29 @@ def _make_synth(work: Path, recipe: dict, epochs: int | None) -> tuple[dict, dic
     return report, info
 
 
-def _make_visem(work: Path, recipe: dict, epochs: int | None, visem: Path | None) -> tuple[dict, dict]:
+def _svia_as_visem(svia: Path, clip: str, work: Path) -> Path:
+    """The SVIA clip ``clip`` as a VISEM-Tracking video folder (its mp4 and ``labels/`` of the sperm boxes)."""
+    import os
+
+    from spermtrack.io.boxes import read_box_csv
+    from spermtrack.io.video import probe_video
+    from spermtrack.io.visem import write_frame_files
+
+    folder = work / "svia" / clip
+    if (folder / f"{clip}.mp4").is_file():
+        return folder
+    info = probe_video(svia / f"{clip}.mp4")
+    boxes = read_box_csv(svia / f"{clip}_boxes.csv")
+    sperm = boxes[boxes["class_id"] == 0].reset_index(drop=True)
+    sperm = sperm.assign(gt_id=[f"box{i}" for i in range(len(sperm))])  # no identities: one id per box
+    for frame in range(info.n_frames):
+        write_frame_files(folder, clip, frame, sperm[sperm["frame"] == frame], width=info.width, height=info.height)
+    os.symlink((svia / f"{clip}.mp4").resolve(), folder / f"{clip}.mp4")
+    return folder
+
+
+def _make_visem(work: Path, recipe: dict, epochs: int | None, visem: Path | None,
+                svia: Path | None = None, device: str = "cpu") -> tuple[dict, dict]:
     from spermtrack.detectors.augment import PhotometricConfig
     from spermtrack.training.dataset import VideoSelection, write_yolo_dataset
     from spermtrack.detectors.train import TrainConfig, train_yolo
@@ -158,6 +210,14 @@ def _make_visem(work: Path, recipe: dict, epochs: int | None, visem: Path | None
                   VideoSelection(folder, split="val", prefix=f"real{real['video']}", **real["val"])]
     if max(real["train"]["stop"], real["val"]["stop"]) > real["held_out_from"]:
         raise InputError("the recipe would read held-out frames")  # guards edits of RECIPES
+    if "svia" in recipe:
+        if svia is None:
+            raise InputError(f"the {recipe['checkpoint']} recipe needs --svia, the folder of the SVIA clips")
+        if recipe["svia"]["held_out"] in recipe["svia"]["train"]:
+            raise InputError("the recipe would train on the held-out SVIA clip")
+        for clip in recipe["svia"]["train"]:
+            selections.append(VideoSelection(_svia_as_visem(Path(svia), clip, work), split="train",
+                                             step=recipe["svia"]["step"], prefix=f"svia{clip}"))
     for s in recipe["synth"]:
         data = work / s["name"]
         if not (data / "synth_config.json").is_file():
@@ -171,15 +231,17 @@ def _make_visem(work: Path, recipe: dict, epochs: int | None, visem: Path | None
     train = dict(recipe["train"])
     if epochs is not None:
         train["epochs"] = int(epochs)
-    config = TrainConfig(model=str(shipped_weights(recipe["start_from"])), **train)
+    config = TrainConfig(model=str(shipped_weights(recipe["start_from"])), device=device, **train)
     photometric = PhotometricConfig(**recipe["photometric"])
     report = train_yolo(data_yaml, out_dir=work / "run", config=config, photometric=photometric)
 
     # score calibration on the real validation frames (never on the held-out ones)
     calibration = calibrate_on_frames(report["weights"], folder, start=real["val"]["start"], stop=real["val"]["stop"],
                                       step=real["val"]["step"]).to_dict()
+    svia_text = (f", the real SVIA clips {', '.join(recipe['svia']['train'])} (every frame; "
+                 f"{recipe['svia']['held_out']} never used)" if "svia" in recipe else "")
     info = {"trained_on": f"real VISEM-Tracking video {real['video']} frames {real['train']['start']}-"
-                          f"{real['train']['stop'] - 1} (every {real['train']['step']}th) and synthetic "
+                          f"{real['train']['stop'] - 1} (every {real['train']['step']}th){svia_text} and synthetic "
                           "phase-contrast and bright-field frames; frames 1029-1469 of video 11 never used",
             "recipe": {k: v for k, v in recipe.items() if k not in ("checkpoint", "command")},
             "score_calibration": calibration}
@@ -363,7 +425,7 @@ def _fit_trackpy(recipe: dict, visem: Path | None) -> dict:
 
 def make_checkpoint(name: str, work: str | Path, *, install: bool = False, epochs: int | None = None,
                     visem: str | Path | None = None, checkpoint: str = "yolov5n_synth.pt",
-                    svia: str | Path | None = None) -> dict:
+                    svia: str | Path | None = None, device: str = "cpu") -> dict:
     """Run one recipe in ``work``; return the training report (plus ``checkpoint``, ``size_mb``).
 
     Parameters
@@ -382,7 +444,10 @@ def make_checkpoint(name: str, work: str | Path, *, install: bool = False, epoch
     checkpoint : str
         ``calibrate`` recipe: the installed checkpoint to calibrate.
     svia : str or Path, optional
-        ``blob`` recipe: the folder of the SVIA clips (``S_0001.mp4`` and ``S_0001_boxes.csv``, ...).
+        ``blob`` and ``looks`` recipes: the folder of the SVIA clips (``S_0001.mp4``, ``S_0001_boxes.csv``, ...).
+    device : str
+        ``visem`` and ``looks`` recipes: ``"cpu"`` (the reference) or a CUDA device (``"0"``) to train on a
+        GPU when one is available, e.g. with more ``epochs``.
     """
     from spermtrack.training.detector import export_checkpoint
 
@@ -406,7 +471,8 @@ def make_checkpoint(name: str, work: str | Path, *, install: bool = False, epoch
     if name == "synth":
         report, info = _make_synth(work, recipe, epochs)
     else:
-        report, info = _make_visem(work, recipe, epochs, None if visem is None else Path(visem))
+        report, info = _make_visem(work, recipe, epochs, None if visem is None else Path(visem),
+                                   None if svia is None else Path(svia), device=device)
     info.update({"command": recipe["command"], "epochs": epochs or recipe["train"]["epochs"],
                  "val_metrics": {k: report[k] for k in ("mAP50", "mAP50_95", "precision", "recall")},
                  "versions": _versions()})
@@ -428,13 +494,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="visem recipe: folder holding VISEM-Tracking video folder 11")
     parser.add_argument("--svia", type=Path, default=None,
                         help="blob recipe: folder holding the SVIA clips S_0001-S_0003 and their box CSVs")
+    parser.add_argument("--device", default="cpu",
+                        help="visem/looks recipes: cpu (the reference) or a CUDA device such as 0 (with --epochs)")
     parser.add_argument("--install", action="store_true", help="copy the result into the package's weights/")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs (quick check)")
     parser.add_argument("--checkpoint", default="yolov5n_synth.pt", help="calibrate recipe: the installed checkpoint")
     args = parser.parse_args(argv)
     try:
         report = make_checkpoint(args.recipe, args.work, install=args.install, epochs=args.epochs, visem=args.visem,
-                                 checkpoint=args.checkpoint, svia=args.svia)
+                                 checkpoint=args.checkpoint, svia=args.svia, device=args.device)
     except InputError as exc:
         print(f"python -m spermtrack.training.recipes: error: {exc}", file=sys.stderr)
         return 1

@@ -42,7 +42,7 @@ def test_importing_detectors_does_not_import_torch_or_ultralytics():
 
 def test_shipped_checkpoints_are_packaged_small_with_their_recipes():
     path = shipped_weights()
-    assert path.name == SHIPPED_WEIGHTS == "yolov5n_visem.pt" and path.is_file()
+    assert path.name == SHIPPED_WEIGHTS == "yolov5n_looks.pt" and path.is_file()
     assert path.resolve() == (WEIGHTS_DIR / SHIPPED_WEIGHTS).resolve()
     for name in SHIPPED_CHECKPOINTS:
         assert 1e6 < shipped_weights(name).stat().st_size < 8e6

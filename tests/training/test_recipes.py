@@ -1,0 +1,46 @@
+"""Recipes of the shipped models: the data they may read (never a held-out clip) and the SVIA conversion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spermtrack.errors import InputError
+from spermtrack.io.boxes import read_box_csv
+from spermtrack.io.visem import read_visem_video
+from spermtrack.training.recipes import RECIPES, _svia_as_visem, make_checkpoint
+
+
+def test_an_svia_clip_becomes_a_video_folder_with_the_same_sperm_boxes(reference, tmp_path):
+    svia = reference / "svia"
+    video = read_visem_video(_svia_as_visem(svia, "S_0002", tmp_path))
+    boxes = read_box_csv(svia / "S_0002_boxes.csv")
+    sperm = boxes[boxes["class_id"] == 0].sort_values(["frame", "x", "y"])
+    got = video.ground_truth.sort_values(["frame", "x", "y"])
+    assert video.recording.n_frames == 19 and len(got) == len(sperm)
+    np.testing.assert_allclose(got[["x", "y", "w", "h"]].to_numpy(), sperm[["x", "y", "w", "h"]].to_numpy(),
+                               atol=1e-3)  # 6 decimals of the normalised coordinates
+
+
+def test_no_recipe_trains_on_held_out_data():
+    for name, recipe in RECIPES.items():
+        real = recipe.get("real", {})
+        for part in ("train", "val"):
+            if part in real and "held_out_from" in real:
+                assert real[part]["stop"] <= real["held_out_from"], name
+        if "svia" in recipe:
+            assert recipe["svia"]["held_out"] not in recipe["svia"]["train"], name
+    assert RECIPES["blob"]["dark"]["validation"] not in RECIPES["blob"]["dark"]["clips"]
+
+
+def test_recipes_that_need_the_svia_clips_say_so(tmp_path):
+    with pytest.raises(InputError, match="needs --svia"):
+        make_checkpoint("blob", tmp_path, visem=tmp_path)
+
+
+def test_the_training_device_is_cpu_unless_a_gpu_is_named():
+    from spermtrack.detectors.train import TrainConfig
+
+    assert TrainConfig().device == "cpu" and TrainConfig(device="0").device == "0"
+    with pytest.raises(InputError, match="device must be 'cpu' or CUDA device numbers"):
+        TrainConfig(device="cuda")
