@@ -114,8 +114,10 @@ class AnalyzeConfig(Config):
 
     def key(self, checksum: str) -> str:
         """A fingerprint of these settings and one input: equal keys give equal results."""
+        from spermtrack.constants import ANALYSIS_VERSION
+
         text = json.dumps({"config": {k: v for k, v in self.to_dict().items() if k != "allow_truncated"},
-                           "input": checksum}, sort_keys=True, default=str)
+                           "input": checksum, "version": ANALYSIS_VERSION}, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

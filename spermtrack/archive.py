@@ -39,9 +39,6 @@ __all__ = ["SUMMARY_COLUMNS", "analyze_archive", "analyze_one"]
 #: Seconds to wait for a Dask scheduler to answer.
 CONNECT_TIMEOUT_S = 30.0
 
-#: The lock file held in an archive's output folder while a run writes it.
-LOCK_FILE = ".spermtrack-lock"
-
 #: Columns of ``summary.csv``.
 SUMMARY_COLUMNS = ("video", "status", "error", "progressive_pct", "non_progressive_pct", "immotile_pct", "a_pct",
                    "b_pct", "c_pct", "d_pct", "progressive_ci_low", "progressive_ci_high", "non_progressive_ci_low",
@@ -124,15 +121,22 @@ def _worker_stop(signum, frame) -> None:
         from spermtrack.errors import Interrupted
 
         raise Interrupted(signum=signum)
-    os._exit(0)
+    # idle: nothing to stop; the pool's shutdown ends this worker, and _STOPPED refuses any queued video
 
 
 def _worker_init() -> None:
-    """Worker processes leave Ctrl-C to the command (which stops them with SIGTERM): no tracebacks."""
+    """Worker processes leave Ctrl-C to the command (which stops them with SIGTERM): no tracebacks; their
+    warnings are one line each, as in the command itself."""
     import signal
+    import warnings
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _worker_stop)
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"spermtrack analyze: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
 
 
 def analyze_one(path: str, out_dir: str, config: dict, progress: bool = False) -> dict:
@@ -153,11 +157,13 @@ def analyze_one(path: str, out_dir: str, config: dict, progress: bool = False) -
     if _STOPPED:
         return _row(name, "not run", error="interrupted before this video")
     _BUSY = True
+    input_read = False
     try:
         if Path(path).is_symlink() and not Path(path).exists():
             raise InputError("is a broken link: its target does not exist", path)
         video = open_video(path, um_per_px=cfg.um_per_px, fps=cfg.fps, allow_truncated=cfg.allow_truncated)
         checksum = input_checksum(video)
+        input_read = True
         done = _finished(Path(out_dir), cfg.key(checksum))
         if done is not None:
             return _row(video.video_id, "skipped", done)
@@ -166,9 +172,12 @@ def analyze_one(path: str, out_dir: str, config: dict, progress: bool = False) -
         return _row(video.video_id, "done", {**analysis.summary, "input_sha256": checksum, "notes": analysis.notes})
     except (InputError, OSError) as exc:
         message = str(exc) if isinstance(exc, InputError) else describe_os_error(exc)
-        if _remove_result(Path(out_dir)):
-            message += " (its earlier result folder was removed)"
-        return _row(name, "failed", error=message)
+        if not input_read:  # the input itself is unreadable: an earlier result no longer describes it
+            if _remove_result(Path(out_dir)):
+                message += " (its earlier result folder was removed)"
+            return _row(name, "failed", error=message)
+        earlier = _earlier(Path(out_dir))  # the analysis or its writing failed: an earlier result stays
+        return _row(name, "failed", earlier, error=message + ("; its earlier result folder is kept" if earlier else ""))
     finally:
         _BUSY = False
 
@@ -191,19 +200,38 @@ def _run_local(tasks: list[tuple], jobs: int, on_done: Callable[[int, dict], Non
             on_done(futures[future], future.result())
     except BaseException:
         # Ctrl-C, SIGTERM or an error: no queued video starts, the videos in hand stop (their output
-        # units clean up), and the command waits for the workers so none outlives it
-        for future in futures:
-            future.cancel()
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            if process.is_alive():
-                with contextlib.suppress(OSError):
-                    os.kill(process.pid, signal.SIGTERM)
-        pool.shutdown(wait=True, cancel_futures=True)
-        for future, i in futures.items():
-            if future.done() and not future.cancelled() and future.exception() is None:
-                on_done(i, future.result())
+        # units clean up), and the command waits for the workers so none outlives it; a second signal
+        # does not interrupt this clean-up
+        with _signals_ignored():
+            for future in futures:
+                future.cancel()
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                if process.is_alive():
+                    with contextlib.suppress(OSError):
+                        os.kill(process.pid, signal.SIGTERM)
+            pool.shutdown(wait=True, cancel_futures=True)
+            for future, i in futures.items():
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    on_done(i, future.result())
         raise
     pool.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """Ctrl-C and SIGTERM are ignored within the block (the main thread only); the handlers are restored."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _connect_dask(address: str):
@@ -236,7 +264,9 @@ def _locked(out: Path) -> Iterator[None]:
     """Hold the output folder's lock: a second run into the same folder is refused, not mixed in."""
     import fcntl
 
-    lock = open(out / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115 (held for the whole run)
+    from spermtrack.io.atomic import OUTPUT_LOCK
+
+    lock = open(out / OUTPUT_LOCK, "a+", encoding="utf-8")  # noqa: SIM115 (held for the whole run)
     try:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -325,6 +355,9 @@ def analyze_archive(inputs: str | os.PathLike | Sequence[str | os.PathLike], out
     doubled = sorted({n for n in names if names.count(n) > 1})
     if doubled:
         raise InputError(f"two inputs would write the same output folder ({', '.join(doubled)}): rename one")
+    from spermtrack.detectors import make_detector
+
+    make_detector(config.detector, **config.detector_options)  # a bad option fails once, before any video
     client = _connect_dask(dask_scheduler) if dask_scheduler else None  # before anything is written
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -348,7 +381,8 @@ def analyze_archive(inputs: str | os.PathLike | Sequence[str | os.PathLike], out
             except KeyboardInterrupt as exc:
                 bar.close()
                 finished = sum(r is not None and r["status"] != "not run" for r in rows)
-                _write_summary(out, _present_rows(rows, tasks), skipped)
+                with _signals_ignored():
+                    _write_summary(out, _present_rows(rows, tasks), skipped)
                 raise Interrupted(f"{finished} of {len(tasks)} video(s) finished; summary.csv describes the "
                                   "folders present", getattr(exc, "signal", 2)) from None
             finally:

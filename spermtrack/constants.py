@@ -14,7 +14,7 @@ import re
 __all__ = [
     "CLASS_NAMES", "FPS_RANGE", "FTID_LABEL_DIR", "UM_PER_PX_RANGE", "GRADES", "IMAGE_DIR", "LABEL_DIR", "LABEL_FILE_RE", "SEMEN_ANALYSIS_CSV",
     "SYNTH_CONFIG_JSON", "VISEM_11_HELD_OUT_FROM", "VISEM_FRAME_SIZE", "VISEM_TRAIN_VIDEOS", "VISEM_UM_PER_PX",
-    "VISEM_VAL_VIDEOS", "WHO_A_UM_S", "WHO_B_UM_S", "WHO_REFERENCE_LIMITS", "WHO_MIN_ASSESSED", "MIN_GRADED_TRACKS", "ftid_file_name", "image_file_name",
+    "VISEM_VAL_VIDEOS", "WHO_A_UM_S", "WHO_B_UM_S", "WHO_REFERENCE_LIMITS", "WHO_MIN_ASSESSED", "ANALYSIS_VERSION", "MIN_GRADED_TRACKS", "ftid_file_name", "image_file_name",
     "label_file_name", "objects_file_name", "truth_file_name",
 ]
 
@@ -84,6 +84,10 @@ WHO_A_UM_S: float = 25.0
 WHO_B_UM_S: float = 5.0
 #: Lower reference limits (5th centiles): progressive (a + b) and total motility (a + b + c), %.
 WHO_REFERENCE_LIMITS: dict[str, float] = {"progressive_pct": 30.0, "motile_pct": 42.0}
+#: Version of what an analysis computes beyond its settings (detector defaults, shipped models, grading
+#: rules). Part of every rerun key and cache key: bump it when such a default changes, so that an archive
+#: rerun or a cross-check cache never reuses a result made under the old defaults.
+ANALYSIS_VERSION: int = 2
 #: Spermatozoa WHO 2021 asks to assess for motility (at least 200, in two replicates of 200 each).
 WHO_MIN_ASSESSED: int = 200
 #: Fewer graded tracks than this make a warning: the percentages are too uncertain to report alone.

@@ -362,3 +362,59 @@ def test_quiet_means_no_glyph_warnings(data, tmp_path, capsys):
     assert main(["analyze", str(tmp_path / "视频.mp4"), "--um-per-px", "0.351", "--out", str(tmp_path / "o"),
                  "--quiet", "--no-video"]) == 0
     assert "Glyph" not in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------- review round
+def test_a_bad_option_in_an_archive_rerun_keeps_the_earlier_results(data, tmp_path, capsys):
+    arc = _archive(data, tmp_path / "arc", 2)
+    out = tmp_path / "out"
+    assert main(["analyze", str(arc), "--um-per-px", "0.351", "--out", str(out), "--quiet", "--no-video"]) == 0
+    before = _tree(out / "v1")
+    assert main(["analyze", str(arc), "--um-per-px", "0.351", "--out", str(out), "--quiet", "--detector", "yolo",
+                 "--weights", str(tmp_path / "typo.pt")]) == 1
+    assert "typo.pt" in _one_line(capsys.readouterr().err)
+    assert _tree(out / "v1") == before and (out / "v2" / "report.html").is_file()
+
+
+def test_the_current_folder_is_refused_before_any_work(data, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["analyze", str(data / "1" / "1.mp4"), "--um-per-px", "0.351", "--out", ".", "--quiet"]) == 1
+    assert "is the current folder or holds it" in _one_line(capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_linked_output_folder_is_written_through_its_link(data, tmp_path):
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "res").symlink_to(tmp_path / "scratch")
+    assert main(["analyze", str(data / "1" / "1.mp4"), "--um-per-px", "0.351", "--out", str(tmp_path / "res"),
+                 "--quiet", "--no-video"]) == 0
+    assert (tmp_path / "res").is_symlink() and (tmp_path / "scratch" / "report.html").is_file()
+    assert not _partials(tmp_path)
+
+
+def test_a_locked_output_refuses_every_command(data, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".spermtrack-output").write_text("kind: results\n")
+    with open(out / ".spermtrack-lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("pid 77")
+        held.flush()
+        assert main(["analyze", str(data / "1" / "1.mp4"), "--um-per-px", "0.351", "--out", str(out),
+                     "--quiet"]) == 1
+        assert "another spermtrack run (pid 77)" in _one_line(capsys.readouterr().err)
+        assert main(["track", str(data / "1"), "--out", str(out)]) == 1
+        assert "another spermtrack run (pid 77)" in _one_line(capsys.readouterr().err)
+
+
+def test_several_videos_beside_an_images_folder_are_an_archive(data, tmp_path, capsys):
+    import cv2
+    import numpy as np
+
+    arc = _archive(data, tmp_path / "arc", 2)
+    (arc / "images").mkdir()
+    cv2.imwrite(str(arc / "images" / "frame_0.png"), np.zeros((20, 20, 3), np.uint8))
+    out = tmp_path / "out"
+    assert main(["analyze", str(arc), "--um-per-px", "0.351", "--out", str(out), "--quiet", "--no-video"]) == 0
+    assert "images (a VISEM-Tracking sub-folder beside several videos)" in capsys.readouterr().err
+    assert list(_summary_matches_folders(out)["video"]) == ["v1", "v2"]

@@ -100,7 +100,12 @@ class InputSettings(Config):
         names = {"frames": ("frame_width", "frame_height", "frame_step_s", "max_frames"),
                  "flow": ("flow_pairs", "flow_gap_s", "flow_scale", "flow_size"),
                  "tracks": ("detector", "tracker", "preset")}[part]
-        text = json.dumps({n: getattr(self, n) for n in names}, sort_keys=True)
+        from spermtrack.constants import ANALYSIS_VERSION
+
+        values = {n: getattr(self, n) for n in names}
+        if part == "tracks":  # the tracking path's defaults change between versions; pixels do not
+            values["version"] = ANALYSIS_VERSION
+        text = json.dumps(values, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 

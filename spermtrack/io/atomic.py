@@ -30,6 +30,8 @@ from spermtrack.errors import InputError, printable
 
 #: File written into every output folder of spermtrack; its presence lets a later run replace the folder.
 OUTPUT_MARKER = ".spermtrack-output"
+#: Lock file an archive run holds in its output folder (``fcntl.flock``) while it writes it.
+OUTPUT_LOCK = ".spermtrack-lock"
 #: Marker kinds: results of a command (a later run may replace them) and data sets (never replaced by results).
 RESULTS, DATASET = "results", "dataset"
 _PARTIAL, _OLD = ".partial-", ".old-"
@@ -160,7 +162,11 @@ def check_output_folder(path: str | os.PathLike, *, inputs: Iterable[str | os.Pa
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise InputError("exists and is not a folder: choose a folder name for the output", path)
+    if _real(path) == _real(Path.cwd()) or _real(path) in _real(Path.cwd()).parents:
+        raise InputError("is the current folder or holds it: an output folder is replaced as a whole; choose a "
+                         "subfolder such as results/", path)
     _check_apart(path, inputs)
+    check_unlocked(path)
     if path.is_dir() and any(path.iterdir()):
         found = marker_kind(path)
         if found is None:
@@ -177,6 +183,32 @@ def check_output_folder(path: str | os.PathLike, *, inputs: Iterable[str | os.Pa
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError("cannot write the output here: the folder is read-only or not writable", parent)
     return path
+
+
+def check_unlocked(folder: str | os.PathLike) -> None:
+    """Refuse a folder that another spermtrack run holds locked (:data:`OUTPUT_LOCK`) while it writes it.
+
+    Raises
+    ------
+    InputError
+        Another process holds the lock; the message names it (``pid N``) when it said so.
+    """
+    import fcntl
+
+    lock_path = Path(folder) / OUTPUT_LOCK
+    if not lock_path.is_file():
+        return
+    try:
+        with open(lock_path, "r+", encoding="utf-8") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = lock.read().strip() or "another process"
+                raise InputError(f"another spermtrack run ({holder}) is writing this output folder: wait for it "
+                                 "to finish or choose another folder", folder) from None
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    except OSError:
+        return  # an unreadable lock file locks nothing
 
 
 def _check_apart(path: Path, inputs: Iterable[str | os.PathLike]) -> None:
@@ -223,23 +255,43 @@ def output_folder(path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike
     InputError
         As :func:`check_output_folder`, before the block runs.
     """
-    path = check_output_folder(path, inputs=inputs, kind=kind)
+    path = _real(check_output_folder(path, inputs=inputs, kind=kind))  # a linked output: replace its target
     _remove_stale(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}{_PARTIAL}{os.getpid()}-", dir=path.parent))
+    old = None
     try:
         _usual_mode(tmp, 0o777)  # mkdtemp makes folders private (0700)
         yield tmp
         write_marker(tmp, kind)
-        old = None
-        if path.exists():
-            old = path.parent / f".{path.name}{_OLD}{os.getpid()}"
-            os.rename(path, old)
-        os.rename(tmp, path)
+        with _signals_blocked():  # the two renames are one step: a signal waits until both are done
+            if path.exists():
+                old = path.parent / f".{path.name}{_OLD}{os.getpid()}"
+                os.rename(path, old)
+            os.rename(tmp, path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and not path.exists():
+            os.rename(old, path)  # the swap did not finish: the previous output goes back in place
         raise
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """Hold back Ctrl-C and SIGTERM within the block (delivered when it ends); the main thread only."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def write_marker(folder: str | os.PathLike, kind: str = RESULTS) -> Path:

@@ -338,8 +338,25 @@ class ArchiveScan:
             return None
         shown = "; ".join(f"{readable_name(p.name)} ({why})" for p, why in self.skipped[:limit])
         more = f"; and {len(self.skipped) - limit} more" if len(self.skipped) > limit else ""
-        return f"skipped {len(self.skipped)} entr{'y' if len(self.skipped) == 1 else 'ies'} that are not videos: " \
-               f"{shown}{more}"
+        one = len(self.skipped) == 1
+        return (f"skipped {len(self.skipped)} entr{'y that is not a video' if one else 'ies that are not videos'}: "
+                f"{shown}{more}")
+
+
+#: Sub-folders of one VISEM-Tracking video folder.
+_LAYOUT_DIRS = ("images", "labels", "labels_ftid")
+
+
+def _holds_several(path: Path) -> bool:
+    """A folder that holds two or more video files, or a video folder of its own: an archive, even when it
+    also has a VISEM-Tracking sub-folder (``images/``, ``labels/``) that would make it look like one video."""
+    try:
+        entries = [p for p in path.iterdir() if not p.name.startswith(".")]
+        videos = sum(1 for p in entries if _is_video_file(p))
+        folders = any(p.is_dir() and p.name not in _LAYOUT_DIRS and is_video_input(p) for p in entries)
+    except OSError:
+        return False
+    return videos >= 2 or folders
 
 
 def _why_not_a_video(path: Path) -> str:
@@ -377,7 +394,7 @@ def scan_inputs(path: str | os.PathLike) -> ArchiveScan:
         raise InputError("does not exist", path)
     if _is_spermtrack_output(path):
         raise InputError("is an earlier spermtrack output, not a video: give the video it was made from", path)
-    if is_video_input(path):
+    if is_video_input(path) and not _holds_several(path):
         return ArchiveScan(inputs=[path], skipped=[], single=True)
     if not path.is_dir():
         raise InputError(f"is not a video file (video files end in {', '.join(VIDEO_SUFFIXES)}) nor a folder", path)
@@ -385,11 +402,17 @@ def scan_inputs(path: str | os.PathLike) -> ArchiveScan:
     for entry in path.iterdir():
         if entry.name.startswith("."):
             continue
-        broken_video = entry.is_symlink() and not entry.exists() and entry.suffix.lower() in VIDEO_SUFFIXES
-        if broken_video or (is_video_input(entry) and not _is_spermtrack_output(entry)):
-            found.append(entry)
-        else:
-            skipped.append((entry, _why_not_a_video(entry)))
+        try:
+            if entry.is_dir() and entry.name in _LAYOUT_DIRS:
+                skipped.append((entry, "a VISEM-Tracking sub-folder beside several videos"))
+                continue
+            broken_video = entry.is_symlink() and not entry.exists() and entry.suffix.lower() in VIDEO_SUFFIXES
+            if broken_video or (is_video_input(entry) and not _is_spermtrack_output(entry)):
+                found.append(entry)
+            else:
+                skipped.append((entry, _why_not_a_video(entry)))
+        except OSError as exc:  # an unreadable entry is listed, the others still run
+            skipped.append((entry, f"cannot be read ({exc.strerror or exc})"))
     if not found:
         raise InputError("holds no video to analyse (a video file, a VISEM-Tracking video folder or a folder of "
                          f"images; video files end in {', '.join(VIDEO_SUFFIXES)})", path)

@@ -22,6 +22,24 @@ def test_an_svia_clip_becomes_a_video_folder_with_the_same_sperm_boxes(reference
                                atol=1e-3)  # 6 decimals of the normalised coordinates
 
 
+def _frame_ranges(item, video=None):
+    """Every (video, stop) frame range in a recipe, nested dicts included."""
+    if isinstance(item, dict):
+        video = item.get("video", video)
+        if "stop" in item:
+            yield video, item["stop"]
+        for value in item.values():
+            yield from _frame_ranges(value, video)
+
+
+def test_no_recipe_reads_video_11_past_frame_1028():
+    ranges = [(name, video, stop) for name, recipe in RECIPES.items() for video, stop in _frame_ranges(recipe)]
+    assert ranges  # the walk finds the recipes' ranges
+    for name, video, stop in ranges:
+        if video == "11":
+            assert stop is not None and stop <= 1029, (name, stop)
+
+
 def test_no_recipe_trains_on_held_out_data():
     for name, recipe in RECIPES.items():
         real = recipe.get("real", {})
