@@ -67,6 +67,17 @@ from spermtrack.errors import InputError
 
 __all__ = ["RECIPES", "calibrate_on_frames", "fit_blob_score_model", "make_checkpoint", "main"]
 
+#: Real video 11 in the YOLO recipes: frames 0-899 train, 940-1028 pick the epoch and calibrate; 1029-1469 never read.
+_VIDEO_11 = {"video": "11", "train": {"start": 0, "stop": 900, "step": 4},
+             "val": {"start": 940, "stop": 1029, "step": 8}, "held_out_from": 1029}
+#: Synthetic videos of both looks in the YOLO recipes (the last ``val_videos`` of each set are validation).
+_SYNTH_BOTH_LOOKS = [
+    {"name": "phase", "n_videos": 34, "val_videos": 4, "seconds": 1.0, "fps": 50.0, "seed": 3101,
+     "polarity": "phase", "step": 10},
+    {"name": "bright", "n_videos": 12, "val_videos": 2, "seconds": 1.0, "fps": 50.0, "seed": 3202,
+     "polarity": "bright", "step": 10},
+]
+
 #: The recipes, with everything that decides the result.
 RECIPES: dict[str, dict] = {
     "synth": {
@@ -90,14 +101,8 @@ RECIPES: dict[str, dict] = {
         "checkpoint": "yolov5n_visem.pt",
         "command": "python -m spermtrack.training.recipes visem --work WORK --visem ../shared/reference/visem_real --install",
         "start_from": "yolov5n_synth.pt",
-        "real": {"video": "11", "train": {"start": 0, "stop": 900, "step": 4},
-                 "val": {"start": 940, "stop": 1029, "step": 8}, "held_out_from": 1029},
-        "synth": [
-            {"name": "phase", "n_videos": 34, "val_videos": 4, "seconds": 1.0, "fps": 50.0, "seed": 3101,
-             "polarity": "phase", "step": 10},
-            {"name": "bright", "n_videos": 12, "val_videos": 2, "seconds": 1.0, "fps": 50.0, "seed": 3202,
-             "polarity": "bright", "step": 10},
-        ],
+        "real": _VIDEO_11,
+        "synth": _SYNTH_BOTH_LOOKS,
         "train": {"epochs": 20, "imgsz": 640, "batch": 8, "seed": 0, "workers": 2, "scale": 0.3, "mosaic": 1.0,
                   "close_mosaic": 3, "flipud": 0.5, "fliplr": 0.5, "optimizer": "AdamW", "lr0": 0.001,
                   "warmup_epochs": 1.0, "warmup_bias_lr": 0.0},
@@ -110,15 +115,9 @@ RECIPES: dict[str, dict] = {
         "command": "python -m spermtrack.training.recipes looks --work WORK --visem ../shared/reference/visem_real "
                    "--svia ../shared/reference/svia --install",
         "start_from": "yolov5n_visem.pt",
-        "real": {"video": "11", "train": {"start": 0, "stop": 900, "step": 4},
-                 "val": {"start": 940, "stop": 1029, "step": 8}, "held_out_from": 1029},
+        "real": _VIDEO_11,
         "svia": {"train": ["S_0001", "S_0002"], "held_out": "S_0003", "step": 1},
-        "synth": [
-            {"name": "phase", "n_videos": 34, "val_videos": 4, "seconds": 1.0, "fps": 50.0, "seed": 3101,
-             "polarity": "phase", "step": 10},
-            {"name": "bright", "n_videos": 12, "val_videos": 2, "seconds": 1.0, "fps": 50.0, "seed": 3202,
-             "polarity": "bright", "step": 10},
-        ],
+        "synth": _SYNTH_BOTH_LOOKS,
         "train": {"epochs": 8, "imgsz": 640, "batch": 8, "seed": 0, "workers": 2, "scale": 0.3, "mosaic": 1.0,
                   "close_mosaic": 2, "flipud": 0.5, "fliplr": 0.5, "optimizer": "AdamW", "lr0": 0.0005,
                   "warmup_epochs": 0.5, "warmup_bias_lr": 0.0},
