@@ -53,6 +53,7 @@ def test_two_processes_give_the_same_summary(archive, local, tmp_path):
     assert list(table["status"]) == ["done"] * 3
 
 
+@pytest.mark.heavy
 def test_a_dask_cluster_gives_the_same_summary(archive, local, tmp_path):
     distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",

@@ -252,6 +252,7 @@ def _run_and_signal(tmp_path: Path, args: list[str], signum: int, *, group: bool
     return proc.returncode, proc.stdout, proc.stderr
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("jobs, signum, group", [(1, signal.SIGINT, True), (2, signal.SIGINT, True),
                                                  (2, signal.SIGTERM, False)])
 def test_an_interrupted_archive_stops_its_workers_and_describes_what_is_there(data, tmp_path, jobs, signum, group):

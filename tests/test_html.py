@@ -77,6 +77,7 @@ def test_the_index_links_every_video_and_shows_failures():
     assert 'href="2/report.html"' not in page
 
 
+@pytest.mark.heavy
 def test_a_headless_browser_decodes_every_image_of_a_report(tmp_path):
     import cv2
     import numpy as np

@@ -5,6 +5,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+pytestmark = pytest.mark.heavy  # executes every notebook (about a minute)
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 

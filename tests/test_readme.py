@@ -19,4 +19,6 @@ def test_readme_has_the_two_setup_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     test_command = 'pip install -e ".[dev]" && python -m pytest -q'
-    assert test_command in [line.strip() for line in ci]
+    lines = [line.strip() for line in ci]
+    assert test_command in lines
+    assert "python -m pytest -q -m heavy" in lines[lines.index(test_command):]  # the heavy tests, after

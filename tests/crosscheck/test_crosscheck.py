@@ -95,6 +95,7 @@ def test_inputs_are_physical_and_cached(dataset, tmp_path, monkeypatch):
     assert again.tracking_percent == pytest.approx(first.tracking_percent, nan_ok=True)
 
 
+@pytest.mark.heavy
 def test_regress_train_and_predict_round_trip(dataset, tmp_path, capsys):
     out = tmp_path / "model"
     code = main(["regress", "train", str(dataset), "--model", "r3d18", "--folds", "2", "--quick", "--out", str(out),

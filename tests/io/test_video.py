@@ -52,6 +52,7 @@ def test_iter_video_range_and_gray(clip):
     assert [i for i, _ in iter_frames(clip, start=5, stop=100)] == [5, 6]
 
 
+@pytest.mark.heavy
 def test_streaming_does_not_keep_frames(tmp_path):
     path = tmp_path / "long.mp4"
     write_video(path, flat_frames(15, 32, 24), fps=50)

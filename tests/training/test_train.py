@@ -46,6 +46,7 @@ def no_network(monkeypatch):
     return attempts
 
 
+@pytest.mark.heavy
 def test_one_epoch_offline(tiny_dataset, tmp_path, capfd, no_network):
     report = train_detector(tiny_dataset, out_dir=tmp_path / "run", model="yolov5n", epochs=1, imgsz=128, batch=4,
                             workers=0, val_videos=["3"], verbose=False)
