@@ -78,13 +78,6 @@ def match_cells(tracks: pd.DataFrame, truth: pd.DataFrame, *, gate: float, min_s
     return best.loc[share >= min_share, "cell"].reindex(rows.index)
 
 
-def grade_both(tracks: pd.DataFrame, truth: pd.DataFrame, fps: float, preset: str) -> tuple[pd.DataFrame, ...]:
-    config = get_preset(preset)
-    ours = analyze_tracks(tracks, UM_PER_PX, fps, config)
-    cells = analyze_tracks(truth, UM_PER_PX, fps, config)
-    return ours, cells
-
-
 def wilson_text(summary: dict, key: str) -> str:
     value = summary["percent"].get(key)
     ci = (summary.get("interval_95") or {}).get(key)

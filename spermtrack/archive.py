@@ -259,31 +259,6 @@ def _run_dask(tasks: list[tuple], client, on_done: Callable[[int, dict], None]) 
         raise
 
 
-@contextlib.contextmanager
-def _locked(out: Path) -> Iterator[None]:
-    """Hold the output folder's lock: a second run into the same folder is refused, not mixed in."""
-    import fcntl
-
-    from spermtrack.io.atomic import OUTPUT_LOCK
-
-    lock = open(out / OUTPUT_LOCK, "a+", encoding="utf-8")  # noqa: SIM115 (held for the whole run)
-    try:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "another process"
-            raise InputError(f"another spermtrack run ({holder}) is writing this output folder: wait for it to "
-                             "finish or choose another folder", out) from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(f"pid {os.getpid()}")
-        lock.flush()
-        yield
-    finally:
-        lock.close()
-
-
 def _present_rows(rows: list[dict | None], tasks: list[tuple]) -> list[dict]:
     """One row per input that describes its folder as it is now (a video not reached keeps an earlier one)."""
     out = []
@@ -341,7 +316,7 @@ def analyze_archive(inputs: str | os.PathLike | Sequence[str | os.PathLike], out
     from tqdm.auto import tqdm
 
     from spermtrack.errors import Interrupted
-    from spermtrack.io.atomic import check_output_folder, write_marker
+    from spermtrack.io.atomic import check_output_folder, output_lock, write_marker
     from spermtrack.io.visem import scan_inputs
 
     sources = [Path(p) for p in sources]
@@ -361,7 +336,7 @@ def analyze_archive(inputs: str | os.PathLike | Sequence[str | os.PathLike], out
     client = _connect_dask(dask_scheduler) if dask_scheduler else None  # before anything is written
     try:
         out.mkdir(parents=True, exist_ok=True)
-        with _locked(out):
+        with output_lock(out):
             write_marker(out)
             tasks = [(str(p), str(out / n), config.to_dict()) for p, n in zip(paths, names)]
             rows: list[dict | None] = [None] * len(tasks)

@@ -33,11 +33,16 @@ _TRACKER_HELP = ("spermtrack's tracker 'sperm' (default), its variants 'sperm_on
                  "(ultralytics), trackpy")
 
 
-def _positive_float(text: str) -> float:
+def _parse(kind: type, text: str, what: str):
+    """``kind(text)`` (float or int), or an argparse usage error that says what was expected."""
     try:
-        value = float(text)
+        return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+
+
+def _positive_float(text: str) -> float:
+    value = _parse(float, text, "a number")
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
     return value
@@ -66,20 +71,14 @@ _um_per_px = _physical("um_per_px", "--um-per-px",
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    value = _parse(int, text, "an integer")
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     return value
 
 
 def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    value = _parse(int, text, "an integer")
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
     return value
@@ -806,10 +805,7 @@ def _margin(text: str) -> float:
     """An argparse type: a disagreement margin in percentage points (0 to 100)."""
     import math
 
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of percentage points, got {text!r}") from None
+    value = _parse(float, text, "a number of percentage points")
     if not math.isfinite(value) or not 0 <= value <= 100:
         raise argparse.ArgumentTypeError(f"must be a number of percentage points from 0 to 100, got {text!r}")
     return value

@@ -18,6 +18,17 @@ import pytest
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
 
+@pytest.fixture(scope="module")
+def fault_clip(tmp_path_factory) -> Path:
+    """The fault tests' data set: one 1.2-s synthetic video (160 x 120, 25 fps, seed 3), made per module."""
+    from spermtrack.cli import main
+
+    root = tmp_path_factory.mktemp("faults") / "data"
+    assert main(["synth", str(root), "--videos", "1", "--seconds", "1.2", "--fps", "25", "--seed", "3", "--density",
+                 "8", "--width", "160", "--height", "120", "--quiet"]) == 0
+    return root
+
+
 @pytest.fixture(scope="session")
 def reference() -> Path:
     """The ``../shared/reference`` folder (skip or fail when absent, see the module docstring)."""

@@ -58,11 +58,8 @@ def _one_line(stderr: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("faults") / "data"
-    assert main(["synth", str(root), "--videos", "1", "--seconds", "1.2", "--fps", "25", "--seed", "3", "--density",
-                 "8", "--width", "160", "--height", "120", "--quiet"]) == 0
-    return root
+def clip(fault_clip) -> Path:
+    return fault_clip
 
 
 def _partials(folder: Path) -> list[str]:

@@ -34,7 +34,7 @@ import pytest
 from spermtrack.cli import main
 from spermtrack.errors import InputError
 from spermtrack.io.container import read_timing
-from spermtrack.io.video import VIDEO_SUFFIXES, VideoInfo, frame_rate, probe_video, write_video
+from spermtrack.io.video import VIDEO_SUFFIXES, VideoInfo, frame_rate, probe_video
 
 NEEDS_FPS = "the video container stores no frame rate: give it (--fps"
 
@@ -126,11 +126,8 @@ def mp4(tmp_path_factory) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("faults-video") / "data"
-    assert main(["synth", str(root), "--videos", "1", "--seconds", "1.2", "--fps", "25", "--seed", "3", "--density",
-                 "8", "--width", "160", "--height", "120", "--quiet"]) == 0
-    return root
+def clip(fault_clip) -> Path:
+    return fault_clip
 
 
 def _partials(folder: Path) -> list[str]:

@@ -185,8 +185,21 @@ def check_output_folder(path: str | os.PathLike, *, inputs: Iterable[str | os.Pa
     return path
 
 
+def _refuse_locked(lock, folder: str | os.PathLike) -> None:
+    """Take ``lock`` (an open lock file) without waiting; raise the one-line refusal when a run holds it."""
+    import fcntl
+
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "another process"
+        raise InputError(f"another spermtrack run ({holder}) is writing this output folder: wait for it to finish "
+                         "or choose another folder", folder) from None
+
+
 def check_unlocked(folder: str | os.PathLike) -> None:
-    """Refuse a folder that another spermtrack run holds locked (:data:`OUTPUT_LOCK`) while it writes it.
+    """Refuse a folder that another spermtrack run holds locked (:data:`OUTPUT_LOCK`, :func:`output_lock`).
 
     Raises
     ------
@@ -200,15 +213,26 @@ def check_unlocked(folder: str | os.PathLike) -> None:
         return
     try:
         with open(lock_path, "r+", encoding="utf-8") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = lock.read().strip() or "another process"
-                raise InputError(f"another spermtrack run ({holder}) is writing this output folder: wait for it "
-                                 "to finish or choose another folder", folder) from None
+            _refuse_locked(lock, folder)
             fcntl.flock(lock, fcntl.LOCK_UN)
     except OSError:
         return  # an unreadable lock file locks nothing
+
+
+@contextlib.contextmanager
+def output_lock(folder: str | os.PathLike) -> Iterator[None]:
+    """Hold ``folder``'s lock for the block: any other run into it is refused (:func:`check_unlocked`),
+    not mixed in. The lock file names this process (``pid N``) for the refusal message."""
+    lock = open(Path(folder) / OUTPUT_LOCK, "a+", encoding="utf-8")  # noqa: SIM115 (held for the block)
+    try:
+        _refuse_locked(lock, folder)
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}")
+        lock.flush()
+        yield
+    finally:
+        lock.close()
 
 
 def _check_apart(path: Path, inputs: Iterable[str | os.PathLike]) -> None:
