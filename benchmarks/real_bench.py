@@ -24,9 +24,10 @@ Prints four tables; every number is measured in this run on this machine.
    698 x 528, 30 fps): detection on clip S_0003, which no detector was fitted on, against its sperm
    boxes (impurities are not targets), with the look each detector took (``--only svia`` runs this
    table alone).
-5. Rescaled VISEM: video 11 frames 1029-1469 (every 4th) resized by 0.5 and 2 (as a recording at
-   0.702 or 0.1755 um/px with the same field of view would be), the labels and the 10 px gate scaled
-   alike, each detector with its default options (``--only rescaled`` runs this table alone).
+5. Rescaled VISEM: video 11 frames 1029-1469 (every 4th) at 0.5x and 2x VISEM's magnification (a recording
+   at 0.702 or 0.1755 um/px), either the whole frame resized (same field of view) or a 640 x 480 sensor
+   (mosaics of shrunk frames, enlarged crops), the labels and the 10 px gate scaled alike; each detector
+   without and with the matching ``um_per_px`` (``--only rescaled`` runs this table alone).
 3. Grades: progressive / non-progressive / immotile % with the ``visem`` kinematics preset, from
    each detector + the default tracker on the whole video and on frames 1029-1469 only, next to the
    same preset on the annotated tracks of the same frames and to the lab (11 / 17 / 72 %).
@@ -175,24 +176,80 @@ def svia_rows(detectors: list[str], svia: Path, clip: str = "S_0003") -> list[di
     return rows
 
 
-def rescaled_rows(detectors: list[str], video, scales=(1.0, 0.5, 2.0), step: int = 4) -> list[dict]:
-    """Detection F1 on video 11's held-out frames resized by each scale (labels and gate scaled alike)."""
+def sensor_frames(frames: list, truth: pd.DataFrame, zoom: float, width: int = 640,
+                  height: int = 480) -> tuple[list, pd.DataFrame]:
+    """Frames of a ``width x height`` sensor at ``zoom`` times VISEM's magnification, with their labels.
+
+    ``zoom < 1`` (coarser pixels): each image is a mosaic of ``ceil(1/zoom)^2`` held-out frames shrunk by
+    ``zoom``; ``zoom > 1``: two corner crops of each frame enlarged by ``zoom``. The frame size stays, as it
+    does when a lab changes the objective; only the heads change size.
+    """
     import cv2
+
+    images, labels = [], []
+    if zoom < 1:
+        n = int(np.ceil(1 / zoom))
+        tw, th = round(width * zoom), round(height * zoom)
+        for k in range(0, len(frames) - n * n + 1, n * n):
+            canvas, parts = np.zeros((th * n, tw * n, 3), np.uint8), []
+            for j in range(n * n):
+                i, frame = frames[k + j]
+                r, c = divmod(j, n)
+                canvas[r * th:(r + 1) * th, c * tw:(c + 1) * tw] = cv2.resize(frame, (tw, th), interpolation=cv2.INTER_AREA)
+                t = truth[truth["frame"] == i]
+                parts.append(t.assign(x=(t["x"] + 0.5) * zoom - 0.5 + c * tw, y=(t["y"] + 0.5) * zoom - 0.5 + r * th,
+                                      w=t["w"] * zoom, h=t["h"] * zoom))
+            lab = pd.concat(parts)
+            labels.append(lab[(lab["x"] < width) & (lab["y"] < height)].assign(frame=len(images)))
+            images.append((len(images), np.ascontiguousarray(canvas[:height, :width])))
+    else:
+        cw, ch = round(width / zoom), round(height / zoom)
+        for i, frame in frames:
+            for x0, y0 in ((0, 0), (width - cw, height - ch)):
+                t = truth[(truth["frame"] == i) & truth["x"].between(x0, x0 + cw, inclusive="left")
+                          & truth["y"].between(y0, y0 + ch, inclusive="left")]
+                labels.append(t.assign(frame=len(images), x=(t["x"] - x0 + 0.5) * zoom - 0.5,
+                                       y=(t["y"] - y0 + 0.5) * zoom - 0.5, w=t["w"] * zoom, h=t["h"] * zoom))
+                images.append((len(images), cv2.resize(frame[y0:y0 + ch, x0:x0 + cw], (width, height),
+                                                       interpolation=cv2.INTER_LINEAR)))
+    return images, pd.concat(labels, ignore_index=True)
+
+
+def rescaled_rows(detectors: list[str], video, zooms=(1.0, 0.5, 2.0), step: int = 4) -> list[dict]:
+    """Detection F1 on video 11's held-out frames at other pixel sizes, with and without ``um_per_px``.
+
+    Two layouts per zoom: ``resized`` (the whole frame resized: same field of view, other frame size) and
+    ``sensor`` (:func:`sensor_frames`: same frame size, other field of view). Labels and the 10 px gate
+    scale with the heads.
+    """
+    import cv2
+
+    from spermtrack.constants import VISEM_UM_PER_PX
+    from spermtrack.detectors import make_detector
 
     truth = video.ground_truth
     frames = list(video.iter_frames(start=VAL_START, stop=VAL_STOP))[::step]
-    kept = {i for i, _ in frames}
-    truth = truth[truth["frame"].isin(kept)]
+    truth = truth[truth["frame"].isin({i for i, _ in frames})]
     rows = []
-    for scale in scales:
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        resized = [(i, cv2.resize(f, None, fx=scale, fy=scale, interpolation=interpolation)) for i, f in frames]
-        scaled = truth.assign(x=truth["x"] * scale, y=truth["y"] * scale, w=truth["w"] * scale, h=truth["h"] * scale)
-        for name in detectors:
-            dets = _detector(name).detect_video(iter(resized))
-            prf = detection_prf(scaled, dets, max_dist=GATE_PX * scale)
-            rows.append({"scale": scale, "um/px": round(0.351 / scale, 4), "detector": name, "P": prf["precision"],
-                         "R": prf["recall"], "F1": prf["f1"]})
+    for zoom in zooms:
+        um = VISEM_UM_PER_PX / zoom
+        interpolation = cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR
+        layouts = {"resized": ([(i, cv2.resize(f, None, fx=zoom, fy=zoom, interpolation=interpolation))
+                                for i, f in frames],
+                               truth.assign(x=(truth["x"] + 0.5) * zoom - 0.5, y=(truth["y"] + 0.5) * zoom - 0.5,
+                                            w=truth["w"] * zoom, h=truth["h"] * zoom))}
+        if zoom != 1.0:
+            layouts["sensor"] = sensor_frames(frames, truth, zoom)
+        for layout, (images, labels) in layouts.items():
+            for name in detectors:
+                registry, default, _ = DETECTORS[name]
+                for given in (None, um) if zoom != 1.0 else (None,):
+                    dets = make_detector(registry, **default, **({} if given is None else {"um_per_px": given}))\
+                        .detect_video(iter(images))
+                    prf = detection_prf(labels, dets, max_dist=GATE_PX * zoom)
+                    rows.append({"zoom": zoom, "um/px": round(um, 4), "layout": layout, "detector": name,
+                                 "--um-per-px": "-" if given is None else round(given, 4), "images": len(images),
+                                 "P": prf["precision"], "R": prf["recall"], "F1": prf["f1"]})
     return rows
 
 
@@ -222,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         _print("SVIA S_0003, another microscope (F1 at 10 px against the sperm boxes; mAP from a low-threshold run)",
                pd.DataFrame(svia_rows(detectors, args.svia)))
     if args.only in (None, "rescaled"):
-        _print("Video 11 frames 1029-1469 (every 4th) resized, labels and gate scaled alike (default options)",
+        _print("Video 11 frames 1029-1469 (every 4th) at other pixel sizes, labels and gate scaled alike; "
+               "without (-) and with the matching --um-per-px",
                pd.DataFrame(rescaled_rows([d for d in detectors if d in ("blob", "yolo")] or detectors,
                                           read_visem_video(args.reference / "11"))))
     if args.only is not None:

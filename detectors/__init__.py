@@ -43,7 +43,7 @@ __all__ = [
     "DEFAULT_DETECTOR", "DETECTOR_NAMES", "DETECTOR_OPTIONS", "detector_options", "FRAME_DETECTORS", "POLARITY_DEFAULTS", "SHIPPED_WEIGHTS", "YOLO_MODELS", "BlobConfig",
     "BlobDetector", "DetectionNoise", "Detector", "FrameDetector", "GroundTruthDetector", "TrainConfig", "YoloConfig",
     "YoloDetector", "as_frame", "gt_detections", "load_yolo", "make_detector", "shipped_weights", "train_yolo",
-    "validate_detector",
+    "validate_detector", "with_pixel_size",
 ]
 
 #: Names accepted by :func:`make_detector`. ``trackpy`` is a peer (trackpy's locator, ``peers`` extra); ``gt``
@@ -55,7 +55,8 @@ FRAME_DETECTORS: tuple[str, ...] = tuple(name for name in DETECTOR_NAMES if name
 DEFAULT_DETECTOR = "blob"
 #: The options each detector takes (of those the commands offer); any other given option does not apply.
 #: ``public`` stands for detections read from a file (MOTChallenge det.txt): nothing to set.
-DETECTOR_OPTIONS: dict[str, tuple[str, ...]] = {"blob": ("polarity",), "yolo": ("weights", "imgsz"),
+DETECTOR_OPTIONS: dict[str, tuple[str, ...]] = {"blob": ("polarity", "um_per_px"),
+                                                "yolo": ("weights", "imgsz", "um_per_px"),
                                                 "trackpy": ("polarity",), "gt": ("noise",), "public": ()}
 
 
@@ -88,6 +89,18 @@ def detector_options(name: str, **values) -> dict:
         what = "; ".join(f"{k} applies to {' and '.join(takers[k]) or 'no detector'} only" for k in foreign)
         raise InputError(f"detector {name} does not take {', '.join(foreign)} ({what})")
     return given
+
+
+def with_pixel_size(name: str, options: dict, um_per_px: float | None) -> dict:
+    """``options`` plus the recording's pixel size, for a detector that scales to it (blob, yolo).
+
+    The one place that decides that a recording's pixel size reaches its detector: the detector then
+    works at the scale it was fitted at (:func:`~spermtrack.detectors.base.pixel_scale`). A pixel size
+    already in ``options`` wins; ``None`` adds nothing; detectors without the option get ``options`` unchanged.
+    """
+    if um_per_px is None or "um_per_px" not in DETECTOR_OPTIONS.get(name, ()) or options.get("um_per_px") is not None:
+        return dict(options)
+    return {**options, "um_per_px": float(um_per_px)}
 
 
 def make_detector(name: str = DEFAULT_DETECTOR, **options):

@@ -13,6 +13,14 @@ scaled to 0-255 (divided by 257); ``float`` frames are read as grey levels on th
 (a float frame whose maximum is at most 1 is taken to be on the 0-1 scale and multiplied by
 255). Any size of at least 8 x 8 px works; within one ``detect_video`` call every frame must
 have the size of the first (a folder that mixes image sizes is an error, not a silent mix).
+
+Pixel size
+----------
+The shipped detectors were fitted at VISEM-Tracking's scale (:data:`REFERENCE_UM_PER_PX`, 0.351 um/px,
+heads about 8 px). Given a recording's pixel size ``um_per_px``, a detector works on the frame resampled
+by :func:`pixel_scale` (``um_per_px / 0.351``) so that heads have the size it knows, and maps its
+detections back to the frame's pixels (:func:`unscale`). Without a pixel size (``None``) frames are
+taken as they are.
 """
 
 from __future__ import annotations
@@ -25,14 +33,19 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.errors import InputError
 from spermtrack.schema import DETECTION_COLUMNS, empty_detections
 
-__all__ = ["Detector", "FrameDetector", "MIN_FRAME_SIDE", "as_frame", "to_gray", "to_bgr", "iter_indexed",
-           "detections_table"]
+__all__ = ["Detector", "FrameDetector", "MIN_FRAME_SIDE", "REFERENCE_UM_PER_PX", "as_frame", "to_gray", "to_bgr",
+           "iter_indexed", "detections_table", "pixel_scale", "resample", "unscale"]
 
 #: Smallest frame side (px) a detector accepts.
 MIN_FRAME_SIDE = 8
+#: Pixel size (um) the shipped detectors were fitted at: VISEM-Tracking's. The SVIA clips behind the dark
+#: look have no published pixel size and are taken as recorded at this one (their labelled head boxes are
+#: 15 px, VISEM's 17 px).
+REFERENCE_UM_PER_PX = VISEM_UM_PER_PX
 
 
 @runtime_checkable
@@ -118,6 +131,33 @@ def to_bgr(frame: np.ndarray) -> np.ndarray:
     import cv2
 
     return frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+
+
+def pixel_scale(um_per_px: float | None) -> float:
+    """The factor that resamples a frame of pixel size ``um_per_px`` to :data:`REFERENCE_UM_PER_PX`.
+
+    ``> 1`` enlarges (coarse pixels, small heads), ``< 1`` shrinks; ``None`` (pixel size not given) gives 1.
+    """
+    return 1.0 if um_per_px is None else float(um_per_px) / REFERENCE_UM_PER_PX
+
+
+def resample(image: np.ndarray, factor: float) -> np.ndarray:
+    """``image`` resized by ``factor`` (area averaging when shrinking, bilinear when enlarging)."""
+    if factor == 1.0:
+        return image
+    import cv2
+
+    height, width = image.shape[:2]
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+
+
+def unscale(table: pd.DataFrame, factor: float) -> pd.DataFrame:
+    """Detections found on a frame resampled by ``factor`` in the original frame's pixels (pixel centres kept)."""
+    if factor == 1.0 or table.empty:
+        return table
+    return table.assign(x=(table["x"] + 0.5) / factor - 0.5, y=(table["y"] + 0.5) / factor - 0.5,
+                        w=table["w"] / factor, h=table["h"] / factor)
 
 
 def iter_indexed(frames: Iterable) -> Iterator[tuple[int, np.ndarray]]:

@@ -47,9 +47,10 @@ Pipeline (one frame: about 4 ms at 640 x 480 on a 2-core machine, no batching ne
    score reads as a calibrated probability. ``'contrast'``: ``tanh(peak / (4 T))``, the
    uncalibrated contrast score of earlier versions.
 
-The defaults are tuned for VISEM-Tracking: 640 x 480, 400x phase contrast, 0.351 um/px, heads
-6-10 px. For another magnification scale the pixel sizes (``sigma_px``, ``background_px``,
-areas, boxes) with it.
+The pixel settings (``sigma_px``, ``background_px``, areas, separations, boxes) and the fitted score
+models are for VISEM-Tracking's scale: 640 x 480, 400x phase contrast, 0.351 um/px, heads 6-10 px.
+Given ``um_per_px``, each frame is resampled to that scale first and the detections are mapped back
+(:func:`~spermtrack.detectors.base.pixel_scale`), so the settings hold at any pixel size.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ import numpy as np
 import pandas as pd
 
 from spermtrack._validate import Config, choice, number
-from spermtrack.detectors.base import FrameDetector, detections_table, to_gray
+from spermtrack.detectors.base import FrameDetector, detections_table, pixel_scale, resample, to_gray, unscale
 from spermtrack.errors import InputError
 
 __all__ = ["BLOB_FEATURES", "BlobConfig", "BlobDetector", "BlobScoreModel", "Blobs", "band_pass", "blob_features",
@@ -140,6 +141,9 @@ class BlobConfig(Config):
     with_features : bool
         Add the score model's features as extra columns ``f_snr, f_log_area, ...`` (for fitting
         and inspection).
+    um_per_px : float or None
+        The recording's pixel size, um: frames are resampled to VISEM's 0.351 um/px before detection
+        (every px setting above is at that scale). ``None``: frames are taken as they are.
     """
 
     polarity: str = "auto"
@@ -163,6 +167,7 @@ class BlobConfig(Config):
     score_model: str = "fitted"
     dark_radius_px: float = 6.0
     with_features: bool = False
+    um_per_px: float | None = None
 
     def __post_init__(self) -> None:
         self._choice("polarity", POLARITIES)
@@ -187,6 +192,7 @@ class BlobConfig(Config):
         self._optional_number("min_score", lo=0, hi=1)
         self._number("dark_radius_px", lo=1, hi=100)
         self._boolean("with_features")
+        self._optional_number("um_per_px", lo=0, lo_open=True, hi=1000)
 
     def resolved(self, polarity: str) -> BlobConfig:
         """This config with ``polarity`` ('bright' or 'dark') and its defaults filled in for ``None`` fields."""
@@ -632,7 +638,7 @@ class BlobDetector(FrameDetector):
         cfg = self.config
         polarity = cfg.polarity
         if polarity == "auto":
-            evidence = polarity_evidence(to_gray(first), sigma_px=cfg.sigma_px, background_px=cfg.background_px)
+            evidence = polarity_evidence(resample(to_gray(first), pixel_scale(cfg.um_per_px)), sigma_px=cfg.sigma_px, background_px=cfg.background_px)
             polarity = evidence["polarity"]
             self._look = {"polarity": polarity, "source": "auto", "evidence": {
                 k: v for k, v in evidence.items() if k != "polarity"}}
@@ -654,7 +660,8 @@ class BlobDetector(FrameDetector):
 
     def _detect_one(self, frame: np.ndarray, index: int) -> pd.DataFrame:
         cfg = self._active
-        gray = to_gray(frame)
+        factor = pixel_scale(cfg.um_per_px)
+        gray = resample(to_gray(frame), factor)
         bp = band_pass(gray, sigma_px=cfg.sigma_px, background_px=cfg.background_px, bright=cfg.polarity == "bright")
         noise = noise_sd(bp)
         threshold = max(cfg.threshold_sd * noise, cfg.min_contrast, 1e-6)
@@ -690,4 +697,4 @@ class BlobDetector(FrameDetector):
             kept = features[keep][order]
             for k, name in enumerate(BLOB_FEATURES):
                 table[f"f_{name}"] = kept[:, k] if len(table) else np.empty(0)
-        return table
+        return unscale(table, factor)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from spermtrack._validate import Config
-from spermtrack.detectors.base import FrameDetector, detections_table, to_bgr
+from spermtrack.detectors.base import FrameDetector, detections_table, pixel_scale, to_bgr
 from spermtrack.errors import InputError, torch_file_kind
 
 __all__ = ["SHIPPED_CHECKPOINTS", "SHIPPED_WEIGHTS", "YOLO_MODELS", "YoloConfig", "YoloDetector",
@@ -247,6 +247,15 @@ def _checkpoint_imgsz(model) -> int | None:
     return int(imgsz) if isinstance(imgsz, (int, np.integer)) and imgsz > 0 else None
 
 
+def inference_size(shape: tuple[int, int], um_per_px: float) -> int:
+    """The inference size (multiple of 32, 32-4096) that shows a frame of ``shape`` at VISEM's pixel size.
+
+    ultralytics letterboxes the long side to the inference size, so ``long side * pixel_scale``.
+    """
+    side = max(shape) * pixel_scale(um_per_px)
+    return int(min(4096, max(32, round(side / 32) * 32)))
+
+
 # ----------------------------------------------------------------------------------------------- detector
 @dataclass(frozen=True)
 class YoloConfig(Config):
@@ -258,9 +267,10 @@ class YoloConfig(Config):
         Path of an ultralytics ``.pt`` checkpoint, or the name of a shipped one
         (:data:`SHIPPED_CHECKPOINTS`); ``None`` uses :data:`SHIPPED_WEIGHTS`.
     imgsz : int or None
-        Inference size (long side, px, multiple of 32); ``None`` uses the size the checkpoint was
-        trained at (640 when it does not say). VISEM heads are about 8 px at 640 x 480: a smaller
-        size shrinks them.
+        Inference size (long side, px, multiple of 32). ``None``: the frame's long side resampled to
+        VISEM's pixel size when ``um_per_px`` is given (heads of the size the checkpoint learnt), else the
+        size the checkpoint was trained at (640 when it does not say). VISEM heads are about 8 px at
+        640 x 480: a smaller size shrinks them.
     conf : float
         Score threshold in [0, 1], on the reported (calibrated, when ``calibrate``) scale. Use about
         0.001 to score mAP (the whole precision-recall curve).
@@ -282,6 +292,8 @@ class YoloConfig(Config):
         torch CPU threads for inference (torch's process-wide setting). ``None`` keeps
         ultralytics' choice, ``cpu_count - 1`` (1 on a 2-core machine): on a shared 2-core machine
         2 threads ran 3-5x *slower* than 1 (thread contention), so raise it only on idle machines.
+    um_per_px : float or None
+        The recording's pixel size, um; sets the inference size when ``imgsz`` is not given (see there).
     """
 
     weights: str | None = None
@@ -294,6 +306,7 @@ class YoloConfig(Config):
     device: str = "cpu"
     calibrate: bool = True
     threads: int | None = None
+    um_per_px: float | None = None
 
     def __post_init__(self) -> None:
         self._path("weights")
@@ -306,6 +319,7 @@ class YoloConfig(Config):
         self._boolean("agnostic_nms")
         self._boolean("calibrate")
         self._optional_integer("threads", lo=1, hi=1024)
+        self._optional_number("um_per_px", lo=0, lo_open=True, hi=1000)
         if not isinstance(self.device, str) or not self.device:
             raise self._fail("device", "a torch device string such as 'cpu'")
 
@@ -336,9 +350,11 @@ class YoloDetector(FrameDetector):
         self.weights_path = resolve_weights(cfg.weights)
         self.model = load_yolo(self.weights_path)
         self.calibration = checkpoint_calibration(self.model) if cfg.calibrate else None
+        self._scaled = cfg.imgsz is None and cfg.um_per_px is not None  # imgsz follows each video's frame size
         if cfg.imgsz is None:
             cfg = replace(cfg, imgsz=_checkpoint_imgsz(self.model) or 640)
         self.config = cfg
+        self.imgsz = cfg.imgsz
         self.batch_size = cfg.batch
         self.class_names = {int(k): str(v) for k, v in dict(self.model.names).items()}
         self._predict([np.zeros((32, 32, 3), np.uint8)])  # set up ultralytics' predictor (it resets torch threads)
@@ -347,9 +363,14 @@ class YoloDetector(FrameDetector):
 
             torch.set_num_threads(cfg.threads)
 
+    def _start_video(self, first: np.ndarray) -> None:
+        if self._scaled:
+            self.imgsz = inference_size(first.shape[:2], self.config.um_per_px)
+
     def to_dict(self) -> dict:
-        """Settings plus the checkpoint's path, sha256 and class names, for provenance."""
-        return {"detector": self.name, **self.config.to_dict(), "weights_path": str(self.weights_path),
+        """Settings plus the checkpoint's path, sha256 and class names, for provenance (``imgsz``: the last video's)."""
+        return {"detector": self.name, **self.config.to_dict(), "imgsz": self.imgsz,
+                "weights_path": str(self.weights_path),
                 "weights_sha256": _sha256(self.weights_path), "class_names": self.class_names,
                 "score_calibration": None if self.calibration is None else self.calibration.to_dict()}
 
@@ -357,7 +378,7 @@ class YoloDetector(FrameDetector):
         cfg = self.config
         with no_downloads():
             conf = cfg.conf if self.calibration is None or cfg.conf <= 0 else self.calibration.invert(cfg.conf)
-            return self.model.predict(frames, imgsz=cfg.imgsz, conf=conf, iou=cfg.iou, max_det=cfg.max_det,
+            return self.model.predict(frames, imgsz=self.imgsz, conf=conf, iou=cfg.iou, max_det=cfg.max_det,
                                       agnostic_nms=cfg.agnostic_nms, device=cfg.device, batch=len(frames),
                                       verbose=False)
 

@@ -241,13 +241,14 @@ def _load_detections(args: argparse.Namespace):
 
     Everything that can be checked (the input, its frame rate) is checked before any detection runs.
     """
-    from spermtrack.detectors import make_detector
+    from spermtrack.detectors import make_detector, with_pixel_size
 
     if args.detector is not None:
         if args.input is None:
             raise InputError("--detector needs INPUT, a video folder, video file or image folder")
         recording = _input_recording(args)
-        detector = make_detector(args.detector, **_detector_options(args))
+        detector = make_detector(args.detector, **with_pixel_size(args.detector, _detector_options(args),
+                                                                  recording.um_per_px))
         frames, total = _frame_source(args.input, allow_truncated=args.allow_truncated)
         dets = detector.detect_video(frames, progress=True, total=total)
         return dets, recording, {"detector": detector.to_dict(), "input": str(args.input)}
@@ -413,6 +414,9 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--polarity", choices=("auto", "bright", "dark"), default=None,
                    help="blob: bright heads (phase contrast), dark heads (bright field) or auto (default: "
                         "decided per video and reported)")
+    p.add_argument("--um-per-px", type=_um_per_px, default=None,
+                   help="blob, yolo: the recording's pixel size in um; frames are resampled to VISEM's 0.351 "
+                        "before detection (default: frames as they are)")
     p.add_argument("--allow-truncated", action="store_true",
                    help="use the frames of a video that ends before its container says (with a warning)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -420,20 +424,24 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_detect)
 
 
-_DETECTOR_FLAGS = {"weights": "--weights", "imgsz": "--imgsz", "polarity": "--polarity", "noise": "--det-noise"}
+_DETECTOR_FLAGS = {"weights": "--weights", "imgsz": "--imgsz", "polarity": "--polarity", "noise": "--det-noise",
+                   "um_per_px": "--um-per-px"}
 
 
-def _detector_options(args: argparse.Namespace, detector: str | None = None) -> dict:
+def _detector_options(args: argparse.Namespace, detector: str | None = None, *, pixel_size: bool = False) -> dict:
     """The options of the chosen detector from its flags; a flag that does not apply is a usage error.
 
     Which detector takes which option is the registry's (:data:`spermtrack.detectors.DETECTOR_OPTIONS`).
+    ``pixel_size``: ``--um-per-px`` is a detector option here (``detect``); elsewhere it is the
+    recording's, which the pipeline hands to the detector.
     """
     from spermtrack.detectors import DETECTOR_OPTIONS, detector_options
 
     detector = detector or args.detector
     values = {"weights": None if getattr(args, "weights", None) is None else str(args.weights),
               "imgsz": getattr(args, "imgsz", None), "polarity": getattr(args, "polarity", None),
-              "noise": getattr(args, "det_noise", None)}
+              "noise": getattr(args, "det_noise", None),
+              "um_per_px": getattr(args, "um_per_px", None) if pixel_size else None}
     try:
         return detector_options(detector, **values)
     except InputError:
@@ -476,7 +484,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     from spermtrack.io.tables import write_table
     from spermtrack.provenance import provenance
 
-    options = _detector_options(args)
+    options = _detector_options(args, pixel_size=True)
     with output_folder(args.out, inputs=[args.input]) as out:
         detector = make_detector(args.detector, **options)
         frames, total = _frame_source(args.input, allow_truncated=args.allow_truncated)

@@ -91,15 +91,17 @@ def detect(video, config: PipelineConfig, *, progress: bool = False,
            timings: dict[str, float] | None = None) -> tuple[pd.DataFrame, dict]:
     """Run the configured detector on a :class:`~spermtrack.io.visem.VisemVideo`; return the table and its settings.
 
-    Frame detectors stream the video's frames (memory does not grow with its length); the ``gt``
+    Frame detectors stream the video's frames (memory does not grow with its length) and work at the
+    recording's pixel size (:func:`~spermtrack.detectors.with_pixel_size`); the ``gt``
     detector reads its labelled boxes. ``timings`` (optional) receives the seconds spent decoding
     (``decode``) and detecting (``detect``).
     """
-    from spermtrack.detectors import make_detector
+    from spermtrack.detectors import make_detector, with_pixel_size
 
     timings = {} if timings is None else timings
-    detector = make_detector(config.detector, **config.detector_options)
     rec = video.recording
+    detector = make_detector(config.detector, **with_pixel_size(config.detector, config.detector_options,
+                                                                rec.um_per_px))
     start, decode_before = time.perf_counter(), timings.get("decode", 0.0)
     if detector.needs_frames:
         frames = timed(video.iter_frames(), timings, "decode")

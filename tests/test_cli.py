@@ -132,6 +132,18 @@ def test_detect_writes_detections_of_every_frame(clip, tmp_path, capsys):
     assert "detections in 25 frames" in capsys.readouterr().out
 
 
+def test_detect_and_analyze_hand_the_pixel_size_to_the_detector(clip, tmp_path):
+    out = tmp_path / "det"
+    assert main(["detect", str(clip / "1"), "--um-per-px", "0.702", "--out", str(out), "--quiet"]) == 0
+    assert json.loads((out / "detections.json").read_text())["detector"]["um_per_px"] == 0.702
+    assert main(["detect", str(clip / "1"), "--out", str(tmp_path / "plain"), "--quiet"]) == 0
+    assert json.loads((tmp_path / "plain" / "detections.json").read_text())["detector"]["um_per_px"] is None
+    res = tmp_path / "res"
+    assert main(["analyze", str(clip / "1" / "1.mp4"), "--um-per-px", "0.4", "--no-video", "--out", str(res),
+                 "--quiet"]) == 0
+    assert json.loads((res / "summary.json").read_text())["provenance"]["detector"]["um_per_px"] == 0.4
+
+
 def test_track_kinematics_and_evaluate_chain(clip, tmp_path, capsys):
     import pandas as pd
 

@@ -323,6 +323,8 @@ def test_benchmark_runs_with_its_default_trackers(data, tmp_path, capsys):
      "--polarity applies to --detector blob or --detector trackpy"),
     (["detect", "{clip}", "--weights", "missing.pt"], "--weights applies to --detector yolo"),
     (["detect", "{clip}", "--imgsz", "320"], "--imgsz applies to --detector yolo"),
+    (["detect", "{clip}", "--detector", "trackpy", "--um-per-px", "0.5"],
+     "--um-per-px applies to --detector blob or --detector yolo"),
     (["track", "{folder}", "--detector", "blob", "--det-noise", "jitter=1"], "--det-noise applies to --detections gt"),
     (["track", "{folder}", "--weights", "missing.pt"], "--weights applies to --detector yolo"),
     (["track", "--detections", "{det}", "--fps", "25", "--det-noise", "miss=0.1"],
