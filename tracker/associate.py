@@ -1,8 +1,9 @@
 """Gated costs and sparse linear assignment between tracks and detections.
 
 Association works on *candidate pairs* rather than dense matrices: pairs within a
-search radius are found (all pairs for small problems, a k-d tree for large ones),
-their costs computed and gated, and the assignment is solved per independent group:
+search radius are found (all pairs for small problems, a sweep over sorted bands of the
+plane for large ones), their costs computed and gated, and the assignment is solved per
+independent group:
 
 1. a track and a detection that are each other's only candidate are matched directly;
 2. what is left is solved as one rectangular assignment problem with
@@ -26,15 +27,16 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
-from scipy.spatial import cKDTree
 
 try:  # lap is a declared dependency; scipy is the fallback.
     import lap as _lap
 except ImportError:  # pragma: no cover - exercised only without lap
     _lap = None
 
-DENSE_PAIRS = 40_000
-"""Up to this many track x detection pairs, candidates come from a dense distance matrix."""
+DENSE_PAIRS = 4096
+"""Up to this many track x detection pairs, candidates come from a dense distance matrix (else a band sweep)."""
+MAX_BANDS = 2 ** 20
+"""Most bands the sparse candidate search cuts the plane into (keeps its sort keys exact enough)."""
 DENSE_LAP = 96
 """Up to this many rows and columns, the non-trivial rest is solved as one problem."""
 SPARSE_LAP_CELLS = 200 * 200
@@ -69,19 +71,54 @@ def candidate_pairs(a: np.ndarray, b: np.ndarray, radius: np.ndarray | float) ->
         return _EMPTY_I, _EMPTY_I, _EMPTY_F
     radius = np.broadcast_to(np.asarray(radius, dtype=np.float64), (n,))
     if n * m <= DENSE_PAIRS:
-        diff = a[:, None, :] - b[None, :, :]
-        dist = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+        dx = a[:, None, 0] - b[None, :, 0]
+        dy = a[:, None, 1] - b[None, :, 1]
+        dist = np.sqrt(dx * dx + dy * dy)
         i, j = np.nonzero(dist <= radius[:, None])
         return i.astype(np.int64), j.astype(np.int64), dist[i, j]
-    found = cKDTree(a).sparse_distance_matrix(cKDTree(b), float(radius.max()), output_type="ndarray")
-    i = found["i"].astype(np.int64)
-    j = found["j"].astype(np.int64)
-    diff = a[i] - b[j]  # recompute exactly as the dense branch does
-    dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    i, j = _band_sweep(a, b, float(radius.max()))
+    dx = a[i, 0] - b[j, 0]  # the same arithmetic as the dense branch, so the same distances
+    dy = a[i, 1] - b[j, 1]
+    dist = np.sqrt(dx * dx + dy * dy)
     keep = dist <= radius[i]
     i, j, dist = i[keep], j[keep], dist[keep]
     order = np.lexsort((j, i))
     return i[order], j[order], dist[order]
+
+
+def _band_sweep(a: np.ndarray, b: np.ndarray, r: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(i, j)`` that may lie within ``r`` of each other: a superset of those that do.
+
+    The plane is cut into horizontal bands of height ``r`` (or more, for at most
+    :data:`MAX_BANDS` + 1 bands); points are sorted by (band, x) on one key
+    ``band * span + x`` with ``span`` more than twice the x extent, so that the keys of
+    different bands stay far apart. A point of ``a`` can only be within ``r`` of points of
+    ``b`` in its own band and the two next to it, and among those only of points within
+    ``r`` in x: three windows on the sorted key (widened slightly against rounding, never
+    into another band), found with :func:`numpy.searchsorted`. Each pair is found at most once.
+
+    Returns
+    -------
+    i, j : ndarray of int64
+        Candidate pairs, unordered.
+    """
+    ax, ay, bx, by = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
+    x0 = min(ax.min(), bx.min())
+    y0 = min(ay.min(), by.min())
+    cell = max(r, float(max(ay.max(), by.max()) - y0) / MAX_BANDS) or 1.0  # at least r, at most MAX_BANDS + 1 bands
+    span = 2.0 * (float(max(ax.max(), bx.max()) - x0) + 2.0 * cell + 1.0)  # windows of different bands stay apart
+    key_a = np.floor((ay - y0) / cell) * span + (ax - x0)
+    key_b = np.floor((by - y0) / cell) * span + (bx - x0)
+    oa = np.argsort(key_a, kind="stable")
+    ob = np.argsort(key_b, kind="stable")
+    ka, kb = key_a[oa], key_b[ob]
+    pad = 1e-9 * (abs(float(ka[-1])) + abs(float(kb[-1])) + span)
+    lo = np.concatenate([np.searchsorted(kb, ka + (d * span - r - pad), side="left") for d in (-1.0, 0.0, 1.0)])
+    hi = np.concatenate([np.searchsorted(kb, ka + (d * span + r + pad), side="right") for d in (-1.0, 0.0, 1.0)])
+    count = hi - lo
+    i = np.repeat(np.tile(oa, 3), count)
+    j = ob[np.arange(int(count.sum())) + np.repeat(lo - (np.cumsum(count) - count), count)]
+    return i.astype(np.int64), j.astype(np.int64)
 
 
 def centre_cost(dist: np.ndarray, i: np.ndarray, gate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -165,11 +202,17 @@ def solve_pairs(i: np.ndarray, j: np.ndarray, cost: np.ndarray, limit: float) ->
     -------
     rows, cols : ndarray of int64
         Matched pairs, sorted by row.
+
+    Raises
+    ------
+    ValueError
+        A cost of -inf, or a limit that is not finite and positive (with some pair below it).
     """
     keep = cost < limit
     i, j, cost = i[keep], j[keep], cost[keep]
     if i.size == 0:
         return _EMPTY_I, _EMPTY_I
+    _check_finite(cost, limit)
     n_rows = int(i.max()) + 1
     n_cols = int(j.max()) + 1
     deg_r = np.bincount(i, minlength=n_rows)
@@ -192,9 +235,10 @@ def solve_pairs(i: np.ndarray, j: np.ndarray, cost: np.ndarray, limit: float) ->
         graph = coo_matrix((np.ones(len(li)), (li, lj + n_r)), shape=(n_r + n_c, n_r + n_c))
         n_comp, label = connected_components(graph, directed=False)
         pair_label = label[li]
+        rows_of, row_start, row_count, row_local = _component_members(label[:n_r], n_comp)
+        cols_of, col_start, col_count, col_local = _component_members(label[n_r:], n_comp)
         # stars (one row or one column) take their cheapest pair, first on ties, all at once
-        star = ((np.bincount(label[:n_r], minlength=n_comp) == 1)
-                | (np.bincount(label[n_r:], minlength=n_comp) == 1))[pair_label]
+        star = ((row_count == 1) | (col_count == 1))[pair_label]
         s_idx = np.flatnonzero(star)
         if s_idx.size:
             by = s_idx[np.lexsort((s_idx, cc[s_idx], pair_label[s_idx]))]
@@ -203,18 +247,46 @@ def solve_pairs(i: np.ndarray, j: np.ndarray, cost: np.ndarray, limit: float) ->
             cols.append(uc[lj[first]])
         others = np.flatnonzero(~star)
         order = others[np.argsort(pair_label[others], kind="stable")]
+        gli, glj, gc = row_local[li[order]], col_local[lj[order]], cc[order]
         bounds = np.flatnonzero(np.diff(pair_label[order])) + 1
-        for group in np.split(order, bounds) if order.size else ():
-            gi, gj, gc = li[group], lj[group], cc[group]
-            gur, gli = np.unique(gi, return_inverse=True)
-            guc, glj = np.unique(gj, return_inverse=True)
-            r, c = _dense_lap(gli, glj, gc, len(gur), len(guc), limit)
-            rows.append(ur[gur[r]])
-            cols.append(uc[guc[c]])
+        starts = np.concatenate([[0], bounds]).tolist() if order.size else []
+        ends = np.append(bounds, order.size).tolist()
+        for s, e, comp in zip(starts, ends, pair_label[order[starts]].tolist()):
+            r, c = _dense_lap(gli[s:e], glj[s:e], gc[s:e], int(row_count[comp]), int(col_count[comp]), limit)
+            rows.append(ur[rows_of[row_start[comp] + r]])
+            cols.append(uc[cols_of[col_start[comp] + c]])
     rows_a = np.concatenate(rows)
     cols_a = np.concatenate(cols)
     order = np.argsort(rows_a, kind="stable")
     return rows_a[order], cols_a[order]
+
+
+def _component_members(label: np.ndarray, n_comp: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Members of each connected component, in increasing index order.
+
+    Parameters
+    ----------
+    label : ndarray of int, shape (n,)
+        Component of each node (rows or columns).
+    n_comp : int
+        Number of components.
+
+    Returns
+    -------
+    members : ndarray of int64, shape (n,)
+        Nodes sorted by component, then index; component ``k`` holds
+        ``members[start[k]:start[k] + count[k]]``.
+    start, count : ndarray of int64, shape (n_comp,)
+    local : ndarray of int64, shape (n,)
+        Position of each node among its component's members (as ``np.unique`` of the
+        component's node indices would number them).
+    """
+    members = np.argsort(label, kind="stable")
+    count = np.bincount(label, minlength=n_comp)
+    start = np.cumsum(count) - count
+    local = np.empty(len(label), dtype=np.int64)
+    local[members] = np.arange(len(label)) - start[label[members]]
+    return members, start, count, local
 
 
 def _dense_lap(li: np.ndarray, lj: np.ndarray, cost: np.ndarray, n_rows: int, n_cols: int,
@@ -228,7 +300,7 @@ def _dense_lap(li: np.ndarray, lj: np.ndarray, cost: np.ndarray, n_rows: int, n_
     big = 2.0 * limit + 1.0
     M = np.full((n_rows, n_cols), big)
     M[li, lj] = cost
-    return assign(M, limit)
+    return _lapjv(M, limit)
 
 
 def _sparse_lap(li: np.ndarray, lj: np.ndarray, cost: np.ndarray, n_rows: int, n_cols: int,
@@ -278,8 +350,19 @@ def assign(M: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
     if n == 0 or m == 0:
         return _EMPTY_I, _EMPTY_I
     M = np.ascontiguousarray(M, dtype=np.float64)
-    if not np.isfinite(M).all() or not (np.isfinite(limit) and limit > 0):  # never hand lap a bad matrix
+    _check_finite(M, limit)
+    return _lapjv(M, limit)
+
+
+def _check_finite(cost: np.ndarray, limit: float) -> None:
+    """Raise ValueError unless every cost is finite and ``limit`` is finite and positive (never hand lap a bad
+    matrix)."""
+    if not np.isfinite(cost).all() or not (np.isfinite(limit) and limit > 0):
         raise ValueError("assignment costs and limit must be finite (limit > 0)")
+
+
+def _lapjv(M: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`assign` on a validated, C-contiguous float64 matrix with at least one row and column."""
     if _lap is not None:
         _, x, _ = _lap.lapjv(M, extend_cost=True, cost_limit=float(limit))
         rows = np.flatnonzero(x >= 0)

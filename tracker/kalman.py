@@ -4,6 +4,10 @@ The state of one track is ``[x, y, vx, vy]`` (px, px/frame), optionally followed
 ``[w, h]`` (px). The measurement is the detected centre ``[x, y]`` (plus ``[w, h]``).
 Batches are plain arrays: means ``x`` of shape ``(N, d)`` and covariances ``P`` of
 shape ``(N, d, d)``; one call updates every track at once (no per-track objects).
+:func:`predict` and :func:`update` are :func:`kf_predict` and :func:`kf_update` for a
+:class:`MotionModel`: the same constant-velocity filter, bit for bit, with the products by
+``F`` (position += velocity), ``H`` (a selection) and diagonal ``R`` written as row and column
+additions, selections and scalings (the hot path of the tracker and the smoother).
 
 Motion model (per axis, time step dt = 1 frame)::
 
@@ -33,6 +37,7 @@ these functions reproduce.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from filterpy.common import Q_discrete_white_noise
@@ -68,6 +73,30 @@ class MotionModel:
     def dim_z(self) -> int:
         """Measurement dimension ``m``."""
         return self.H.shape[0]
+
+    @cached_property
+    def shift(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(dst, src)`` if ``F = I + E`` with ``E[dst[k], src[k]] = 1`` its only non-zero entries, else None.
+
+        Each ``dst`` row of ``F`` then adds one other component (a constant-velocity model: position +=
+        velocity), and ``dst`` and ``src`` are disjoint. :func:`predict` uses it.
+        """
+        E = self.F - np.eye(self.dim_x)
+        dst, src = np.nonzero(E)
+        ok = (np.all(E[dst, src] == 1.0) and len(np.unique(dst)) == len(dst)
+              and not np.intersect1d(dst, src).size)
+        return (dst, src) if ok else None
+
+    @cached_property
+    def measured(self) -> np.ndarray | None:
+        """State components ``H`` selects (``H[k, measured[k]] = 1``, zeros elsewhere), if ``R`` is diagonal too.
+
+        None for any other ``H`` or ``R``. :func:`update` uses it.
+        """
+        rows, sel = np.nonzero(self.H)
+        ok = (np.array_equal(rows, np.arange(self.dim_z)) and np.all(self.H[rows, sel] == 1.0)
+              and np.array_equal(self.R, np.diag(np.diagonal(self.R))))
+        return sel if ok else None
 
 
 def constant_velocity_model(*, accel_std: float, measurement_std: float, size_std: float | None = None,
@@ -177,14 +206,77 @@ def kf_update(x: np.ndarray, P: np.ndarray, z: np.ndarray, H: np.ndarray,
     x, P : ndarray
         New arrays (inputs are not modified).
     """
-    y = z - x @ H.T
     PHT = P @ H.T
-    S = H @ PHT + R
-    K = PHT @ _inv(S)
+    K = PHT @ _inv(H @ PHT + R)
+    return _joseph_update(x, P, z - x @ H.T, K, K @ H, K @ R)
+
+
+def _joseph_update(x: np.ndarray, P: np.ndarray, y: np.ndarray, K: np.ndarray, KH: np.ndarray,
+                   KR: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x + K y`` and ``(I - K H) P (I - K H)' + K R K'`` given the innovation ``y``, gain ``K``, ``K H``, ``K R``."""
     x_new = x + (K @ y[..., None])[..., 0]
-    I_KH = np.eye(x.shape[-1]) - K @ H
-    P_new = I_KH @ P @ np.swapaxes(I_KH, -1, -2) + K @ R @ np.swapaxes(K, -1, -2)
+    I_KH = np.eye(x.shape[-1]) - KH
+    return x_new, I_KH @ P @ np.swapaxes(I_KH, -1, -2) + KR @ np.swapaxes(K, -1, -2)
+
+
+def predict(x: np.ndarray, P: np.ndarray, model: MotionModel) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`kf_predict` with the model's ``F`` and ``Q``, bit for bit, faster for constant-velocity models.
+
+    When ``F = I + E`` adds one component to another (:attr:`MotionModel.shift`), ``F x`` and
+    ``F P F'`` are computed by adding the shifted rows and columns: every entry is then the same
+    single rounded sum of two terms that the matrix product forms (the other products are exact
+    zeros), so the result is identical, without a batched matrix product.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, d)
+    P : ndarray, shape (N, d, d)
+    model : MotionModel
+
+    Returns
+    -------
+    x, P : ndarray
+        New arrays (inputs are not modified).
+    """
+    if model.shift is None:
+        return kf_predict(x, P, model.F, model.Q)
+    dst, src = model.shift
+    x_new = x.copy()
+    x_new[:, dst] += x[:, src]
+    P_new = P.copy()
+    P_new[:, dst, :] += P[:, src, :]
+    P_new[:, :, dst] += P_new[:, :, src]
+    P_new += model.Q
     return x_new, P_new
+
+
+def update(x: np.ndarray, P: np.ndarray, z: np.ndarray, model: MotionModel) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`kf_update` with the model's ``H`` and ``R``, bit for bit, faster when ``H`` selects components.
+
+    With a selection ``H`` and a diagonal ``R`` (:attr:`MotionModel.measured`), ``H x``, ``P H'``,
+    ``H P H'``, ``K H`` and ``K R`` are column selections, placements and scalings: the matrix
+    products they replace add only exact zeros, so the result is identical.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, d)
+    P : ndarray, shape (N, d, d)
+    z : ndarray, shape (N, m)
+    model : MotionModel
+
+    Returns
+    -------
+    x, P : ndarray
+        New arrays (inputs are not modified).
+    """
+    sel = model.measured
+    if sel is None:
+        return kf_update(x, P, z, model.H, model.R)
+    PHT = P[:, :, sel]
+    K = PHT @ _inv(PHT[:, sel, :] + model.R)
+    KH = np.zeros(P.shape)
+    KH[:, :, sel] = K
+    return _joseph_update(x, P, z - x[:, sel], K, KH, K * np.diagonal(model.R))
 
 
 def _inv(S: np.ndarray) -> np.ndarray:
@@ -263,7 +355,6 @@ def filter_sequences(z: np.ndarray, observed: np.ndarray, lengths: np.ndarray, m
     if N and np.any(np.diff(lengths) > 0):
         raise ValueError("lengths must be non-increasing")
     d = model.dim_x
-    F, Q, H, R = model.F, model.Q, model.H, model.R
     alive = np.searchsorted(-lengths, -np.arange(T), side="left")  # sequences with length > t
     x_last = np.empty((N, d))
     P_last = np.empty((N, d, d))
@@ -288,17 +379,17 @@ def filter_sequences(z: np.ndarray, observed: np.ndarray, lengths: np.ndarray, m
         if n == 0:
             break
         if t > 0:
-            x, P = kf_predict(x[:n], P[:n], F, Q)
+            x, P = predict(x[:n], P[:n], model)
             if store:
                 xp[t, :n], Pp[t, :n] = x, P
             obs = observed[t, :n]
             if obs.all():
-                x, P = kf_update(x, P, z[t, :n], H, R)
+                x, P = update(x, P, z[t, :n], model)
             elif obs.any():
                 idx = np.flatnonzero(obs)
                 x = x.copy()
                 P = P.copy()
-                x[idx], P[idx] = kf_update(x[idx], P[idx], z[t, idx], H, R)
+                x[idx], P[idx] = update(x[idx], P[idx], z[t, idx], model)
         if store:
             xf[t, :n], Pf[t, :n] = x, P
         done = np.flatnonzero(ends[:n] == t)
@@ -333,9 +424,9 @@ def rts_smooth_sequences(filtered: dict[str, np.ndarray], lengths: np.ndarray, F
     xf, Pf, xp, Pp = filtered["xf"], filtered["Pf"], filtered["xp"], filtered["Pp"]
     T, N = xf.shape[:2]
     xs = xf.copy()
-    lengths = np.asarray(lengths)
+    alive = np.searchsorted(-np.asarray(lengths), -np.arange(T), side="left").tolist()  # sequences with length > t
     for t in range(T - 2, -1, -1):
-        n = int(np.searchsorted(-lengths, -(t + 1), side="left"))  # sequences with length > t + 1
+        n = alive[t + 1]
         if n == 0:
             continue
         C = Pf[t, :n] @ F.T @ _inv(Pp[t + 1, :n])

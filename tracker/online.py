@@ -37,7 +37,7 @@ from spermtrack.schema import DETECTION_COLUMNS, validate_detections
 from spermtrack.tracker.associate import (candidate_pairs, centre_cost, iou_cost, mahalanobis_cost,
                                           solve_pairs)
 from spermtrack.tracker.config import TrackerConfig, get_config
-from spermtrack.tracker.kalman import constant_velocity_model, initial_state, kf_predict, kf_update
+from spermtrack.tracker.kalman import constant_velocity_model, initial_state, predict, update
 
 OUTPUT_COLUMNS: tuple[str, ...] = ("track_id", "confirmed")
 """Columns the streaming tracker adds (an existing column of the same name is replaced); with
@@ -293,7 +293,7 @@ class Tracker:
         tid_out = np.full(n, -1, dtype=np.int64)
         n_tracks = len(self._uid)
         if n_tracks:
-            self._x, self._P = kf_predict(self._x, self._P, self.model.F, self.model.Q)
+            self._x, self._P = predict(self._x, self._P, self.model)
         mt = md = _I
         if n_tracks and n:
             usable = score >= cfg.low_score
@@ -383,9 +383,8 @@ class Tracker:
 
     def _correct(self, mt: np.ndarray, md: np.ndarray, box: np.ndarray, class_id: np.ndarray) -> None:
         """Kalman update of matched tracks ``mt`` with detections ``md``; bookkeeping."""
-        H, R = self.model.H, self.model.R
         z = self._measure(box[md])
-        x, P = kf_update(self._x[mt], self._P[mt], z, H, R)
+        x, P = update(self._x[mt], self._P[mt], z, self.model)
         if self.config.observation_recovery:
             lost = self._miss[mt]
             for k in np.unique(lost[lost > 0]):
@@ -410,12 +409,11 @@ class Tracker:
 
     def _recover(self, tracks: np.ndarray, z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """OC-SORT re-update: from the last observation, k virtual observations on the line to ``z``."""
-        F, Q, H, R = self.model.F, self.model.Q, self.model.H, self.model.R
         x, P = self._x_obs[tracks], self._P_obs[tracks]
         z0 = self._z_obs[tracks]
         for step in range(1, k + 2):
-            x, P = kf_predict(x, P, F, Q)
-            x, P = kf_update(x, P, z0 + (z - z0) * (step / (k + 1)), H, R)
+            x, P = predict(x, P, self.model)
+            x, P = update(x, P, z0 + (z - z0) * (step / (k + 1)), self.model)
         return x, P
 
     def _keep(self, keep: np.ndarray) -> None:

@@ -5,7 +5,7 @@ from filterpy.common import Q_discrete_white_noise
 from filterpy.kalman import KalmanFilter, rts_smoother
 
 from spermtrack.tracker.kalman import (constant_velocity_model, filter_sequences, initial_state, kf_predict,
-                                       kf_update, rts_smooth_sequences, transition_powers)
+                                       kf_update, predict, rts_smooth_sequences, transition_powers, update)
 
 
 def _filterpy(model, x0, P0):
@@ -116,3 +116,42 @@ def test_transition_powers_accumulate_blind_predictions():
         x, P = kf_predict(x, P, model.F, model.Q)
         np.testing.assert_allclose(Qk[k], P[0], atol=1e-12)
         np.testing.assert_allclose(Fk[k], np.linalg.matrix_power(model.F, k))
+
+
+def test_model_predict_update_are_bitwise_kf_predict_kf_update():
+    rng = np.random.default_rng(5)
+    for kw in ({}, {"size_std": 0.7}, {"ndim": 1}):
+        model = constant_velocity_model(accel_std=0.6, measurement_std=1.7, **kw)
+        assert model.shift is not None and model.measured is not None
+        z = rng.uniform(0, 500, (40, model.dim_z))
+        x, P = initial_state(z, model, velocity_std=4.0)
+        x0, P0 = x.copy(), P.copy()
+        for _ in range(8):
+            xa, Pa = kf_predict(x, P, model.F, model.Q)
+            xb, Pb = predict(x, P, model)
+            np.testing.assert_array_equal(xa, xb)
+            np.testing.assert_array_equal(Pa, Pb)
+            z = rng.normal(xa @ model.H.T, 2.0)
+            x, P = kf_update(xa, Pa, z, model.H, model.R)
+            xb, Pb = update(xa, Pa, z, model)
+            np.testing.assert_array_equal(x, xb)
+            np.testing.assert_array_equal(P, Pb)
+        xc, Pc = x0.copy(), P0.copy()
+        predict(x0, P0, model)
+        update(x0, P0, z, model)
+        np.testing.assert_array_equal(x0, xc)  # inputs are not modified
+        np.testing.assert_array_equal(P0, Pc)
+
+
+def test_model_without_structure_falls_back_to_the_matrix_products():
+    model = constant_velocity_model(accel_std=0.6, measurement_std=1.7)
+    F = model.F.copy()
+    F[0, 1] = 0.5
+    odd = type(model)(F=F, Q=model.Q, H=model.H * 2.0, R=model.R)
+    assert odd.shift is None and odd.measured is None
+    x, P = initial_state(np.array([[1.0, 2.0], [3.0, 4.0]]), model, velocity_std=3.0)
+    for a, b in zip(predict(x, P, odd), kf_predict(x, P, odd.F, odd.Q)):
+        np.testing.assert_array_equal(a, b)
+    z = np.array([[1.5, 2.5], [3.0, 3.0]])
+    for a, b in zip(update(x, P, z, odd), kf_update(x, P, z, odd.H, odd.R)):
+        np.testing.assert_array_equal(a, b)
