@@ -10,8 +10,9 @@ Usage::
     python benchmarks/tracker_bench.py tud
 
 accuracy
-    Ground-truth detections, clean and noisy (jitter 0.75 px, 10 % misses,
-    2 false positives per frame), on synthetic VISEM-like videos at 5, 20 and 60
+    Ground-truth detections, clean, noisy (jitter 0.75 px, 10 % misses,
+    2 false positives per frame) and detector-like (the real detectors' error statistics:
+    2 px jitter, misses in runs, persistent false objects; ``NOISE_PROFILES``), on synthetic VISEM-like videos at 5, 20 and 60
     sperm per frame and on REAL sperm motion: the annotated trajectories of the 16
     VISEM-Tracking training videos (../shared/reference/visem_real/train_tracks.csv.gz)
     used as ground-truth boxes. Scored with centre distance, 10 px gate.
@@ -32,13 +33,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from spermtrack.detectors.gt import DetectionNoise, gt_detections
+from spermtrack.detectors.gt import NOISE_PROFILES, gt_detections
 from spermtrack.eval.mot import mot_metrics
 from spermtrack.tracker import make_tracker
 from spermtrack.tracker.peers import PEER_PACKAGES, available_peers
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
-NOISY = DetectionNoise(jitter_px=0.75, miss_rate=0.10, fp_per_frame=2.0, seed=11)
 COLUMNS = ["data", "detections", "tracker", "HOTA", "IDF1", "MOTA", "IDSW", "FP", "FN", "fps"]
 
 
@@ -94,7 +94,7 @@ def cmd_accuracy(args) -> None:
     names = ["sperm"] + _peers(args.peers)
     rows = []
     for data, gt, fps, width, height in _datasets(args):
-        for cond, noise in (("clean", None), ("noisy", NOISY)):
+        for cond, noise in (("clean", None), *NOISE_PROFILES.items()):
             dets = gt_detections(gt, noise, width=width, height=height)
             for name in names:
                 pred, dt = _run(name, dets, fps)
@@ -126,7 +126,7 @@ def _verdict(table: pd.DataFrame) -> None:
         if len(peers):
             best_h = peers.loc[peers["HOTA"].idxmax()]
             best_i = peers.loc[peers["IDF1"].idxmax()]
-            print(f"{data:28s} {cond:5s}: HOTA {me.HOTA:.4f} vs best peer {best_h.HOTA:.4f} ({best_h.tracker}); "
+            print(f"{data:28s} {cond:8s}: HOTA {me.HOTA:.4f} vs best peer {best_h.HOTA:.4f} ({best_h.tracker}); "
                   f"IDF1 {me.IDF1:.4f} vs {best_i.IDF1:.4f} ({best_i.tracker})")
 
 

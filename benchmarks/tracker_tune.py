@@ -2,8 +2,8 @@
 
 The annotated trajectories of the 16 VISEM-Tracking training videos (Haugen et al. 2019;
 Thambawita et al. 2023; CC BY 4.0) are turned into detections, clean or degraded with
-:class:`spermtrack.detectors.gt.DetectionNoise` (default: 0.75 px jitter, 10 % misses,
-2 false positives per frame), tracked, and scored with :func:`spermtrack.eval.mot.mot_metrics`
+:data:`spermtrack.detectors.gt.NOISE_PROFILES` (``noisy``: 0.75 px jitter, 10 % misses,
+2 false positives per frame; ``detector``: the real detectors' error statistics on video 11), tracked, and scored with :func:`spermtrack.eval.mot.mot_metrics`
 (centre distance, 10 px gate) plus two simple identity numbers computed here from the
 known origin of every detection:
 
@@ -30,13 +30,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from spermtrack.detectors.gt import DetectionNoise, gt_detections
+from spermtrack.detectors.gt import NOISE_PROFILES, gt_detections
 from spermtrack.eval.mot import mot_metrics
 from spermtrack.io.visem import read_train_tracks
 from spermtrack.tracker import make_tracker
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "visem_real" / "train_tracks.csv.gz"
-NOISE = {"clean": None, "noisy": DetectionNoise(jitter_px=0.75, miss_rate=0.10, fp_per_frame=2.0, seed=11)}
+NOISE = {"clean": None, **NOISE_PROFILES}
 
 
 def _value(text: str):
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--synth-seconds", type=float, default=20.0)
     ap.add_argument("--seconds", type=float, default=0.0, help="keep the first N seconds of each video (0: all)")
     ap.add_argument("--videos", default="", help="comma-separated video ids (default: all 16)")
-    ap.add_argument("--noise", default="clean,noisy")
+    ap.add_argument("--noise", default="clean,noisy,detector")
     ap.add_argument("--set", action="append", default=[], help="key=value applied to every run")
     ap.add_argument("--grid", action="append", default=[], help="key=v1,v2,... (cartesian product)")
     ap.add_argument("--peers", default="", help="comma-separated peer trackers to run as well")

@@ -141,7 +141,7 @@ def run_tracker(detections: pd.DataFrame, name: str, *, fps: float, um_per_px: f
     tracker = make_tracker(name, fps=fps, um_per_px=um_per_px, **options)
     tracks = tracker.track(detections)
     if isinstance(tracker, PresetTracker):
-        note = explain_no_tracks(detections, tracks, tracker.config)
+        note = explain_no_tracks(detections, tracks, tracker.used_config)
     elif len(detections) and not (tracks["track_id"].to_numpy() >= 0).any():
         note = f"no track: the peer tracker {name} kept none of the {len(detections)} detections"
     else:

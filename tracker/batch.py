@@ -79,6 +79,7 @@ def track(detections: pd.DataFrame, config: TrackerConfig | str = "sperm", *, fp
     if not offline:
         cfg = cfg.online_only()
     frame, box, score, cls = detection_arrays(detections)
+    cfg = cfg.adapted(score)
     n = len(frame)
     order = frame_order(frame, box, score, cls)
     fs, bs, ss, cs = frame[order], box[order], score[order], cls[order]

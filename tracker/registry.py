@@ -78,6 +78,8 @@ class PresetTracker:
 
         self.name = name
         self.config = get_config(name, fps=fps, um_per_px=um_per_px, **overrides)
+        #: The config the last :meth:`track` ran with (its birth score resolved from the scores).
+        self.used_config = self.config
         self._stream = Tracker(self.config)
 
     def update(self, detections: pd.DataFrame) -> pd.DataFrame:
@@ -91,12 +93,14 @@ class PresetTracker:
     def track(self, detections: pd.DataFrame) -> pd.DataFrame:
         """Track a whole table, offline steps included."""
         from spermtrack.tracker.batch import track
+        from spermtrack.tracker.online import detection_arrays
 
-        return track(detections, self.config)
+        self.used_config = self.config.adapted(detection_arrays(detections)[2])
+        return track(detections, self.used_config)
 
     def to_dict(self) -> dict:
-        """Name and settings (px/frame for this recording), for provenance."""
-        return {"tracker": self.name, **self.config.to_dict()}
+        """Name and settings (px/frame for this recording; those of the last :meth:`track`), for provenance."""
+        return {"tracker": self.name, **self.used_config.to_dict()}
 
 
 def tracker_names() -> tuple[str, ...]:

@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 import pytest
 
 from spermtrack.errors import InputError
@@ -94,3 +96,38 @@ def test_motion_from_physical():
     assert get_config("sperm", **p).max_speed == pytest.approx(10.0)
     with pytest.raises(InputError, match="fps"):
         motion_from_physical(fps=-1.0, um_per_px=0.3)
+
+
+def test_annotated_scores_keep_the_fixed_settings():
+    """Scores all 1 (annotated boxes): births at the cap, lost tracks kept max_age frames."""
+    cfg = get_config("sperm").adapted(np.ones(500))
+    assert (cfg.birth_score, cfg.max_age, cfg.birth_quantile) == (0.85, 5, None)
+
+
+def test_detector_scores_set_the_birth_score_and_a_longer_coast():
+    scores = np.linspace(0.1, 1.0, 1001)  # lower quartile 0.325 -> clipped to high_score 0.6
+    cfg = get_config("sperm").adapted(scores)
+    assert (cfg.birth_score, cfg.max_age) == (0.6, 15)
+    scores = np.random.default_rng(0).uniform(0.6, 1.0, 4000)  # lower quartile about 0.7
+    assert get_config("sperm").adapted(scores).birth_score == pytest.approx(0.7, abs=0.01)
+    assert get_config("sperm", uncertain_max_age=None).adapted(scores).max_age == 5
+    assert get_config("sperm", max_age=40).adapted(scores).max_age == 40
+
+
+def test_adaptation_is_batch_only_and_optional():
+    scores = np.linspace(0.1, 1.0, 100)
+    for cfg in (get_config("sperm_online"), get_config("sperm").online_only(), get_config("sort"),
+                get_config("sperm", birth_quantile=None)):
+        assert cfg.adapted(scores) is cfg
+    assert get_config("sperm").adapted(np.array([0.01, 0.05])) == get_config("sperm")  # nothing above low_score
+
+
+def test_the_tracker_reports_the_settings_it_used(walkers):
+    from spermtrack.tracker import make_tracker
+
+    tracker = make_tracker("sperm")
+    assert tracker.to_dict()["birth_quantile"] == 0.25
+    dets = walkers([(50, 50, 2, 0), (50, 150, 2, 1), (300, 300, -1, 2)], 30)
+    tracker.track(dets.assign(score=np.linspace(0.3, 1.0, len(dets))))
+    used = tracker.to_dict()
+    assert used["birth_quantile"] is None and 0.6 <= used["birth_score"] <= 0.85 and used["max_age"] == 15
