@@ -189,28 +189,15 @@ class Regressor:
         info : dict, optional
             Provenance (data set, folds, versions, metrics) of plain types.
         """
-        import tempfile
-
-        import torch
-
         if not self.fitted:
             raise InputError(f"{self.name}: nothing to save, the model is not fitted")
         payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "model": self.name,
                    "categories": list(self.categories), "config": self.config.to_dict(),
                    "inputs": dict(inputs or {}), "state": self.state(), "info": dict(info or {})}
         path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            torch.save(payload, tmp)
-            mask = os.umask(0)
-            os.umask(mask)
-            os.chmod(tmp, 0o666 & ~mask)  # mkstemp's files are private; a checkpoint is shared like any file
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+        from spermtrack.regressors.torchfit import save_checkpoint
+
+        return save_checkpoint(payload, path)
 
     # ------------------------------------------------------------------------------ for subclasses
     def _fit(self, inputs: list[VideoInputs], targets: np.ndarray, *, progress: bool) -> None:

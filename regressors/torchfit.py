@@ -8,15 +8,42 @@ video's proportions) with AdamW; prediction averages the softmax over a video's 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from spermtrack._validate import Config
 from spermtrack.errors import InputError
 
-__all__ = ["CNNConfig", "OneNetwork", "load_weights", "predict_videos", "train_network"]
+__all__ = ["CNNConfig", "OneNetwork", "load_weights", "predict_videos", "save_checkpoint", "train_network"]
+
+
+def save_checkpoint(payload: dict, path: str | os.PathLike) -> Path:
+    """``torch.save(payload)`` to ``path`` atomically: a temporary file beside it, then a rename.
+
+    The file gets the permissions of any new file (``mkstemp``'s are private), and no temporary file is
+    left behind on failure. Returns ``path`` as a :class:`pathlib.Path`.
+    """
+    import tempfile
+
+    import torch
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,9 @@ class AnalyzeConfig(Config):
         Length of the trailing path drawn behind each head, frames.
     allow_truncated : bool
         Use the frames of a video that ends before its container says (with a warning).
+    per_sperm_model : str or None
+        Also grade each sperm with the per-sperm video model: ``"shipped"`` or a checkpoint path
+        (:func:`spermtrack.pipeline.per_sperm_grades`); ``None`` skips it.
     """
 
     um_per_px: float = VISEM_UM_PER_PX
@@ -84,6 +87,7 @@ class AnalyzeConfig(Config):
     annotate: bool = True
     trail_frames: int = 25
     allow_truncated: bool = False
+    per_sperm_model: str | None = None
 
     def __post_init__(self) -> None:
         from spermtrack._validate import physical
@@ -110,7 +114,7 @@ class AnalyzeConfig(Config):
         from spermtrack.pipeline import PipelineConfig
 
         return PipelineConfig(detector=self.detector, detector_options=dict(self.detector_options),
-                              tracker=self.tracker, kinematics=self.preset)
+                              tracker=self.tracker, kinematics=self.preset, per_sperm_model=self.per_sperm_model)
 
     def key(self, checksum: str) -> str:
         """A fingerprint of these settings and one input: equal keys give equal results."""

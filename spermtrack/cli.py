@@ -649,6 +649,9 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", choices=PRESETS, default="who2021",
                    help="grading preset (default who2021)")
     p.add_argument("--no-video", action="store_true", help="do not write annotated.mp4")
+    p.add_argument("--per-sperm-model", nargs="?", const="shipped", default=None, metavar="CHECKPOINT",
+                   help="also grade each sperm from a clip cut along its track (the shipped video model, or "
+                        "CHECKPOINT): per-sperm columns in kinematics.csv, both distributions in the report")
     p.add_argument("--allow-truncated", action="store_true",
                    help="use the frames of a video that ends before its container says (with a warning)")
     p.add_argument("--jobs", type=_positive_int, default=1, help="videos analysed in parallel (default 1)")
@@ -665,7 +668,7 @@ def _analyze_config(args: argparse.Namespace):
     options = _detector_options(args)
     return AnalyzeConfig(um_per_px=args.um_per_px, fps=args.fps, detector=args.detector, detector_options=options,
                          tracker=args.tracker, preset=args.preset, annotate=not args.no_video,
-                         allow_truncated=args.allow_truncated)
+                         allow_truncated=args.allow_truncated, per_sperm_model=args.per_sperm_model)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:

@@ -148,6 +148,30 @@ def _noise_text(noise: Mapping) -> str:
             "above it.")
 
 
+def _per_sperm_html(block: Mapping | None, kinematic: Mapping) -> str:
+    """The per-sperm video model's distribution beside the kinematic one (empty without the model)."""
+    if not block:
+        return ""
+    video = block.get("percent_video") or {}
+    combined = block.get("percent_combined") or {}
+    rows = "".join(
+        f'<tr><td>{_e(name)}</td><td class="num">{_num(kinematic.get(key), unit=" %")}</td>'
+        f'<td class="num">{_num(video.get(key), unit=" %")}</td><td class="num">{_num(combined.get(key), unit=" %")}</td></tr>'
+        for key, name in (("a", "a rapid progressive"), ("b", "b slow progressive"), ("c", "c non-progressive"),
+                          ("d", "d immotile"), ("progressive", "progressive (a + b)")))
+    val = (block.get("model") or {}).get("val") or {}
+    trained = (f" On held-out synthetic clips it reached a balanced accuracy of {_num(val.get('balanced_accuracy'), '.2f')}"
+               f" and told c from d right in {_num(100 * val['c_vs_d_accuracy'], '.0f')} % of cells."
+               if val.get("c_vs_d_accuracy") is not None else "")
+    return f"""<h2>Per-sperm video model</h2>
+<p>A {_e((block.get('model') or {}).get('arch', '?'))} model graded each of the {block.get('n', 0)} graded tracks
+from a 1-s clip of the pixels around its head (it sees the tail, which head tracks cannot). The combined grade keeps
+the kinematic grade for a and b and takes the video model's choice between c (tail beating in place) and d. Kinematic
+and video grade differ for {block.get('disagreements', 0)} tracks (kinematics.csv: grade_disagrees).{_e(trained)}</p>
+<table><tr><th>grade</th><th>kinematics</th><th>video model (mean distribution)</th><th>combined</th></tr>{rows}</table>
+"""
+
+
 def video_report_html(*, video_id: str, source: str, summary: Mapping, images: Mapping[str, bytes],
                       settings: Mapping, files: Sequence[str] = (), notes: Sequence[str] = ()) -> str:
     """The ``report.html`` of one analysed video.
@@ -216,6 +240,7 @@ pixel &middot; analysed {created} by spermtrack</p>
 <p>{_e(count_note)} The intervals are Wilson score intervals over the graded tracks; a reference limit inside
 the interval reads "uncertain".</p>
 <p class="muted">{_e(_noise_text(noise))}</p>
+{_per_sperm_html(summary.get('per_sperm_model'), pct)}
 <h2>Mean kinematics of motile tracks (a + b + c)</h2>
 <table>{mean_rows or '<tr><td>no motile track</td></tr>'}</table>
 {_how_to_read((summary.get('config') or {}).get('name', '?'))}

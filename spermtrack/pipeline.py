@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from spermtrack._validate import Config
@@ -36,6 +37,9 @@ class PipelineConfig(Config):
         Its options (e.g. :class:`~spermtrack.tracker.TrackerConfig` parameters).
     kinematics : str
         A kinematics preset (``who2021`` default, ``casa``, ``visem``).
+    per_sperm_model : str or None
+        Also grade every graded track from the pixels around it (:func:`per_sperm_grades`): ``"shipped"``
+        (the model in the package) or the path of a per-sperm checkpoint; ``None`` (default) skips it.
     """
 
     detector: str = "blob"
@@ -43,6 +47,7 @@ class PipelineConfig(Config):
     tracker: str = "sperm"
     tracker_options: dict = field(default_factory=dict)
     kinematics: str = "who2021"
+    per_sperm_model: str | None = None
 
     def __post_init__(self) -> None:
         from spermtrack.detectors import DETECTOR_NAMES
@@ -55,6 +60,8 @@ class PipelineConfig(Config):
         for name in ("detector_options", "tracker_options"):
             if not isinstance(getattr(self, name), dict):
                 raise self._fail(name, "a dict of options")
+        if self.per_sperm_model is not None and (not isinstance(self.per_sperm_model, str) or not self.per_sperm_model):
+            raise self._fail("per_sperm_model", "'shipped' or the path of a per-sperm checkpoint")
 
 
 @dataclass
@@ -173,6 +180,8 @@ def run_pipeline(video, config: PipelineConfig | None = None, *, progress: bool 
     config = config or PipelineConfig()
     timings = {} if timings is None else timings
     rec = video.recording
+    # a bad checkpoint fails before any frame is read
+    per_sperm = None if config.per_sperm_model is None else load_per_sperm_model(config.per_sperm_model)
     dets, det_cfg = detect(video, config, progress=progress, timings=timings)
     start = time.perf_counter()
     tracks, trk_cfg, note = run_tracker(dets, config.tracker, fps=rec.fps, um_per_px=rec.um_per_px,
@@ -183,11 +192,85 @@ def run_pipeline(video, config: PipelineConfig | None = None, *, progress: bool 
     result = analyze_tracks(tracks, rec.um_per_px, rec.fps, get_preset(config.kinematics), name=video.video_id)
     summary = summarize(result, n_frames=rec.n_frames, frame_size_px=(rec.width, rec.height))
     timings["kinematics"] = timings.get("kinematics", 0.0) + time.perf_counter() - start
+    kinematics = result.table
+    if per_sperm is not None:
+        start = time.perf_counter()
+        kinematics, summary["per_sperm_model"] = per_sperm_grades(video, tracks, kinematics, per_sperm)
+        timings["per_sperm"] = time.perf_counter() - start
     notes = [] if note is None else [note]
     notes += quality_notes(dets, tracks, summary, rec, config.detector)
     return Analysis(video_id=video.video_id, recording=rec, detections=dets, tracks=tracks,
-                    kinematics=result.table, summary=summary, tracker_config=trk_cfg, detector_config=det_cfg,
+                    kinematics=kinematics, summary=summary, tracker_config=trk_cfg, detector_config=det_cfg,
                     notes=notes)
+
+
+def load_per_sperm_model(spec: str):
+    """The per-sperm model ``spec`` names: ``"shipped"`` (``regressors/weights/per_sperm.pt``) or a checkpoint path."""
+    import importlib.resources
+
+    from spermtrack.regressors.per_sperm import load_per_sperm
+
+    if spec == "shipped":
+        resource = importlib.resources.files("spermtrack.regressors").joinpath("weights", "per_sperm.pt")
+        with importlib.resources.as_file(resource) as path:
+            return load_per_sperm(path)
+    return load_per_sperm(spec)
+
+
+def per_sperm_grades(video, tracks: pd.DataFrame, kinematics: pd.DataFrame, model) -> tuple[pd.DataFrame, dict]:
+    """Grade every graded track from a clip cut along it, beside its kinematic grade.
+
+    Parameters
+    ----------
+    video : spermtrack.io.visem.VisemVideo
+        The video (its frames are decoded once more, up to the last frame a clip needs).
+    tracks, kinematics : pandas.DataFrame
+        The tracks and the kinematics table (``track_id``, ``grade``, ``graded``).
+    model : spermtrack.regressors.per_sperm.PerSpermModel
+        The per-sperm video model.
+
+    Returns
+    -------
+    kinematics : pandas.DataFrame
+        With ``p_a, p_b, p_c, p_d`` (the model's distribution), ``grade_video`` (its most likely
+        grade), ``grade_combined`` (the kinematic grade for a and b, the model's choice between c and d
+        otherwise: head tracks cannot see a tail beating in place) and ``grade_disagrees`` (kinematic
+        and video grade differ); empty for ungraded tracks.
+    summary : dict
+        ``percent_video`` (mean of the distributions), ``percent_combined``, ``n``, ``disagreements``
+        and the model's ``info``.
+    """
+    from spermtrack.regressors.clips import clip_plan, cut_clips
+    from spermtrack.regressors.per_sperm import GRADES
+
+    rec = video.recording
+    graded = kinematics[kinematics["graded"].astype(bool)]
+    plan = clip_plan(tracks[tracks["track_id"].isin(graded["track_id"])], fps=rec.fps)
+    clips, ids = cut_clips(video.iter_frames(stop=int(plan["frame"].max()) + 1) if len(plan) else iter(()), plan,
+                           um_per_px=rec.um_per_px)
+    proba = model.predict_proba(clips)
+    per_track = pd.DataFrame(proba, columns=[f"p_{g}" for g in GRADES]).assign(track_id=ids)
+    per_track["grade_video"] = np.asarray(GRADES)[proba.argmax(axis=1)] if len(ids) else np.empty(0, dtype=object)
+    out = kinematics.merge(per_track, on="track_id", how="left")
+    kinematic = out["grade"]
+    video_cd = np.where(out["p_c"] >= out["p_d"], "c", "d")
+    out["grade_combined"] = np.where(kinematic.isin(["a", "b"]), kinematic,
+                                     np.where(out["grade_video"].notna(), video_cd, None))
+    out["grade_disagrees"] = out["grade_video"].notna() & (out["grade_video"] != kinematic)
+    combined = out["grade_combined"].dropna()
+    return out, {"n": int(len(ids)), "disagreements": int(out["grade_disagrees"].sum()),
+                 "percent_video": _category_percent(dict(zip(GRADES, proba.mean(axis=0) * 100))) if len(ids) else None,
+                 "percent_combined": _category_percent({g: 100 * float((combined == g).mean()) for g in GRADES})
+                 if len(combined) else None,
+                 "model": {k: v for k, v in getattr(model, "info", {}).items() if k in ("val", "command")}
+                 | {"arch": model.arch}}
+
+
+def _category_percent(grades: dict) -> dict:
+    """Percent per grade plus the WHO categories (progressive a + b, non-progressive c, immotile d), rounded."""
+    out = {g: round(float(v), 2) for g, v in grades.items()}
+    out.update(progressive=round(out["a"] + out["b"], 2), non_progressive=out["c"], immotile=out["d"])
+    return out
 
 
 #: Detections per frame, per VISEM-sized frame (640 x 480 px), below which a detector has likely missed the

@@ -1,0 +1,186 @@
+"""Training data and recipe of the per-sperm video model (:mod:`spermtrack.regressors.per_sperm`).
+
+Synthetic clips (:func:`synthetic_clips`)
+    Videos of the generator (:mod:`spermtrack.synth`) of both looks, with a balanced grade mix, cut
+    along their true tracks (:mod:`spermtrack.regressors.clips`). Every sperm's grade is exact: a and b
+    swim, c beats its tail in place, d does not beat. Labels are one-hot, softened where a cell's
+    progression lies within ``soft_um_s`` of the a/b (25 um/s) or b/c (5 um/s) threshold
+    (:func:`soft_targets`).
+
+Recipe (:func:`run_recipe`; ``python -m spermtrack.training.per_sperm --work W [--install]``)
+    Train: 48 phase-contrast and 16 bright-field videos of 2 s (seeds from 7000 and 7100, 40 cells per
+    frame). Validation (model choice and early stopping): 12 + 4 videos of other seeds (7200, 7300)
+    and another density (25 per frame). Both architectures are trained; the one with the better
+    validation balanced accuracy is installed as ``regressors/weights/per_sperm.pt`` with the recipe,
+    the command and its validation metrics in the checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from spermtrack.constants import WHO_A_UM_S, WHO_B_UM_S
+
+__all__ = ["RECIPE", "run_recipe", "soft_targets", "synthetic_clips"]
+
+GRADES = ("a", "b", "c", "d")
+#: The shipped model's recipe (see the module docstring).
+RECIPE = {
+    "train": [{"polarity": "phase", "n_videos": 48, "seed": 7000, "density": 40.0},
+              {"polarity": "bright", "n_videos": 16, "seed": 7100, "density": 40.0}],
+    "val": [{"polarity": "phase", "n_videos": 12, "seed": 7200, "density": 25.0},
+            {"polarity": "bright", "n_videos": 4, "seed": 7300, "density": 25.0}],
+    "seconds": 2.0, "fps": 50.0, "grade_mix": (0.25, 0.25, 0.25, 0.25), "soft_um_s": 2.0,
+    "epochs": 25, "batch_size": 64, "lr": 1e-3,
+}
+WEIGHTS_NAME = "per_sperm.pt"
+
+
+def soft_targets(grades: np.ndarray, progression_um_s: np.ndarray, *, soft_um_s: float = 2.0) -> np.ndarray:
+    """Per-sperm target distributions over (a, b, c, d).
+
+    Parameters
+    ----------
+    grades : numpy.ndarray of str
+        The true grade of each sperm.
+    progression_um_s : numpy.ndarray
+        Its true progression (net speed of the average path), um/s.
+    soft_um_s : float
+        Within this distance of the a/b or b/c threshold the label is shared linearly between the two
+        grades (0.5 / 0.5 at the threshold); c and d are told apart by the beat, so never mixed.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, 4)
+    """
+    grades = np.asarray(grades)
+    prog = np.asarray(progression_um_s, dtype=np.float64)
+    out = np.zeros((len(grades), 4))
+    out[np.arange(len(grades)), [GRADES.index(g) for g in grades]] = 1.0
+    for upper, threshold in ((0, WHO_A_UM_S), (1, WHO_B_UM_S)):
+        lower = upper + 1
+        near = np.isin(grades, [GRADES[upper], GRADES[lower]]) & (np.abs(prog - threshold) < soft_um_s)
+        share = np.clip(0.5 + (prog[near] - threshold) / (2 * soft_um_s), 0.0, 1.0)  # of the upper grade
+        out[near] = 0.0
+        out[near, upper] = share
+        out[near, lower] = 1.0 - share
+    return out
+
+
+def synthetic_clips(n_videos: int, seed: int, *, polarity: str = "phase", seconds: float = 2.0, fps: float = 50.0,
+                    density: float = 40.0, grade_mix=(0.25, 0.25, 0.25, 0.25), soft_um_s: float = 2.0,
+                    progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clips of the sperm (class 0) of ``n_videos`` synthetic videos, with their targets and grades.
+
+    Returns
+    -------
+    clips : numpy.ndarray, float32, shape (n, 16, 32, 32)
+    targets : numpy.ndarray, shape (n, 4)
+        :func:`soft_targets`.
+    grades : numpy.ndarray of str
+    """
+    from tqdm import tqdm
+
+    from spermtrack.regressors.clips import clip_plan, cut_clips
+    from spermtrack.synth import SynthConfig, render_frames, simulate_video
+
+    config = SynthConfig(seconds=seconds, fps=fps, density=density, polarity=polarity, grade_mix=tuple(grade_mix),
+                         write_images=False)
+    clips, targets, grades = [], [], []
+    for k in tqdm(range(n_videos), desc=f"synthetic clips ({polarity})", disable=not progress):
+        video = simulate_video(config, seed=seed + k, video_id=str(k))
+        truth = video.truth[video.truth["class_id"] == 0]
+        cut, ids = cut_clips(enumerate(render_frames(video)), clip_plan(truth, fps=fps),
+                             um_per_px=config.um_per_px)
+        objects = video.objects.set_index("track_id").loc[ids]
+        clips.append(cut)
+        grades.append(objects["grade"].to_numpy())
+        targets.append(soft_targets(grades[-1], objects["progression_um_s"].to_numpy(), soft_um_s=soft_um_s))
+    return np.concatenate(clips), np.concatenate(targets), np.concatenate(grades)
+
+
+def _clip_sets(parts: list[dict], recipe: dict, progress: bool):
+    made = [synthetic_clips(p["n_videos"], p["seed"], polarity=p["polarity"], seconds=recipe["seconds"],
+                            fps=recipe["fps"], density=p["density"], grade_mix=recipe["grade_mix"],
+                            soft_um_s=recipe["soft_um_s"], progress=progress) for p in parts]
+    return tuple(np.concatenate([m[i] for m in made]) for i in range(3))
+
+
+def evaluate(model, clips: np.ndarray, targets: np.ndarray, grades: np.ndarray) -> dict:
+    """Per-sperm metrics of a model on labelled clips: balanced accuracy, c-vs-d accuracy, MSE, JS."""
+    from spermtrack.regressors.per_sperm import balanced_accuracy, js_divergence, mse
+
+    proba = model.predict_proba(clips)
+    true = np.array([GRADES.index(g) for g in grades])
+    pred = proba.argmax(axis=1)
+    cd = np.isin(true, (2, 3))
+    cd_pred = np.where(proba[cd, 2] >= proba[cd, 3], 2, 3)
+    sample_true = np.bincount(true, minlength=4) / max(1, len(true))
+    return {"n": int(len(true)), "balanced_accuracy": float(balanced_accuracy(true, pred)),
+            "c_vs_d_accuracy": float(np.mean(cd_pred == true[cd])) if cd.any() else float("nan"),
+            "mse": float(mse(proba, targets)), "js": float(js_divergence(proba, targets)),
+            "sample_error_points": dict(zip(GRADES, np.round(100 * (proba.mean(axis=0) - sample_true), 2).tolist()))}
+
+
+def run_recipe(work: str | Path, *, install: bool = False, epochs: int | None = None, progress: bool = True) -> dict:
+    """Make the clips, train both architectures, keep the better one; return the report."""
+    from spermtrack.provenance import provenance
+    from spermtrack.regressors.per_sperm import ARCHITECTURES, PerSpermModel
+
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    recipe = dict(RECIPE, epochs=epochs or RECIPE["epochs"])
+    train = _clip_sets(recipe["train"], recipe, progress)
+    val = _clip_sets(recipe["val"], recipe, progress)
+    report = {"train_clips": int(len(train[0])), "val_clips": int(len(val[0])), "models": {}}
+    best = None
+    for arch in ARCHITECTURES:
+        model = PerSpermModel(arch, seed=0)
+        start = time.perf_counter()
+        history = model.fit(train[0], train[1], val_clips=val[0], val_targets=val[1], epochs=recipe["epochs"],
+                            batch_size=recipe["batch_size"], lr=recipe["lr"], progress=progress)
+        metrics = evaluate(model, *val)
+        report["models"][arch] = {"val": metrics, "best_epoch": history["best_epoch"],
+                                  "train_s": round(time.perf_counter() - start, 1)}
+        print(f"{arch}: {metrics}", flush=True)
+        if best is None or metrics["balanced_accuracy"] > best[1]["balanced_accuracy"]:
+            best = (model, metrics, arch)
+    model, metrics, arch = best
+    model.info = {"recipe": recipe, "command": " ".join(["python -m spermtrack.training.per_sperm", *sys.argv[1:]]),
+                  "val": metrics, "chosen_from": {a: r["val"]["balanced_accuracy"] for a, r in report["models"].items()},
+                  "provenance": provenance()}
+    path = work / WEIGHTS_NAME
+    model.save(path)
+    report.update(chosen=arch, checkpoint=str(path))
+    if install:
+        import shutil
+
+        target = Path(__file__).resolve().parents[2] / "regressors" / "weights" / WEIGHTS_NAME
+        target.parent.mkdir(exist_ok=True)
+        shutil.copyfile(path, target)
+        report["installed"] = str(target)
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point: ``python -m spermtrack.training.per_sperm --work W [--install] [--epochs N]``."""
+    import json
+
+    parser = argparse.ArgumentParser(description="Train the per-sperm video model (see the module docstring).")
+    parser.add_argument("--work", type=Path, required=True, help="working folder")
+    parser.add_argument("--install", action="store_true", help="copy the chosen checkpoint into the package")
+    parser.add_argument("--epochs", type=int, default=None, help=f"epochs (default {RECIPE['epochs']})")
+    args = parser.parse_args(argv)
+    report = run_recipe(args.work, install=args.install, epochs=args.epochs)
+    print(json.dumps(report, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
