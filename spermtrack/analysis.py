@@ -282,13 +282,14 @@ class VideoAnalysis:
         """PNG of frame ``index`` (read again when not given) with the tracks drawn, twice the size."""
         import cv2
 
-        from spermtrack.report import TrackPainter, track_grades
+        from spermtrack.report import TrackPainter, disagreeing_tracks, track_grades
 
         if frame is None:
             frame = next((img for i, img in self.video.iter_frames(start=index, stop=index + 1)), None)
         if frame is None:
             frame = np.zeros((self.recording.height, self.recording.width, 3), np.uint8)
         img = TrackPainter(self.tracks, track_grades(self.kinematics), fps=self.recording.fps,
+                           flagged=disagreeing_tracks(self.kinematics),
                            trail=self.config.trail_frames).draw(frame, index, scale=2)
         ok, png = cv2.imencode(".png", img)
         if not ok:
@@ -322,11 +323,12 @@ def write_annotated_video(path: str | os.PathLike, video, tracks: pd.DataFrame, 
         Stop (with :class:`InterruptedError`) when it is set.
     """
     from spermtrack.io.video import read_ahead, write_video
-    from spermtrack.report import TrackPainter, track_grades
+    from spermtrack.report import TrackPainter, disagreeing_tracks, track_grades
 
     timings = {} if timings is None else timings
     rec = video.recording
-    painter = TrackPainter(tracks, track_grades(kinematics), fps=rec.fps, trail=trail)
+    painter = TrackPainter(tracks, track_grades(kinematics), fps=rec.fps, trail=trail,
+                           flagged=disagreeing_tracks(kinematics))
     frames = video.iter_frames()
     if progress:
         from tqdm.auto import tqdm

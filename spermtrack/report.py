@@ -44,6 +44,14 @@ def track_grades(kinematics: pd.DataFrame | None) -> dict[int, str]:
     return dict(zip(kinematics["track_id"].astype(int), grades))
 
 
+def disagreeing_tracks(kinematics: pd.DataFrame | None) -> set[int]:
+    """Tracks whose per-sperm video grade differs from the kinematic one (``grade_disagrees``; empty without it)."""
+    if kinematics is None or "grade_disagrees" not in kinematics.columns:
+        return set()
+    flagged = kinematics["grade_disagrees"].fillna(False).astype(bool)
+    return set(kinematics.loc[flagged, "track_id"].astype(int))
+
+
 class TrackPainter:
     """Draw the tracks of one video on its frames, one frame at a time.
 
@@ -58,10 +66,13 @@ class TrackPainter:
         Frame rate, for the time stamp.
     trail : int
         Frames of trailing path drawn behind each head.
+    flagged : set of int, optional
+        Tracks whose id is drawn with a ``?`` (the per-sperm video model disagrees with the kinematic
+        grade: :func:`disagreeing_tracks`); the legend then explains the mark.
     """
 
     def __init__(self, tracks: pd.DataFrame, grades: dict[int, str] | None = None, *, fps: float | None = None,
-                 trail: int = 25) -> None:
+                 trail: int = 25, flagged: set[int] | None = None) -> None:
         t = tracks[tracks["track_id"].to_numpy() >= 0].sort_values(["track_id", "frame"], kind="stable")
         xcol, ycol = ("x_s", "y_s") if {"x_s", "y_s"} <= set(t.columns) else ("x", "y")
         self.fps = fps
@@ -78,6 +89,8 @@ class TrackPainter:
         self._last = self._frame[self._ends - 1] if len(tid) else tid
         grades = grades or {}
         self._colour = [GRADE_COLOURS.get(grades.get(int(i), ""), GRADE_COLOURS[""]) for i in self._ids]
+        self._flagged = set(flagged or ())
+        self._label = [f"{int(i)}?" if int(i) in self._flagged else str(int(i)) for i in self._ids]
 
     def draw(self, frame: np.ndarray, index: int, *, scale: int = 1, legend: bool = True,
              stamp: bool = True) -> np.ndarray:
@@ -118,10 +131,10 @@ class TrackPainter:
                 x, y, w, h = self._box[hi - 1] * scale
                 x0, y0, x1, y1 = int(x - w / 2), int(y - h / 2), int(x + w / 2), int(y + h / 2)
                 cv2.rectangle(img, (x0, y0), (x1, y1), colour, 1, cv2.LINE_AA)
-                cv2.putText(img, str(int(self._ids[k])), (x0, max(10, y0 - 3)), cv2.FONT_HERSHEY_SIMPLEX,
+                cv2.putText(img, self._label[k], (x0, max(10, y0 - 3)), cv2.FONT_HERSHEY_SIMPLEX,
                             0.35 * max(1, scale) ** 0.5, colour, 1, cv2.LINE_AA)
         if legend:
-            draw_legend(img)
+            draw_legend(img, flagged=bool(self._flagged))
         if stamp:
             text = f"frame {index}" + (f"   {index / self.fps:6.2f} s" if self.fps else "")
             _label(img, text, (6, img.shape[0] - 8))
@@ -135,11 +148,14 @@ def _label(img: np.ndarray, text: str, origin: tuple[int, int], colour=(235, 235
     cv2.putText(img, text, origin, cv2.FONT_HERSHEY_SIMPLEX, size, colour, 1, cv2.LINE_AA)
 
 
-def draw_legend(img: np.ndarray) -> np.ndarray:
-    """Draw the grade legend in the top-left corner (in place) and return the image."""
+def draw_legend(img: np.ndarray, *, flagged: bool = False) -> np.ndarray:
+    """Draw the grade legend in the top-left corner (in place) and return the image.
+
+    ``flagged``: add a line explaining the ``?`` after an id (video model and kinematics disagree).
+    """
     cv2 = _cv2()
     rows = [*GRADES, ""]
-    width, height = 168, 14 * len(rows) + 10
+    width, height = 168, 14 * (len(rows) + flagged) + 10
     patch = img[4:4 + height, 4:4 + width]
     patch[:] = (0.35 * patch).astype(np.uint8)  # darken behind the text
     for i, grade in enumerate(rows):
@@ -147,4 +163,7 @@ def draw_legend(img: np.ndarray) -> np.ndarray:
         cv2.rectangle(img, (10, y - 8), (22, y + 1), GRADE_COLOURS[grade], -1)
         cv2.putText(img, GRADE_NAMES[grade], (28, y), cv2.FONT_HERSHEY_SIMPLEX, 0.36, (235, 235, 235), 1,
                     cv2.LINE_AA)
+    if flagged:
+        cv2.putText(img, "id? video model disagrees", (10, 4 + 14 * (len(rows) + 1)), cv2.FONT_HERSHEY_SIMPLEX, 0.36,
+                    (235, 235, 235), 1, cv2.LINE_AA)
     return img
