@@ -305,7 +305,7 @@ def write_annotated_video(path: str | os.PathLike, video, tracks: pd.DataFrame, 
     Parameters
     ----------
     path : str or PathLike
-        The ``.mp4`` to write (atomically; MPEG-4 Part 2 at the video's frame rate).
+        The ``.mp4`` to write (atomically; H.264 at the video's frame rate, playable in browsers).
     video : spermtrack.io.visem.VisemVideo
         The input.
     tracks, kinematics : pandas.DataFrame

@@ -224,6 +224,9 @@ def video_report_html(*, video_id: str, source: str, summary: Mapping, images: M
                         for k, v in means.items())
     noise = summary.get("noise", {}) or {}
     figures = "".join(f"<h3>{_e(caption)}</h3>{_img(png, caption)}" for caption, png in images.items())
+    if "annotated.mp4" in files:  # H.264 (spermtrack.io.video.write_video): browsers play it beside the report
+        figures = ('<h3>Annotated video</h3><video controls muted preload="metadata" src="annotated.mp4" '
+                   'style="max-width:100%"></video>' + figures)
     links = " &middot; ".join(f'<a href="{_e(name)}">{_e(name)}</a>' for name in files)
     note_html = "".join(f'<p class="warn">{_e(n)}</p>' for n in notes)
     created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -19,6 +19,8 @@ from spermtrack.constants import GRADES
 #: BGR colour per WHO grade (Okabe-Ito); ungraded tracks are grey.
 GRADE_COLOURS: dict[str, tuple[int, int, int]] = {"a": (115, 158, 0), "b": (233, 180, 86), "c": (0, 159, 230),
                                                   "d": (0, 94, 213), "": (170, 170, 170)}
+#: Font scale of the track ids (OpenCV's Hershey font: about 11 px tall at 0.5), outlined to read on any background.
+_ID_SIZE = 0.5
 #: How reports name each grade.
 GRADE_NAMES = {"a": "a rapid progressive", "b": "b slow progressive", "c": "c non-progressive",
                "d": "d immotile", "": "ungraded (too short)"}
@@ -131,8 +133,7 @@ class TrackPainter:
                 x, y, w, h = self._box[hi - 1] * scale
                 x0, y0, x1, y1 = int(x - w / 2), int(y - h / 2), int(x + w / 2), int(y + h / 2)
                 cv2.rectangle(img, (x0, y0), (x1, y1), colour, 1, cv2.LINE_AA)
-                cv2.putText(img, self._label[k], (x0, max(10, y0 - 3)), cv2.FONT_HERSHEY_SIMPLEX,
-                            0.35 * max(1, scale) ** 0.5, colour, 1, cv2.LINE_AA)
+                _label(img, self._label[k], (x0, max(12, y0 - 3)), colour, _ID_SIZE * max(1, scale) ** 0.5)
         if legend:
             draw_legend(img, flagged=bool(self._flagged))
         if stamp:

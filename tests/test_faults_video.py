@@ -34,7 +34,7 @@ import pytest
 from spermtrack.cli import main
 from spermtrack.errors import InputError
 from spermtrack.io.container import read_timing
-from spermtrack.io.video import VIDEO_SUFFIXES, VideoInfo, frame_rate, probe_video
+from spermtrack.io.video import VIDEO_SUFFIXES, VideoInfo, _H264Writer, frame_rate, probe_video
 
 NEEDS_FPS = "the video container stores no frame rate: give it (--fps"
 
@@ -135,29 +135,17 @@ def _partials(folder: Path) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------- item 3: the writer
-class _CutWriter:
-    """OpenCV's writer on a disk that fills up: the file stops at 4 KiB (no index) and no error is reported."""
-
-    def __init__(self, name, *args):
-        self._name = name
-        self._writer = _REAL_WRITER(name, *args)
-
-    def isOpened(self):  # noqa: N802 - OpenCV's name
-        return self._writer.isOpened()
-
-    def write(self, frame):
-        self._writer.write(frame)
-
-    def release(self):
-        self._writer.release()
-        os.truncate(self._name, 4096)
+def _cut_close(self):
+    """The H.264 writer on a disk that fills up: the file stops at 4 KiB and no error is reported."""
+    _REAL_CLOSE(self)
+    os.truncate(self.tmp, 4096)
 
 
-_REAL_WRITER = cv2.VideoWriter
+_REAL_CLOSE = _H264Writer.close
 
 
 def test_a_video_that_is_not_written_whole_fails_the_whole_output(clip, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cv2, "VideoWriter", _CutWriter)
+    monkeypatch.setattr(_H264Writer, "close", _cut_close)
     out = tmp_path / "o"
     assert main(["analyze", str(clip / "1" / "1.mp4"), "--um-per-px", "0.351", "--out", str(out), "--quiet"]) == 1
     lines = _lines(capsys.readouterr().err)  # warnings about the tiny clip may come first

@@ -34,6 +34,22 @@ document.getElementById("f").onload = function () {
 </script></body></html>"""
 
 
+#: Loads the page in a frame, plays its video muted, and writes what the video element did into the wrapper.
+PLAYER = """<!doctype html><html><body><iframe id="f" src="report.html"></iframe><pre id="out">pending</pre>
+<script>
+document.getElementById("f").onload = function () {
+  var v = this.contentDocument.querySelector("video"), out = document.getElementById("out");
+  if (!v) { out.textContent = JSON.stringify({event: "no video element"}); return; }
+  var report = function (what) { out.textContent = JSON.stringify({event: what, readyState: v.readyState,
+      width: v.videoWidth, time: v.currentTime, error: v.error ? v.error.code : null}); };
+  v.addEventListener("error", function () { report("error"); });
+  v.addEventListener("timeupdate", function () { if (v.currentTime > 0) report("playing"); });
+  v.muted = true;
+  v.play().catch(function (e) { out.textContent = JSON.stringify({event: "play refused: " + e}); });
+};
+</script></body></html>"""
+
+
 def _browser() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if path is None:
@@ -44,13 +60,14 @@ def _browser() -> str:
     return path
 
 
-def _images_seen_by_the_browser(folder, tmp_path) -> list[list]:
-    """Open ``folder/report.html`` in headless Chromium; return ``[alt, complete, width, height]`` per image."""
-    (folder / "wrapper.html").write_text(WRAPPER, encoding="utf-8")
+def _seen_by_the_browser(folder, tmp_path, wrapper: str = WRAPPER):
+    """Open ``folder/report.html`` in headless Chromium through ``wrapper``; return what it wrote (JSON)."""
+    (folder / "wrapper.html").write_text(wrapper, encoding="utf-8")
     command = [_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
                f"--user-data-dir={tmp_path / 'profile'}", "--allow-file-access-from-files",
-               "--virtual-time-budget=10000", "--dump-dom", (folder / "wrapper.html").as_uri()]
+               "--autoplay-policy=no-user-gesture-required", "--virtual-time-budget=10000", "--dump-dom",
+               (folder / "wrapper.html").as_uri()]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     found = re.search(r'<pre id="out">(.*?)</pre>', done.stdout, re.S)
     assert found, (done.returncode, done.stderr[-800:])
@@ -78,7 +95,7 @@ def test_the_index_links_every_video_and_shows_failures():
 
 
 @pytest.mark.heavy
-def test_a_headless_browser_decodes_every_image_of_a_report(tmp_path):
+def test_a_headless_browser_decodes_every_image_and_plays_the_video_of_a_report(tmp_path):
     import cv2
     import numpy as np
 
@@ -94,8 +111,12 @@ def test_a_headless_browser_decodes_every_image_of_a_report(tmp_path):
             cv2.circle(frame, (int(x + i * 0.8 * (k % 3)), int(y)), 4, (230, 230, 230), -1)
         writer.write(frame)
     writer.release()
-    out = spermtrack.analyze(path, um_per_px=0.5, progress=False, annotate=False).write(tmp_path / "out")
-    seen = _images_seen_by_the_browser(out, tmp_path)
+    out = spermtrack.analyze(path, um_per_px=0.5, progress=False).write(tmp_path / "out")
+    seen = _seen_by_the_browser(out, tmp_path)
     assert len(seen) == 5
     for alt, complete, width, height in seen:
         assert complete and width > 100 and height > 100, alt
+    # the annotated video (H.264) loads and plays in the report's player; MPEG-4 Part 2 would not
+    played = _seen_by_the_browser(out, tmp_path, PLAYER)
+    assert played["event"] == "playing" and played["error"] is None, played
+    assert played["width"] == 320 and played["time"] > 0

@@ -185,8 +185,24 @@ def test_write_video_reads_its_file_back(tmp_path, monkeypatch):
             self._writer.release()
 
     monkeypatch.setattr(cv2, "VideoWriter", DroppingWriter)
-    path = tmp_path / "out.mp4"
+    path = tmp_path / "out.avi"
     with pytest.raises(OSError, match="the video could not be written whole: 4 of its 5 frames can be read back") \
             as caught:
         write_video(path, flat_frames(5), fps=25)
     assert caught.value.filename == str(path) and list(tmp_path.iterdir()) == []
+
+
+def test_mp4_is_h264_with_even_sides_and_avi_or_asked_is_mp4v(tmp_path):
+    import av
+
+    frames = [np.full((25, 33, 3), 40 * k, np.uint8) for k in range(4)]
+    assert write_video(tmp_path / "a.mp4", frames, fps=29.97) == 4
+    with av.open(str(tmp_path / "a.mp4")) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and (stream.width, stream.height) == (34, 26)
+    assert write_video(tmp_path / "b.mp4", frames, fps=25, codec="mp4v") == 4
+    with av.open(str(tmp_path / "b.mp4")) as container:
+        assert container.streams.video[0].codec_context.name == "mpeg4"
+    with pytest.raises(InputError, match="codec must be 'h264' or 'mp4v'"):
+        write_video(tmp_path / "c.mp4", frames, fps=25, codec="vp9")
+    assert not (tmp_path / "c.mp4").exists()
