@@ -30,9 +30,17 @@ from spermtrack.regressors.base import (CATEGORY_SETS, CHECKPOINT_FORMAT, CHECKP
                                         VideoInputs, project_to_simplex, three_from_four)
 from spermtrack.regressors.split import kfold_by_video
 
-__all__ = ["CATEGORY_SETS", "FOUR", "REGRESSORS", "THREE", "Regressor", "VideoInputs", "kfold_by_video",
+__all__ = ["CATEGORY_SETS", "FOUR", "REGRESSORS", "REGRESSOR_SUMMARIES", "THREE", "Regressor", "VideoInputs", "kfold_by_video",
            "load_regressor", "make_regressor", "project_to_simplex", "regressor_class", "three_from_four"]
 
+#: Model name -> one-line description (the command-line help reads it; keep it beside :data:`REGRESSORS`).
+REGRESSOR_SUMMARIES: dict[str, str] = {
+    "zeror": "training mean",
+    "trackfeat": "track-kinematics histograms + ridge",
+    "flow2d": "optical flow + ResNet-18",
+    "r3d18": "frame stacks + 3D ResNet-18",
+    "aefeat": "autoencoder feature images + ResNet-34",
+}
 #: Model name -> ``module:Class`` (imported on first use, so that torch loads only when needed).
 REGRESSORS: dict[str, str] = {
     "zeror": "spermtrack.regressors.zeror:ZeroR",

@@ -19,6 +19,7 @@ from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.detectors import DEFAULT_DETECTOR, FRAME_DETECTORS
 from spermtrack.errors import InputError, Interrupted, UsageError, terminate_as_interrupt
 from spermtrack.kinematics.config import PRESETS
+from spermtrack.regressors import REGRESSOR_SUMMARIES
 from spermtrack.tracker.registry import DEFAULT_TRACKER
 
 EXIT_INPUT_ERROR = 1
@@ -798,9 +799,8 @@ def _demo_comparison(summary: dict, truth):
 
 
 # --------------------------------------------------------------------------- regress, crosscheck
-_REGRESSOR_HELP = ("zeror (training mean), trackfeat (track-kinematics histograms + ridge), flow2d (optical flow + "
-                   "ResNet-18), r3d18 (frame stacks + 3D ResNet-18), aefeat (autoencoder feature images + ResNet-34)")
-_REGRESSOR_NAMES = ("zeror", "trackfeat", "flow2d", "r3d18", "aefeat")
+_REGRESSOR_NAMES = tuple(REGRESSOR_SUMMARIES)
+_REGRESSOR_HELP = ", ".join(f"{name} ({text})" for name, text in REGRESSOR_SUMMARIES.items())
 
 
 def _folds(text: str) -> int:

@@ -331,7 +331,7 @@ def get_config(name: str | TrackerConfig = "sperm", *, fps: float | None = None,
     Parameters
     ----------
     name : str or TrackerConfig
-        A key of :data:`PRESETS` (``sperm``, ``sperm_online``, ``sort``, ``bytetrack``),
+        A key of :data:`PRESETS` (``sperm``, ``sperm_online``, ``sort``, ``iou_bytetrack``),
         or a config (taken as is: its values are already px/frame for its recording).
     fps : float, optional
         Frame rate of the recording. A preset's motion parameters are stated for

@@ -182,3 +182,9 @@ def test_frames_a_model_needs():
     assert make_regressor("r3d18", quick=True).frames_needed() == 4          # clip_frames
     assert make_regressor("aefeat", quick=True).frames_needed() == 4         # window
     assert make_regressor("aefeat", window=1).frames_needed() == 2
+
+
+def test_every_regressor_has_a_summary_for_the_command_line():
+    from spermtrack.regressors import REGRESSOR_SUMMARIES, REGRESSORS
+
+    assert list(REGRESSOR_SUMMARIES) == list(REGRESSORS)
