@@ -69,6 +69,19 @@ def _physical(field: str, option: str, what: str):
 _fps = _physical("fps", "--fps", "A frame rate within the physical range of :data:`spermtrack.constants.FPS_RANGE`.")
 _um_per_px = _physical("um_per_px", "--um-per-px",
                        "A pixel size within :data:`spermtrack.constants.UM_PER_PX_RANGE`.")
+#: The three pixel-size policies of the commands: the one place that words them.
+_PIXEL_SIZE = {
+    "required": dict(required=True, help=f"pixel size in um (required: never guessed; VISEM-Tracking: {VISEM_UM_PER_PX})"),
+    "visem": dict(default=VISEM_UM_PER_PX, help="pixel size in um (default: VISEM-Tracking's %(default)s)"),
+    "optional": dict(default=None, help="pixel size in um"),
+}
+
+
+def _add_pixel_size(p: argparse.ArgumentParser, policy: str, why: str = "") -> None:
+    """Add ``--um-per-px`` under one of the :data:`_PIXEL_SIZE` policies, with ``why`` after the standard help."""
+    options = dict(_PIXEL_SIZE[policy])
+    options["help"] += f"; {why}" if why else ""
+    p.add_argument("--um-per-px", type=_um_per_px, **options)
 
 
 def _positive_int(text: str) -> int:
@@ -126,7 +139,7 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed; same seed, same bytes (default 0)")
     p.add_argument("--density", type=_positive_float, default=None,
                    help="mean sperm per frame (default: drawn per video from VISEM's real range)")
-    p.add_argument("--um-per-px", type=_um_per_px, default=VISEM_UM_PER_PX, help="pixel size in um (default: VISEM-Tracking's %(default)s)")
+    _add_pixel_size(p, "visem")
     p.add_argument("--width", type=_positive_int, default=640, help="frame width in px (default 640)")
     p.add_argument("--height", type=_positive_int, default=480, help="frame height in px (default 480)")
     p.add_argument("--no-images", action="store_true", help="write the mp4 but not the per-frame jpg files")
@@ -159,7 +172,7 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dataset", type=Path, help="a data set root (one folder per video) or one video folder")
     p.add_argument("--fps", type=_fps, default=None,
                    help="frame rate to use when a folder has no video file to read it from")
-    p.add_argument("--um-per-px", type=_um_per_px, default=VISEM_UM_PER_PX, help="pixel size in um (default: VISEM-Tracking's %(default)s)")
+    _add_pixel_size(p, "visem")
     p.set_defaults(func=cmd_info)
 
 
@@ -232,7 +245,7 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
                    help="use the frames of a video that ends before its container says (with a warning)")
     p.add_argument("--fps", type=_fps, default=None,
                    help="frame rate (default: from the video container; required for a bare det.txt)")
-    p.add_argument("--um-per-px", type=_um_per_px, default=VISEM_UM_PER_PX, help="pixel size in um (default: VISEM-Tracking's %(default)s)")
+    _add_pixel_size(p, "visem")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.set_defaults(func=cmd_track)
 
@@ -358,7 +371,7 @@ def _add_kinematics(sub: argparse._SubParsersAction) -> None:
                                    "every track; write kinematics.csv and summary.json (grade percentages, noise, "
                                    "config, versions).")
     p.add_argument("tracks", type=Path, help="a tracks table (contract CSV) or, with --format mot, a MOTChallenge file")
-    p.add_argument("--um-per-px", type=_um_per_px, required=True, help=f"pixel size in um (VISEM-Tracking: {VISEM_UM_PER_PX})")
+    _add_pixel_size(p, "required")
     p.add_argument("--fps", type=_fps, required=True, help="frame rate of the video")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--format", choices=("csv", "mot"), default="csv", help="input format (default csv)")
@@ -415,9 +428,8 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--polarity", choices=("auto", "bright", "dark"), default=None,
                    help="blob: bright heads (phase contrast), dark heads (bright field) or auto (default: "
                         "decided per video and reported)")
-    p.add_argument("--um-per-px", type=_um_per_px, default=None,
-                   help="blob, yolo: the recording's pixel size in um; frames are resampled to VISEM's 0.351 "
-                        "before detection (default: frames as they are)")
+    _add_pixel_size(p, "optional", "blob, yolo: frames are resampled to VISEM's 0.351 before "
+                    "detection (default: frames as they are)")
     p.add_argument("--allow-truncated", action="store_true",
                    help="use the frames of a video that ends before its container says (with a warning)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -637,8 +649,7 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
                                    "is 1 when any video failed (the others are still written).")
     p.add_argument("input", type=Path, help="a video file, a folder of frames, a VISEM-Tracking video folder, or a "
                                             "folder of any of these")
-    p.add_argument("--um-per-px", type=_um_per_px, required=True,
-                   help=f"pixel size in um (required; VISEM-Tracking: {VISEM_UM_PER_PX})")
+    _add_pixel_size(p, "required")
     p.add_argument("--fps", type=_fps, default=None, help="frame rate (default: from the video container)")
     p.add_argument("--detector", choices=FRAME_DETECTORS, default=DEFAULT_DETECTOR,
                    help="detector (default %(default)s)")
@@ -845,8 +856,7 @@ def _add_regress_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the folds and the models (default 0)")
     p.add_argument("--clinical", type=Path, default=None,
                    help="the semen-analysis CSV (default: semen_analysis_data_Train.csv at the data set's root)")
-    p.add_argument("--um-per-px", type=_um_per_px, default=VISEM_UM_PER_PX,
-                   help="pixel size of the videos (default: VISEM-Tracking's %(default)s)")
+    _add_pixel_size(p, "visem")
     p.add_argument("--cache", type=Path, default=None,
                    help="cache of decoded inputs (default ~/.cache/spermtrack/regressors)")
     p.add_argument("--quick", action="store_true", help="small inputs and one epoch: a fast check, not a result")
@@ -872,8 +882,7 @@ def _add_regress(sub: argparse._SubParsersAction) -> None:
                                        "model has them) of a video file, VISEM-Tracking video folder or frame folder.")
     q.add_argument("video", type=Path, help="a video file, a VISEM-Tracking video folder or a folder of frames")
     q.add_argument("--model", type=Path, required=True, help="model.pt, or the folder 'regress train' wrote")
-    q.add_argument("--um-per-px", type=_um_per_px, default=None,
-                   help="pixel size of the video (default: the one the model was trained with)")
+    _add_pixel_size(q, "optional", "default: the one the model was trained with")
     q.add_argument("--fps", type=_fps, default=None, help="frame rate (default: from the video container)")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     q.set_defaults(func=cmd_regress_predict)
