@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from spermtrack.tracker.config import TrackerConfig, get_config
-from spermtrack.tracker.offline import close_gaps, finalise_ids, interpolate_gaps, smooth_groups
+from spermtrack.tracker.offline import close_gaps, finalise_ids, interpolate_gaps, label_positions, smooth_groups
 from spermtrack.tracker.online import Tracker, canonical_columns, detection_arrays, frame_order, report_filtered
 
 ADDED_COLUMNS: tuple[str, ...] = ("track_id", "confirmed", "x_s", "y_s", "interpolated", "x_det", "y_det", "w_det",
@@ -194,9 +194,10 @@ def _lookup(dense: dict[str, np.ndarray], group: np.ndarray, frame: np.ndarray) 
     ys = np.full(len(group), np.nan)
     has = group >= 0
     if has.any():
-        span = int(max(dense["frame"].max(), frame.max())) + 1
-        key = dense["group"] * span + dense["frame"]  # sorted by group then frame
-        pos = np.searchsorted(key, group[has] * span + frame[has])
+        # dense rows: each group's frames first to last, groups sorted; row of (g, f) = start[g] + f - first[g]
+        start = np.flatnonzero(np.diff(dense["group"], prepend=dense["group"][0] - 1))
+        gi = label_positions(dense["group"][start], group[has])
+        pos = start[gi] + (frame[has] - dense["frame"][start][gi])
         xs[has] = dense["x_s"][pos]
         ys[has] = dense["y_s"][pos]
     return xs, ys

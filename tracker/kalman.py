@@ -4,6 +4,9 @@ The state of one track is ``[x, y, vx, vy]`` (px, px/frame), optionally followed
 ``[w, h]`` (px). The measurement is the detected centre ``[x, y]`` (plus ``[w, h]``).
 Batches are plain arrays: means ``x`` of shape ``(N, d)`` and covariances ``P`` of
 shape ``(N, d, d)``; one call updates every track at once (no per-track objects).
+:func:`predict`, :func:`update` and the sequence functions also take means of shape
+``(N, A, d)``: ``A`` components (e.g. the x and y axes of the per-axis model) that are
+measured together and share one covariance, which is then computed once for all of them.
 :func:`predict` and :func:`update` are :func:`kf_predict` and :func:`kf_update` for a
 :class:`MotionModel`: the same constant-velocity filter, bit for bit, with the products by
 ``F`` (position += velocity), ``H`` (a selection) and diagonal ``R`` written as row and column
@@ -75,17 +78,19 @@ class MotionModel:
         return self.H.shape[0]
 
     @cached_property
-    def shift(self) -> tuple[np.ndarray, np.ndarray] | None:
+    def shift(self) -> tuple[np.ndarray | slice, np.ndarray | slice] | None:
         """``(dst, src)`` if ``F = I + E`` with ``E[dst[k], src[k]] = 1`` its only non-zero entries, else None.
 
         Each ``dst`` row of ``F`` then adds one other component (a constant-velocity model: position +=
-        velocity), and ``dst`` and ``src`` are disjoint. :func:`predict` uses it.
+        velocity), and ``dst`` and ``src`` are disjoint. :func:`predict` uses it. Each index is a slice
+        when it is a run of consecutive components (as in :func:`constant_velocity_model`), since
+        slicing is much faster than indexing with an array.
         """
         E = self.F - np.eye(self.dim_x)
         dst, src = np.nonzero(E)
         ok = (np.all(E[dst, src] == 1.0) and len(np.unique(dst)) == len(dst)
               and not np.intersect1d(dst, src).size)
-        return (dst, src) if ok else None
+        return (_as_slice(dst), _as_slice(src)) if ok else None
 
     @cached_property
     def measured(self) -> np.ndarray | None:
@@ -97,6 +102,13 @@ class MotionModel:
         ok = (np.array_equal(rows, np.arange(self.dim_z)) and np.all(self.H[rows, sel] == 1.0)
               and np.array_equal(self.R, np.diag(np.diagonal(self.R))))
         return sel if ok else None
+
+
+def _as_slice(idx: np.ndarray) -> np.ndarray | slice:
+    """``idx`` as the equivalent slice if it is a non-empty run of consecutive integers, else unchanged."""
+    if idx.size and np.array_equal(idx, np.arange(idx[0], idx[0] + idx.size)):
+        return slice(int(idx[0]), int(idx[0]) + idx.size)
+    return idx
 
 
 def constant_velocity_model(*, accel_std: float, measurement_std: float, size_std: float | None = None,
@@ -146,8 +158,8 @@ def initial_state(z: np.ndarray, model: MotionModel, *, velocity_std: float) -> 
 
     Parameters
     ----------
-    z : ndarray, shape (N, m)
-        Measurements (centre, and size if the model has it).
+    z : ndarray, shape (N, m) or (N, A, m)
+        Measurements (centre, and size if the model has it); ``A`` components share one covariance.
     model : MotionModel
         The model (decides the state layout).
     velocity_std : float
@@ -155,7 +167,7 @@ def initial_state(z: np.ndarray, model: MotionModel, *, velocity_std: float) -> 
 
     Returns
     -------
-    x : ndarray, shape (N, d)
+    x : ndarray, shape (N, d) or (N, A, d)
         ``H' z`` (position from the measurement, velocity 0).
     P : ndarray, shape (N, d, d)
         ``H' R H`` plus ``velocity_std^2`` on the velocity diagonal.
@@ -213,8 +225,11 @@ def kf_update(x: np.ndarray, P: np.ndarray, z: np.ndarray, H: np.ndarray,
 
 def _joseph_update(x: np.ndarray, P: np.ndarray, y: np.ndarray, K: np.ndarray, KH: np.ndarray,
                    KR: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``x + K y`` and ``(I - K H) P (I - K H)' + K R K'`` given the innovation ``y``, gain ``K``, ``K H``, ``K R``."""
-    x_new = x + (K @ y[..., None])[..., 0]
+    """``x + K y`` and ``(I - K H) P (I - K H)' + K R K'`` given the innovation ``y``, gain ``K``, ``K H``, ``K R``.
+
+    ``x`` (and ``y``) may have axes between the batch and the state dimension that share ``P`` and ``K``.
+    """
+    x_new = x + _gain_product(K, y)
     I_KH = np.eye(x.shape[-1]) - KH
     return x_new, I_KH @ P @ np.swapaxes(I_KH, -1, -2) + KR @ np.swapaxes(K, -1, -2)
 
@@ -229,7 +244,8 @@ def predict(x: np.ndarray, P: np.ndarray, model: MotionModel) -> tuple[np.ndarra
 
     Parameters
     ----------
-    x : ndarray, shape (N, d)
+    x : ndarray, shape (N, d) or (N, A, d)
+        Means (``A`` components sharing one covariance, see the module docstring).
     P : ndarray, shape (N, d, d)
     model : MotionModel
 
@@ -242,7 +258,7 @@ def predict(x: np.ndarray, P: np.ndarray, model: MotionModel) -> tuple[np.ndarra
         return kf_predict(x, P, model.F, model.Q)
     dst, src = model.shift
     x_new = x.copy()
-    x_new[:, dst] += x[:, src]
+    x_new[..., dst] += x[..., src]
     P_new = P.copy()
     P_new[:, dst, :] += P[:, src, :]
     P_new[:, :, dst] += P_new[:, :, src]
@@ -259,9 +275,10 @@ def update(x: np.ndarray, P: np.ndarray, z: np.ndarray, model: MotionModel) -> t
 
     Parameters
     ----------
-    x : ndarray, shape (N, d)
+    x : ndarray, shape (N, d) or (N, A, d)
+        Means (``A`` components sharing one covariance, see the module docstring).
     P : ndarray, shape (N, d, d)
-    z : ndarray, shape (N, m)
+    z : ndarray, shape (N, m) or (N, A, m)
     model : MotionModel
 
     Returns
@@ -276,7 +293,16 @@ def update(x: np.ndarray, P: np.ndarray, z: np.ndarray, model: MotionModel) -> t
     K = PHT @ _inv(PHT[:, sel, :] + model.R)
     KH = np.zeros(P.shape)
     KH[:, :, sel] = K
-    return _joseph_update(x, P, z - x[:, sel], K, KH, K * np.diagonal(model.R))
+    return _joseph_update(x, P, z - x[..., sel], K, KH, K * np.diagonal(model.R))
+
+
+def _gain_product(K: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``K y`` for a batch of matrices ``K`` (N, d, m) and vectors ``y`` (N, m) or (N, A, m).
+
+    Each ``K[n]`` applies to all ``A`` components of ``y[n]``; the result has shape (N, d) or (N, A, d).
+    """
+    K = K[(slice(None),) + (None,) * (y.ndim - 2)]
+    return (K @ y[..., None])[..., 0]
 
 
 def _inv(S: np.ndarray) -> np.ndarray:
@@ -328,8 +354,10 @@ def filter_sequences(z: np.ndarray, observed: np.ndarray, lengths: np.ndarray, m
 
     Parameters
     ----------
-    z : ndarray, shape (T, N, m)
-        Measurements; ``z[t, n]`` is used where ``observed[t, n]``.
+    z : ndarray, shape (T, N, m) or (T, N, A, m)
+        Measurements; ``z[t, n]`` is used where ``observed[t, n]``. With ``A``, every sequence has
+        ``A`` components (e.g. the x and y axes of the per-axis model) measured at the same steps,
+        which share one covariance: it is computed once for all of them, with the same result.
     observed : ndarray of bool, shape (T, N)
         Which steps have a measurement; ``observed[0, n]`` must be True (the filter starts
         from the first measurement with :func:`initial_state`).
@@ -348,21 +376,23 @@ def filter_sequences(z: np.ndarray, observed: np.ndarray, lengths: np.ndarray, m
     dict
         ``x_last`` (N, d), ``P_last`` (N, d, d): filtered state at each sequence's last step;
         with ``store``: ``xf``, ``Pf`` (filtered, shape (T, N, d[, d])) and ``xp``, ``Pp``
-        (predicted priors; ``xp[0] = xf[0]``).
+        (predicted priors; ``xp[0] = xf[0]``). With ``A`` components the means get the
+        ``A`` axis: (N, A, d) and (T, N, A, d).
     """
     T, N = observed.shape
     lengths = np.asarray(lengths)
     if N and np.any(np.diff(lengths) > 0):
         raise ValueError("lengths must be non-increasing")
     d = model.dim_x
+    mean_shape = (N,) + z.shape[2:-1] + (d,)
     alive = np.searchsorted(-lengths, -np.arange(T), side="left")  # sequences with length > t
-    x_last = np.empty((N, d))
+    x_last = np.empty(mean_shape)
     P_last = np.empty((N, d, d))
     out: dict[str, np.ndarray] = {}
     if store:
-        xf = np.full((T, N, d), np.nan)
+        xf = np.full((T,) + mean_shape, np.nan)
         Pf = np.full((T, N, d, d), np.nan)
-        xp = np.full((T, N, d), np.nan)
+        xp = np.full((T,) + mean_shape, np.nan)
         Pp = np.full((T, N, d, d), np.nan)
     if T == 0 or N == 0:
         out.update(x_last=x_last, P_last=P_last)
@@ -406,7 +436,9 @@ def rts_smooth_sequences(filtered: dict[str, np.ndarray], lengths: np.ndarray, F
     """Rauch-Tung-Striebel backward pass over the output of :func:`filter_sequences`.
 
     ``C_t = Pf_t F' (Pp_{t+1})^-1``, ``xs_t = xf_t + C_t (xs_{t+1} - xp_{t+1})``,
-    starting from ``xs_{L-1} = xf_{L-1}`` at each sequence's last step.
+    starting from ``xs_{L-1} = xf_{L-1}`` at each sequence's last step. The gains ``C_t``
+    do not depend on the smoothed means, so they are computed for every step at once
+    (NaN beyond each sequence's end); only the means are recursed step by step.
 
     Parameters
     ----------
@@ -418,17 +450,17 @@ def rts_smooth_sequences(filtered: dict[str, np.ndarray], lengths: np.ndarray, F
 
     Returns
     -------
-    ndarray, shape (T, N, d)
-        Smoothed means (NaN beyond each sequence's end).
+    ndarray, shape (T, N, d) or (T, N, A, d)
+        Smoothed means, shaped as ``xf`` (NaN beyond each sequence's end).
     """
     xf, Pf, xp, Pp = filtered["xf"], filtered["Pf"], filtered["xp"], filtered["Pp"]
     T, N = xf.shape[:2]
     xs = xf.copy()
     alive = np.searchsorted(-np.asarray(lengths), -np.arange(T), side="left").tolist()  # sequences with length > t
+    C = Pf[:-1] @ F.T @ _inv(Pp[1:])  # C[t] = C_t
     for t in range(T - 2, -1, -1):
         n = alive[t + 1]
         if n == 0:
             continue
-        C = Pf[t, :n] @ F.T @ _inv(Pp[t + 1, :n])
-        xs[t, :n] = xf[t, :n] + (C @ (xs[t + 1, :n] - xp[t + 1, :n])[..., None])[..., 0]
+        xs[t, :n] = xf[t, :n] + _gain_product(C[t, :n], xs[t + 1, :n] - xp[t + 1, :n])
     return xs

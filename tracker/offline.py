@@ -39,8 +39,8 @@ from spermtrack.tracker.config import TrackerConfig
 from spermtrack.tracker.kalman import (MotionModel, constant_velocity_model, filter_sequences,
                                        rts_smooth_sequences, transition_powers)
 
-CHUNK_CELLS = 50_000
-"""Largest (frames x sequences) block the smoother holds at once (bounds memory)."""
+CHUNK_CELLS = 100_000
+"""Largest (frames x groups) block the smoother holds at once (bounds memory, to about 25 MB)."""
 
 
 def axis_model(cfg: TrackerConfig, *, accel_std: float | None = None,
@@ -56,7 +56,7 @@ def axis_model(cfg: TrackerConfig, *, accel_std: float | None = None,
 
 @dataclass
 class Packed:
-    """Detections of groups packed into time-major per-axis sequences (see :func:`pack_groups`).
+    """Detections of groups packed into time-major sequences (see :func:`pack_groups`).
 
     Attributes
     ----------
@@ -64,11 +64,12 @@ class Packed:
         Group label of each packed group, longest first.
     first, last : ndarray of int64, shape (G,)
         First and last frame of each group.
-    z : ndarray, shape (T, 2 G, 1)
-        Measurements, sequence ``2 p`` is the x axis and ``2 p + 1`` the y axis of group ``p``.
-    observed : ndarray of bool, shape (T, 2 G)
-    lengths : ndarray of int64, shape (2 G,)
-        ``last - first + 1`` per sequence, non-increasing.
+    z : ndarray, shape (T, G, 2, 1)
+        Measurements, ``z[t, p, 0]`` the x and ``z[t, p, 1]`` the y axis of group ``p``: the two
+        components of one sequence of the per-axis model (see :func:`filter_sequences`).
+    observed : ndarray of bool, shape (T, G)
+    lengths : ndarray of int64, shape (G,)
+        ``last - first + 1`` per group, non-increasing.
     """
 
     groups: np.ndarray
@@ -88,6 +89,39 @@ def group_spans(frame: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.nd
     np.minimum.at(first, inv, frame[sel])
     np.maximum.at(last, inv, frame[sel])
     return labels, first, last, counts
+
+
+def label_positions(labels: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Position of each of ``values`` in the sorted unique ``labels``; -1 where it is not among them.
+
+    Labels are ids, usually spanning a short range: a lookup table over that range then
+    answers for every value at once, much faster than a binary search (``np.searchsorted``),
+    which stays the fallback for widely spread labels.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (G,)
+        Sorted, unique.
+    values : ndarray of int, shape (n,)
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+    """
+    pos = np.full(len(values), -1, dtype=np.int64)
+    if len(labels) == 0:
+        return pos
+    lo, hi = int(labels[0]), int(labels[-1])
+    inside = (values >= lo) & (values <= hi)
+    v = values[inside]
+    if hi - lo <= 4 * (len(values) + len(labels)):
+        table = np.full(hi - lo + 1, -1, dtype=np.int64)
+        table[labels - lo] = np.arange(len(labels))
+        pos[inside] = table[v - lo]
+    else:
+        idx = np.searchsorted(labels, v)
+        pos[inside] = np.where(labels[idx] == v, idx, -1)
+    return pos
 
 
 def pack_groups(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, labels: np.ndarray, first: np.ndarray,
@@ -115,20 +149,19 @@ def pack_groups(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, labels: np
     order = np.argsort(-lengths, kind="stable")
     pos_of = np.empty(len(labels), dtype=np.int64)
     pos_of[order] = np.arange(len(labels))
-    rows = np.flatnonzero(np.isin(group, labels))
-    gi = np.searchsorted(labels, group[rows])
+    pos = label_positions(labels, group)
+    rows = np.flatnonzero(pos >= 0)
+    gi = pos[rows]
     p = pos_of[gi]
     t = (last[gi] - frame[rows]) if reverse else (frame[rows] - first[gi])
     T = int(lengths.max()) if len(lengths) else 0
     G = len(labels)
-    z = np.zeros((T, 2 * G, 1))
-    observed = np.zeros((T, 2 * G), dtype=bool)
-    z[t, 2 * p, 0] = xy[rows, 0]
-    z[t, 2 * p + 1, 0] = xy[rows, 1]
-    observed[t, 2 * p] = True
-    observed[t, 2 * p + 1] = True
+    z = np.zeros((T, G, 2, 1))
+    observed = np.zeros((T, G), dtype=bool)
+    z[t, p, :, 0] = xy[rows]
+    observed[t, p] = True
     packed = Packed(groups=labels[order], first=first[order], last=last[order], z=z, observed=observed,
-                    lengths=np.repeat(lengths[order], 2))
+                    lengths=lengths[order])
     return packed, rows, (t, p)
 
 
@@ -169,8 +202,8 @@ def end_states(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, labels: np.
     x = np.empty((G, 2, 2))
     P = np.empty((G, 2, 2, 2))
     if window is not None:  # keep the detections within `window` frames of the end that matters
-        gi = np.searchsorted(labels, group)
-        inside = group >= 0
+        gi = label_positions(labels, group)
+        inside = gi >= 0
         inside[inside] &= (np.abs(frame[inside] - (first if reverse else last)[gi[inside]]) < window)
         group = np.where(inside, group, -1)
         kept, first, last, _ = group_spans(frame, group)  # spans of what is left (every group keeps its end)
@@ -183,8 +216,8 @@ def end_states(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, labels: np.
         res = filter_sequences(packed.z, packed.observed, packed.lengths, model, velocity_std=velocity_std,
                                store=False)
         gpos = np.searchsorted(labels, packed.groups)
-        x[gpos] = res["x_last"].reshape(-1, 2, 2)
-        P[gpos] = res["P_last"].reshape(-1, 2, 2, 2)
+        x[gpos] = res["x_last"]
+        P[gpos] = res["P_last"][:, None]  # the same covariance for both axes
     if reverse:  # velocity back to forward time: J x, J P J with J = diag(1, -1)
         x[..., 1] *= -1.0
         P[..., 0, 1] *= -1.0
@@ -288,9 +321,10 @@ def link_tracklets(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: Tr
     chain = np.arange(G)
     for k in np.argsort(first[cols], kind="stable"):
         chain[cols[k]] = chain[rows[k]]
+    gi = label_positions(labels, group)
+    sel = gi >= 0
     out = group.copy()
-    sel = group >= 0
-    out[sel] = labels[chain[np.searchsorted(labels, group[sel])]]
+    out[sel] = labels[chain[gi[sel]]]
     return out
 
 
@@ -329,16 +363,16 @@ def smooth_groups(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: Tra
         sel = np.sort(order[part])
         packed, _, _ = pack_groups(frame, xy, group, labels[sel], first[sel], last[sel])
         filt = filter_sequences(packed.z, packed.observed, packed.lengths, model, velocity_std=cfg.max_speed / 2.0)
-        xs = rts_smooth_sequences(filt, packed.lengths, model.F)  # (T, 2G, 2)
+        xs = rts_smooth_sequences(filt, packed.lengths, model.F)  # (T, G, 2 axes, [p, v])
         gpos = np.searchsorted(labels, packed.groups)
-        L = packed.lengths[::2]
+        L = packed.lengths
         t = np.arange(int(L.sum())) - np.repeat(np.cumsum(L) - L, L)
         p = np.repeat(np.arange(len(L)), L)
         dest = np.repeat(start[gpos], L) + t
-        out["x_s"][dest] = xs[t, 2 * p, 0]
-        out["y_s"][dest] = xs[t, 2 * p + 1, 0]
-        out["vx_s"][dest] = xs[t, 2 * p, 1]
-        out["vy_s"][dest] = xs[t, 2 * p + 1, 1]
+        out["x_s"][dest] = xs[t, p, 0, 0]
+        out["y_s"][dest] = xs[t, p, 1, 0]
+        out["vx_s"][dest] = xs[t, p, 0, 1]
+        out["vy_s"][dest] = xs[t, p, 1, 1]
     return out
 
 
@@ -410,8 +444,8 @@ def finalise_ids(frame: np.ndarray, chain: np.ndarray, online_tid: np.ndarray, c
     out = np.full(len(frame), -1, dtype=np.int64)
     if len(labels) == 0:
         return out
-    gi = np.searchsorted(labels, chain)
-    has = chain >= 0
+    gi = label_positions(labels, chain)
+    has = gi >= 0
     conf_label = np.zeros(len(labels), dtype=bool)
     conf_label[gi[has & confirmed_chain]] = True
     conf_label |= counts >= cfg.min_hits

@@ -1,0 +1,36 @@
+"""Helpers of the offline steps and the shared-covariance sequence filter they use."""
+
+import numpy as np
+
+from spermtrack.tracker.kalman import constant_velocity_model, filter_sequences, rts_smooth_sequences
+from spermtrack.tracker.offline import label_positions
+
+
+def test_label_positions_match_a_binary_search_and_flag_missing_values():
+    labels = np.array([3, 4, 9, 20])
+    values = np.array([-1, 9, 3, 5, 20, 21, 4, 0])
+    expected = np.array([-1, 2, 0, -1, 3, -1, 1, -1])
+    np.testing.assert_array_equal(label_positions(labels, values), expected)
+    spread = labels * 10**9  # too wide a range for a lookup table: binary search
+    np.testing.assert_array_equal(label_positions(spread, np.where(values >= 0, values * 10**9, -1)), expected)
+    assert label_positions(labels[:0], values).tolist() == [-1] * len(values)
+
+
+def test_components_sharing_a_covariance_equal_separate_sequences_bit_for_bit():
+    rng = np.random.default_rng(5)
+    model = constant_velocity_model(accel_std=0.5, measurement_std=1.0, ndim=1)
+    lengths = np.array([25, 25, 10, 3])
+    T, N = lengths[0], len(lengths)
+    z = rng.normal(0, 3, (T, N, 2, 1)).cumsum(axis=0)
+    observed = rng.random((T, N)) > 0.3
+    observed[0] = True
+    shared = filter_sequences(z, observed, lengths, model, velocity_std=2.0)
+    apart = filter_sequences(z.reshape(T, 2 * N, 1), np.repeat(observed, 2, axis=1), np.repeat(lengths, 2), model,
+                             velocity_std=2.0)
+    assert np.array_equal(shared["x_last"].reshape(2 * N, 2), apart["x_last"])
+    assert np.array_equal(shared["P_last"], apart["P_last"][::2])
+    assert np.array_equal(shared["P_last"], apart["P_last"][1::2])
+    assert np.array_equal(shared["xf"].reshape(T, 2 * N, 2), apart["xf"], equal_nan=True)
+    xs_shared = rts_smooth_sequences(shared, lengths, model.F)
+    xs_apart = rts_smooth_sequences(apart, np.repeat(lengths, 2), model.F)
+    assert np.array_equal(xs_shared.reshape(T, 2 * N, 2), xs_apart, equal_nan=True)
