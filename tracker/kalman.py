@@ -43,7 +43,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from filterpy.common import Q_discrete_white_noise
 
 
 @dataclass(frozen=True)
@@ -132,6 +131,8 @@ def constant_velocity_model(*, accel_std: float, measurement_std: float, size_st
     MotionModel
         ``F``, ``Q``, ``H``, ``R``. State order ``[x, y, vx, vy(, w, h)]``.
     """
+    from filterpy.common import Q_discrete_white_noise  # imported here: filterpy loads scipy.stats (0.2 s)
+
     F = np.eye(2 * ndim)
     F[:ndim, ndim:] = np.eye(ndim)
     Q = Q_discrete_white_noise(2, dt=1.0, var=float(accel_std) ** 2, block_size=ndim, order_by_dim=False)
