@@ -282,7 +282,7 @@ class VideoAnalysis:
         """PNG of frame ``index`` (read again when not given) with the tracks drawn, twice the size."""
         import cv2
 
-        from spermtrack.report import TrackPainter, disagreeing_tracks, track_grades
+        from spermtrack.drawing import TrackPainter, disagreeing_tracks, track_grades
 
         if frame is None:
             frame = next((img for i, img in self.video.iter_frames(start=index, stop=index + 1)), None)
@@ -300,7 +300,7 @@ class VideoAnalysis:
 def write_annotated_video(path: str | os.PathLike, video, tracks: pd.DataFrame, kinematics: pd.DataFrame, *,
                           trail: int = 25, timings: dict | None = None, progress: bool = False,
                           keep: dict | None = None, cancel=None) -> Path:
-    """Stream the video once more and write it with the tracks drawn (:class:`spermtrack.report.TrackPainter`).
+    """Stream the video once more and write it with the tracks drawn (:class:`spermtrack.drawing.TrackPainter`).
 
     Parameters
     ----------
@@ -323,7 +323,7 @@ def write_annotated_video(path: str | os.PathLike, video, tracks: pd.DataFrame, 
         Stop (with :class:`InterruptedError`) when it is set.
     """
     from spermtrack.io.video import read_ahead, write_video
-    from spermtrack.report import TrackPainter, disagreeing_tracks, track_grades
+    from spermtrack.drawing import TrackPainter, disagreeing_tracks, track_grades
 
     timings = {} if timings is None else timings
     rec = video.recording

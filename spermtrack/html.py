@@ -191,7 +191,7 @@ def video_report_html(*, video_id: str, source: str, summary: Mapping, images: M
     notes : sequence of str
         Warnings for the user.
     """
-    from spermtrack.report import GRADE_NAMES, grade_colour_rgb
+    from spermtrack.drawing import GRADE_NAMES, grade_colour_rgb
 
     pct = summary.get("percent", {}) or {}
     ci = summary.get("interval_95", {}) or {}

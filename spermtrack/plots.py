@@ -185,7 +185,7 @@ def _immotile_note(grade: np.ndarray) -> str:
 def trajectory_map(tracks: pd.DataFrame, kinematics: pd.DataFrame, *, width: int, height: int, um_per_px: float,
                    title: str = "") -> bytes:
     """PNG: every track's (smoothed) path over the field, coloured by WHO grade, axes in um."""
-    from spermtrack.report import GRADE_NAMES, grade_colour_rgb, track_grades
+    from spermtrack.drawing import GRADE_NAMES, grade_colour_rgb, track_grades
 
     grades = track_grades(kinematics)
     fig = _figure(7.0, 7.0 * height / max(width, 1) + 0.6)
@@ -218,7 +218,7 @@ def trajectory_map(tracks: pd.DataFrame, kinematics: pd.DataFrame, *, width: int
 
 def vcl_lin_scatter(kinematics: pd.DataFrame, *, title: str = "") -> bytes:
     """PNG: curvilinear velocity against linearity per graded track, coloured by WHO grade."""
-    from spermtrack.report import GRADE_NAMES, grade_colour_rgb
+    from spermtrack.drawing import GRADE_NAMES, grade_colour_rgb
 
     fig = _figure(6.0, 4.4)
     ax = fig.subplots()
@@ -251,7 +251,7 @@ def kinematic_histograms(kinematics: pd.DataFrame, *, title: str = "") -> bytes:
     from matplotlib.patches import Patch
     from matplotlib.ticker import MaxNLocator
 
-    from spermtrack.report import GRADE_NAMES, grade_colour_rgb
+    from spermtrack.drawing import GRADE_NAMES, grade_colour_rgb
 
     fig = _figure(11.0, 5.2)
     axes = fig.subplots(2, 4).ravel()
@@ -282,7 +282,7 @@ def kinematic_histograms(kinematics: pd.DataFrame, *, title: str = "") -> bytes:
 def grade_bars(summary: dict, *, title: str = "") -> bytes:
     """PNG: WHO grade percentages, and progressive / total motility against the WHO 2021 reference limits."""
     from spermtrack.constants import WHO_REFERENCE_LIMITS
-    from spermtrack.report import GRADE_NAMES, grade_colour_rgb
+    from spermtrack.drawing import GRADE_NAMES, grade_colour_rgb
 
     pct = summary.get("percent", {}) or {}
     fig = _figure(8.0, 3.4)

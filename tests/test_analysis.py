@@ -75,7 +75,7 @@ def test_the_annotated_video_has_every_frame_in_grade_colours(result, tmp_path):
     cap.release()
     assert ok and frame.shape[:2] == (result.recording.height, result.recording.width)
     # The legend swatch of grade a (Okabe-Ito bluish green) is drawn in the top-left corner.
-    from spermtrack.report import GRADE_COLOURS
+    from spermtrack.drawing import GRADE_COLOURS
 
     corner = frame[:80, :200].reshape(-1, 3).astype(int)
     assert (np.abs(corner - np.array(GRADE_COLOURS["a"])).sum(axis=1) < 60).sum() > 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from spermtrack.report import GRADE_COLOURS, TrackPainter, disagreeing_tracks, track_grades
+from spermtrack.drawing import GRADE_COLOURS, TrackPainter, disagreeing_tracks, track_grades
 
 
 def _tracks() -> pd.DataFrame:
