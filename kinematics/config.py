@@ -41,7 +41,7 @@ from spermtrack._validate import Config, integer
 from spermtrack.constants import WHO_A_UM_S, WHO_B_UM_S
 from spermtrack.errors import InputError
 
-__all__ = ["KinematicsConfig", "PRESETS", "get_preset", "load_visem_preset"]
+__all__ = ["KinematicsConfig", "KINEMATICS_PRESETS", "get_preset", "load_visem_preset"]
 
 _POSITIONS = ("auto", "tracker", "own", "raw")
 _GRADE_METRICS = ("progression", "vap")
@@ -235,7 +235,7 @@ def _casa() -> KinematicsConfig:
     return KinematicsConfig(name="casa", grade_metric="vap", str_min=0.80)
 
 
-PRESETS: tuple[str, ...] = ("who2021", "casa", "visem")
+KINEMATICS_PRESETS: tuple[str, ...] = ("who2021", "casa", "visem")
 
 
 def get_preset(name: str = "who2021", **overrides: Any) -> KinematicsConfig:
@@ -260,5 +260,5 @@ def get_preset(name: str = "who2021", **overrides: Any) -> KinematicsConfig:
     elif name == "visem":
         config = load_visem_preset()[0]
     else:
-        raise InputError(f"unknown kinematics preset {name!r}; choose one of {', '.join(PRESETS)}")
+        raise InputError(f"unknown kinematics preset {name!r}; choose one of {', '.join(KINEMATICS_PRESETS)}")
     return config.replace(**overrides) if overrides else config

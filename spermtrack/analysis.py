@@ -92,7 +92,7 @@ class AnalyzeConfig(Config):
     def __post_init__(self) -> None:
         from spermtrack._validate import physical
         from spermtrack.detectors import FRAME_DETECTORS
-        from spermtrack.kinematics import PRESETS
+        from spermtrack.kinematics import KINEMATICS_PRESETS
         from spermtrack.tracker import tracker_names
 
         if self.fps is not None:  # None: read from the container
@@ -104,7 +104,7 @@ class AnalyzeConfig(Config):
         if not isinstance(self.detector_options, dict):
             raise self._fail("detector_options", "a dict of options")
         self._choice("tracker", tracker_names())
-        self._choice("preset", PRESETS)
+        self._choice("preset", KINEMATICS_PRESETS)
         self._boolean("annotate")
         self._integer("trail_frames", lo=1, hi=10000)
         self._boolean("allow_truncated")

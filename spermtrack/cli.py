@@ -18,7 +18,7 @@ from pathlib import Path
 from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.detectors import DEFAULT_DETECTOR, FRAME_DETECTORS
 from spermtrack.errors import InputError, Interrupted, UsageError, terminate_as_interrupt
-from spermtrack.kinematics.config import PRESETS
+from spermtrack.kinematics.config import KINEMATICS_PRESETS
 from spermtrack.regressors import REGRESSOR_SUMMARIES
 from spermtrack.tracker.registry import DEFAULT_TRACKER
 
@@ -375,7 +375,7 @@ def _add_kinematics(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=_fps, required=True, help="frame rate of the video")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--format", choices=("csv", "mot"), default="csv", help="input format (default csv)")
-    p.add_argument("--preset", choices=PRESETS, default="who2021", help="grading preset (default who2021)")
+    p.add_argument("--preset", choices=KINEMATICS_PRESETS, default="who2021", help="grading preset (default who2021)")
     p.add_argument("--chamber-depth-um", type=_positive_float, default=None,
                    help="chamber depth in um; with --frame-size gives the concentration")
     p.add_argument("--frame-size", type=_frame_size, default=None, metavar="WxH",
@@ -658,7 +658,7 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
                    help="blob: bright heads (phase contrast), dark heads (bright field) or auto (default: "
                         "decided per video and reported)")
     p.add_argument("--tracker", default=DEFAULT_TRACKER, type=_tracker_name, metavar="NAME", help=_TRACKER_HELP)
-    p.add_argument("--preset", choices=PRESETS, default="who2021",
+    p.add_argument("--preset", choices=KINEMATICS_PRESETS, default="who2021",
                    help="grading preset (default who2021)")
     p.add_argument("--no-video", action="store_true", help="do not write annotated.mp4")
     p.add_argument("--per-sperm-model", nargs="?", const="shipped", default=None, metavar="CHECKPOINT",
@@ -937,7 +937,7 @@ def _add_crosscheck(sub: argparse._SubParsersAction) -> None:
                    help="tracking path: detector (default %(default)s)")
     p.add_argument("--tracker", default=DEFAULT_TRACKER, type=_tracker_name, metavar="NAME",
                    help="tracking path: tracker (default %(default)s)")
-    p.add_argument("--preset", choices=PRESETS, default="who2021",
+    p.add_argument("--preset", choices=KINEMATICS_PRESETS, default="who2021",
                    help="tracking path: grading preset (default who2021)")
     p.set_defaults(func=cmd_crosscheck)
 

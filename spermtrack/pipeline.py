@@ -51,7 +51,7 @@ class PipelineConfig(Config):
 
     def __post_init__(self) -> None:
         from spermtrack.detectors import DETECTOR_NAMES
-        from spermtrack.kinematics import PRESETS as KINEMATICS_PRESETS
+        from spermtrack.kinematics import KINEMATICS_PRESETS
         from spermtrack.tracker import tracker_names
 
         self._choice("detector", DETECTOR_NAMES)

@@ -17,18 +17,18 @@ Entry points
 :func:`track`
     Batch: ``track(detections, "sperm", **overrides)`` returns the whole tracks table.
 
-Both take a :class:`TrackerConfig` or a preset name from :data:`PRESETS`
+Both take a :class:`TrackerConfig` or a preset name from :data:`TRACKER_PRESETS`
 (:func:`get_config`). Tables follow :mod:`spermtrack.schema`; rows not (yet) in a
 confirmed track have ``track_id == -1`` and ``confirmed == False``.
 """
 
 from spermtrack.tracker.batch import explain_no_tracks, track
-from spermtrack.tracker.config import PRESETS, TrackerConfig, get_config, motion_from_physical
+from spermtrack.tracker.config import TRACKER_PRESETS, TrackerConfig, get_config, motion_from_physical
 from spermtrack.tracker.kalman import constant_velocity_model, kf_predict, kf_update
 from spermtrack.tracker.online import Tracker
 from spermtrack.tracker.registry import (DEFAULT_TRACKER, TrackerProtocol, available_trackers, make_tracker,
                                          tracker_names)
 
-__all__ = ["DEFAULT_TRACKER", "PRESETS", "Tracker", "TrackerConfig", "TrackerProtocol", "available_trackers",
+__all__ = ["DEFAULT_TRACKER", "TRACKER_PRESETS", "Tracker", "TrackerConfig", "TrackerProtocol", "available_trackers",
            "constant_velocity_model", "explain_no_tracks", "get_config", "kf_predict", "kf_update", "make_tracker",
            "motion_from_physical", "track", "tracker_names"]

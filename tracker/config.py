@@ -302,7 +302,7 @@ class TrackerConfig(Config):
 _OFFLINE_OFF = dict(gap_closing=False, backfill=False, smooth=False, interpolate=False, min_track_len=0,
                     birth_quantile=None)
 
-PRESETS: dict[str, dict[str, Any]] = {
+TRACKER_PRESETS: dict[str, dict[str, Any]] = {
     "sperm": {},
     "sperm_online": dict(_OFFLINE_OFF),
     "sort": dict(cost="iou", iou_threshold=0.3, max_age=1, min_hits=3, tentative_max_age=0, two_stage=False,
@@ -331,7 +331,7 @@ def get_config(name: str | TrackerConfig = "sperm", *, fps: float | None = None,
     Parameters
     ----------
     name : str or TrackerConfig
-        A key of :data:`PRESETS` (``sperm``, ``sperm_online``, ``sort``, ``iou_bytetrack``),
+        A key of :data:`TRACKER_PRESETS` (``sperm``, ``sperm_online``, ``sort``, ``iou_bytetrack``),
         or a config (taken as is: its values are already px/frame for its recording).
     fps : float, optional
         Frame rate of the recording. A preset's motion parameters are stated for
@@ -355,9 +355,9 @@ def get_config(name: str | TrackerConfig = "sperm", *, fps: float | None = None,
     check_names("TrackerConfig", overrides, TrackerConfig.field_names())
     if isinstance(name, TrackerConfig):
         return name.replace(**overrides) if overrides else name
-    if not isinstance(name, str) or name not in PRESETS:
-        raise InputError(f"unknown tracker preset {name!r}; choose one of {', '.join(PRESETS)}")
-    values = {**TrackerConfig().to_dict(), **PRESETS[name]}
+    if not isinstance(name, str) or name not in TRACKER_PRESETS:
+        raise InputError(f"unknown tracker preset {name!r}; choose one of {', '.join(TRACKER_PRESETS)}")
+    values = {**TrackerConfig().to_dict(), **TRACKER_PRESETS[name]}
     if fps is not None or um_per_px is not None:
         values = _rescale(values, fps=fps, um_per_px=um_per_px)
     return TrackerConfig(**{**values, **overrides})

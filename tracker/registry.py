@@ -64,7 +64,7 @@ class PresetTracker:
     Parameters
     ----------
     name : str
-        A preset of :data:`~spermtrack.tracker.config.PRESETS`.
+        A preset of :data:`~spermtrack.tracker.config.TRACKER_PRESETS`.
     fps, um_per_px : float, optional
         Calibration the preset's motion parameters are rescaled to.
     **overrides
@@ -105,18 +105,18 @@ class PresetTracker:
 
 def tracker_names() -> tuple[str, ...]:
     """Every name :func:`make_tracker` accepts: spermtrack's presets, then the peers."""
-    from spermtrack.tracker.config import PRESETS
+    from spermtrack.tracker.config import TRACKER_PRESETS
     from spermtrack.tracker.peers import PEER_PACKAGES
 
-    return tuple(PRESETS) + tuple(PEER_PACKAGES)
+    return tuple(TRACKER_PRESETS) + tuple(PEER_PACKAGES)
 
 
 def available_trackers() -> dict[str, bool]:
     """``{name: usable here?}``: spermtrack's presets always; a peer when its package is installed."""
-    from spermtrack.tracker.config import PRESETS
+    from spermtrack.tracker.config import TRACKER_PRESETS
     from spermtrack.tracker.peers import available_peers
 
-    return {**{name: True for name in PRESETS}, **available_peers()}
+    return {**{name: True for name in TRACKER_PRESETS}, **available_peers()}
 
 
 def make_tracker(name: str = DEFAULT_TRACKER, *, fps: float | None = None, um_per_px: float | None = None,
@@ -144,10 +144,10 @@ def make_tracker(name: str = DEFAULT_TRACKER, *, fps: float | None = None, um_pe
         An unknown name (the message lists them), a misspelt option, a bad value, or a peer whose
         package is not installed.
     """
-    from spermtrack.tracker.config import PRESETS
+    from spermtrack.tracker.config import TRACKER_PRESETS
     from spermtrack.tracker.peers import PEER_PACKAGES, PeerTracker, TrackpyLinker
 
-    if name in PRESETS:
+    if name in TRACKER_PRESETS:
         return PresetTracker(name, fps=fps, um_per_px=um_per_px, **options)
     if name == "trackpy":
         return TrackpyLinker(**options)

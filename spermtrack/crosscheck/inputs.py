@@ -75,7 +75,7 @@ class InputSettings(Config):
 
     def __post_init__(self) -> None:
         from spermtrack.detectors import FRAME_DETECTORS
-        from spermtrack.kinematics import PRESETS
+        from spermtrack.kinematics import KINEMATICS_PRESETS
         from spermtrack.tracker import tracker_names
 
         self._integer("frame_width", lo=16, hi=4096)
@@ -88,7 +88,7 @@ class InputSettings(Config):
         self._integer("flow_size", lo=8, hi=1024)
         self._choice("detector", FRAME_DETECTORS)
         self._choice("tracker", tracker_names())
-        self._choice("preset", PRESETS)
+        self._choice("preset", KINEMATICS_PRESETS)
 
     @classmethod
     def quick(cls) -> InputSettings:

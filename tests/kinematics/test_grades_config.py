@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from spermtrack.errors import InputError
-from spermtrack.kinematics import PRESETS, KinematicsConfig, get_preset, grade_table, load_visem_preset
+from spermtrack.kinematics import KINEMATICS_PRESETS, KinematicsConfig, get_preset, grade_table, load_visem_preset
 from spermtrack.kinematics.grades import classify
 
 
@@ -44,8 +44,8 @@ def test_grade_table_reasons_and_gates():
 
 
 def test_presets_exist_and_differ():
-    assert PRESETS == ("who2021", "casa", "visem")
-    who, casa, visem = (get_preset(p) for p in PRESETS)
+    assert KINEMATICS_PRESETS == ("who2021", "casa", "visem")
+    who, casa, visem = (get_preset(p) for p in KINEMATICS_PRESETS)
     assert who == KinematicsConfig()
     assert (who.a_threshold_um_s, who.b_threshold_um_s, who.grade_metric) == (25.0, 5.0, "progression")
     assert casa.grade_metric == "vap" and casa.str_min == pytest.approx(0.8)

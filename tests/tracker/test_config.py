@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from spermtrack.errors import InputError
-from spermtrack.tracker import PRESETS, Tracker, TrackerConfig, get_config, motion_from_physical, track
+from spermtrack.tracker import TRACKER_PRESETS, Tracker, TrackerConfig, get_config, motion_from_physical, track
 from spermtrack.tracker.config import REFERENCE_FPS, REFERENCE_UM_PER_PX
 
 
@@ -42,7 +42,7 @@ def test_unknown_preset_lists_the_presets():
 
 
 def test_to_dict_round_trips_through_json():
-    for name in PRESETS:
+    for name in TRACKER_PRESETS:
         cfg = get_config(name)
         again = TrackerConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
         assert again == cfg
