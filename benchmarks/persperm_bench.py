@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-GRADES = ("a", "b", "c", "d")
+from spermtrack.constants import GRADES
+
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "visem_real"
 LAB_11 = {"progressive": 11.0, "non_progressive": 17.0, "immotile": 72.0}
 
@@ -46,9 +47,8 @@ def synthetic_rows(models: dict, n_videos: int) -> tuple[pd.DataFrame, pd.DataFr
     """Per-sperm metrics and per-video sample errors on held-out synthetic videos."""
     from spermtrack.kinematics import analyze_tracks, get_preset
     from spermtrack.regressors.clips import clip_plan, cut_clips
-    from spermtrack.regressors.per_sperm import balanced_accuracy, js_divergence, mse
     from spermtrack.synth import render_frames
-    from spermtrack.training.per_sperm import soft_targets
+    from spermtrack.training.per_sperm import cell_metrics, soft_targets
 
     cells, videos = [], []
     for video in held_out_videos(n_videos):
@@ -65,7 +65,7 @@ def synthetic_rows(models: dict, n_videos: int) -> tuple[pd.DataFrame, pd.DataFr
         truth_pct = 100 * np.bincount([GRADES.index(g) for g in grades], minlength=4) / len(grades)
         for name, p in probs.items():
             cells.append(pd.DataFrame({"model": name, "true": [GRADES.index(g) for g in grades],
-                                       "pred": p.argmax(axis=1), **{f"p{k}": p[:, k] for k in range(4)},
+                                       **{f"p{k}": p[:, k] for k in range(4)},
                                        **{f"t{k}": targets[:, k] for k in range(4)}}))
             videos.append({"model": name, "video": video.video_id, "look": video.config.polarity,
                            **{g: 100 * p[:, k].mean() - truth_pct[k] for k, g in enumerate(GRADES)}})
@@ -74,11 +74,9 @@ def synthetic_rows(models: dict, n_videos: int) -> tuple[pd.DataFrame, pd.DataFr
     for name, c in cells.groupby("model", sort=False):
         p = c[[f"p{k}" for k in range(4)]].to_numpy()
         t = c[[f"t{k}" for k in range(4)]].to_numpy()
-        cd = c["true"].isin([2, 3]).to_numpy()
-        cd_pred = np.where(p[cd, 2] >= p[cd, 3], 2, 3)
-        rows.append({"model": name, "cells": len(c), "balanced acc": balanced_accuracy(c["true"], c["pred"]),
-                     "c vs d acc": float(np.mean(cd_pred == c["true"].to_numpy()[cd])), "MSE": mse(p, t),
-                     "JS": js_divergence(p, t)})
+        m = cell_metrics(p, t, c["true"].to_numpy())
+        rows.append({"model": name, "cells": len(c), "balanced acc": m["balanced_accuracy"],
+                     "c vs d acc": m["c_vs_d_accuracy"], "MSE": m["mse"], "JS": m["js"]})
     errors = pd.DataFrame(videos).groupby("model", sort=False)[list(GRADES)].agg(lambda s: s.abs().mean())
     return pd.DataFrame(rows), errors.reset_index()
 

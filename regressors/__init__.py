@@ -100,9 +100,7 @@ def load_regressor(path: str | os.PathLike, *, expect: str | None = None) -> tup
         settings the model does not take, or a fitted state that is missing, empty or does not fit the
         model (missing or unknown entries, wrong shapes, NaN).
     """
-    import pickle
-
-    import torch
+    from spermtrack.regressors.torchfit import read_checkpoint
 
     path = Path(path)
     if not path.is_file():
@@ -111,15 +109,7 @@ def load_regressor(path: str | os.PathLike, *, expect: str | None = None) -> tup
     if kind is not None:
         raise InputError(f"is not a regressor checkpoint (it is {kind}; 'spermtrack regress train' writes model.pt)",
                          path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise InputError("is not a spermtrack regressor checkpoint: it holds Python objects that one never holds "
-                         "(e.g. an ultralytics detector); nothing in it was run", path) from None
-    except (RuntimeError, EOFError, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot be read as a checkpoint, it may be truncated or damaged ({first[:120]})",
-                         path) from None
+    payload = read_checkpoint(path, "spermtrack regressor checkpoint", " (e.g. an ultralytics detector)")
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise InputError("is not a spermtrack regressor checkpoint (written by 'spermtrack regress train')", path)
     if payload.get("version") != CHECKPOINT_VERSION:

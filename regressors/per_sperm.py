@@ -29,7 +29,6 @@ therefore stored as plain types (numpy scalars and arrays become numbers and lis
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +39,7 @@ from torch import nn
 from spermtrack._validate import integer, number
 from spermtrack.constants import GRADES
 from spermtrack.errors import InputError, torch_file_kind
-from spermtrack.regressors.torchfit import load_weights
+from spermtrack.regressors.torchfit import load_weights, read_checkpoint, save_checkpoint
 
 __all__ = ["ARCHITECTURES", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "CLIP_FRAMES", "CLIP_PX", "GRADES",
            "PerSpermModel", "Small3DCNN", "SpaceTimeTransformer", "augment_clips", "balanced_accuracy",
@@ -508,8 +507,6 @@ class PerSpermModel:
             raise InputError("cannot save the per-sperm model: no such folder", path.parent)
         payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "arch": self.arch,
                    "clip_shape": _CLIP_SHAPE, "state_dict": self.net.state_dict(), "info": _plain(self.info, "info")}
-        from spermtrack.regressors.torchfit import save_checkpoint
-
         return save_checkpoint(payload, path)
 
     # ----------------------------------------------------------------------------------- internals
@@ -589,15 +586,7 @@ def load_per_sperm(path: str | os.PathLike) -> PerSpermModel:
     kind = torch_file_kind(path)
     if kind is not None:
         raise InputError(f"is not a per-sperm checkpoint (it is {kind})", path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise InputError("is not a per-sperm checkpoint: it holds Python objects that one never holds; nothing in "
-                         "it was run", path) from None
-    except (RuntimeError, EOFError, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot be read as a checkpoint, it may be truncated or damaged ({first[:120]})",
-                         path) from None
+    payload = read_checkpoint(path, "per-sperm checkpoint")
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"is not a per-sperm checkpoint (no format {CHECKPOINT_FORMAT!r})", path)
     if payload.get("version") != CHECKPOINT_VERSION:

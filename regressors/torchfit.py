@@ -18,7 +18,40 @@ import numpy as np
 from spermtrack._validate import Config
 from spermtrack.errors import InputError
 
-__all__ = ["CNNConfig", "OneNetwork", "load_weights", "predict_videos", "save_checkpoint", "train_network"]
+__all__ = ["CNNConfig", "OneNetwork", "load_weights", "predict_videos", "read_checkpoint", "save_checkpoint",
+           "train_network"]
+
+
+def read_checkpoint(path: Path, what: str, example: str = ""):
+    """``torch.load(path, weights_only=True)``: plain types only, so nothing in the file is ever run.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        An existing file.
+    what : str
+        What the file should be, for the messages (e.g. ``"per-sperm checkpoint"``).
+    example : str
+        Text after "Python objects that one never holds" (e.g. ``" (e.g. an ultralytics detector)"``).
+
+    Raises
+    ------
+    InputError
+        One line naming the file: it holds Python objects, or it is truncated or damaged.
+    """
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise InputError(f"is not a {what}: it holds Python objects that one never holds{example}; nothing in it "
+                         "was run", path) from None
+    except (RuntimeError, EOFError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot be read as a checkpoint, it may be truncated or damaged ({first[:120]})",
+                         path) from None
 
 
 def save_checkpoint(payload: dict, path: str | os.PathLike) -> Path:

@@ -500,22 +500,22 @@ class _H264Writer:
     """H.264 through PyAV (libx264), opened on the first frame; FFmpeg errors become OSError."""
 
     def __init__(self, tmp: Path, fps: float) -> None:
+        import av
+
         self.tmp, self.fps = tmp, fps
         self.size: tuple[int, int] | None = None
+        self._av, self._cv2 = av, _cv2()
         self._container = self._stream = None
 
     def write(self, frame: np.ndarray) -> None:
-        import av
-
-        cv2 = _cv2()
+        av, cv2 = self._av, self._cv2
         if self._container is None:
             self._open(frame.shape[:2])
         h, w = frame.shape[:2]
         if (h % 2) or (w % 2):
             frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
         try:
-            # OpenCV's BGR -> I420 (FFmpeg's own conversion made the output differ from run to run)
-            yuv = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)
+            yuv = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)  # OpenCV converts, as for every other frame here
             for packet in self._stream.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")):
                 self._container.mux(packet)
         except av.error.FFmpegError as exc:
@@ -524,25 +524,21 @@ class _H264Writer:
     def _open(self, size: tuple[int, int]) -> None:
         import fractions
 
-        import av
-
         self.size = size
-        self._container = av.open(str(self.tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
+        self._container = self._av.open(str(self.tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
         self._stream = self._container.add_stream("libx264", rate=fractions.Fraction(self.fps).limit_denominator(1001))
         self._stream.height, self._stream.width = size[0] + size[0] % 2, size[1] + size[1] % 2
         self._stream.pix_fmt = "yuv420p"
         self._stream.options = {"crf": "23", "preset": "veryfast"}
 
     def close(self) -> None:
-        import av
-
         if self._container is None:
             return
         try:
             for packet in self._stream.encode():
                 self._container.mux(packet)
             self._container.close()
-        except av.error.FFmpegError as exc:
+        except self._av.error.FFmpegError as exc:
             raise OSError(getattr(exc, "errno", None) or errno.EIO, str(exc)) from None
         finally:
             self._container = None

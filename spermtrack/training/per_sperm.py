@@ -25,11 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from spermtrack.constants import WHO_A_UM_S, WHO_B_UM_S
+from spermtrack.constants import GRADES, WHO_A_UM_S, WHO_B_UM_S
 
-__all__ = ["RECIPE", "run_recipe", "soft_targets", "synthetic_clips"]
-
-GRADES = ("a", "b", "c", "d")
+__all__ = ["RECIPE", "cell_metrics", "evaluate", "run_recipe", "soft_targets", "synthetic_clips"]
 #: The shipped model's recipe (see the module docstring).
 RECIPE = {
     "train": [{"polarity": "phase", "n_videos": 48, "seed": 7000, "density": 40.0},
@@ -112,19 +110,28 @@ def _clip_sets(parts: list[dict], recipe: dict, progress: bool):
     return tuple(np.concatenate([m[i] for m in made]) for i in range(3))
 
 
-def evaluate(model, clips: np.ndarray, targets: np.ndarray, grades: np.ndarray) -> dict:
-    """Per-sperm metrics of a model on labelled clips: balanced accuracy, c-vs-d accuracy, MSE, JS."""
+def cell_metrics(proba: np.ndarray, targets: np.ndarray, true: np.ndarray) -> dict:
+    """Per-sperm scores of predicted distributions against soft ``targets`` and true grade indices (0-3 = a-d).
+
+    ``balanced_accuracy`` of the most likely grade, ``c_vs_d_accuracy`` among the true c and d cells (c when
+    ``p_c >= p_d``), ``mse`` and ``js`` (Jensen-Shannon divergence) against the targets.
+    """
     from spermtrack.regressors.per_sperm import balanced_accuracy, js_divergence, mse
 
-    proba = model.predict_proba(clips)
-    true = np.array([GRADES.index(g) for g in grades])
-    pred = proba.argmax(axis=1)
+    true = np.asarray(true)
     cd = np.isin(true, (2, 3))
     cd_pred = np.where(proba[cd, 2] >= proba[cd, 3], 2, 3)
-    sample_true = np.bincount(true, minlength=4) / max(1, len(true))
-    return {"n": int(len(true)), "balanced_accuracy": float(balanced_accuracy(true, pred)),
+    return {"balanced_accuracy": float(balanced_accuracy(true, proba.argmax(axis=1))),
             "c_vs_d_accuracy": float(np.mean(cd_pred == true[cd])) if cd.any() else float("nan"),
-            "mse": float(mse(proba, targets)), "js": float(js_divergence(proba, targets)),
+            "mse": float(mse(proba, targets)), "js": float(js_divergence(proba, targets))}
+
+
+def evaluate(model, clips: np.ndarray, targets: np.ndarray, grades: np.ndarray) -> dict:
+    """A model's :func:`cell_metrics` on labelled clips, with ``n`` and the sample-level error per grade (points)."""
+    proba = model.predict_proba(clips)
+    true = np.array([GRADES.index(g) for g in grades])
+    sample_true = np.bincount(true, minlength=4) / max(1, len(true))
+    return {"n": int(len(true)), **cell_metrics(proba, targets, true),
             "sample_error_points": dict(zip(GRADES, np.round(100 * (proba.mean(axis=0) - sample_true), 2).tolist()))}
 
 

@@ -57,6 +57,16 @@ def test_components_and_sparse_solver_agree_with_one_dense_problem(monkeypatch):
         assert _objective(dense, r, c, 225.0) == pytest.approx(_objective(dense, r0, c0, 225.0), rel=1e-12)
 
 
+def _same_pairs_both_ways(monkeypatch, a, b, radius) -> None:
+    """The dense search and the band sweep return equal pairs and distances."""
+    monkeypatch.setattr(A, "DENSE_PAIRS", 10 ** 9)
+    dense = A.candidate_pairs(a, b, radius)
+    monkeypatch.setattr(A, "DENSE_PAIRS", 0)
+    swept = A.candidate_pairs(a, b, radius)
+    for x, y in zip(dense, swept):
+        np.testing.assert_array_equal(x, y)
+
+
 def test_band_sweep_and_dense_candidate_search_find_the_same_pairs(monkeypatch):
     rng = np.random.default_rng(2)
     a = rng.uniform(0, 300, (120, 2))
@@ -126,18 +136,8 @@ def test_band_sweep_finds_every_pair_on_the_radius_and_across_bands(monkeypatch)
             q = min(n, m)
             b[:q] = a[:q] + rng.choice([-10.0, 0.0, 6.0, 8.0, 10.0], (q, 2))
         radius = rng.choice([0.0, 5.0, 10.0, 12.5], n)
-        monkeypatch.setattr(A, "DENSE_PAIRS", 10 ** 9)
-        dense = A.candidate_pairs(a, b, radius)
-        monkeypatch.setattr(A, "DENSE_PAIRS", 0)
-        swept = A.candidate_pairs(a, b, radius)
-        for x, y in zip(dense, swept):
-            np.testing.assert_array_equal(x, y)
+        _same_pairs_both_ways(monkeypatch, a, b, radius)
     for scale, r in ((1e6, 3.0), (1.0, 1e-12), (1e-3, 0.0)):  # huge coordinates, tiny radii
         a = rng.uniform(0, 500, (70, 2)) * scale
         b = np.concatenate([a[:30] + r / 2, rng.uniform(0, 500, (40, 2)) * scale])
-        monkeypatch.setattr(A, "DENSE_PAIRS", 10 ** 9)
-        dense = A.candidate_pairs(a, b, r)
-        monkeypatch.setattr(A, "DENSE_PAIRS", 0)
-        swept = A.candidate_pairs(a, b, r)
-        for x, y in zip(dense, swept):
-            np.testing.assert_array_equal(x, y)
+        _same_pairs_both_ways(monkeypatch, a, b, r)
