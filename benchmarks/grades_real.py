@@ -40,10 +40,15 @@ CATEGORIES = ("progressive", "non_progressive", "immotile")
 
 
 def pipeline_tracks(video, detector: str, cache: Path) -> pd.DataFrame:
-    """Detections and tracks of the whole video with ``detector`` and the default tracker (cached by detector)."""
+    """Detections and tracks of the whole video with ``detector`` and the default tracker.
+
+    Cached by detector and :data:`~spermtrack.constants.ANALYSIS_VERSION`, so that a change of the shipped
+    defaults (detector, tracker) is never read from an old cache.
+    """
+    from spermtrack.constants import ANALYSIS_VERSION
     from spermtrack.pipeline import PipelineConfig, detect, run_tracker
 
-    path = cache / f"video{video.video_id}_{detector}_tracks.parquet"
+    path = cache / f"video{video.video_id}_{detector}_v{ANALYSIS_VERSION}_tracks.parquet"
     if path.is_file():
         return pd.read_parquet(path)
     config = PipelineConfig(detector=detector)
