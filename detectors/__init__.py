@@ -56,7 +56,7 @@ DEFAULT_DETECTOR = "blob"
 #: The options each detector takes (of those the commands offer); any other given option does not apply.
 #: ``public`` stands for detections read from a file (MOTChallenge det.txt): nothing to set.
 DETECTOR_OPTIONS: dict[str, tuple[str, ...]] = {"blob": ("polarity", "um_per_px"),
-                                                "yolo": ("weights", "imgsz", "um_per_px"),
+                                                "yolo": ("weights", "imgsz", "backend", "um_per_px"),
                                                 "trackpy": ("polarity",), "gt": ("noise",), "public": ()}
 
 

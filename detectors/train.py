@@ -4,6 +4,8 @@
 no downloaded weights) or continues from a given ``.pt``, trains it on an ultralytics data set with
 spermtrack's photometric augmentation (:mod:`spermtrack.detectors.augment`) added to ultralytics' own,
 then validates the best checkpoint (:func:`validate_detector`: mAP50, mAP50-95, precision, recall).
+:func:`export_onnx` writes a checkpoint's ONNX graph for inference without PyTorch
+(:mod:`spermtrack.detectors.onnx_yolo`).
 Building the data set from VISEM-Tracking folders and writing files are the training package's job
 (:mod:`spermtrack.training`).
 
@@ -13,6 +15,7 @@ model download) and :func:`~spermtrack.detectors.yolo.no_downloads` around every
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -20,10 +23,11 @@ from pathlib import Path
 
 from spermtrack._validate import Config
 from spermtrack.detectors.augment import PhotometricAugment, PhotometricConfig
-from spermtrack.detectors.yolo import YOLO_MODELS, _import_ultralytics, load_yolo, no_downloads
+from spermtrack.detectors.yolo import YOLO_MODELS, _import_ultralytics, configure_offline, load_yolo, no_downloads
 from spermtrack.errors import InputError
+from spermtrack.extras import require
 
-__all__ = ["TrainConfig", "train_yolo", "validate_detector"]
+__all__ = ["TrainConfig", "export_onnx", "train_yolo", "validate_detector"]
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,7 @@ def train_yolo(data_yaml: str | os.PathLike, *, out_dir: str | os.PathLike, conf
         ``weights`` (``best.pt``), ``last_weights``, ``epochs_run``, ``train_seconds``, ``config``
         and ``photometric``.
     """
+    require("torch", "ultralytics", purpose="training a YOLO detector")
     _import_ultralytics()
     from ultralytics import YOLO
 
@@ -242,3 +247,89 @@ def train_yolo(data_yaml: str | os.PathLike, *, out_dir: str | os.PathLike, conf
     return {**scores, "weights": str(best), "last_weights": str(last), "epochs_run": epochs_run,
             "train_seconds": round(seconds, 1), "config": config.to_dict(),
             "photometric": None if photometric is None else photometric.to_dict()}
+
+
+def export_onnx(pt_path: str | os.PathLike, onnx_path: str | os.PathLike, *, opset: int | None = None) -> Path:
+    """Export an ultralytics detection checkpoint to ONNX for :class:`~spermtrack.detectors.onnx_yolo.OnnxYolo`.
+
+    The graph has dynamic batch, height and width and returns the raw head (no NMS). ultralytics
+    exports it offline (:func:`~spermtrack.detectors.yolo.configure_offline`, inside
+    :func:`~spermtrack.detectors.yolo.no_downloads`) from a copy of the checkpoint in a temporary
+    folder; the file is then written to ``onnx_path`` atomically (a temporary file in the same folder,
+    renamed), so a reader never sees half a file. torch and ultralytics are imported only here.
+
+    Parameters
+    ----------
+    pt_path : str or PathLike
+        An ultralytics ``.pt`` detection checkpoint, or the name of a shipped one
+        (:data:`~spermtrack.detectors.yolo.SHIPPED_CHECKPOINTS`).
+    onnx_path : str or PathLike
+        Where to write the model; must end in ``.onnx``. Its folder must exist; an existing file is replaced.
+    opset : int, optional
+        ONNX opset; default ultralytics' choice for the installed torch and onnx.
+
+    Returns
+    -------
+    pathlib.Path
+        ``onnx_path``.
+
+    Raises
+    ------
+    InputError
+        The checkpoint cannot be loaded (see :func:`~spermtrack.detectors.yolo.load_yolo`), ``onnx_path``
+        does not end in ``.onnx`` or its folder does not exist.
+    """
+    import shutil
+    import tempfile
+    import warnings
+
+    import onnx
+
+    from spermtrack.detectors.onnx_yolo import META_KEYS
+    from spermtrack.detectors.yolo import _checkpoint_imgsz, _sha256, checkpoint_calibration, resolve_weights
+
+    source = resolve_weights(pt_path)
+    out = Path(onnx_path).expanduser()
+    if out.suffix.lower() != ".onnx":
+        raise InputError("the ONNX output path must end in .onnx", out)
+    if not out.parent.is_dir():
+        raise InputError("the folder of the ONNX output does not exist", out)
+    load_yolo(source)  # validates the file with spermtrack's messages before anything is copied
+    configure_offline()
+    with tempfile.TemporaryDirectory(prefix=".onnx_export_", dir=out.parent) as tmp:
+        copy = Path(tmp) / "model.pt"  # ultralytics writes the .onnx next to the checkpoint it reads
+        shutil.copyfile(source, copy)
+        model = load_yolo(copy)
+        names = {int(k): str(v) for k, v in dict(model.names).items()}
+        stride = max(int(max(float(s) for s in model.model.stride)), 32)
+        imgsz = _checkpoint_imgsz(model) or 640
+        calibration = checkpoint_calibration(model)
+        with no_downloads(), warnings.catch_warnings():
+            # ultralytics uses torch's TorchScript-based exporter, which torch 2.9+ marks deprecated in several
+            # warnings; they would be errors under a strict filter (pytest's "error"), so they are muted here only
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            exported = Path(model.export(format="onnx", dynamic=True, simplify=False, nms=False, imgsz=imgsz,
+                                         batch=1, device="cpu", opset=opset, verbose=False))
+        proto = onnx.load(str(exported))
+        outputs = proto.graph.output
+        if len(outputs) != 1:
+            raise InputError(f"the exported graph has {len(outputs)} outputs, expected the raw detection head only",
+                             source)
+        extra = {
+            META_KEYS["names"]: json.dumps({str(k): v for k, v in sorted(names.items())}),
+            META_KEYS["stride"]: str(stride),
+            META_KEYS["imgsz"]: str(imgsz),
+            META_KEYS["score_calibration"]: json.dumps(None if calibration is None else calibration.to_dict()),
+            META_KEYS["source_sha256"]: _sha256(source),
+        }
+        kept = [(p.key, p.value) for p in proto.metadata_props if p.key not in extra]
+        del proto.metadata_props[:]
+        for key, value in [*kept, *extra.items()]:
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.checker.check_model(proto)
+        staged = Path(tmp) / out.name
+        onnx.save(proto, str(staged))
+        os.replace(staged, out)
+    return out

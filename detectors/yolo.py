@@ -1,4 +1,4 @@
-"""``yolo``: a YOLOv5-family detector through ultralytics, on CPU, fully offline.
+"""``yolo``: a YOLOv5-family detector on CPU, fully offline, through ONNX Runtime or ultralytics.
 
 ``YoloDetector()`` with no weights loads the checkpoint shipped in the package
 (:data:`SHIPPED_WEIGHTS`: YOLOv5n trained by the project on real VISEM-Tracking video 11, the real SVIA clips
@@ -7,6 +7,11 @@ S_0001-S_0002 (another microscope: dark heads on light grey) and synthetic data 
 ultralytics detection checkpoint as it is (``best.pt`` from ``spermtrack train-detector`` or from
 ultralytics itself); its class indices become ``class_id`` unchanged (for VISEM-trained models
 0 sperm, 1 cluster, 2 pinhead).
+
+Two backends run the same network (:attr:`YoloConfig.backend`): ONNX Runtime on the ``.onnx`` export
+shipped beside the default checkpoint (the default for it; no PyTorch installed or imported; the
+pre- and post-processing of ultralytics redone in numpy, :mod:`spermtrack.detectors.onnx_yolo`) and
+ultralytics on the ``.pt`` checkpoint (the default for any other ``.pt``; ``spermtrack[train]``).
 
 Offline: before ultralytics is first imported, ``YOLO_OFFLINE=1`` is set (ultralytics then skips
 its online checks, update checks and telemetry); if it was imported earlier its ``ONLINE`` flags
@@ -29,16 +34,20 @@ import pandas as pd
 
 from spermtrack._validate import Config
 from spermtrack.detectors.base import FrameDetector, detections_table, pixel_scale, to_bgr
-from spermtrack.errors import InputError, torch_file_kind
+from spermtrack.errors import InputError
+from spermtrack.extras import require, torch_file_kind
 
-__all__ = ["SHIPPED_CHECKPOINTS", "SHIPPED_WEIGHTS", "YOLO_MODELS", "YoloConfig", "YoloDetector",
-           "checkpoint_calibration", "configure_offline", "load_yolo", "no_downloads", "resolve_weights",
+__all__ = ["BACKENDS", "SHIPPED_CHECKPOINTS", "SHIPPED_WEIGHTS", "YOLO_MODELS", "YoloConfig", "YoloDetector",
+           "checkpoint_calibration", "choose_backend", "configure_offline", "load_yolo", "no_downloads",
+           "onnx_weights", "resolve_weights",
            "shipped_weights"]
 
 #: The YOLOv5 sizes spermtrack builds from ultralytics' model yaml (no pretrained weights).
 YOLO_MODELS: tuple[str, ...] = ("yolov5n", "yolov5s", "yolov5m", "yolov5l", "yolov5x")
 #: Checkpoints shipped in ``spermtrack/detectors/weights/`` (recipes in :mod:`spermtrack.training.recipes`).
 SHIPPED_CHECKPOINTS: tuple[str, ...] = ("yolov5n_looks.pt", "yolov5n_visem.pt", "yolov5n_synth.pt")
+#: What can run a YOLO network (see :attr:`YoloConfig.backend`).
+BACKENDS: tuple[str, ...] = ("auto", "onnx", "torch")
 #: The shipped checkpoint used when no weights are given.
 SHIPPED_WEIGHTS = "yolov5n_looks.pt"
 _HOW_TO_GET = ("train one with 'spermtrack train-detector DATASET --model yolov5n --out DIR' (it writes "
@@ -163,6 +172,32 @@ def resolve_weights(weights: str | os.PathLike | None) -> Path:
     return path
 
 
+def choose_backend(config: YoloConfig, weights: Path) -> str:
+    """``onnx`` or ``torch`` for a config's ``backend`` and its resolved weights (see :attr:`YoloConfig.backend`)."""
+    if config.backend != "auto":
+        return config.backend
+    shipped = weights.resolve().parent == Path(__file__).resolve().parent / "weights"
+    exported = shipped and weights.with_suffix(".onnx").is_file()
+    return "onnx" if exported or weights.suffix.lower() == ".onnx" else "torch"
+
+
+def onnx_weights(weights: Path) -> Path:
+    """The ONNX file to run for ``weights``: the file itself, or the export shipped beside a shipped checkpoint.
+
+    Raises
+    ------
+    InputError
+        A ``.pt`` file without an ``.onnx`` export beside it.
+    """
+    if weights.suffix.lower() == ".onnx":
+        return weights
+    beside = weights.with_suffix(".onnx")
+    if not beside.is_file():
+        raise InputError(f"has no ONNX export beside it ({beside.name}): use backend=torch (pip install "
+                         f'"spermtrack[train]"), or export one with spermtrack.detectors.train.export_onnx', weights)
+    return beside
+
+
 def checkpoint_calibration(model):
     """The :class:`~spermtrack.detectors.calibrate.ScoreCalibration` stored in a loaded checkpoint, or None.
 
@@ -219,6 +254,7 @@ def load_yolo(weights: str | os.PathLike):
     kind = torch_file_kind(path)
     if kind is not None:
         raise InputError(f"is not a PyTorch checkpoint (it is {kind}): {_HOW_TO_GET}", path)
+    require("torch", "ultralytics", purpose=f"yolo with a PyTorch checkpoint ({path.name})")
     _import_ultralytics()
     from ultralytics import YOLO
 
@@ -289,11 +325,18 @@ class YoloConfig(Config):
         a score calibration (the shipped ``yolov5n_looks.pt`` and ``yolov5n_visem.pt`` and those written by
         ``spermtrack train-detector`` do); raw confidences otherwise.
     threads : int or None
-        torch CPU threads for inference (torch's process-wide setting). ``None`` keeps
-        ultralytics' choice, ``cpu_count - 1`` (1 on a 2-core machine): on a shared 2-core machine
-        2 threads ran 3-5x *slower* than 1 (thread contention), so raise it only on idle machines.
+        CPU threads for inference (for ``torch``, torch's process-wide setting). ``None``: ``cpu_count - 1``
+        (1 on a 2-core machine; ultralytics' own choice for torch): on a shared 2-core machine 2 threads
+        ran 3-5x *slower* than 1 with torch (thread contention) and no faster with ONNX Runtime, so raise
+        it only on idle machines.
     um_per_px : float or None
         The recording's pixel size, um; sets the inference size when ``imgsz`` is not given (see there).
+    backend : {'auto', 'onnx', 'torch'}
+        What runs the network. ``onnx``: ONNX Runtime on the ``.onnx`` export (shipped beside the
+        default checkpoint; :mod:`spermtrack.detectors.onnx_yolo`), no PyTorch needed, the same pre- and
+        post-processing as ultralytics. ``torch``: ultralytics on the ``.pt`` checkpoint (needs
+        ``spermtrack[train]``). ``auto``: ``onnx`` for an ``.onnx`` file or a shipped checkpoint with its
+        export beside it, ``torch`` for any other ``.pt`` file.
     """
 
     weights: str | None = None
@@ -307,6 +350,7 @@ class YoloConfig(Config):
     calibrate: bool = True
     threads: int | None = None
     um_per_px: float | None = None
+    backend: str = "auto"
 
     def __post_init__(self) -> None:
         self._path("weights")
@@ -322,6 +366,7 @@ class YoloConfig(Config):
         self._optional_number("um_per_px", lo=0, lo_open=True, hi=1000)
         if not isinstance(self.device, str) or not self.device:
             raise self._fail("device", "a torch device string such as 'cpu'")
+        self._choice("backend", BACKENDS)
 
 
 class YoloDetector(FrameDetector):
@@ -348,20 +393,34 @@ class YoloDetector(FrameDetector):
             raise InputError(f"config must be a YoloConfig, got {type(base).__name__}")
         cfg = base.replace(**overrides) if overrides else base
         self.weights_path = resolve_weights(cfg.weights)
-        self.model = load_yolo(self.weights_path)
-        self.calibration = checkpoint_calibration(self.model) if cfg.calibrate else None
+        self.backend = choose_backend(cfg, self.weights_path)
         self._scaled = cfg.imgsz is None and cfg.um_per_px is not None  # imgsz follows each video's frame size
+        if self.backend == "onnx":
+            from spermtrack.detectors.calibrate import ScoreCalibration
+            from spermtrack.detectors.onnx_yolo import OnnxYolo
+
+            self.weights_path = onnx_weights(self.weights_path)
+            # one thread less than the cores: the main thread decodes the next frames meanwhile
+            self.runtime = OnnxYolo(self.weights_path, threads=cfg.threads or max(1, (os.cpu_count() or 1) - 1))
+            stored = self.runtime.calibration
+            self.calibration = ScoreCalibration.from_dict(stored) if cfg.calibrate and stored else None
+            trained_imgsz, names = self.runtime.imgsz, self.runtime.names
+        else:
+            self.model = load_yolo(self.weights_path)
+            self.calibration = checkpoint_calibration(self.model) if cfg.calibrate else None
+            trained_imgsz, names = _checkpoint_imgsz(self.model), dict(self.model.names)
         if cfg.imgsz is None:
-            cfg = replace(cfg, imgsz=_checkpoint_imgsz(self.model) or 640)
+            cfg = replace(cfg, imgsz=trained_imgsz or 640)
         self.config = cfg
         self.imgsz = cfg.imgsz
         self.batch_size = cfg.batch
-        self.class_names = {int(k): str(v) for k, v in dict(self.model.names).items()}
-        self._predict([np.zeros((32, 32, 3), np.uint8)])  # set up ultralytics' predictor (it resets torch threads)
-        if cfg.threads is not None:
-            import torch
+        self.class_names = {int(k): str(v) for k, v in names.items()}
+        if self.backend == "torch":
+            self._predict([np.zeros((32, 32, 3), np.uint8)])  # set up ultralytics' predictor (it resets threads)
+            if cfg.threads is not None:
+                import torch
 
-            torch.set_num_threads(cfg.threads)
+                torch.set_num_threads(cfg.threads)
 
     def _start_video(self, first: np.ndarray) -> None:
         if self._scaled:
@@ -369,27 +428,29 @@ class YoloDetector(FrameDetector):
 
     def to_dict(self) -> dict:
         """Settings plus the checkpoint's path, sha256 and class names, for provenance (``imgsz``: the last video's)."""
-        return {"detector": self.name, **self.config.to_dict(), "imgsz": self.imgsz,
+        return {"detector": self.name, **self.config.to_dict(), "backend": self.backend, "imgsz": self.imgsz,
                 "weights_path": str(self.weights_path),
                 "weights_sha256": _sha256(self.weights_path), "class_names": self.class_names,
                 "score_calibration": None if self.calibration is None else self.calibration.to_dict()}
 
-    def _predict(self, frames: list[np.ndarray]) -> list:
+    def _predict(self, frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Raw boxes of BGR frames: per frame ``(xywh (n, 4), score (n,), class (n,))`` in frame pixels."""
         cfg = self.config
+        conf = cfg.conf if self.calibration is None or cfg.conf <= 0 else self.calibration.invert(cfg.conf)
+        if self.backend == "onnx":
+            return self.runtime.predict(frames, imgsz=self.imgsz, conf=conf, iou=cfg.iou, max_det=cfg.max_det,
+                                        agnostic=cfg.agnostic_nms)
         with no_downloads():
-            conf = cfg.conf if self.calibration is None or cfg.conf <= 0 else self.calibration.invert(cfg.conf)
-            return self.model.predict(frames, imgsz=self.imgsz, conf=conf, iou=cfg.iou, max_det=cfg.max_det,
-                                      agnostic_nms=cfg.agnostic_nms, device=cfg.device, batch=len(frames),
-                                      verbose=False)
+            results = self.model.predict(frames, imgsz=self.imgsz, conf=conf, iou=cfg.iou, max_det=cfg.max_det,
+                                         agnostic_nms=cfg.agnostic_nms, device=cfg.device, batch=len(frames),
+                                         verbose=False)
+        return [(r.boxes.xywh.cpu().numpy().astype(np.float64).reshape(-1, 4),
+                 r.boxes.conf.cpu().numpy().astype(np.float64).reshape(-1),
+                 r.boxes.cls.cpu().numpy().astype(np.int64).reshape(-1)) for r in results]
 
     def _detect_batch(self, frames: list[np.ndarray], indices: list[int]) -> list[pd.DataFrame]:
-        results = self._predict([to_bgr(f) for f in frames])
         tables = []
-        for index, result in zip(indices, results):
-            boxes = result.boxes
-            xywh = boxes.xywh.cpu().numpy().astype(np.float64).reshape(-1, 4)
-            score = boxes.conf.cpu().numpy().astype(np.float64).reshape(-1)
-            cls = boxes.cls.cpu().numpy().astype(np.int64).reshape(-1)
+        for index, (xywh, score, cls) in zip(indices, self._predict([to_bgr(f) for f in frames])):
             if self.calibration is not None:
                 score = self.calibration.apply(score)
             order = np.lexsort((xywh[:, 0], xywh[:, 1]))

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.ndimage import correlate1d, uniform_filter1d
 
 
 @dataclass(frozen=True)
@@ -86,6 +85,8 @@ def centred_mean(values: np.ndarray, layout: Layout, half: int) -> np.ndarray:
     n = len(v)
     if half <= 0 or n == 0:
         return v.copy()
+    from scipy.ndimage import uniform_filter1d  # here, not at import: scipy is not needed before the first frame
+
     out = uniform_filter1d(v, 2 * half + 1, axis=0, mode="constant")
     # rows within `half` of a track end: the symmetric window of half-width k = min(loc, rem)
     long_tracks = np.flatnonzero(layout.lengths > 2 * half)
@@ -148,6 +149,8 @@ def local_quadratic(values: np.ndarray, layout: Layout, half: int) -> tuple[np.n
     h_track = np.minimum(half, (layout.lengths - 1) // 2)
     # the bulk: centred windows of the full half-width over the whole array (edges are redone below)
     w = savgol_weights(half, 0)
+    from scipy.ndimage import correlate1d
+
     out = correlate1d(v, w, axis=0, mode="constant")
     hat = np.full(n, w[half])
     # ends of the tracks long enough for the full window: shifted windows, evaluated off-centre

@@ -25,13 +25,15 @@ import importlib
 import os
 from pathlib import Path
 
-from spermtrack.errors import InputError, torch_file_kind
+from spermtrack.errors import InputError
+from spermtrack.extras import require, torch_file_kind
 from spermtrack.regressors.base import (CATEGORY_SETS, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, FOUR, THREE, Regressor,
                                         VideoInputs, project_to_simplex, three_from_four)
 from spermtrack.regressors.split import kfold_by_video
 
-__all__ = ["CATEGORY_SETS", "FOUR", "REGRESSORS", "REGRESSOR_SUMMARIES", "THREE", "Regressor", "VideoInputs", "kfold_by_video",
-           "load_regressor", "make_regressor", "project_to_simplex", "regressor_class", "three_from_four"]
+__all__ = ["CATEGORY_SETS", "FOUR", "NEEDS_TORCH", "REGRESSORS", "REGRESSOR_SUMMARIES", "THREE", "Regressor", "VideoInputs",
+           "kfold_by_video", "load_regressor", "make_regressor", "project_to_simplex", "regressor_class",
+           "shipped_checkpoint", "three_from_four"]
 
 #: Model name -> one-line description (the command-line help reads it; keep it beside :data:`REGRESSORS`).
 REGRESSOR_SUMMARIES: dict[str, str] = {
@@ -41,6 +43,8 @@ REGRESSOR_SUMMARIES: dict[str, str] = {
     "r3d18": "frame stacks + 3D ResNet-18",
     "aefeat": "autoencoder feature images + ResNet-34",
 }
+#: Regressors that are torch networks.
+NEEDS_TORCH: tuple[str, ...] = ("flow2d", "r3d18", "aefeat")
 #: Model name -> ``module:Class`` (imported on first use, so that torch loads only when needed).
 REGRESSORS: dict[str, str] = {
     "zeror": "spermtrack.regressors.zeror:ZeroR",
@@ -55,8 +59,37 @@ def regressor_class(name: str) -> type[Regressor]:
     """The class registered as ``name`` in :data:`REGRESSORS`."""
     if name not in REGRESSORS:
         raise InputError(f"unknown regressor {name!r}: choose from {', '.join(REGRESSORS)}")
+    if name in NEEDS_TORCH:
+        require("torch", "torchvision", purpose=f"the {name} regressor")
     module, cls = REGRESSORS[name].split(":")
     return getattr(importlib.import_module(module), cls)
+
+
+def shipped_checkpoint(spec: str | os.PathLike) -> Path:
+    """The checkpoint a ``--model`` value names: an existing file or folder (``model.pt`` inside), else the
+    checkpoint shipped for that model name (``regressors/weights/<name>.pt``; recipes in
+    :mod:`spermtrack.training.regressors`).
+
+    Raises
+    ------
+    InputError
+        Neither a file nor a folder, and not the name of a model with a shipped checkpoint.
+    """
+    import importlib.resources
+
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return path / "model.pt"
+    if path.exists() or str(spec) not in REGRESSORS:
+        return path
+    resource = importlib.resources.files("spermtrack.regressors").joinpath("weights", f"{spec}.pt")
+    if not resource.is_file():
+        shipped = sorted(n for n in REGRESSORS
+                         if importlib.resources.files("spermtrack.regressors").joinpath("weights", f"{n}.pt").is_file())
+        raise InputError(f"no checkpoint of {spec!r} is shipped (shipped: {', '.join(shipped) or 'none'}); train one "
+                         f"with 'spermtrack regress train DATASET --model {spec} --out DIR' and pass DIR")
+    with importlib.resources.as_file(resource) as file:
+        return Path(file)
 
 
 def make_regressor(name: str, categories=THREE, *, quick: bool = False, **options) -> Regressor:
@@ -105,6 +138,7 @@ def load_regressor(path: str | os.PathLike, *, expect: str | None = None) -> tup
     path = Path(path)
     if not path.is_file():
         raise InputError("no such checkpoint file", path)
+    require("torch", purpose="reading a regressor checkpoint")
     kind = torch_file_kind(path)
     if kind is not None:
         raise InputError(f"is not a regressor checkpoint (it is {kind}; 'spermtrack regress train' writes model.pt)",

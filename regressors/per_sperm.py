@@ -38,7 +38,8 @@ from torch import nn
 
 from spermtrack._validate import integer, number
 from spermtrack.constants import GRADES
-from spermtrack.errors import InputError, torch_file_kind
+from spermtrack.errors import InputError
+from spermtrack.extras import torch_file_kind
 from spermtrack.regressors.torchfit import load_weights, read_checkpoint, save_checkpoint
 
 __all__ = ["ARCHITECTURES", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "CLIP_FRAMES", "CLIP_PX", "GRADES",

@@ -237,8 +237,7 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
                    help="noise for gt detections, e.g. 'jitter=0.5,miss=0.1,fp=2,seed=0'")
     p.add_argument("--detector", choices=FRAME_DETECTORS, default=None,
                    help="detect on INPUT's frames with this detector instead of --detections")
-    p.add_argument("--weights", type=Path, default=None, help="yolo: an ultralytics checkpoint (default: shipped)")
-    p.add_argument("--imgsz", type=_positive_int, default=None, help="yolo: inference size in px")
+    _add_yolo_options(p)
     p.add_argument("--polarity", choices=("auto", "bright", "dark"), default=None, help="blob: head polarity (default auto)")
     p.add_argument("--tracker", default=DEFAULT_TRACKER, type=_tracker_name, metavar="NAME", help=_TRACKER_HELP)
     p.add_argument("--allow-truncated", action="store_true",
@@ -423,8 +422,7 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", type=Path, help="a VISEM-Tracking video folder, a video file or a folder of images")
     p.add_argument("--detector", choices=FRAME_DETECTORS, default=DEFAULT_DETECTOR,
                    help="detector (default %(default)s)")
-    p.add_argument("--weights", type=Path, default=None, help="yolo: an ultralytics checkpoint (default: shipped)")
-    p.add_argument("--imgsz", type=_positive_int, default=None, help="yolo: inference size in px")
+    _add_yolo_options(p)
     p.add_argument("--polarity", choices=("auto", "bright", "dark"), default=None,
                    help="blob: bright heads (phase contrast), dark heads (bright field) or auto (default: "
                         "decided per video and reported)")
@@ -437,8 +435,21 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_detect)
 
 
-_DETECTOR_FLAGS = {"weights": "--weights", "imgsz": "--imgsz", "polarity": "--polarity", "noise": "--det-noise",
-                   "um_per_px": "--um-per-px"}
+_DETECTOR_FLAGS = {"weights": "--weights", "imgsz": "--imgsz", "backend": "--backend", "polarity": "--polarity",
+                   "noise": "--det-noise", "um_per_px": "--um-per-px"}
+
+
+def _add_yolo_options(p: argparse.ArgumentParser, *, imgsz: bool = True) -> None:
+    """The yolo detector's flags: its checkpoint, its backend and (``imgsz``) its inference size."""
+    from spermtrack.detectors.yolo import BACKENDS
+
+    p.add_argument("--weights", type=Path, default=None,
+                   help="yolo: an ultralytics .pt checkpoint or its .onnx export (default: the shipped one)")
+    p.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="yolo: onnx (ONNX Runtime; the default for the shipped checkpoints and .onnx files) or torch "
+                        "(ultralytics; the default for other .pt files; needs spermtrack[train])")
+    if imgsz:
+        p.add_argument("--imgsz", type=_positive_int, default=None, help="yolo: inference size in px")
 
 
 def _detector_options(args: argparse.Namespace, detector: str | None = None, *, pixel_size: bool = False) -> dict:
@@ -452,7 +463,8 @@ def _detector_options(args: argparse.Namespace, detector: str | None = None, *, 
 
     detector = detector or args.detector
     values = {"weights": None if getattr(args, "weights", None) is None else str(args.weights),
-              "imgsz": getattr(args, "imgsz", None), "polarity": getattr(args, "polarity", None),
+              "imgsz": getattr(args, "imgsz", None), "backend": getattr(args, "backend", None),
+              "polarity": getattr(args, "polarity", None),
               "noise": getattr(args, "det_noise", None),
               "um_per_px": getattr(args, "um_per_px", None) if pixel_size else None}
     try:
@@ -653,7 +665,7 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=_fps, default=None, help="frame rate (default: from the video container)")
     p.add_argument("--detector", choices=FRAME_DETECTORS, default=DEFAULT_DETECTOR,
                    help="detector (default %(default)s)")
-    p.add_argument("--weights", type=Path, default=None, help="yolo: a checkpoint (default: the shipped one)")
+    _add_yolo_options(p, imgsz=False)
     p.add_argument("--polarity", choices=("auto", "bright", "dark"), default=None,
                    help="blob: bright heads (phase contrast), dark heads (bright field) or auto (default: "
                         "decided per video and reported)")
@@ -881,7 +893,9 @@ def _add_regress(sub: argparse._SubParsersAction) -> None:
                            description="Predict progressive / non-progressive / immotile %% (and a-d when the "
                                        "model has them) of a video file, VISEM-Tracking video folder or frame folder.")
     q.add_argument("video", type=Path, help="a video file, a VISEM-Tracking video folder or a folder of frames")
-    q.add_argument("--model", type=Path, required=True, help="model.pt, or the folder 'regress train' wrote")
+    q.add_argument("--model", required=True, metavar="NAME|PATH",
+                   help="a model name for its shipped checkpoint (flow2d, r3d18, aefeat, trackfeat), or model.pt, or "
+                        "the folder 'regress train' wrote")
     _add_pixel_size(q, "optional", "default: the one the model was trained with")
     q.add_argument("--fps", type=_fps, default=None, help="frame rate (default: from the video container)")
     q.add_argument("--quiet", action="store_true", help="no progress bar")

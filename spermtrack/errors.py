@@ -58,25 +58,6 @@ class UsageError(InputError):
     detector). The CLI reports it as a usage error: one line, exit status 2."""
 
 
-def torch_file_kind(path: str | PathLike) -> str | None:
-    """What a file is when it cannot be a ``torch.save`` file, for a one-line refusal.
-
-    ``torch.save`` writes a zip archive (``PK\\x03\\x04``) or, in the legacy format, a pickle
-    (``\\x80``). Only the first 4 bytes are read.
-
-    Returns
-    -------
-    str or None
-        ``None`` when the header fits ``torch.save``; otherwise ``"a text file"`` or
-        ``"another format"``.
-    """
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
-        return None
-    return "a text file" if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "another format"
-
-
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C (SIGINT) or SIGTERM, raised in the main thread so that every output unit cleans up.
 

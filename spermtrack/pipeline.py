@@ -208,6 +208,9 @@ def load_per_sperm_model(spec: str):
     """The per-sperm model ``spec`` names: ``"shipped"`` (``regressors/weights/per_sperm.pt``) or a checkpoint path."""
     import importlib.resources
 
+    from spermtrack.extras import require
+
+    require("torch", purpose="the per-sperm video model (--per-sperm-model)")
     from spermtrack.regressors.per_sperm import load_per_sperm
 
     if spec == "shipped":

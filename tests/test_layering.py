@@ -2,8 +2,8 @@
 
 Layers, bottom up::
 
-    core       spermtrack, .errors, .schema, ._validate, .constants          (import nothing of ours
-                                                                             but each other)
+    core       spermtrack, .errors, .extras, .schema, ._validate,            (import nothing of ours
+               .constants                                                    but each other)
     stages     .detectors <- .tracker <- .kinematics <- .eval <- .regressors (a stage imports the core,
                                                                              its own package and the
                                                                              stages below it; the
@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIRS = {"spermtrack": ROOT / "spermtrack", "spermtrack.detectors": ROOT / "detectors",
                 "spermtrack.tracker": ROOT / "tracker", "spermtrack.kinematics": ROOT / "kinematics",
                 "spermtrack.eval": ROOT / "eval", "spermtrack.regressors": ROOT / "regressors"}
-CORE = ("spermtrack", "spermtrack.errors", "spermtrack.schema", "spermtrack._validate", "spermtrack.constants")
+CORE = ("spermtrack", "spermtrack.errors", "spermtrack.extras", "spermtrack.schema", "spermtrack._validate",
+        "spermtrack.constants")
 STAGES = ("spermtrack.detectors", "spermtrack.tracker", "spermtrack.kinematics", "spermtrack.eval",
           "spermtrack.regressors")
 

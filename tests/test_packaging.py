@@ -47,3 +47,37 @@ def test_every_source_package_is_installed():
             mapped_elsewhere = any(name.startswith(p + ".") or name == p for p in setup["package-dir"] if p != package
                                    and p.startswith(package + "."))
             assert name in listed or mapped_elsewhere, f"{name} ({init.parent}) is not in pyproject's packages"
+
+
+def test_analyze_with_blob_or_onnx_yolo_imports_neither_torch_nor_ultralytics(fault_clip, tmp_path):
+    """The slim install's main job: analyze (report and annotated video included) without PyTorch."""
+    video = fault_clip / "1"
+    code = ("import sys\n"
+            "from spermtrack.cli import main\n"
+            f"for detector in ('blob', 'yolo'):\n"
+            f"    rc = main(['analyze', {str(video)!r}, '--um-per-px', '0.351', '--detector', detector, '--out', "
+            f"{str(tmp_path)!r} + '/' + detector, '--quiet'])\n"
+            "    assert rc == 0, rc\n"
+            "print('heavy:', [m for m in ('torch', 'ultralytics', 'torchvision') if m in sys.modules])\n")
+    result = _run(code, tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "heavy: []"
+
+
+def test_work_that_needs_pytorch_says_which_extra_in_one_line(monkeypatch):
+    import importlib.util
+
+    import pytest
+
+    from spermtrack.errors import InputError
+    from spermtrack.extras import require
+    from spermtrack.regressors import regressor_class
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    with pytest.raises(InputError, match=r'^the flow2d regressor needs torch, which this install leaves out: '
+                                         r'pip install "spermtrack\[train\]"$'):
+        regressor_class("flow2d")
+    assert regressor_class("trackfeat").name == "trackfeat"  # ridge regression: numpy only
+    with pytest.raises(InputError, match="training a YOLO detector needs torch"):
+        require("torch", "ultralytics", purpose="training a YOLO detector")

@@ -24,9 +24,6 @@ Costs (smaller is better; each returns a cost per pair and the pairs it allows):
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix, csr_matrix
-from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
 
 try:  # lap is a declared dependency; scipy is the fallback.
     import lap as _lap
@@ -232,6 +229,9 @@ def solve_pairs(i: np.ndarray, j: np.ndarray, cost: np.ndarray, limit: float) ->
         cols.append(uc[c])
     else:
         n_r, n_c = len(ur), len(uc)
+        from scipy.sparse import coo_matrix  # here, not at import: scipy is not needed before the first frame
+        from scipy.sparse.csgraph import connected_components
+
         graph = coo_matrix((np.ones(len(li)), (li, lj + n_r)), shape=(n_r + n_c, n_r + n_c))
         n_comp, label = connected_components(graph, directed=False)
         pair_label = label[li]
@@ -320,6 +320,9 @@ def _sparse_lap(li: np.ndarray, lj: np.ndarray, cost: np.ndarray, n_rows: int, n
     r = np.concatenate([li, ar_n, n + ar_m, n + lj])
     c = np.concatenate([lj, m + ar_n, ar_m, m + li])
     w = np.concatenate([cost, np.full(n, half), np.full(m, half), np.zeros(len(li))]) + 1.0
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
     graph = csr_matrix((w, (r, c)), shape=(n + m, n + m))
     rows, cols = min_weight_full_bipartite_matching(graph)
     real = (rows < n) & (cols < m)
@@ -379,6 +382,8 @@ def _assign_scipy(M: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
     ext = np.full((n + m, n + m), limit / 2.0)
     ext[n:, m:] = 0.0
     ext[:n, :m] = M
+    from scipy.optimize import linear_sum_assignment
+
     r, c = linear_sum_assignment(ext)
     real = (r < n) & (c < m)
     return r[real].astype(np.int64), c[real].astype(np.int64)

@@ -176,7 +176,8 @@ def predict_video(path: str | os.PathLike, model_path: str | os.PathLike, *, um_
     path : str or PathLike
         A video file, a VISEM-Tracking video folder or a folder of frames.
     model_path : str or PathLike
-        ``model.pt`` or the folder holding it.
+        ``model.pt``, the folder holding it, or the name of a model whose checkpoint is shipped
+        (:func:`~spermtrack.regressors.shipped_checkpoint`).
     um_per_px, fps : float, optional
         Calibration (default: the pixel size the model was trained with; fps from the container).
     progress : bool
@@ -200,11 +201,9 @@ def predict_video(path: str | os.PathLike, model_path: str | os.PathLike, *, um_
     """
     from spermtrack.crosscheck.inputs import InputSettings, prepare_inputs
     from spermtrack.io.visem import open_video
-    from spermtrack.regressors import FOUR, THREE, load_regressor, three_from_four
+    from spermtrack.regressors import FOUR, THREE, load_regressor, shipped_checkpoint, three_from_four
 
-    model_path = Path(model_path)
-    if model_path.is_dir():
-        model_path = model_path / "model.pt"
+    model_path = shipped_checkpoint(model_path)
     model, inputs = load_regressor(model_path)
     try:
         trained_um = float(inputs.pop("um_per_px", VISEM_UM_PER_PX))

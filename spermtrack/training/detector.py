@@ -69,6 +69,9 @@ def train_detector(dataset_root: str | os.PathLike, *, out_dir: str | os.PathLik
         Bad settings, an unusable data set (see :func:`convert_visem_to_yolo`), or an unreadable
         ``.pt`` model.
     """
+    from spermtrack.extras import require
+
+    require("torch", "ultralytics", purpose="training a YOLO detector")
     unknown = sorted(set(augment) - {"flipud", "fliplr", "mosaic", "scale", "close_mosaic"})
     if unknown:
         raise InputError(f"unknown training option(s) {', '.join(unknown)}")

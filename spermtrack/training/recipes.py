@@ -143,11 +143,17 @@ def _versions() -> dict:
 
 
 def _install(path: Path, name: str) -> str:
+    """Copy a checkpoint into the package; the default one also gets its ONNX export beside it (never stale)."""
     import spermtrack.detectors
+    from spermtrack.detectors.yolo import SHIPPED_WEIGHTS
 
     dest = Path(spermtrack.detectors.__file__).resolve().parent / "weights" / name
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, dest)
+    if name == SHIPPED_WEIGHTS:  # the default runs through ONNX Runtime
+        from spermtrack.detectors.train import export_onnx
+
+        export_onnx(dest, dest.with_suffix(".onnx"))
     return str(dest)
 
 

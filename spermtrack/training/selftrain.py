@@ -178,6 +178,9 @@ def self_train(video: str | os.PathLike, *, weights: str | os.PathLike | None = 
         checkpoint, a frame range outside the video, or no detection reaching ``conf``. Nothing is
         left in ``out_dir`` (or beside it) after a failure.
     """
+    from spermtrack.extras import require
+
+    require("torch", "ultralytics", purpose="self-training a detector")
     from spermtrack.detectors.augment import PhotometricConfig
     from spermtrack.detectors.train import TrainConfig, train_yolo
     from spermtrack.training.dataset import VideoSelection, write_yolo_dataset
