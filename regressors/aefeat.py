@@ -129,7 +129,7 @@ class AutoencoderFeatures(Regressor):
             images.append(feature_image(codes[idx]))
         return np.stack(images).astype(np.float32)
 
-    def _fit(self, inputs: list[VideoInputs], targets: np.ndarray, *, progress: bool) -> None:
+    def _fit(self, inputs: list[VideoInputs], targets: np.ndarray, *, progress: bool, on_epoch=None) -> None:
         import torch
 
         cfg = self.config
@@ -160,7 +160,8 @@ class AutoencoderFeatures(Regressor):
         def batch(idx, rng):
             return torch.from_numpy(x[idx]), y[idx]
 
-        self.losses_ = train_network(self.net_, len(x), batch, cfg, progress=progress, desc="aefeat")
+        self.losses_ = train_network(self.net_, len(x), batch, cfg, progress=progress, desc="aefeat",
+                                     on_epoch=on_epoch)
 
     def _predict(self, inputs: list[VideoInputs]) -> np.ndarray:
         import torch

@@ -47,7 +47,7 @@ FOUR: tuple[str, ...] = GRADES
 #: The category sets a regressor can predict.
 CATEGORY_SETS: tuple[tuple[str, ...], ...] = (THREE, FOUR)
 CHECKPOINT_FORMAT = "spermtrack-regressor"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: flow images have a fourth channel (presence)
 
 
 @dataclass
@@ -62,8 +62,9 @@ class VideoInputs:
     frame_step_s : float
         Time between two of these frames, s.
     flow : numpy.ndarray or None
-        ``(p, 3, h, w)`` float32 dense optical flow of ``p`` frame pairs spread over the video: x and y
-        velocity and speed, in units of 10 um/s.
+        ``(p, 4, h, w)`` float32 dense optical flow of ``p`` frame pairs spread over the video: x and y
+        velocity and speed, in units of 10 um/s, and where cells are, moving or not (local contrast in
+        units of the background noise, :func:`spermtrack.crosscheck.inputs.presence`).
     kinematics : pandas.DataFrame or None
         One row per track of the tracking path (:func:`spermtrack.kinematics.analyze_tracks` table).
     """
@@ -137,7 +138,8 @@ class Regressor:
         self.fitted = False
 
     # ----------------------------------------------------------------------------------- interface
-    def fit(self, inputs: Sequence[VideoInputs], targets: np.ndarray, *, progress: bool = False) -> Regressor:
+    def fit(self, inputs: Sequence[VideoInputs], targets: np.ndarray, *, progress: bool = False,
+            on_epoch=None) -> Regressor:
         """Fit on videos and their true proportions.
 
         Parameters
@@ -148,6 +150,11 @@ class Regressor:
             ``(n_videos, len(categories))`` proportions (rows summing to 1).
         progress : bool
             Show a progress bar over epochs.
+        on_epoch : callable, optional
+            For a model trained in epochs (the CNNs): ``on_epoch(epoch, loss) -> bool`` is called after
+            each epoch with the network in evaluation mode (so it may predict, e.g. a validation set,
+            and keep the best :meth:`state`); True stops the training. Models fitted in closed form
+            never call it.
 
         Returns
         -------
@@ -156,7 +163,12 @@ class Regressor:
         """
         y = self._check_targets(targets, len(inputs))
         self._check_inputs(inputs)
-        self._fit(list(inputs), y, progress=progress)
+        self.fitted = on_epoch is not None  # a monitor predicts between epochs
+        try:
+            self._fit(list(inputs), y, progress=progress, on_epoch=on_epoch)
+        except BaseException:
+            self.fitted = False
+            raise
         self.fitted = True
         return self
 
@@ -200,7 +212,7 @@ class Regressor:
         return save_checkpoint(payload, path)
 
     # ------------------------------------------------------------------------------ for subclasses
-    def _fit(self, inputs: list[VideoInputs], targets: np.ndarray, *, progress: bool) -> None:
+    def _fit(self, inputs: list[VideoInputs], targets: np.ndarray, *, progress: bool, on_epoch=None) -> None:
         raise NotImplementedError
 
     def _predict(self, inputs: list[VideoInputs]) -> np.ndarray:

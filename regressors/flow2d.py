@@ -9,7 +9,9 @@ ZeroR 0.09 / 0.10). Departures, for a 2-core CPU and 20-video data sets:
   half resolution and averaged down to 64 x 64) instead of many full-size flow images; the sparse
   Lucas-Kanade drawing of the paper is not used;
 - channels in physical units (x and y velocity and speed, 10 um/s per unit) rather than a colour
-  wheel, so that the same speed reads the same at any pixel size and frame rate.
+  wheel, so that the same speed reads the same at any pixel size and frame rate;
+- a fourth channel shows where cells are, moving or not (local contrast over the background noise):
+  flow alone cannot count immotile cells, so it cannot give proportions.
 
 Augmentation keeps the physics: a horizontal flip negates the x velocity, a vertical flip the y
 velocity, a transpose swaps them.
@@ -35,7 +37,7 @@ class Flow2DConfig(CNNConfig):
 
 
 def augment_flow(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Random flips and transposes of ``(b, 3, h, w)`` flow images that keep velocities consistent."""
+    """Random flips and transposes of ``(b, c, h, w)`` flow images (x, y velocity first) that keep velocities consistent."""
     x = x.copy()
     for i in range(len(x)):
         if rng.random() < 0.5:
@@ -45,14 +47,21 @@ def augment_flow(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             x[i] = x[i, :, ::-1, :]
             x[i, 1] = -x[i, 1]
         if x.shape[2] == x.shape[3] and rng.random() < 0.5:
-            x[i] = x[i][[1, 0, 2]].transpose(0, 2, 1)
+            x[i] = x[i][[1, 0, *range(2, x.shape[1])]].transpose(0, 2, 1)
     return x
 
 
+#: Channels of a flow image: x and y velocity, speed, presence.
+FLOW_CHANNELS = 4
+
+
 def _network(k: int):
+    import torch.nn as nn
     from torchvision.models import resnet18
 
-    return resnet18(weights=None, num_classes=k)
+    net = resnet18(weights=None, num_classes=k)
+    net.conv1 = nn.Conv2d(FLOW_CHANNELS, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    return net
 
 
 class Flow2D(OneNetwork, Regressor):
@@ -63,7 +72,7 @@ class Flow2D(OneNetwork, Regressor):
     Config = Flow2DConfig
     quick = {"epochs": 1, "batch": 4}
 
-    def _fit(self, inputs: list[VideoInputs], targets: np.ndarray, *, progress: bool) -> None:
+    def _fit(self, inputs: list[VideoInputs], targets: np.ndarray, *, progress: bool, on_epoch=None) -> None:
         import torch
 
         x = np.concatenate([v.flow for v in inputs]).astype(np.float32)
@@ -75,7 +84,8 @@ class Flow2D(OneNetwork, Regressor):
         def batch(idx, rng):
             return torch.from_numpy(np.ascontiguousarray(augment_flow(x[idx], rng))), y[idx]
 
-        self.losses_ = train_network(self.net_, len(x), batch, self.config, progress=progress, desc="flow2d")
+        self.losses_ = train_network(self.net_, len(x), batch, self.config, progress=progress, desc="flow2d",
+                                     on_epoch=on_epoch)
 
     def _predict(self, inputs: list[VideoInputs]) -> np.ndarray:
         import torch

@@ -116,7 +116,7 @@ class R3D18(OneNetwork, Regressor):
         """A clip is ``clip_frames`` frames long."""
         return self.config.clip_frames
 
-    def _fit(self, inputs: list[VideoInputs], targets: np.ndarray, *, progress: bool) -> None:
+    def _fit(self, inputs: list[VideoInputs], targets: np.ndarray, *, progress: bool, on_epoch=None) -> None:
         import torch
 
         cfg = self.config
@@ -130,7 +130,8 @@ class R3D18(OneNetwork, Regressor):
             x = np.stack([_random_clip(inputs[v].frames, cfg, rng) for v in owner])
             return torch.from_numpy(np.ascontiguousarray(x)), y[owner]
 
-        self.losses_ = train_network(self.net_, len(inputs) * per, batch, cfg, progress=progress, desc="r3d18")
+        self.losses_ = train_network(self.net_, len(inputs) * per, batch, cfg, progress=progress, desc="r3d18",
+                                     on_epoch=on_epoch)
 
     def _predict(self, inputs: list[VideoInputs]) -> np.ndarray:
         import torch

@@ -62,6 +62,9 @@ def save_checkpoint(payload: dict, path: str | os.PathLike) -> Path:
     """
     import tempfile
 
+    from spermtrack.extras import require
+
+    require("torch", purpose="writing a checkpoint")
     import torch
 
     path = Path(path)
@@ -95,6 +98,8 @@ class CNNConfig(Config):
         AdamW weight decay.
     seed : int
         Seed of the initial weights, the shuffling and the augmentation.
+    schedule : {'cosine', 'constant'}
+        Learning rate over the epochs: cosine decay from ``lr`` to 0 (step by step), or constant.
     """
 
     epochs: int = 10
@@ -102,6 +107,7 @@ class CNNConfig(Config):
     lr: float = 1e-3
     weight_decay: float = 1e-4
     seed: int = 0
+    schedule: str = "cosine"
 
     def __post_init__(self) -> None:
         self._integer("epochs", lo=1, hi=10000)
@@ -109,10 +115,11 @@ class CNNConfig(Config):
         self._number("lr", lo=0, lo_open=True, hi=1)
         self._number("weight_decay", lo=0, hi=1)
         self._integer("seed", lo=0)
+        self._choice("schedule", ("cosine", "constant"))
 
 
 def train_network(net, n_items: int, get_batch: Callable, config: CNNConfig, *, progress: bool = False,
-                  desc: str = "train") -> list[float]:
+                  desc: str = "train", on_epoch: Callable[[int, float], bool] | None = None) -> list[float]:
     """Train ``net`` in place; return the mean loss of each epoch.
 
     Parameters
@@ -129,6 +136,9 @@ def train_network(net, n_items: int, get_batch: Callable, config: CNNConfig, *, 
         Show a progress bar over epochs.
     desc : str
         Its label.
+    on_epoch : callable, optional
+        ``on_epoch(epoch, mean loss) -> bool`` after each epoch, with ``net`` in evaluation mode; True
+        stops the training early.
     """
     import torch
     from tqdm.auto import tqdm
@@ -136,6 +146,9 @@ def train_network(net, n_items: int, get_batch: Callable, config: CNNConfig, *, 
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    steps = config.epochs * max(1, -(-n_items // config.batch))
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
+                 if config.schedule == "cosine" else None)
     losses = []
     net.train()
     for _ in tqdm(range(config.epochs), desc=desc, unit="epoch", disable=not progress, leave=False):
@@ -150,8 +163,16 @@ def train_network(net, n_items: int, get_batch: Callable, config: CNNConfig, *, 
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
+            if scheduler is not None:
+                scheduler.step()
             total += loss.item() * len(idx)
         losses.append(total / n_items)
+        if on_epoch is not None:
+            net.eval()
+            stop = on_epoch(len(losses) - 1, losses[-1])
+            net.train()
+            if stop:
+                break
     net.eval()
     return losses
 

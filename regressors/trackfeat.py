@@ -105,7 +105,7 @@ class TrackFeatures(Regressor):
     needs = ("kinematics",)
     Config = TrackFeatConfig
 
-    def _fit(self, inputs: list[VideoInputs], targets: np.ndarray, *, progress: bool) -> None:
+    def _fit(self, inputs: list[VideoInputs], targets: np.ndarray, *, progress: bool, on_epoch=None) -> None:
         x = np.stack([track_features(v.kinematics) for v in inputs])
         self.x_mean_, self.x_sd_ = x.mean(axis=0), x.std(axis=0)
         self.x_sd_[self.x_sd_ < 1e-9] = 1.0

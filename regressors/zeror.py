@@ -28,7 +28,7 @@ class ZeroR(Regressor):
     needs = ()
     Config = ZeroRConfig
 
-    def _fit(self, inputs: list[VideoInputs], targets: np.ndarray, *, progress: bool) -> None:
+    def _fit(self, inputs: list[VideoInputs], targets: np.ndarray, *, progress: bool, on_epoch=None) -> None:
         self.mean_ = targets.mean(axis=0)
 
     def _predict(self, inputs: list[VideoInputs]) -> np.ndarray:

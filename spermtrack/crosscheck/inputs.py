@@ -9,8 +9,9 @@
 ``flow``
     ``flow_pairs`` frame pairs ``flow_gap_s`` apart, spread evenly over the video; dense Farneback
     optical flow at ``flow_scale`` of the full resolution, converted to velocity in um/s
-    (``flow px / flow_scale * um_per_px / gap s``), divided by 10, with the speed as a third channel,
-    then averaged down to ``flow_size x flow_size``.
+    (``flow px / flow_scale * um_per_px / gap s``), divided by 10, with the speed as a third channel
+    and the :func:`presence` of cells (moving or not) as a fourth, then averaged down to
+    ``flow_size x flow_size``.
 ``kinematics`` (and the tracking path's own percentages)
     The detector + tracker + kinematics of :func:`spermtrack.pipeline.run_pipeline`.
 
@@ -34,7 +35,10 @@ import pandas as pd
 from spermtrack._validate import Config
 from spermtrack.errors import InputError
 
-__all__ = ["InputSettings", "Prepared", "prepare_inputs"]
+#: Version of the flow images (2: four channels, the fourth is :func:`presence`).
+FLOW_VERSION = 2
+
+__all__ = ["InputSettings", "Prepared", "frames_and_flow", "prepare_inputs", "tracking_path"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,8 @@ class InputSettings(Config):
         from spermtrack.constants import ANALYSIS_VERSION
 
         values = {n: getattr(self, n) for n in names}
+        if part == "flow":  # the presence channel came with version 2 of the flow images
+            values["flow_version"] = FLOW_VERSION
         if part == "tracks":  # the tracking path's defaults change between versions; pixels do not
             values["version"] = ANALYSIS_VERSION
         text = json.dumps(values, sort_keys=True)
@@ -127,8 +133,52 @@ def _where(video) -> Path:
     return video.video_path or video.images_dir or video.folder
 
 
-def _frames_and_flow(video, settings: InputSettings, want_frames: bool, want_flow: bool,
-                     progress: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+def presence(image: np.ndarray) -> np.ndarray:
+    """Where cells are, moving or not: local contrast in units of the frame's background noise.
+
+    ``|I - G_4 * I|`` (the image minus its Gaussian blur, sigma 4 px) divided by ``1 + 1.4826 *
+    median |I - G_4 * I|`` (the background's robust spread; cells are sparse, so the median is
+    background). Optical flow alone cannot tell an immotile cell from the empty background.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        ``(H, W)`` grayscale frame.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W)`` float32, >= 0.
+    """
+    import cv2
+
+    f = image.astype(np.float32)
+    high = np.abs(f - cv2.GaussianBlur(f, (0, 0), 4.0))
+    return high / (1.0 + 1.4826 * float(np.median(high)))
+
+
+def frames_and_flow(video, settings: InputSettings, want_frames: bool, want_flow: bool,
+                    progress: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The downsized frames and the optical-flow images of a video, in one pass (see the module notes).
+
+    Parameters
+    ----------
+    video : object
+        Has ``video_id``, ``recording`` and ``iter_frames(gray=True, stop=...)`` like
+        :class:`~spermtrack.io.visem.VisemVideo`.
+    settings : InputSettings
+    want_frames, want_flow : bool
+        Which of the two to make.
+    progress : bool
+        Show a progress bar over the frames.
+
+    Returns
+    -------
+    (numpy.ndarray or None, numpy.ndarray or None)
+        ``(n, frame_height, frame_width)`` uint8 frames and ``(flow_pairs, 3, flow_size, flow_size)``
+        float32 flow images (None where not wanted): x and y velocity, speed (units of 10 um/s) and
+        :func:`presence` of the pair's first frame.
+    """
     import cv2
     from tqdm.auto import tqdm
 
@@ -152,12 +202,13 @@ def _frames_and_flow(video, settings: InputSettings, want_frames: bool, want_flo
         if i in starts or i in ends:
             small = cv2.resize(img, (flow_w, flow_h), interpolation=cv2.INTER_AREA)
             if i in ends:
-                flow = cv2.calcOpticalFlowFarneback(pending.pop(ends[i]), small, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+                flow = cv2.calcOpticalFlowFarneback(pending[ends[i]], small, None, 0.5, 3, 15, 3, 5, 1.2, 0)
                 velocity = flow * to_units
                 speed = np.sqrt((velocity ** 2).sum(axis=2, keepdims=True))
-                image = np.concatenate([velocity, speed], axis=2)
+                image = np.concatenate([velocity, speed, presence(pending[ends[i]])[:, :, None]], axis=2)
                 size = (settings.flow_size, settings.flow_size)
                 flows.append(cv2.resize(image, size, interpolation=cv2.INTER_AREA).transpose(2, 0, 1))
+                del pending[ends[i]]
             if i in starts:
                 pending[i] = small
     if want_frames and len(frames) < 2:
@@ -169,7 +220,8 @@ def _frames_and_flow(video, settings: InputSettings, want_frames: bool, want_flo
             np.stack(flows).astype(np.float32) if want_flow else None)
 
 
-def _tracking(video, settings: InputSettings) -> tuple[pd.DataFrame, dict]:
+def tracking_path(video, settings: InputSettings) -> tuple[pd.DataFrame, dict]:
+    """The tracking path's kinematics table and its sample percentages (with its ``notes``)."""
     from spermtrack.pipeline import PipelineConfig, run_pipeline
 
     result = run_pipeline(video, PipelineConfig(detector=settings.detector, tracker=settings.tracker,
@@ -232,7 +284,7 @@ def prepare_inputs(video, settings: InputSettings, needs: set[str] | frozenset[s
         flow = _load_npz(cache / f"{stem}-flow-{settings.part_key('flow')}.npz", "flow")
     want_frames, want_flow = "frames" in needs and frames is None, "flow" in needs and flow is None
     if want_frames or want_flow:
-        new_frames, new_flow = _frames_and_flow(video, settings, want_frames, want_flow, progress)
+        new_frames, new_flow = frames_and_flow(video, settings, want_frames, want_flow, progress)
         if want_frames:
             frames = new_frames
             if cache is not None:
@@ -253,7 +305,7 @@ def prepare_inputs(video, settings: InputSettings, needs: set[str] | frozenset[s
             except (OSError, ValueError, pd.errors.ParserError):
                 kinematics = percent = None
         if kinematics is None:
-            kinematics, percent = _tracking(video, settings)
+            kinematics, percent = tracking_path(video, settings)
             if table is not None:
                 write_csv(table, kinematics)
                 write_json(meta, percent)

@@ -77,18 +77,19 @@ def test_inputs_are_physical_and_cached(dataset, tmp_path, monkeypatch):
     first = prepare_inputs(video, settings, {"frames", "flow", "kinematics"}, cache_dir=tmp_path)
     inputs = first.inputs
     assert inputs.frames.shape == (settings.max_frames, 60, 80) and inputs.frames.dtype == np.uint8
-    assert inputs.flow.shape == (3, 3, 32, 32)
+    assert inputs.flow.shape == (3, 4, 32, 32)
     speed = np.hypot(inputs.flow[:, 0], inputs.flow[:, 1])
     assert (inputs.flow[:, 2] >= speed - 1e-4).all()  # mean speed >= speed of the mean velocity
     assert inputs.flow[:, 2].max() < 30  # units of 10 um/s: no sperm swims at 300 um/s
+    assert inputs.flow[:, 3].min() >= 0 and inputs.flow[:, 3].max() > 1  # cells stand out of the noise
     assert set(first.tracking_percent) >= {"progressive", "non_progressive", "immotile"}
     import spermtrack.crosscheck.inputs as module
 
     def fail(*args, **kwargs):
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr(module, "_frames_and_flow", fail)
-    monkeypatch.setattr(module, "_tracking", fail)
+    monkeypatch.setattr(module, "frames_and_flow", fail)
+    monkeypatch.setattr(module, "tracking_path", fail)
     again = prepare_inputs(video, settings, {"frames", "flow", "kinematics"}, cache_dir=tmp_path)
     np.testing.assert_array_equal(again.inputs.frames, inputs.frames)
     np.testing.assert_allclose(again.inputs.flow, inputs.flow)
@@ -175,3 +176,18 @@ def test_the_contrast_of_a_video(dataset, tmp_path):
         writer.write(np.full((48, 64), 128, np.uint8))
     writer.release()
     assert frame_contrast(open_video(tmp_path / "grey.mp4")) < MIN_CONTRAST
+
+
+def test_presence_counts_still_cells_that_flow_cannot_see():
+    from spermtrack.crosscheck.inputs import presence
+
+    rng = np.random.default_rng(0)
+    frame = rng.normal(100, 3, (120, 160)).clip(0, 255).astype(np.uint8)
+    mask = np.zeros(frame.shape, bool)
+    for y, x in ((30, 40), (60, 100), (90, 130)):
+        mask[y - 2:y + 3, x - 3:x + 4] = True
+    frame[mask] = 160
+    seen = presence(frame)
+    assert seen[mask].mean() > 8 * seen[~mask].mean()
+    brighter = (frame.astype(np.float64) * 1.3).clip(0, 255).astype(np.uint8)  # units of the noise: same map
+    assert presence(brighter)[mask].mean() == pytest.approx(seen[mask].mean(), rel=0.15)
