@@ -4,8 +4,10 @@ Follows the 3D-CNN approach to VISEM motility (3D ResNet-18/34 on stacks of gray
 predicting the motility proportions; the tabular participant data of that paper are not used).
 Departures, for a 2-core CPU:
 
-- ``r3d_18(weights=None)`` with a one-channel stem (grayscale) instead of replicating the frame into
-  three channels; no Kinetics pre-training;
+- r3d_18's layout (full 3D convolutions, two basic blocks per stage) at an eighth of its width
+  (``width`` 8: 8-16-32-64 channels, 0.5 M parameters instead of 33 M,
+  :func:`~spermtrack.regressors.nets.resnet3d`), with a one-channel stem (grayscale) instead of
+  replicating the frame into three channels; random initial weights, no Kinetics pre-training;
 - clips of ``clip_frames`` frames (the caller's frame spacing, 0.04 s by default) cropped to
   ``crop`` x ``crop`` px from frames downsized to a quarter (160 x 120 for a 640 x 480 video):
   a few clips per video and epoch, drawn at random places and times;
@@ -40,6 +42,8 @@ class R3D18Config(CNNConfig):
         Random clips per video and epoch.
     eval_clips : int
         Clips averaged per video at prediction.
+    width : int
+        Channels of the network's first stage (:func:`~spermtrack.regressors.nets.resnet3d`; 64 is r3d_18's).
     """
 
     epochs: int = 6
@@ -48,6 +52,7 @@ class R3D18Config(CNNConfig):
     crop: int = 48
     clips_per_video: int = 3
     eval_clips: int = 8
+    width: int = 8
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -55,6 +60,7 @@ class R3D18Config(CNNConfig):
         self._integer("crop", lo=16, hi=1024)
         self._integer("clips_per_video", lo=1, hi=1000)
         self._integer("eval_clips", lo=1, hi=1000)
+        self._integer("width", lo=1, hi=512)
 
 
 def clip_tensor(frames: np.ndarray, start: int, y: int, x: int, length: int, crop: int) -> np.ndarray:
@@ -71,13 +77,10 @@ def clip_tensor(frames: np.ndarray, start: int, y: int, x: int, length: int, cro
     return clip[None]
 
 
-def _network(k: int):
-    import torch
-    from torchvision.models.video import r3d_18
+def _network(k: int, width: int):
+    from spermtrack.regressors.nets import resnet3d
 
-    net = r3d_18(weights=None, num_classes=k)
-    net.stem[0] = torch.nn.Conv3d(1, 64, kernel_size=(3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False)
-    return net
+    return resnet3d(1, k, width=width)
 
 
 def _random_clip(frames: np.ndarray, cfg: R3D18Config, rng: np.random.Generator) -> np.ndarray:
@@ -144,4 +147,4 @@ class R3D18(OneNetwork, Regressor):
         return predict_videos(self.net_, batches(), len(inputs), len(self.categories))
 
     def _network(self):
-        return _network(len(self.categories))
+        return _network(len(self.categories), self.config.width)

@@ -939,14 +939,18 @@ def cmd_regress_predict(args: argparse.Namespace) -> int:
 def _add_crosscheck(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("crosscheck", help="tracking-derived WHO grades beside every motility regressor",
                        description="Per video: the tracking path's WHO percentages (detector + tracker + kinematics), "
-                                   "each regressor's cross-validated prediction and the truth; MAE of every source; "
-                                   "videos where tracking and a regressor disagree. Writes crosscheck.md, a "
+                                   "each regressor's prediction (its shipped checkpoint; with --train, cross-validated "
+                                   "on the data set) and the truth; MAE of every source; videos where tracking and a "
+                                   "regressor disagree by more than their combined uncertainty. Writes crosscheck.md, a "
                                    "self-contained crosscheck.html, CSV tables and plots.")
     _add_regress_data_options(p)
     p.add_argument("--models", type=_regressor_list, default=",".join(_REGRESSOR_NAMES),
                    help=f"regressors, comma-separated (default all): {_REGRESSOR_HELP}")
-    p.add_argument("--margin", type=_margin, default=15.0,
-                   help="list videos where tracking and a regressor differ by more points than this (default 15)")
+    p.add_argument("--train", action="store_true",
+                   help="cross-validate every regressor on the data set (--folds) instead of its shipped checkpoint")
+    p.add_argument("--margin", type=_margin, default=None,
+                   help="list videos where tracking and a regressor differ by more points than this (default: by more "
+                        "than their combined 95 %% uncertainty)")
     p.add_argument("--detector", choices=FRAME_DETECTORS, default=DEFAULT_DETECTOR,
                    help="tracking path: detector (default %(default)s)")
     p.add_argument("--tracker", default=DEFAULT_TRACKER, type=_tracker_name, metavar="NAME",
@@ -965,6 +969,7 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     base = InputSettings.quick() if args.quick else InputSettings()
     settings = base.replace(detector=args.detector, tracker=args.tracker, preset=args.preset)
     result = run_crosscheck(args.dataset, args.out, models=models, folds=args.folds, margin=args.margin,
+                            train=args.train,
                             seed=args.seed, quick=args.quick, clinical_csv=args.clinical, um_per_px=args.um_per_px,
                             cache_dir=args.cache, settings=settings, progress=not args.quiet)
     for note in result.record["notes"]:
@@ -972,9 +977,10 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     mae = result.errors.pivot_table(index="source", columns="category", values="mae", sort=False)
     mae = mae.reindex(columns=["progressive", "non_progressive", "immotile", "all"])
     mae["seconds"] = result.errors.groupby("source", sort=False)["seconds"].first()
-    print(f"MAE against the truth, percentage points ({len(result.table)} videos, {args.folds}-fold by video):")
+    how = f"{args.folds}-fold by video" if args.train else "shipped checkpoints"
+    print(f"MAE against the truth, percentage points ({len(result.table)} videos, {how}):")
     print(mae.round(2).to_string())
-    print(f"{len(result.disagreements)} disagreement(s) above {args.margin:g} points; "
+    print(f"{len(result.disagreements)} disagreement(s) above {result.record['threshold_text']}; "
           f"report: {args.out / 'crosscheck.html'}")
     return 0
 

@@ -344,15 +344,16 @@ def crosscheck_html(errors, disagreements, table, images: Mapping[str, bytes], r
     notes = "".join(f'<p class="warn">{_e(n)}</p>' for n in record.get("notes", []))
     body = f"""
 <h1>Cross-check: tracking path and motility regressors</h1>
-<p class="muted">{_e(record.get('dataset', ''))} &middot; {len(table)} videos &middot; {record.get('n_folds')}-fold
-cross-validation split by video &middot; tracking path {_e(inputs.get('detector'))} + {_e(inputs.get('tracker'))} +
+<p class="muted">{_e(record.get('dataset', ''))} &middot; {len(table)} videos &middot; {_e(record.get('models_text', ''))}
+&middot; tracking path {_e(inputs.get('detector'))} + {_e(inputs.get('tracker'))} +
 {_e(inputs.get('preset'))}</p>
 {notes}
 <h2>Mean absolute error against the truth (percentage points, lower is better)</h2>
 {_table(summary)}
 <p class="muted">The tracking path grades every tracked sperm and counts the grades; each regressor predicts the
 proportions of a video directly from its pixels (or, for <code>trackfeat</code>, from histograms of its tracks),
-trained on the other folds' videos only. <code>zeror</code> predicts the training mean: a model that does not beat it
+trained on synthetic videos (the shipped checkpoints) or on the other folds' videos only (with training).
+<code>zeror</code> predicts the training mean: a model that does not beat it
 has learnt nothing. Seconds: the time each source took (inputs that were already cached cost nothing).</p>
 <h2>Agreement with the truth</h2>
 <p class="muted">Top: each video's value against the truth (the line is perfect agreement). Bottom: Bland-Altman,
@@ -360,7 +361,7 @@ the difference against the mean, with the bias (solid) and the 95 % limits of ag
 {plots}
 <h2>All agreement statistics</h2>
 {_table(errors, digits=3)}
-<h2>Where tracking and a regressor disagree by more than {_num(record.get('margin'), '.0f')} points</h2>
+<h2>Where tracking and a regressor disagree by more than {_e(record.get('threshold_text', ''))}</h2>
 {_table(disagreements, digits=1) if len(disagreements) else '<p>Nowhere.</p>'}
 <h2>Per video (percent)</h2>
 {_table(table.reset_index(), digits=1)}

@@ -16,7 +16,7 @@ import pandas as pd
 
 from spermtrack.constants import VISEM_UM_PER_PX
 
-__all__ = ["CVResult", "agreement_table", "cross_validate", "prepare_all", "seeded_regressor"]
+__all__ = ["CVResult", "agreement_table", "cross_validate", "prepare_all", "seeded_regressor", "shipped_predictions"]
 
 
 @dataclass
@@ -112,6 +112,43 @@ def cross_validate(name: str, prepared: dict, data, *, folds: int, seed: int = 0
     seconds = time.perf_counter() - start
     table = pd.DataFrame(pred, index=pd.Index(ids, name="video"), columns=list(data.categories))
     return CVResult(name, table, seconds, [[ids[i] for i in test] for _, test in split])
+
+
+def shipped_predictions(name: str, data, *, um_per_px: float, cache_dir=None, progress: bool = False
+                        ) -> tuple[CVResult, dict, list[str]]:
+    """Predict every video of ``data`` with the checkpoint shipped for ``name`` (no training).
+
+    The videos are prepared with the checkpoint's own input settings. A video the model was not trained
+    for, a pixel size outside the checkpoint's ``trained_for`` range, gets no number (NaN) and a note,
+    instead of a prediction that would mean little.
+
+    Returns
+    -------
+    (CVResult, dict, list of str)
+        The predictions (``folds`` empty), the checkpoint's ``info`` (its validation metrics), and notes.
+    """
+    from spermtrack.crosscheck.inputs import InputSettings
+    from spermtrack.regressors import load_regressor, shipped_checkpoint
+    from spermtrack.regressors.torchfit import read_checkpoint
+
+    path = shipped_checkpoint(name)
+    model, inputs = load_regressor(path, expect=name)
+    info = dict(read_checkpoint(path, "spermtrack regressor checkpoint").get("info") or {})
+    inputs.pop("um_per_px", None)
+    settings = InputSettings.from_dict(inputs)
+    lo, hi = (info.get("trained_for") or {}).get("um_per_px", (0.0, float("inf")))
+    notes = []
+    start = time.perf_counter()
+    pred = np.full((len(data.video_ids), len(model.categories)), np.nan)
+    if not lo <= um_per_px <= hi:
+        notes.append(f"{name}: the videos' pixel size {um_per_px:g} um/px is outside the {lo:g}-{hi:g} um/px the "
+                     "shipped model was trained for: no prediction")
+    else:
+        prepared = prepare_all(data, settings, set(model.needs), um_per_px=um_per_px, cache_dir=cache_dir,
+                               progress=progress)
+        pred = model.predict([prepared[v].inputs for v in data.video_ids])
+    table = pd.DataFrame(pred, index=pd.Index(data.video_ids, name="video"), columns=list(model.categories))
+    return CVResult(name, table, time.perf_counter() - start, []), info, notes
 
 
 def seeded_regressor(name: str, categories, *, seed: int, quick: bool = False, **options):

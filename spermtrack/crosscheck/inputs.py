@@ -221,12 +221,13 @@ def frames_and_flow(video, settings: InputSettings, want_frames: bool, want_flow
 
 
 def tracking_path(video, settings: InputSettings) -> tuple[pd.DataFrame, dict]:
-    """The tracking path's kinematics table and its sample percentages (with its ``notes``)."""
+    """The tracking path's kinematics table and its sample percentages (with ``interval_95`` and ``notes``)."""
     from spermtrack.pipeline import PipelineConfig, run_pipeline
 
     result = run_pipeline(video, PipelineConfig(detector=settings.detector, tracker=settings.tracker,
                                                 kinematics=settings.preset))
-    return result.kinematics, {**result.summary["percent"], "notes": list(result.notes)}
+    return result.kinematics, {**result.summary["percent"], "interval_95": result.summary["interval_95"],
+                               "notes": list(result.notes)}
 
 
 def _save_npz(path: Path, **arrays: np.ndarray) -> None:
