@@ -209,3 +209,18 @@ def test_export_writes_metadata_atomically(tmp_path):
     assert len(output.shape) == 3 and not isinstance(output.shape[2], int)  # raw head, dynamic anchors (no NMS)
     assert model.forward(np.zeros((2, 3, 64, 96), np.float32)).shape == (2, 7, 8 * 12 + 4 * 6 + 2 * 3)
     assert [not isinstance(d, int) for d in model.session.get_inputs()[0].shape] == [True, False, True, True]
+
+
+def test_the_backend_follows_the_weights_unless_told(tmp_path):
+    from spermtrack.detectors.yolo import YoloConfig, choose_backend, onnx_weights, resolve_weights
+
+    shipped = resolve_weights(None)
+    assert choose_backend(YoloConfig(), shipped) == "onnx"  # the default runs without PyTorch
+    assert choose_backend(YoloConfig(backend="torch"), shipped) == "torch"
+    own = tmp_path / "best.pt"
+    own.write_bytes(b"PK\x03\x04")
+    assert choose_backend(YoloConfig(weights=str(own)), own) == "torch"
+    assert choose_backend(YoloConfig(), resolve_weights("yolov5n_visem")) == "torch"  # no export shipped beside it
+    assert onnx_weights(shipped) == shipped.with_suffix(".onnx")
+    with pytest.raises(InputError, match="has no ONNX export beside it"):
+        onnx_weights(own)
