@@ -100,6 +100,7 @@ def real(work: Path) -> None:
     import pandas as pd
 
     from spermtrack.crosscheck.train import predict_video
+    from spermtrack.errors import InputError
     from spermtrack.io.clinical import motility_columns, read_clinical_csv
     from spermtrack.io.visem import open_video
     from spermtrack.pipeline import run_pipeline
@@ -115,12 +116,16 @@ def real(work: Path) -> None:
         result = run_pipeline(open_video(path, um_per_px=0.351))
         rows.append({"video": label, "source": "tracking", **{c: result.summary["percent"][c] for c in CATEGORIES}})
         for name in shipped_models():
-            _, pct, notes = predict_video(path, name, um_per_px=0.351)
+            try:
+                _, pct, notes = predict_video(path, name, um_per_px=0.351)
+            except InputError as exc:  # e.g. a clip shorter than the model's input
+                rows.append({"video": label, "source": name, "note": str(exc).split(": ", 1)[-1]})
+                continue
             rows.append({"video": label, "source": name, **{c: pct[c] for c in CATEGORIES},
                          "note": "; ".join(notes)})
     table = pd.DataFrame(rows)
     print("\nreal videos, percent (one data point each; reported, not a target):")
-    print(table.round(1).fillna("").to_string(index=False))
+    print(table.round(1).astype(object).where(table.notna(), "").to_string(index=False))
 
 
 def cross_validated(args) -> None:
