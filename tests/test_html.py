@@ -71,7 +71,8 @@ def _seen_by_the_browser(folder, tmp_path, wrapper: str = WRAPPER):
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     found = re.search(r'<pre id="out">(.*?)</pre>', done.stdout, re.S)
     assert found, (done.returncode, done.stderr[-800:])
-    return json.loads(found.group(1))
+    text = found.group(1).strip()
+    return {"event": "pending"} if text == "pending" else json.loads(text)
 
 
 def test_the_video_report_inlines_its_images_and_escapes_text():
@@ -116,7 +117,12 @@ def test_a_headless_browser_decodes_every_image_and_plays_the_video_of_a_report(
     assert len(seen) == 5
     for alt, complete, width, height in seen:
         assert complete and width > 100 and height > 100, alt
-    # the annotated video (H.264) loads and plays in the report's player; MPEG-4 Part 2 would not
-    played = _seen_by_the_browser(out, tmp_path, PLAYER)
+    # the annotated video (H.264) loads and plays in the report's player; MPEG-4 Part 2 would not. Media decode
+    # runs on real threads, outside the virtual time budget: on a loaded machine the budget can end before the
+    # first frame played ("pending"), so that case (and only that one) is tried again
+    for _ in range(3):
+        played = _seen_by_the_browser(out, tmp_path, PLAYER)
+        if played.get("event") != "pending":
+            break
     assert played["event"] == "playing" and played["error"] is None, played
     assert played["width"] == 320 and played["time"] > 0
