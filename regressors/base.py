@@ -37,7 +37,7 @@ from spermtrack.constants import GRADES
 from spermtrack.errors import InputError
 from spermtrack.eval.agreement import CATEGORIES
 
-__all__ = ["CATEGORY_SETS", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "FOUR", "THREE", "Regressor", "VideoInputs",
+__all__ = ["CATEGORY_SETS", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "FLOW_CHANNELS", "FOUR", "THREE", "Regressor", "VideoInputs",
            "project_to_simplex", "three_from_four"]
 
 #: The lab's three WHO categories.
@@ -47,7 +47,9 @@ FOUR: tuple[str, ...] = GRADES
 #: The category sets a regressor can predict.
 CATEGORY_SETS: tuple[tuple[str, ...], ...] = (THREE, FOUR)
 CHECKPOINT_FORMAT = "spermtrack-regressor"
-CHECKPOINT_VERSION = 2  # 2: flow images have a fourth channel (presence)
+CHECKPOINT_VERSION = 2  # 2: flow images of FLOW_CHANNELS channels
+#: Channels of a flow image (:attr:`VideoInputs.flow`).
+FLOW_CHANNELS = 8
 
 
 @dataclass
@@ -62,9 +64,11 @@ class VideoInputs:
     frame_step_s : float
         Time between two of these frames, s.
     flow : numpy.ndarray or None
-        ``(p, 4, h, w)`` float32 dense optical flow of ``p`` frame pairs spread over the video: x and y
-        velocity and speed, in units of 10 um/s, and where cells are, moving or not (local contrast in
-        units of the background noise, :func:`spermtrack.crosscheck.inputs.presence`).
+        ``(p, FLOW_CHANNELS, h, w)`` float32 dense optical flow at ``p`` times spread over the video
+        (:func:`spermtrack.crosscheck.inputs.frames_and_flow`): averaged over each pixel's block, x and y
+        velocity and speed over 0.1 s (units of 10 um/s), where cells are, moving or not (local contrast
+        in units of the background noise), and the speed over 0.5 s; as the block's maximum, the two
+        speeds and the presence.
     kinematics : pandas.DataFrame or None
         One row per track of the tracking path (:func:`spermtrack.kinematics.analyze_tracks` table).
     """

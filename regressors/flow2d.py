@@ -12,8 +12,11 @@ ZeroR 0.09 / 0.10). Departures, for a 2-core CPU and 20-video data sets:
   Lucas-Kanade drawing of the paper is not used;
 - channels in physical units (x and y velocity and speed, 10 um/s per unit) rather than a colour
   wheel, so that the same speed reads the same at any pixel size and frame rate;
-- a fourth channel shows where cells are, moving or not (local contrast over the background noise):
-  flow alone cannot count immotile cells, so it cannot give proportions.
+- a channel shows where cells are, moving or not (local contrast over the background noise): flow
+  alone cannot count immotile cells, so it cannot give proportions;
+- a second, longer gap (0.5 s) gives the net progression that the head's beat hides over 0.1 s, and
+  the block maxima of the speeds and the presence keep one head at full value when the flow is reduced
+  to 64 x 64 (:attr:`~spermtrack.regressors.base.VideoInputs.flow`).
 
 Augmentation keeps the physics: a horizontal flip negates the x velocity, a vertical flip the y
 velocity, a transpose swaps them.
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spermtrack.regressors.base import Regressor, VideoInputs
+from spermtrack.regressors.base import FLOW_CHANNELS, Regressor, VideoInputs
 from spermtrack.regressors.torchfit import CNNConfig, OneNetwork, predict_videos, train_network
 
 __all__ = ["Flow2D", "Flow2DConfig", "augment_flow"]
@@ -62,10 +65,6 @@ def augment_flow(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if x.shape[2] == x.shape[3] and rng.random() < 0.5:
             x[i] = x[i][[1, 0, *range(2, x.shape[1])]].transpose(0, 2, 1)
     return x
-
-
-#: Channels of a flow image: x and y velocity, speed, presence.
-FLOW_CHANNELS = 4
 
 
 def _network(k: int, width: int):

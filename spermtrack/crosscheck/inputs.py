@@ -7,11 +7,14 @@
     Grayscale, downsized to ``frame_width x frame_height`` (area averaging), one every
     ``frame_step_s`` seconds from the start, at most ``max_frames``.
 ``flow``
-    ``flow_pairs`` frame pairs ``flow_gap_s`` apart, spread evenly over the video; dense Farneback
-    optical flow at ``flow_scale`` of the full resolution, converted to velocity in um/s
-    (``flow px / flow_scale * um_per_px / gap s``), divided by 10, with the speed as a third channel
-    and the :func:`presence` of cells (moving or not) as a fourth, then averaged down to
-    ``flow_size x flow_size``.
+    ``flow_pairs`` times spread evenly over the video; at each, dense Farneback optical flow at
+    ``flow_scale`` of the full resolution from that frame to the frames ``flow_gap_s`` and
+    ``flow_long_gap_s`` later, converted to velocity in um/s (``flow px / flow_scale * um_per_px /
+    gap s``) and divided by 10. The short gap shows the head's beat and swimming; the long one (about
+    half a second) the net progression, which the beat no longer hides. Eight channels, reduced to
+    ``flow_size x flow_size``: averaged, the x and y velocity and the speed of the short gap, the
+    :func:`presence` of cells (moving or not) and the speed of the long gap; and, as the maximum over
+    each block (so that one head keeps its full value), the short and long speeds and the presence.
 ``kinematics`` (and the tracking path's own percentages)
     The detector + tracker + kinematics of :func:`spermtrack.pipeline.run_pipeline`.
 
@@ -35,8 +38,9 @@ import pandas as pd
 from spermtrack._validate import Config
 from spermtrack.errors import InputError
 
-#: Version of the flow images (2: four channels, the fourth is :func:`presence`).
-FLOW_VERSION = 2
+#: Version of the flow images (3: the eight channels of the module notes,
+#: :data:`spermtrack.regressors.base.FLOW_CHANNELS`).
+FLOW_VERSION = 3
 
 __all__ = ["InputSettings", "Prepared", "frames_and_flow", "prepare_inputs", "tracking_path"]
 
@@ -57,6 +61,8 @@ class InputSettings(Config):
         Frame pairs whose optical flow is computed.
     flow_gap_s : float
         Time between the two frames of a pair, s.
+    flow_long_gap_s : float
+        Time to the second, later frame of a pair, s (net progression; at least ``flow_gap_s``).
     flow_scale : float
         Resolution of the flow computation relative to the frame (0.5: half).
     flow_size : int
@@ -71,6 +77,7 @@ class InputSettings(Config):
     max_frames: int = 240
     flow_pairs: int = 8
     flow_gap_s: float = 0.1
+    flow_long_gap_s: float = 0.5
     flow_scale: float = 0.5
     flow_size: int = 64
     detector: str = "blob"
@@ -88,6 +95,7 @@ class InputSettings(Config):
         self._integer("max_frames", lo=2, hi=100000)
         self._integer("flow_pairs", lo=1, hi=10000)
         self._number("flow_gap_s", lo=0, lo_open=True, hi=60)
+        self._number("flow_long_gap_s", lo=self.flow_gap_s, hi=60)
         self._number("flow_scale", lo=0, lo_open=True, hi=1)
         self._integer("flow_size", lo=8, hi=1024)
         self._choice("detector", FRAME_DETECTORS)
@@ -102,12 +110,12 @@ class InputSettings(Config):
     def part_key(self, part: str) -> str:
         """A short fingerprint of the settings that shape ``frames``, ``flow`` or ``tracks``."""
         names = {"frames": ("frame_width", "frame_height", "frame_step_s", "max_frames"),
-                 "flow": ("flow_pairs", "flow_gap_s", "flow_scale", "flow_size"),
+                 "flow": ("flow_pairs", "flow_gap_s", "flow_long_gap_s", "flow_scale", "flow_size"),
                  "tracks": ("detector", "tracker", "preset")}[part]
         from spermtrack.constants import ANALYSIS_VERSION
 
         values = {n: getattr(self, n) for n in names}
-        if part == "flow":  # the presence channel came with version 2 of the flow images
+        if part == "flow":  # the channels change with the version of the flow images
             values["flow_version"] = FLOW_VERSION
         if part == "tracks":  # the tracking path's defaults change between versions; pixels do not
             values["version"] = ANALYSIS_VERSION
@@ -157,6 +165,32 @@ def presence(image: np.ndarray) -> np.ndarray:
     return high / (1.0 + 1.4826 * float(np.median(high)))
 
 
+def _velocity(first: np.ndarray, second: np.ndarray, um_per_px: float, seconds: float) -> np.ndarray:
+    """Dense Farneback flow from ``first`` to ``second`` as velocity, ``(H, W, 2)`` in units of 10 um/s."""
+    import cv2
+
+    flow = cv2.calcOpticalFlowFarneback(first, second, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    return flow * (um_per_px / seconds / 10.0)
+
+
+def _flow_image(velocity: np.ndarray, speed: np.ndarray, seen: np.ndarray, speed_long: np.ndarray,
+                size: tuple[int, int]) -> np.ndarray:
+    """The ``(FLOW_CHANNELS, h, w)`` flow image of one time (see the module notes)."""
+    import cv2
+
+    mean = np.dstack([velocity, speed, seen, speed_long]).astype(np.float32)
+    peaks = np.dstack([speed, speed_long, seen]).astype(np.float32)
+    # each output pixel samples the top-left source pixel of its block (INTER_NEAREST): a window anchored there
+    # and one pixel longer than a block covers the block, so the sample is the block's maximum
+    k = int(np.ceil(max(mean.shape[1] / size[0], mean.shape[0] / size[1]))) + 1
+    peaks = cv2.dilate(peaks, np.ones((k, k), np.uint8), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    channels = [cv2.resize(np.ascontiguousarray(mean[:, :, c]), size, interpolation=cv2.INTER_AREA)
+                for c in range(mean.shape[2])]
+    channels += [cv2.resize(np.ascontiguousarray(peaks[:, :, c]), size, interpolation=cv2.INTER_NEAREST)
+                 for c in range(peaks.shape[2])]
+    return np.stack(channels)
+
+
 def frames_and_flow(video, settings: InputSettings, want_frames: bool, want_flow: bool,
                     progress: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The downsized frames and the optical-flow images of a video, in one pass (see the module notes).
@@ -175,9 +209,8 @@ def frames_and_flow(video, settings: InputSettings, want_frames: bool, want_flow
     Returns
     -------
     (numpy.ndarray or None, numpy.ndarray or None)
-        ``(n, frame_height, frame_width)`` uint8 frames and ``(flow_pairs, 3, flow_size, flow_size)``
-        float32 flow images (None where not wanted): x and y velocity, speed (units of 10 um/s) and
-        :func:`presence` of the pair's first frame.
+        ``(n, frame_height, frame_width)`` uint8 frames and ``(flow_pairs, FLOW_CHANNELS, flow_size,
+        flow_size)`` float32 flow images (None where not wanted; channels in the module notes).
     """
     import cv2
     from tqdm.auto import tqdm
@@ -186,29 +219,34 @@ def frames_and_flow(video, settings: InputSettings, want_frames: bool, want_flow
     n = rec.n_frames
     step = max(1, round(settings.frame_step_s * rec.fps))
     gap = max(1, round(settings.flow_gap_s * rec.fps))
-    if want_flow and n <= gap:
-        raise InputError(f"is too short for optical flow: {n} frames, pairs need {gap + 1}", _where(video))
-    starts = set(np.linspace(0, n - gap - 1, settings.flow_pairs).round().astype(int).tolist()) if want_flow else set()
-    ends = {s + gap: s for s in starts}
+    long_gap = max(gap, round(settings.flow_long_gap_s * rec.fps))
+    if want_flow and n <= long_gap:
+        raise InputError(f"is too short for optical flow: {n} frames, pairs need {long_gap + 1}", _where(video))
+    starts = (set(np.linspace(0, n - long_gap - 1, settings.flow_pairs).round().astype(int).tolist())
+              if want_flow else set())
+    short_ends, long_ends = {s + gap: s for s in starts}, {s + long_gap: s for s in starts}
     scale = settings.flow_scale
     flow_w, flow_h = max(8, round(rec.width * scale)), max(8, round(rec.height * scale))
-    to_units = rec.um_per_px / scale / (gap / rec.fps) / 10.0  # flow px -> units of 10 um/s
-    frames, flows, pending = [], [], {}
-    last_needed = max([*ends, (settings.max_frames - 1) * step if want_frames else -1])
+    size = (settings.flow_size, settings.flow_size)
+    frames, flows, pending, short = [], [], {}, {}
+    last_needed = max([*long_ends, (settings.max_frames - 1) * step if want_frames else -1])
     for i, img in tqdm(video.iter_frames(gray=True, stop=last_needed + 1), total=min(n, last_needed + 1),
                        desc=f"{video.video_id}: inputs", unit="frame", leave=False, disable=not progress):
         if want_frames and i % step == 0 and len(frames) < settings.max_frames:
             frames.append(cv2.resize(img, (settings.frame_width, settings.frame_height), interpolation=cv2.INTER_AREA))
-        if i in starts or i in ends:
+        if i in starts or i in short_ends or i in long_ends:
             small = cv2.resize(img, (flow_w, flow_h), interpolation=cv2.INTER_AREA)
-            if i in ends:
-                flow = cv2.calcOpticalFlowFarneback(pending[ends[i]], small, None, 0.5, 3, 15, 3, 5, 1.2, 0)
-                velocity = flow * to_units
-                speed = np.sqrt((velocity ** 2).sum(axis=2, keepdims=True))
-                image = np.concatenate([velocity, speed, presence(pending[ends[i]])[:, :, None]], axis=2)
-                size = (settings.flow_size, settings.flow_size)
-                flows.append(cv2.resize(image, size, interpolation=cv2.INTER_AREA).transpose(2, 0, 1))
-                del pending[ends[i]]
+            if i in short_ends:
+                first = pending[short_ends[i]]
+                velocity = _velocity(first, small, rec.um_per_px / scale, gap / rec.fps)
+                speed = np.sqrt((velocity ** 2).sum(axis=2))
+                short[short_ends[i]] = (velocity, speed, presence(first))
+            if i in long_ends:
+                s = long_ends[i]
+                speed_long = np.sqrt((_velocity(pending.pop(s), small, rec.um_per_px / scale,
+                                                long_gap / rec.fps) ** 2).sum(axis=2))
+                velocity, speed, seen = short.pop(s)
+                flows.append(_flow_image(velocity, speed, seen, speed_long, size))
             if i in starts:
                 pending[i] = small
     if want_frames and len(frames) < 2:

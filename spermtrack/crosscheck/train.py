@@ -128,7 +128,7 @@ def frames_needed(model, settings, fps: float) -> tuple[int, str]:
     model : spermtrack.regressors.Regressor
         Its :attr:`~spermtrack.regressors.Regressor.needs` decide: ``frames`` need
         :meth:`~spermtrack.regressors.Regressor.frames_needed` kept frames, ``frame_step_s`` apart;
-        ``flow`` needs one frame pair ``flow_gap_s`` apart; ``kinematics`` needs a track as long as the
+        ``flow`` needs one frame pair ``flow_long_gap_s`` apart; ``kinematics`` needs a track as long as the
         grading preset's ``min_duration_s``.
     settings : InputSettings
         How the model's inputs are prepared.
@@ -150,8 +150,9 @@ def frames_needed(model, settings, fps: float) -> tuple[int, str]:
         step = max(1, round(settings.frame_step_s * fps))
         best = max(best, ((k - 1) * step + 1, f"{k} frames taken {step / fps:.3g} s apart at {fps:g} fps"))
     if "flow" in model.needs:
-        gap = max(1, round(settings.flow_gap_s * fps))
-        best = max(best, (gap + 1, f"a pair of frames {settings.flow_gap_s:g} s apart for optical flow at {fps:g} fps"))
+        gap = max(1, round(settings.flow_gap_s * fps), round(settings.flow_long_gap_s * fps))
+        seconds = max(settings.flow_gap_s, settings.flow_long_gap_s)
+        best = max(best, (gap + 1, f"a pair of frames {seconds:g} s apart for optical flow at {fps:g} fps"))
     if "kinematics" in model.needs:
         seconds = get_preset(settings.preset).min_duration_s
         best = max(best, (math.ceil(seconds * fps - 1e-9) + 1,

@@ -77,11 +77,14 @@ def test_inputs_are_physical_and_cached(dataset, tmp_path, monkeypatch):
     first = prepare_inputs(video, settings, {"frames", "flow", "kinematics"}, cache_dir=tmp_path)
     inputs = first.inputs
     assert inputs.frames.shape == (settings.max_frames, 60, 80) and inputs.frames.dtype == np.uint8
-    assert inputs.flow.shape == (3, 4, 32, 32)
+    assert inputs.flow.shape == (3, 8, 32, 32)
     speed = np.hypot(inputs.flow[:, 0], inputs.flow[:, 1])
     assert (inputs.flow[:, 2] >= speed - 1e-4).all()  # mean speed >= speed of the mean velocity
     assert inputs.flow[:, 2].max() < 30  # units of 10 um/s: no sperm swims at 300 um/s
     assert inputs.flow[:, 3].min() >= 0 and inputs.flow[:, 3].max() > 1  # cells stand out of the noise
+    assert inputs.flow[:, 4].max() < 30  # the long gap's speed, same units
+    assert (inputs.flow[:, 5] >= inputs.flow[:, 2] - 1e-4).all()  # a block's maximum speed >= its mean
+    assert (inputs.flow[:, 7] >= inputs.flow[:, 3] - 1e-4).all()
     assert set(first.tracking_percent) >= {"progressive", "non_progressive", "immotile"}
     import spermtrack.crosscheck.inputs as module
 
@@ -153,7 +156,7 @@ def test_crosscheck_puts_tracking_beside_every_model(dataset, tmp_path, capsys):
     ("zeror", 50.0, 1),        # reads nothing of the video
     ("r3d18", 50.0, 7),        # quick clips of 4 frames, 0.04 s = 2 frames apart: 3 * 2 + 1
     ("r3d18", 25.0, 4),        # ... 1 frame apart
-    ("flow2d", 50.0, 6),       # one pair 0.1 s = 5 frames apart
+    ("flow2d", 50.0, 26),      # one pair 0.5 s = 25 frames apart (the long gap)
     ("trackfeat", 50.0, 51),   # a track of who2021's 1 s: 50 steps, 51 frames
 ])
 def test_the_frames_a_model_needs_from_a_video(name, fps, needed):

@@ -21,7 +21,7 @@ def _videos(n: int, seed: int = 0) -> list[VideoInputs]:
                             "vcl_um_s": rng.uniform(0, 100, k), "lin": rng.uniform(0, 1, k),
                             "str": rng.uniform(0, 1, k), "alh_mean_um": rng.uniform(0, 3, k)})
         out.append(VideoInputs(f"v{i}", frames=rng.integers(0, 255, (24, 60, 80), dtype=np.uint8), frame_step_s=0.04,
-                               flow=rng.normal(size=(3, 4, 32, 32)).astype(np.float32), kinematics=kin))
+                               flow=rng.normal(size=(3, 8, 32, 32)).astype(np.float32), kinematics=kin))
     return out
 
 

@@ -40,7 +40,7 @@ def test_one_rendered_video_gives_every_regressors_inputs_and_its_exact_truth():
     config = SynthConfig(seconds=1.2, fps=25.0, width=160, height=120, density=8.0, write_images=False,
                          grade_mix=(0.25, 0.25, 0.25, 0.25))
     item = recipe.video_inputs(config, 3, "v", InputSettings.quick())
-    assert item.inputs.frames.shape[1:] == (60, 80) and item.inputs.flow.shape[1:] == (4, 32, 32)
+    assert item.inputs.frames.shape[1:] == (60, 80) and item.inputs.flow.shape[1:] == (8, 32, 32)
     assert item.targets.sum() == pytest.approx(1.0) and (item.targets >= 0).all()
     assert {"progressive", "non_progressive", "immotile"} <= set(item.tracking_percent)
     assert "graded" in item.inputs.kinematics.columns
