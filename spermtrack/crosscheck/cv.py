@@ -16,7 +16,8 @@ import pandas as pd
 
 from spermtrack.constants import VISEM_UM_PER_PX
 
-__all__ = ["CVResult", "agreement_table", "cross_validate", "prepare_all", "seeded_regressor", "shipped_predictions"]
+__all__ = ["CVResult", "agreement_table", "cross_validate", "prepare_all", "outside_training", "seeded_regressor",
+           "shipped_predictions"]
 
 
 @dataclass
@@ -114,6 +115,28 @@ def cross_validate(name: str, prepared: dict, data, *, folds: int, seed: int = 0
     return CVResult(name, table, seconds, [[ids[i] for i in test] for _, test in split])
 
 
+def outside_training(path, name: str, um_per_px: float) -> str | None:
+    """Why a checkpoint's model was not trained for a pixel size (None when it was, or when it does not say).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The checkpoint; its ``info["trained_for"]["um_per_px"]`` holds the trained range.
+    name : str
+        The model's name, for the message.
+    um_per_px : float
+        The video's pixel size.
+    """
+    from spermtrack.regressors.torchfit import read_checkpoint
+
+    info = dict(read_checkpoint(path, "spermtrack regressor checkpoint").get("info") or {})
+    lo, hi = (info.get("trained_for") or {}).get("um_per_px", (0.0, float("inf")))
+    if lo <= um_per_px <= hi:
+        return None
+    return (f"{name}: the pixel size {um_per_px:g} um/px is outside the {lo:g}-{hi:g} um/px the model was trained "
+            "for")
+
+
 def shipped_predictions(name: str, data, *, um_per_px: float, cache_dir=None, progress: bool = False
                         ) -> tuple[CVResult, dict, list[str]]:
     """Predict every video of ``data`` with the checkpoint shipped for ``name`` (no training).
@@ -136,13 +159,12 @@ def shipped_predictions(name: str, data, *, um_per_px: float, cache_dir=None, pr
     info = dict(read_checkpoint(path, "spermtrack regressor checkpoint").get("info") or {})
     inputs.pop("um_per_px", None)
     settings = InputSettings.from_dict(inputs)
-    lo, hi = (info.get("trained_for") or {}).get("um_per_px", (0.0, float("inf")))
     notes = []
     start = time.perf_counter()
     pred = np.full((len(data.video_ids), len(model.categories)), np.nan)
-    if not lo <= um_per_px <= hi:
-        notes.append(f"{name}: the videos' pixel size {um_per_px:g} um/px is outside the {lo:g}-{hi:g} um/px the "
-                     "shipped model was trained for: no prediction")
+    outside = outside_training(path, name, um_per_px)
+    if outside is not None:
+        notes.append(f"{outside}: no prediction")
     else:
         prepared = prepare_all(data, settings, set(model.needs), um_per_px=um_per_px, cache_dir=cache_dir,
                                progress=progress)

@@ -218,7 +218,7 @@ def test_crosscheck_gives_no_number_outside_the_pixel_sizes_a_model_was_trained_
     code = main(["crosscheck", str(dataset), "--models", "trackfeat", "--um-per-px", "0.7", "--out", str(out),
                  "--cache", str(tmp_path / "cache"), "--quiet"])
     assert code == 0
-    assert "outside the 0.3-0.42 um/px the shipped model was trained for" in capsys.readouterr().err
+    assert "outside the 0.3-0.42 um/px the model was trained for: no prediction" in capsys.readouterr().err
     table = pd.read_csv(out / "crosscheck.csv", dtype={"video": str})
     assert table["trackfeat_progressive"].isna().all() and table["tracking_progressive"].notna().any()
 
@@ -227,3 +227,11 @@ def test_regress_predict_takes_a_shipped_model_by_name(dataset, capsys):
     assert main(["regress", "predict", str(dataset / "2" / "2.mp4"), "--model", "trackfeat", "--quiet"]) == 0
     line = capsys.readouterr().out.strip()
     assert line.startswith(f"{dataset / '2' / '2.mp4'}: progressive") and "[model trackfeat]" in line
+
+
+def test_regress_predict_warns_outside_the_trained_pixel_sizes(dataset, capsys):
+    assert main(["regress", "predict", str(dataset / "2" / "2.mp4"), "--model", "trackfeat", "--um-per-px", "0.7",
+                 "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "outside the 0.3-0.42 um/px the model was trained for" in captured.err
+    assert "[UNRELIABLE: see the warning]" in captured.out
