@@ -40,19 +40,11 @@ REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 CATEGORIES = ("progressive", "non_progressive", "immotile")
 
 
-def shipped_models() -> list[str]:
-    """Names of the regressors whose checkpoint is shipped, in registry order."""
-    from spermtrack.regressors import REGRESSORS
-
-    weights = Path(__file__).resolve().parents[1] / "regressors" / "weights"
-    return [name for name in REGRESSORS if (weights / f"{name}.pt").is_file()]
-
-
 def held_out(work: Path) -> None:
     """The table on the held-out synthetic test set."""
     import pandas as pd
 
-    from spermtrack.regressors import load_regressor, shipped_checkpoint, three_from_four
+    from spermtrack.regressors import load_regressor, shipped_checkpoint, shipped_names, three_from_four
     from spermtrack.training.regressors import RECIPE, load_set, make_set
 
     start = time.perf_counter()
@@ -63,7 +55,7 @@ def held_out(work: Path) -> None:
     rows = {}
     tracking = np.array([[v.tracking_percent[c] for c in CATEGORIES] for v in test], dtype=float)
     rows["tracking"] = (tracking, 0.0)
-    for name in shipped_models():
+    for name in shipped_names():
         model, _ = load_regressor(shipped_checkpoint(name), expect=name)
         start = time.perf_counter()
         pred = 100.0 * three_from_four(model.predict([v.inputs for v in test]))
@@ -104,6 +96,7 @@ def real(work: Path) -> None:
     from spermtrack.io.clinical import motility_columns, read_clinical_csv
     from spermtrack.io.visem import open_video
     from spermtrack.pipeline import run_pipeline
+    from spermtrack.regressors import shipped_names
 
     lab = motility_columns(read_clinical_csv(REFERENCE / "visem_real" / "semen_analysis_data_Train.csv"))
     lab.index = lab.index.astype(str)
@@ -115,7 +108,7 @@ def real(work: Path) -> None:
             rows.append({"video": label, "source": "lab", **{c: float(lab.loc["11", c]) for c in CATEGORIES}})
         result = run_pipeline(open_video(path, um_per_px=0.351))
         rows.append({"video": label, "source": "tracking", **{c: result.summary["percent"][c] for c in CATEGORIES}})
-        for name in shipped_models():
+        for name in shipped_names():
             try:
                 _, pct, notes = predict_video(path, name, um_per_px=0.351)
             except InputError as exc:  # e.g. a clip shorter than the model's input

@@ -33,7 +33,7 @@ from spermtrack.regressors.split import kfold_by_video
 
 __all__ = ["CATEGORY_SETS", "FOUR", "NEEDS_TORCH", "REGRESSORS", "REGRESSOR_SUMMARIES", "THREE", "Regressor", "VideoInputs",
            "kfold_by_video", "load_regressor", "make_regressor", "project_to_simplex", "regressor_class",
-           "shipped_checkpoint", "three_from_four"]
+           "shipped_checkpoint", "shipped_names", "three_from_four"]
 
 #: Model name -> one-line description (the command-line help reads it; keep it beside :data:`REGRESSORS`).
 REGRESSOR_SUMMARIES: dict[str, str] = {
@@ -65,6 +65,14 @@ def regressor_class(name: str) -> type[Regressor]:
     return getattr(importlib.import_module(module), cls)
 
 
+def shipped_names() -> list[str]:
+    """The models whose checkpoint is shipped (``regressors/weights/<name>.pt``), in :data:`REGRESSORS` order."""
+    import importlib.resources
+
+    weights = importlib.resources.files("spermtrack.regressors").joinpath("weights")
+    return [name for name in REGRESSORS if weights.joinpath(f"{name}.pt").is_file()]
+
+
 def shipped_checkpoint(spec: str | os.PathLike) -> Path:
     """The checkpoint a ``--model`` value names: an existing file or folder (``model.pt`` inside), else the
     checkpoint shipped for that model name (``regressors/weights/<name>.pt``; recipes in
@@ -84,9 +92,8 @@ def shipped_checkpoint(spec: str | os.PathLike) -> Path:
         return path
     resource = importlib.resources.files("spermtrack.regressors").joinpath("weights", f"{spec}.pt")
     if not resource.is_file():
-        shipped = sorted(n for n in REGRESSORS
-                         if importlib.resources.files("spermtrack.regressors").joinpath("weights", f"{n}.pt").is_file())
-        raise InputError(f"no checkpoint of {spec!r} is shipped (shipped: {', '.join(shipped) or 'none'}); train one "
+        raise InputError(f"no checkpoint of {spec!r} is shipped (shipped: {', '.join(shipped_names()) or 'none'}); "
+                         "train one "
                          f"with 'spermtrack regress train DATASET --model {spec} --out DIR' and pass DIR")
     with importlib.resources.as_file(resource) as file:
         return Path(file)

@@ -16,8 +16,8 @@ import pandas as pd
 
 from spermtrack.constants import VISEM_UM_PER_PX
 
-__all__ = ["CVResult", "agreement_table", "cross_validate", "prepare_all", "outside_training", "seeded_regressor",
-           "shipped_predictions"]
+__all__ = ["CVResult", "agreement_table", "checkpoint_info", "cross_validate", "outside_training", "prepare_all",
+           "seeded_regressor", "shipped_predictions"]
 
 
 @dataclass
@@ -115,21 +115,25 @@ def cross_validate(name: str, prepared: dict, data, *, folds: int, seed: int = 0
     return CVResult(name, table, seconds, [[ids[i] for i in test] for _, test in split])
 
 
-def outside_training(path, name: str, um_per_px: float) -> str | None:
+def checkpoint_info(path) -> dict:
+    """The ``info`` (provenance, validation metrics, trained range) of a regressor checkpoint."""
+    from spermtrack.regressors.torchfit import read_checkpoint
+
+    return dict(read_checkpoint(path, "spermtrack regressor checkpoint").get("info") or {})
+
+
+def outside_training(info: dict, name: str, um_per_px: float) -> str | None:
     """Why a checkpoint's model was not trained for a pixel size (None when it was, or when it does not say).
 
     Parameters
     ----------
-    path : pathlib.Path
-        The checkpoint; its ``info["trained_for"]["um_per_px"]`` holds the trained range.
+    info : dict
+        The checkpoint's :func:`checkpoint_info`; ``info["trained_for"]["um_per_px"]`` is the trained range.
     name : str
         The model's name, for the message.
     um_per_px : float
         The video's pixel size.
     """
-    from spermtrack.regressors.torchfit import read_checkpoint
-
-    info = dict(read_checkpoint(path, "spermtrack regressor checkpoint").get("info") or {})
     lo, hi = (info.get("trained_for") or {}).get("um_per_px", (0.0, float("inf")))
     if lo <= um_per_px <= hi:
         return None
@@ -152,17 +156,16 @@ def shipped_predictions(name: str, data, *, um_per_px: float, cache_dir=None, pr
     """
     from spermtrack.crosscheck.inputs import InputSettings
     from spermtrack.regressors import load_regressor, shipped_checkpoint
-    from spermtrack.regressors.torchfit import read_checkpoint
 
     path = shipped_checkpoint(name)
     model, inputs = load_regressor(path, expect=name)
-    info = dict(read_checkpoint(path, "spermtrack regressor checkpoint").get("info") or {})
+    info = checkpoint_info(path)
     inputs.pop("um_per_px", None)
     settings = InputSettings.from_dict(inputs)
     notes = []
     start = time.perf_counter()
     pred = np.full((len(data.video_ids), len(model.categories)), np.nan)
-    outside = outside_training(path, name, um_per_px)
+    outside = outside_training(info, name, um_per_px)
     if outside is not None:
         notes.append(f"{outside}: no prediction")
     else:

@@ -200,7 +200,7 @@ def predict_video(path: str | os.PathLike, model_path: str | os.PathLike, *, um_
         read; the video is shorter than the model's input (:func:`frames_needed`; the message gives both
         frame counts).
     """
-    from spermtrack.crosscheck.cv import outside_training
+    from spermtrack.crosscheck.cv import checkpoint_info, outside_training
     from spermtrack.crosscheck.inputs import InputSettings, prepare_inputs
     from spermtrack.io.visem import open_video
     from spermtrack.regressors import FOUR, THREE, load_regressor, shipped_checkpoint, three_from_four
@@ -219,7 +219,7 @@ def predict_video(path: str | os.PathLike, model_path: str | os.PathLike, *, um_
         raise InputError(f"is too short for the {model.name} model: it needs at least {needed} frames ({why}), the "
                          f"video has {rec.n_frames}", path)
     notes = []
-    outside = outside_training(model_path, model.name, rec.um_per_px)
+    outside = outside_training(checkpoint_info(model_path), model.name, rec.um_per_px)
     if outside is not None:
         notes.append(f"{path}: {outside}; the prediction means little")
     contrast = frame_contrast(video)

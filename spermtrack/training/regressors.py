@@ -245,11 +245,11 @@ def fit_model(name: str, train: list[TrainingVideo], val: list[TrainingVideo], *
     """
     import copy
 
-    from spermtrack.regressors import FOUR, make_regressor
+    from spermtrack.crosscheck.cv import seeded_regressor
+    from spermtrack.regressors import FOUR
 
     recipe = MODEL_RECIPES[name]
-    model = make_regressor(name, FOUR, seed=seed, **{**recipe["options"], **overrides}) if name not in (
-        "zeror", "trackfeat") else make_regressor(name, FOUR, **overrides)
+    model = seeded_regressor(name, FOUR, seed=seed, **{**recipe["options"], **overrides})
     x_val, y_val = [v.inputs for v in val], np.stack([v.targets for v in val])
     history, best = [], {"mae": np.inf, "weights": None, "epoch": -1}
 
