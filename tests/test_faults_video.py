@@ -34,7 +34,8 @@ import pytest
 from spermtrack.cli import main
 from spermtrack.errors import InputError
 from spermtrack.io.container import read_timing
-from spermtrack.io.video import VIDEO_SUFFIXES, VideoInfo, _H264Writer, frame_rate, probe_video
+from spermtrack.io.video import VIDEO_SUFFIXES, VideoInfo, frame_rate, probe_video
+from spermtrack.io.video_writer import _H264Writer
 
 NEEDS_FPS = "the video container stores no frame rate: give it (--fps"
 

@@ -29,19 +29,16 @@ from spermtrack.synth.config import (
     _rng,
     draw_video_params,
 )
+from spermtrack.synth.labels import _cuid, _in_view, _kinematics, _segments
 from spermtrack.synth.motion import (
     Trajectories,
     _cluster_group,
-    _cuid,
     _debris,
     _drift,
     _focus,
-    _in_view,
-    _kinematics,
     _ou,
     _pinhead_group,
     _place,
-    _segments,
     _sperm_group,
     _systematic_round,
     _window_frames,

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spermtrack.detectors import BlobConfig, BlobDetector, make_detector
-from spermtrack.detectors.blob import band_pass, estimate_polarity, find_blobs
+from spermtrack.detectors.blob_segment import band_pass, estimate_polarity, find_blobs
 from spermtrack.errors import InputError
 from spermtrack.eval.detection import detection_prf, match_centres
 from spermtrack.schema import DETECTION_COLUMNS, validate_detections
