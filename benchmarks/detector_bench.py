@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.detectors import BlobDetector, YoloDetector, shipped_weights
 from spermtrack.eval.detection import average_precision, detection_prf
 
@@ -54,7 +55,8 @@ YOLO_F1_CONF = 0.25
 # ----------------------------------------------------------------------------------------------- data
 def synthetic_sets(work: Path, seconds: float) -> list[dict]:
     """Write (once) and read the held-out synthetic videos: frames, exact truth and label boxes."""
-    from spermtrack.io.visem import list_videos, read_synthetic_truth, read_visem_video
+    from spermtrack.io.synth_truth import read_synthetic_truth
+    from spermtrack.io.visem import list_videos, read_visem_video
     from spermtrack.synth import SynthConfig, write_synthetic_dataset
 
     sets = []
@@ -67,7 +69,7 @@ def synthetic_sets(work: Path, seconds: float) -> list[dict]:
         frames, truth, labels = [], [], []
         offset = 0
         for folder in list_videos(root):
-            video = read_visem_video(folder)
+            video = read_visem_video(folder, um_per_px=VISEM_UM_PER_PX)
             exact, _ = read_synthetic_truth(folder)
             n = 0
             for index, frame in video.iter_frames():

@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
 def print_lovo(reference_dir: Path, presets: list[str]) -> None:
     """Each preset's error on the 16 training videos' annotated tracks against the lab (progressive MAE)."""
     from spermtrack.io.clinical import motility_columns, read_clinical_csv
-    from spermtrack.io.visem import read_train_tracks
+    from spermtrack.io.train_tracks import read_train_tracks
     from spermtrack.kinematics import load_visem_preset
     from spermtrack.kinematics.calibrate import predict_percentages
 

@@ -54,7 +54,7 @@ FITS_CASA = (Fit.product("progressive", b_threshold_um_s=B_GRID, str_min=STR_GRI
 def load_tracks(path: Path) -> dict[str, tuple[float, pd.DataFrame]]:
     """Per video: (fps, tracks table). Uses spermtrack.io.visem when present, else a small local reader."""
     try:
-        from spermtrack.io.visem import read_train_tracks
+        from spermtrack.io.train_tracks import read_train_tracks
     except ImportError:
         read_train_tracks = None
     if read_train_tracks is not None:

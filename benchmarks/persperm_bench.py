@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.constants import GRADES
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "visem_real"
@@ -88,7 +89,7 @@ def real_rows(models: dict, reference: Path) -> pd.DataFrame:
     from spermtrack.kinematics import analyze_tracks, get_preset, summarize
     from spermtrack.pipeline import per_sperm_grades, run_tracker
 
-    video = read_visem_video(reference / "11")
+    video = read_visem_video(reference / "11", um_per_px=VISEM_UM_PER_PX)
     rec = video.recording
     dets = make_detector("yolo").detect_video(video.iter_frames(start=1029))
     tracks, _, _ = run_tracker(dets, "sperm", fps=rec.fps, um_per_px=rec.um_per_px)

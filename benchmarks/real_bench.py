@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.eval.detection import average_precision, detection_prf, f1_by_threshold
 from spermtrack.eval.mot import mot_metrics
 
@@ -224,7 +225,6 @@ def rescaled_rows(detectors: list[str], video, zooms=(1.0, 0.5, 2.0), step: int 
     """
     import cv2
 
-    from spermtrack.constants import VISEM_UM_PER_PX
     from spermtrack.detectors import make_detector
 
     truth = video.ground_truth
@@ -282,15 +282,15 @@ def main(argv: list[str] | None = None) -> int:
         _print("Video 11 frames 1029-1469 (every 4th) at other pixel sizes, labels and gate scaled alike; "
                "without (-) and with the matching --um-per-px",
                pd.DataFrame(rescaled_rows([d for d in detectors if d in ("blob", "yolo")] or detectors,
-                                          read_visem_video(args.reference / "11"))))
+                                          read_visem_video(args.reference / "11", um_per_px=VISEM_UM_PER_PX))))
     if args.only is not None:
         return 0
-    v11 = read_visem_video(args.reference / "11")
+    v11 = read_visem_video(args.reference / "11", um_per_px=VISEM_UM_PER_PX)
     rec = v11.recording
     gt11 = v11.ground_truth
     val_truth = gt11[(gt11["frame"] >= VAL_START) & (gt11["frame"] < VAL_STOP)].reset_index(drop=True)
     val_frames = list(v11.iter_frames(start=VAL_START, stop=VAL_STOP))
-    v13 = read_visem_video(args.reference / "13", fps=rec.fps)
+    v13 = read_visem_video(args.reference / "13", fps=rec.fps, um_per_px=VISEM_UM_PER_PX)
     f13 = list(v13.iter_frames())
     print(f"video 11: frames {VAL_START}-{VAL_STOP - 1} ({len(val_frames)} frames, {len(val_truth)} labelled boxes, "
           f"{rec.fps:g} fps); video 13 frame 0 ({len(v13.ground_truth)} boxes)")

@@ -94,7 +94,7 @@ def real(work: Path) -> None:
     from spermtrack.crosscheck.train import predict_video
     from spermtrack.errors import InputError
     from spermtrack.io.clinical import motility_columns, read_clinical_csv
-    from spermtrack.io.visem import open_video
+    from spermtrack.io.inputs import open_video
     from spermtrack.pipeline import run_pipeline
     from spermtrack.regressors import shipped_names
 

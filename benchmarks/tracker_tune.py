@@ -32,7 +32,7 @@ import pandas as pd
 
 from spermtrack.detectors.gt import NOISE_PROFILES, gt_detections
 from spermtrack.eval.mot import mot_metrics
-from spermtrack.io.visem import read_train_tracks
+from spermtrack.io.train_tracks import read_train_tracks
 from spermtrack.tracker import make_tracker
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "visem_real" / "train_tracks.csv.gz"

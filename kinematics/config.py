@@ -41,7 +41,7 @@ from spermtrack._validate import Config, integer
 from spermtrack.constants import WHO_A_UM_S, WHO_B_UM_S
 from spermtrack.errors import InputError
 
-__all__ = ["KinematicsConfig", "KINEMATICS_PRESETS", "get_preset", "load_visem_preset"]
+__all__ = ["DEFAULT_PRESET", "KinematicsConfig", "KINEMATICS_PRESETS", "get_preset", "load_visem_preset"]
 
 _POSITIONS = ("auto", "tracker", "own", "raw")
 _GRADE_METRICS = ("progression", "vap")
@@ -236,9 +236,11 @@ def _casa() -> KinematicsConfig:
 
 
 KINEMATICS_PRESETS: tuple[str, ...] = ("who2021", "casa", "visem")
+#: The preset every command and API grades with unless told otherwise.
+DEFAULT_PRESET = "who2021"
 
 
-def get_preset(name: str = "who2021", **overrides: Any) -> KinematicsConfig:
+def get_preset(name: str = DEFAULT_PRESET, **overrides: Any) -> KinematicsConfig:
     """Return a named preset, optionally with some settings changed.
 
     Parameters

@@ -39,8 +39,11 @@ import numpy as np
 import pandas as pd
 
 from spermtrack._validate import Config
-from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.errors import InputError
+from spermtrack.detectors import DEFAULT_DETECTOR
+from spermtrack.kinematics.config import DEFAULT_PRESET
+from spermtrack.pipeline import PipelineConfig
+from spermtrack.tracker.registry import DEFAULT_TRACKER
 
 __all__ = ["AnalyzeConfig", "VideoAnalysis", "analyze", "analyze_video", "input_checksum", "write_annotated_video"]
 
@@ -59,62 +62,49 @@ class AnalyzeConfig(Config):
         Pixel size of the recording, um (required: calibration is never guessed; VISEM-Tracking 0.351).
     fps : float or None
         Frame rate; ``None`` reads it from the video container (an image folder needs it).
-    detector : str
-        A detector of :func:`spermtrack.detectors.make_detector` (``blob`` default, ``yolo``, ``trackpy``).
-    detector_options : dict
-        Its options, e.g. ``{"weights": "best.pt"}``.
-    tracker : str
-        A tracker of :func:`spermtrack.tracker.make_tracker` (``sperm`` default).
-    preset : str
-        The kinematics / grading preset (``who2021`` default, ``casa``, ``visem``).
+    stages : spermtrack.pipeline.PipelineConfig
+        The stage choice: detector (one that reads frames: ``blob`` default, ``yolo``, ``trackpy``) and
+        its options, tracker, kinematics preset, per-sperm model.
     annotate : bool
         Write ``annotated.mp4``.
     trail_frames : int
         Length of the trailing path drawn behind each head, frames.
     allow_truncated : bool
         Use the frames of a video that ends before its container says (with a warning).
-    per_sperm_model : str or None
-        Also grade each sperm with the per-sperm video model: ``"shipped"`` or a checkpoint path
-        (:func:`spermtrack.pipeline.per_sperm_grades`); ``None`` skips it.
     """
 
-    um_per_px: float = VISEM_UM_PER_PX
+    um_per_px: float
     fps: float | None = None
-    detector: str = "blob"
-    detector_options: dict = field(default_factory=dict)
-    tracker: str = "sperm"
-    preset: str = "who2021"
+    stages: PipelineConfig = field(default_factory=PipelineConfig)
     annotate: bool = True
     trail_frames: int = 25
     allow_truncated: bool = False
-    per_sperm_model: str | None = None
 
     def __post_init__(self) -> None:
         from spermtrack._validate import physical
         from spermtrack.detectors import FRAME_DETECTORS
-        from spermtrack.kinematics import KINEMATICS_PRESETS
-        from spermtrack.tracker import tracker_names
 
         if self.fps is not None:  # None: read from the container
             physical("AnalyzeConfig", "fps", self.fps)
         physical("AnalyzeConfig", "um_per_px", self.um_per_px)
         self._number("um_per_px")
         self._optional_number("fps")
-        self._choice("detector", FRAME_DETECTORS)
-        if not isinstance(self.detector_options, dict):
-            raise self._fail("detector_options", "a dict of options")
-        self._choice("tracker", tracker_names())
-        self._choice("preset", KINEMATICS_PRESETS)
+        if not isinstance(self.stages, PipelineConfig):
+            raise self._fail("stages", "a PipelineConfig")
+        if self.stages.detector not in FRAME_DETECTORS:
+            raise InputError(f"AnalyzeConfig.stages.detector must be one of {', '.join(FRAME_DETECTORS)} (a "
+                             f"detector that reads frames), got {self.stages.detector!r}")
         self._boolean("annotate")
         self._integer("trail_frames", lo=1, hi=10000)
         self._boolean("allow_truncated")
 
-    def pipeline(self):
-        """The :class:`~spermtrack.pipeline.PipelineConfig` these settings run."""
-        from spermtrack.pipeline import PipelineConfig
-
-        return PipelineConfig(detector=self.detector, detector_options=dict(self.detector_options),
-                              tracker=self.tracker, kinematics=self.preset, per_sperm_model=self.per_sperm_model)
+    @classmethod
+    def from_dict(cls, values: dict):
+        """Build from :meth:`to_dict`'s plain dict (``stages`` as a dict)."""
+        values = dict(values)
+        if isinstance(values.get("stages"), dict):
+            values["stages"] = PipelineConfig.from_dict(values["stages"])
+        return super().from_dict(values)
 
     def key(self, checksum: str) -> str:
         """A fingerprint of these settings and one input: equal keys give equal results."""
@@ -361,7 +351,7 @@ def analyze_video(video, config: AnalyzeConfig, *, progress: bool = True,
 
     timings: dict[str, float] = {}
     checksum = checksum or input_checksum(video)
-    result = run_pipeline(video, config.pipeline(), progress=progress, timings=timings)
+    result = run_pipeline(video, config.stages, progress=progress, timings=timings)
     return VideoAnalysis(video_id=video.video_id, video=video, config=config, detections=result.detections,
                          tracks=result.tracks, kinematics=result.kinematics, summary=result.summary,
                          checksum=checksum,
@@ -369,9 +359,9 @@ def analyze_video(video, config: AnalyzeConfig, *, progress: bool = True,
                          notes=list(result.notes), timings=timings)
 
 
-def analyze(path: str | os.PathLike, *, um_per_px: float = VISEM_UM_PER_PX, fps: float | None = None,
-            detector: str = "blob", weights: str | os.PathLike | None = None, tracker: str = "sperm",
-            preset: str = "who2021", annotate: bool = True, allow_truncated: bool = False,
+def analyze(path: str | os.PathLike, *, um_per_px: float, fps: float | None = None,
+            detector: str = DEFAULT_DETECTOR, weights: str | os.PathLike | None = None, tracker: str = DEFAULT_TRACKER,
+            preset: str = DEFAULT_PRESET, annotate: bool = True, allow_truncated: bool = False,
             progress: bool = True, **detector_options) -> VideoAnalysis:
     """Analyse one video: detections, tracks, CASA kinematics and WHO 2021 grades.
 
@@ -380,7 +370,7 @@ def analyze(path: str | os.PathLike, *, um_per_px: float = VISEM_UM_PER_PX, fps:
     path : str or PathLike
         A video file (mp4, avi, ...), a VISEM-Tracking video folder, or a folder of frame images.
     um_per_px : float
-        Pixel size, um (VISEM-Tracking: 0.351).
+        Pixel size, um (required: it is never guessed; VISEM-Tracking: 0.351).
     fps : float, optional
         Frame rate; read from the container when not given.
     detector : str
@@ -410,12 +400,13 @@ def analyze(path: str | os.PathLike, *, um_per_px: float = VISEM_UM_PER_PX, fps:
     InputError
         The input cannot be read, a calibration or option is invalid.
     """
-    from spermtrack.io.visem import open_video
+    from spermtrack.io.inputs import open_video
 
     options = dict(detector_options)
     if weights is not None:
         options["weights"] = str(weights)
-    config = AnalyzeConfig(um_per_px=um_per_px, fps=fps, detector=detector, detector_options=options,
-                           tracker=tracker, preset=preset, annotate=annotate, allow_truncated=allow_truncated)
+    stages = PipelineConfig(detector=detector, detector_options=options, tracker=tracker, preset=preset)
+    config = AnalyzeConfig(um_per_px=um_per_px, fps=fps, stages=stages, annotate=annotate,
+                           allow_truncated=allow_truncated)
     video = open_video(path, um_per_px=um_per_px, fps=fps, allow_truncated=allow_truncated)
     return analyze_video(video, config, progress=progress)

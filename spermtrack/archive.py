@@ -150,7 +150,7 @@ def analyze_one(path: str, out_dir: str, config: dict, progress: bool = False) -
     global _BUSY
     from spermtrack.analysis import analyze_video, input_checksum
     from spermtrack.io.atomic import describe_os_error
-    from spermtrack.io.visem import open_video
+    from spermtrack.io.inputs import open_video
 
     cfg = AnalyzeConfig.from_dict(config)
     name = _name(Path(path))
@@ -317,7 +317,7 @@ def analyze_archive(inputs: str | os.PathLike | Sequence[str | os.PathLike], out
 
     from spermtrack.errors import Interrupted
     from spermtrack.io.atomic import check_output_folder, output_lock, write_marker
-    from spermtrack.io.visem import scan_inputs
+    from spermtrack.io.inputs import scan_inputs
 
     sources = [Path(p) for p in sources]
     if isinstance(inputs, (str, os.PathLike)):
@@ -332,7 +332,7 @@ def analyze_archive(inputs: str | os.PathLike | Sequence[str | os.PathLike], out
         raise InputError(f"two inputs would write the same output folder ({', '.join(doubled)}): rename one")
     from spermtrack.detectors import make_detector
 
-    make_detector(config.detector, **config.detector_options)  # a bad option fails once, before any video
+    make_detector(config.stages.detector, **config.stages.detector_options)  # a bad option fails once, before any video
     client = _connect_dask(dask_scheduler) if dask_scheduler else None  # before anything is written
     try:
         out.mkdir(parents=True, exist_ok=True)

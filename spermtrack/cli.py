@@ -255,6 +255,7 @@ def _load_detections(args: argparse.Namespace):
     Everything that can be checked (the input, its frame rate) is checked before any detection runs.
     """
     from spermtrack.detectors import make_detector, with_pixel_size
+    from spermtrack.io.inputs import resolve_video
 
     if args.detector is not None:
         if args.input is None:
@@ -262,8 +263,9 @@ def _load_detections(args: argparse.Namespace):
         recording = _input_recording(args)
         detector = make_detector(args.detector, **with_pixel_size(args.detector, _detector_options(args),
                                                                   recording.um_per_px))
-        frames, total = _frame_source(args.input, allow_truncated=args.allow_truncated)
-        dets = detector.detect_video(frames, progress=True, total=total)
+        source = resolve_video(args.input)
+        dets = detector.detect_video(source.iter_frames(allow_truncated=args.allow_truncated), progress=True,
+                                     total=source.frame_count())
         return dets, recording, {"detector": detector.to_dict(), "input": str(args.input)}
     if args.detections != "gt":
         from spermtrack.io.mot import read_mot
@@ -274,7 +276,10 @@ def _load_detections(args: argparse.Namespace):
         return read_mot(Path(args.detections), kind="det"), recording, {"detections": str(args.detections)}
     if args.input is None:
         raise InputError("--detections gt needs INPUT, a VISEM-Tracking video folder with labels")
-    video = _read_input(args)
+    if args.input.is_file():
+        raise InputError("is a video file; --detections gt needs a VISEM-Tracking video folder with labels "
+                         "(to detect on a video file, use --detector blob or --detector yolo)", args.input)
+    video = _open_input(args)
     rec = video.recording
     if not len(video.ground_truth):
         raise InputError(f"has no labelled boxes ({video.label_source}): --detections gt needs labels/ or "
@@ -286,40 +291,14 @@ def _load_detections(args: argparse.Namespace):
 
 def _input_recording(args: argparse.Namespace):
     """The recording (fps, size, frames) of INPUT: a video file, a video folder or an image folder."""
-    from spermtrack.io.video import frame_rate, list_images, probe_video, read_image
-    from spermtrack.schema import Recording
-
-    path = args.input
-    if path.is_file():
-        info = probe_video(path)
-        fps = frame_rate(path, info, args.fps)
-        return Recording(fps=fps, um_per_px=args.um_per_px, width=info.width, height=info.height,
-                         n_frames=max(info.n_frames, 1), source=str(path))
-    if path.is_dir() and not _is_video_folder(path) and any(path.glob("*.*")):
-        images = list_images(path)
-        if args.fps is None:
-            raise InputError("is a folder of images, which stores no frame rate: give it with --fps", path)
-        first = read_image(images[0], allow_truncated=args.allow_truncated)
-        return Recording(fps=args.fps, um_per_px=args.um_per_px, width=first.shape[1], height=first.shape[0],
-                         n_frames=len(images), source=str(path))
-    return _read_input(args).recording
+    return _open_input(args).recording
 
 
-def _read_input(args: argparse.Namespace):
-    from spermtrack.io.visem import read_visem_video
+def _open_input(args: argparse.Namespace):
+    from spermtrack.io.inputs import open_video
 
-    if args.input.is_file():
-        raise InputError("is a video file; --detections gt needs a VISEM-Tracking video folder with labels "
-                         "(to detect on a video file, use --detector blob or --detector yolo)", args.input)
-    return read_visem_video(args.input, um_per_px=args.um_per_px, fps=args.fps,
-                            allow_truncated=getattr(args, "allow_truncated", False))
-
-
-def _is_video_folder(path: Path) -> bool:
-    from spermtrack.io.video import VIDEO_SUFFIXES
-
-    return any((path / sub).is_dir() for sub in ("labels", "labels_ftid", "images")) or any(
-        p.suffix.lower() in VIDEO_SUFFIXES for p in path.iterdir())
+    return open_video(args.input, um_per_px=args.um_per_px, fps=args.fps,
+                      allow_truncated=getattr(args, "allow_truncated", False))
 
 
 def cmd_track(args: argparse.Namespace) -> int:
@@ -481,30 +460,11 @@ def _detector_options(args: argparse.Namespace, detector: str | None = None, *, 
         raise UsageError(f"{'; '.join(parts)} ({here})") from None
 
 
-def _frame_source(path: Path, *, allow_truncated: bool = False):
-    """Return ``(frames iterator, n_frames or None)`` for a video folder, video file or image folder.
-
-    A VISEM-Tracking video folder streams its clip (``<id>.mp4`` first), else its ``images/``;
-    its labels are not read.
-    """
-    from spermtrack.io.video import VIDEO_SUFFIXES, iter_frames, list_images, probe_video
-
-    if path.is_dir():
-        clips = sorted((p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES),
-                       key=lambda p: (p.stem != path.name, p.name))
-        if clips:
-            path = clips[0]
-        elif (path / "images").is_dir():
-            path = path / "images"
-    if path.is_dir():
-        return iter_frames(path, allow_truncated=allow_truncated), len(list_images(path))
-    return iter_frames(path, allow_truncated=allow_truncated), probe_video(path).n_frames or None
-
-
 def cmd_detect(args: argparse.Namespace) -> int:
     """Run ``spermtrack detect``."""
     from spermtrack.detectors import make_detector
     from spermtrack.io.atomic import output_folder, write_json
+    from spermtrack.io.inputs import resolve_video
     from spermtrack.io.mot import write_mot
     from spermtrack.io.tables import write_table
     from spermtrack.provenance import provenance
@@ -512,8 +472,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
     options = _detector_options(args, pixel_size=True)
     with output_folder(args.out, inputs=[args.input]) as out:
         detector = make_detector(args.detector, **options)
-        frames, total = _frame_source(args.input, allow_truncated=args.allow_truncated)
-        dets = detector.detect_video(frames, progress=not args.quiet, total=total)
+        source = resolve_video(args.input)
+        dets = detector.detect_video(source.iter_frames(allow_truncated=args.allow_truncated),
+                                     progress=not args.quiet, total=source.frame_count())
         write_table(out / "detections.csv", dets)
         write_mot(out / "det_mot.txt", dets)
         write_json(out / "detections.json", provenance(detector=detector.to_dict(), input=str(args.input)))
@@ -688,24 +649,26 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
 
 def _analyze_config(args: argparse.Namespace):
     from spermtrack.analysis import AnalyzeConfig
+    from spermtrack.pipeline import PipelineConfig
 
     options = _detector_options(args)
-    return AnalyzeConfig(um_per_px=args.um_per_px, fps=args.fps, detector=args.detector, detector_options=options,
-                         tracker=args.tracker, preset=args.preset, annotate=not args.no_video,
-                         allow_truncated=args.allow_truncated, per_sperm_model=args.per_sperm_model)
+    stages = PipelineConfig(detector=args.detector, detector_options=options, tracker=args.tracker,
+                            preset=args.preset, per_sperm_model=args.per_sperm_model)
+    return AnalyzeConfig(um_per_px=args.um_per_px, fps=args.fps, stages=stages, annotate=not args.no_video,
+                         allow_truncated=args.allow_truncated)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Run ``spermtrack analyze``."""
     from spermtrack.io.atomic import check_output_folder
-    from spermtrack.io.visem import scan_inputs
+    from spermtrack.io.inputs import scan_inputs
 
     config = _analyze_config(args)
     scan = scan_inputs(args.input)
     check_output_folder(args.out, inputs=[args.input, *scan.inputs])
     if scan.single and not args.dask_scheduler:
         from spermtrack.analysis import analyze_video
-        from spermtrack.io.visem import open_video
+        from spermtrack.io.inputs import open_video
 
         video = open_video(args.input, um_per_px=config.um_per_px, fps=config.fps,
                            allow_truncated=config.allow_truncated)
@@ -749,20 +712,22 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run ``spermtrack demo``."""
     from spermtrack.analysis import AnalyzeConfig, analyze_video
+    from spermtrack.pipeline import PipelineConfig
     from spermtrack.io.atomic import DATASET, check_output_folder
-    from spermtrack.io.visem import list_videos, read_synthetic_truth, read_visem_video
+    from spermtrack.io.synth_truth import read_synthetic_truth
+    from spermtrack.io.visem import list_videos, read_visem_video
 
     data, results = args.out / "data", args.out / "results"
     if args.out.exists() and not args.out.is_dir():
         raise InputError("exists and is not a folder: choose a folder name for the demo", args.out)
     check_output_folder(data, kind=DATASET)
     check_output_folder(results)
-    config = AnalyzeConfig(um_per_px=VISEM_UM_PER_PX, detector=args.detector, tracker=args.tracker)
+    config = AnalyzeConfig(um_per_px=VISEM_UM_PER_PX, stages=PipelineConfig(detector=args.detector, tracker=args.tracker))
     print(f"[1/3] writing a {args.seconds:g}-s synthetic VISEM-Tracking sample to {data}", flush=True)
     _synth(data, videos=1, seconds=args.seconds, fps=50.0, seed=args.seed, density=30.0, um_per_px=VISEM_UM_PER_PX,
            width=640, height=480, images=False, progress=not args.quiet)
     folder = list_videos(data)[0]
-    video = read_visem_video(folder)
+    video = read_visem_video(folder, um_per_px=VISEM_UM_PER_PX)
     print(f"[2/3] analysing it: detect ({args.detector}), track ({args.tracker}), grade (who2021)", flush=True)
     analysis = analyze_video(video, config, progress=not args.quiet)
     for note in analysis.notes:
@@ -792,7 +757,7 @@ def _demo_score(analysis, video, truth) -> dict:
     gt = video.ground_truth
     mot = mot_metrics(gt, analysis.tracks, metric="centre", gate=10.0, n_frames=video.recording.n_frames)
     _, objects = truth
-    reference = truth_reference(objects, gt, alh_factor=get_preset(analysis.config.preset).alh_factor)
+    reference = truth_reference(objects, gt, alh_factor=get_preset(analysis.config.stages.preset).alh_factor)
     _, kin = kinematic_accuracy(gt, analysis.tracks, analysis.kinematics, reference)
     true = true_percentages(objects)
     measured = analysis.summary["percent"]
@@ -964,10 +929,11 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     """Run ``spermtrack crosscheck``."""
     from spermtrack.crosscheck.inputs import InputSettings
     from spermtrack.crosscheck.run import run_crosscheck
+    from spermtrack.pipeline import PipelineConfig
 
     models = list(args.models)
     base = InputSettings.quick() if args.quick else InputSettings()
-    settings = base.replace(detector=args.detector, tracker=args.tracker, preset=args.preset)
+    settings = base.replace(stages=PipelineConfig(detector=args.detector, tracker=args.tracker, preset=args.preset))
     result = run_crosscheck(args.dataset, args.out, models=models, folds=args.folds, margin=args.margin,
                             train=args.train,
                             seed=args.seed, quick=args.quick, clinical_csv=args.clinical, um_per_px=args.um_per_px,

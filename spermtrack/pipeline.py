@@ -15,13 +15,19 @@ import numpy as np
 import pandas as pd
 
 from spermtrack._validate import Config
+from spermtrack.detectors import DEFAULT_DETECTOR
 from spermtrack.errors import InputError
+from spermtrack.kinematics.config import DEFAULT_PRESET
 from spermtrack.schema import Recording
+from spermtrack.tracker.registry import DEFAULT_TRACKER
 
 
 @dataclass(frozen=True)
 class PipelineConfig(Config):
-    """What to run on a video: names from the stage registries, and their options.
+    """What to run on a video: names from the stage registries, and their options (the stage config).
+
+    The one model of the stage choice: :class:`~spermtrack.analysis.AnalyzeConfig` and the regressors'
+    :class:`~spermtrack.crosscheck.inputs.InputSettings` embed it as ``stages``.
 
     Parameters
     ----------
@@ -35,18 +41,18 @@ class PipelineConfig(Config):
         A name of :func:`spermtrack.tracker.make_tracker` (``sperm`` default, ``sort``, peers).
     tracker_options : dict
         Its options (e.g. :class:`~spermtrack.tracker.TrackerConfig` parameters).
-    kinematics : str
-        A kinematics preset (``who2021`` default, ``casa``, ``visem``).
+    preset : str
+        The kinematics / grading preset (``who2021`` default, ``casa``, ``visem``).
     per_sperm_model : str or None
         Also grade every graded track from the pixels around it (:func:`per_sperm_grades`): ``"shipped"``
         (the model in the package) or the path of a per-sperm checkpoint; ``None`` (default) skips it.
     """
 
-    detector: str = "blob"
+    detector: str = DEFAULT_DETECTOR
     detector_options: dict = field(default_factory=dict)
-    tracker: str = "sperm"
+    tracker: str = DEFAULT_TRACKER
     tracker_options: dict = field(default_factory=dict)
-    kinematics: str = "who2021"
+    preset: str = DEFAULT_PRESET
     per_sperm_model: str | None = None
 
     def __post_init__(self) -> None:
@@ -56,7 +62,7 @@ class PipelineConfig(Config):
 
         self._choice("detector", DETECTOR_NAMES)
         self._choice("tracker", tracker_names())
-        self._choice("kinematics", KINEMATICS_PRESETS)
+        self._choice("preset", KINEMATICS_PRESETS)
         for name in ("detector_options", "tracker_options"):
             if not isinstance(getattr(self, name), dict):
                 raise self._fail(name, "a dict of options")
@@ -189,7 +195,7 @@ def run_pipeline(video, config: PipelineConfig | None = None, *, progress: bool 
     timings["track"] = timings.get("track", 0.0) + time.perf_counter() - start
     start = time.perf_counter()
     # every track goes in: the preset's class_ids decide which are graded (the others are listed, ungraded)
-    result = analyze_tracks(tracks, rec.um_per_px, rec.fps, get_preset(config.kinematics), name=video.video_id)
+    result = analyze_tracks(tracks, rec.um_per_px, rec.fps, get_preset(config.preset), name=video.video_id)
     summary = summarize(result, n_frames=rec.n_frames, frame_size_px=(rec.width, rec.height))
     timings["kinematics"] = timings.get("kinematics", 0.0) + time.perf_counter() - start
     kinematics = result.table

@@ -15,6 +15,7 @@ import spermtrack
 from spermtrack.analysis import OUTPUT_FILES, AnalyzeConfig
 from spermtrack.cli import main
 from spermtrack.errors import InputError
+from spermtrack.pipeline import PipelineConfig
 from spermtrack.synth import SynthConfig, write_synthetic_dataset
 
 
@@ -57,7 +58,7 @@ def test_write_puts_every_output_in_one_folder(result, sample, tmp_path):
     digest = hashlib.sha256((sample / f"{sample.name}.mp4").read_bytes()).hexdigest()
     assert summary["input_sha256"] == digest
     assert summary["analysis_key"] == result.config.key(digest)
-    assert summary["provenance"]["analysis"]["detector"] == "blob"
+    assert summary["provenance"]["analysis"]["stages"]["detector"] == "blob"
     assert "numpy" in summary["provenance"]["versions"]
     assert set(summary["timings_s"]) >= {"decode", "detect", "track", "kinematics", "annotate"}
     kin = pd.read_csv(out / "kinematics.csv")
@@ -105,11 +106,24 @@ def test_a_folder_of_frames_needs_a_frame_rate(sample, tmp_path):
     assert not (out / "annotated.mp4").exists() and (out / "report.html").is_file()
 
 
-@pytest.mark.parametrize("bad", [{"um_per_px": 0.0}, {"um_per_px": -1.0}, {"fps": 0.0}, {"detector": "sift"},
-                                 {"preset": "who2010"}, {"trail_frames": 0}])
+@pytest.mark.parametrize("bad", [{"um_per_px": 0.0}, {"um_per_px": -1.0}, {"fps": 0.0},
+                                 {"stages": {"detector": "sift"}}, {"stages": {"detector": "gt"}},
+                                 {"stages": {"preset": "who2010"}}, {"trail_frames": 0}])
 def test_bad_settings_are_refused(bad):
     with pytest.raises(InputError):
-        AnalyzeConfig(**bad)
+        AnalyzeConfig.from_dict({"um_per_px": 0.351, **bad})
+
+
+def test_the_pixel_size_is_never_defaulted():
+    with pytest.raises(TypeError, match="um_per_px"):
+        AnalyzeConfig()
+    with pytest.raises(TypeError, match="um_per_px"):
+        spermtrack.analyze("any.mp4")
+
+
+def test_the_config_round_trips_through_its_dict():
+    config = AnalyzeConfig(um_per_px=0.4, stages=PipelineConfig(detector="yolo", preset="visem"), annotate=False)
+    assert AnalyzeConfig.from_dict(config.to_dict()) == config
 
 
 def test_cli_analyze_one_video(sample, tmp_path, capsys):

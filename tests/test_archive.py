@@ -79,7 +79,7 @@ def test_a_rerun_skips_finished_videos_and_redoes_changed_settings(archive, tmp_
     again = analyze_archive(archive, out, CONFIG, progress=False)
     assert list(again["status"]) == ["skipped"] * 3
     assert (out / "2" / "tracks.csv").stat().st_mtime_ns == before
-    changed = analyze_archive(archive, out, CONFIG.replace(preset="casa"), progress=False)
+    changed = analyze_archive(archive, out, CONFIG.replace(stages=CONFIG.stages.replace(preset="casa")), progress=False)
     assert list(changed["status"]) == ["done"] * 3
 
 

@@ -94,14 +94,14 @@ def test_ctrl_c_while_benchmark_writes_keeps_the_previous_output_whole(clip, tmp
 def test_ctrl_c_during_synth_leaves_no_partial_data_set(tmp_path):
     code = """
     import os, signal
-    import spermtrack.io.visem as visem
-    _write, calls = visem.write_frame_files, []
+    import spermtrack.io.visem_write as visem_write
+    _write, calls = visem_write.write_frame_files, []
     def write_frame_files(*a, **k):
         calls.append(1)
         if len(calls) == 10:
             os.kill(os.getpid(), signal.SIGINT)
         return _write(*a, **k)
-    visem.write_frame_files = write_frame_files
+    visem_write.write_frame_files = write_frame_files
     import spermtrack.synth.write as w
     w.write_frame_files = write_frame_files
     """

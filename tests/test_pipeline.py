@@ -4,6 +4,7 @@
 import numpy as np
 import pytest
 
+from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.errors import InputError
 from spermtrack.io.visem import read_visem_video
 from spermtrack.pipeline import PipelineConfig, run_pipeline
@@ -15,7 +16,7 @@ def clip(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth")
     config = SynthConfig(seconds=3.0, fps=25.0, density=12.0)
     (folder,) = write_synthetic_dataset(out, n_videos=1, config=config, seed=4, progress=False)
-    return read_visem_video(folder)
+    return read_visem_video(folder, um_per_px=VISEM_UM_PER_PX)
 
 
 @pytest.mark.parametrize("detector", ["gt", "blob"])
@@ -31,7 +32,7 @@ def test_pipeline_keeps_every_detection_and_times_each_stage(clip, detector):
 
 
 def test_gt_pipeline_recovers_the_true_grades(clip):
-    from spermtrack.io.visem import read_synthetic_truth
+    from spermtrack.io.synth_truth import read_synthetic_truth
 
     analysis = run_pipeline(clip, PipelineConfig(detector="gt"))
     _, objects = read_synthetic_truth(clip.folder)

@@ -39,6 +39,7 @@ CONFIGS = _all_configs()
 #: Required arguments of the classes that have any.
 REQUIRED = {
     "VideoSelection": {"folder": "videos/11"},
+    "AnalyzeConfig": {"um_per_px": 0.351},
     "BlobScoreModel": {"features": ("snr", "log_area", "dark_ratio", "log_peaks", "border"),
                        "weights": (1.0, 0.0, 0.0, 0.0, 0.0), "intercept": 0.0, "min_score": 0.5},
 }

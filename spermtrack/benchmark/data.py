@@ -151,7 +151,8 @@ def _select(available: list[str], wanted: list[str] | None, where: Path, *, defa
 
 
 def _open_visem(root: Path, wanted: list[str] | None, um_per_px: float) -> BenchmarkData:
-    from spermtrack.io.visem import list_videos, read_synthetic_truth, read_visem_video
+    from spermtrack.io.synth_truth import read_synthetic_truth
+    from spermtrack.io.visem import list_videos, read_visem_video
 
     folders = {p.name: p for p in list_videos(root)}
     names = _select(list(folders), wanted, root, default=VISEM_VAL_VIDEOS)
@@ -172,7 +173,7 @@ def _open_visem(root: Path, wanted: list[str] | None, um_per_px: float) -> Bench
 
 
 def _open_tracks_table(path: Path, wanted: list[str] | None, um_per_px: float) -> BenchmarkData:
-    from spermtrack.io.visem import read_train_tracks
+    from spermtrack.io.train_tracks import read_train_tracks
 
     table = read_train_tracks(path, videos=wanted, um_per_px=um_per_px)
     sequences = tuple(BenchmarkSequence(vid, rec, gt) for vid, (rec, gt) in table.items() if len(gt))

@@ -29,7 +29,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,7 @@ import pandas as pd
 
 from spermtrack._validate import Config
 from spermtrack.errors import InputError
+from spermtrack.pipeline import PipelineConfig
 
 #: Version of the flow images (3: the eight channels of the module notes,
 #: :data:`spermtrack.regressors.base.FLOW_CHANNELS`).
@@ -67,8 +68,9 @@ class InputSettings(Config):
         Resolution of the flow computation relative to the frame (0.5: half).
     flow_size : int
         Side of the flow images, px.
-    detector, tracker, preset : str
-        The tracking path: detector, tracker and kinematics preset of :func:`spermtrack.pipeline.run_pipeline`.
+    stages : spermtrack.pipeline.PipelineConfig
+        The tracking path: the stage config :func:`spermtrack.pipeline.run_pipeline` runs (a detector that
+        reads frames).
     """
 
     frame_width: int = 160
@@ -80,14 +82,10 @@ class InputSettings(Config):
     flow_long_gap_s: float = 0.5
     flow_scale: float = 0.5
     flow_size: int = 64
-    detector: str = "blob"
-    tracker: str = "sperm"
-    preset: str = "who2021"
+    stages: PipelineConfig = field(default_factory=PipelineConfig)
 
     def __post_init__(self) -> None:
         from spermtrack.detectors import FRAME_DETECTORS
-        from spermtrack.kinematics import KINEMATICS_PRESETS
-        from spermtrack.tracker import tracker_names
 
         self._integer("frame_width", lo=16, hi=4096)
         self._integer("frame_height", lo=16, hi=4096)
@@ -98,9 +96,22 @@ class InputSettings(Config):
         self._number("flow_long_gap_s", lo=self.flow_gap_s, hi=60)
         self._number("flow_scale", lo=0, lo_open=True, hi=1)
         self._integer("flow_size", lo=8, hi=1024)
-        self._choice("detector", FRAME_DETECTORS)
-        self._choice("tracker", tracker_names())
-        self._choice("preset", KINEMATICS_PRESETS)
+        if not isinstance(self.stages, PipelineConfig):
+            raise self._fail("stages", "a PipelineConfig")
+        if self.stages.detector not in FRAME_DETECTORS:
+            raise InputError(f"InputSettings.stages.detector must be one of {', '.join(FRAME_DETECTORS)} (a "
+                             f"detector that reads frames), got {self.stages.detector!r}")
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        """Build from :meth:`to_dict`'s plain dict; also reads checkpoints of format 2, whose settings name
+        ``detector``, ``tracker`` and ``preset`` beside the input settings instead of a ``stages`` dict."""
+        values = dict(values)
+        flat = {k: values.pop(k) for k in ("detector", "tracker", "preset") if k in values}
+        stages = values.get("stages", {})
+        if isinstance(stages, dict):
+            values["stages"] = PipelineConfig.from_dict({**stages, **flat})
+        return super().from_dict(values)
 
     @classmethod
     def quick(cls) -> InputSettings:
@@ -111,10 +122,12 @@ class InputSettings(Config):
         """A short fingerprint of the settings that shape ``frames``, ``flow`` or ``tracks``."""
         names = {"frames": ("frame_width", "frame_height", "frame_step_s", "max_frames"),
                  "flow": ("flow_pairs", "flow_gap_s", "flow_long_gap_s", "flow_scale", "flow_size"),
-                 "tracks": ("detector", "tracker", "preset")}[part]
+                 "tracks": ()}[part]
         from spermtrack.constants import ANALYSIS_VERSION
 
         values = {n: getattr(self, n) for n in names}
+        if part == "tracks":  # every stage setting shapes the tracks
+            values = self.stages.to_dict()
         if part == "flow":  # the channels change with the version of the flow images
             values["flow_version"] = FLOW_VERSION
         if part == "tracks":  # the tracking path's defaults change between versions; pixels do not
@@ -260,10 +273,9 @@ def frames_and_flow(video, settings: InputSettings, want_frames: bool, want_flow
 
 def tracking_path(video, settings: InputSettings) -> tuple[pd.DataFrame, dict]:
     """The tracking path's kinematics table and its sample percentages (with ``interval_95`` and ``notes``)."""
-    from spermtrack.pipeline import PipelineConfig, run_pipeline
+    from spermtrack.pipeline import run_pipeline
 
-    result = run_pipeline(video, PipelineConfig(detector=settings.detector, tracker=settings.tracker,
-                                                kinematics=settings.preset))
+    result = run_pipeline(video, settings.stages)
     return result.kinematics, {**result.summary["percent"], "interval_95": result.summary["interval_95"],
                                "notes": list(result.notes)}
 

@@ -220,8 +220,8 @@ def crosscheck_markdown(result: CrosscheckResult) -> str:
     lines = ["# Cross-check: tracking path and motility regressors against the truth", "",
              f"Data set: `{result.record['dataset']}` ({len(result.table)} videos), {how_models(result.record)}; "
              "tracking path: "
-             f"{result.record['inputs']['detector']} + {result.record['inputs']['tracker']} + "
-             f"{result.record['inputs']['preset']}. Values in percentage points.", "",
+             f"{result.record['inputs']['stages']['detector']} + {result.record['inputs']['stages']['tracker']} + "
+             f"{result.record['inputs']['stages']['preset']}. Values in percentage points.", "",
              "## MAE per category (lower is better)", "",
              "| source | progressive | non-progressive | immotile | all | seconds |", "|---|---|---|---|---|---|"]
     for source, g in errors.groupby("source", sort=False):

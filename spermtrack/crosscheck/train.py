@@ -154,9 +154,9 @@ def frames_needed(model, settings, fps: float) -> tuple[int, str]:
         seconds = max(settings.flow_gap_s, settings.flow_long_gap_s)
         best = max(best, (gap + 1, f"a pair of frames {seconds:g} s apart for optical flow at {fps:g} fps"))
     if "kinematics" in model.needs:
-        seconds = get_preset(settings.preset).min_duration_s
+        seconds = get_preset(settings.stages.preset).min_duration_s
         best = max(best, (math.ceil(seconds * fps - 1e-9) + 1,
-                          f"a track of {seconds:g} s at {fps:g} fps to grade ({settings.preset})"))
+                          f"a track of {seconds:g} s at {fps:g} fps to grade ({settings.stages.preset})"))
     return best
 
 
@@ -202,7 +202,7 @@ def predict_video(path: str | os.PathLike, model_path: str | os.PathLike, *, um_
     """
     from spermtrack.crosscheck.cv import checkpoint_info, outside_training
     from spermtrack.crosscheck.inputs import InputSettings, prepare_inputs
-    from spermtrack.io.visem import open_video
+    from spermtrack.io.inputs import open_video
     from spermtrack.regressors import FOUR, THREE, load_regressor, shipped_checkpoint, three_from_four
 
     model_path = shipped_checkpoint(model_path)

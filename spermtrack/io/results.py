@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.errors import InputError
 
 __all__ = ["is_table_file", "read_result", "read_results", "read_truth", "sequence_stem"]
@@ -41,7 +42,7 @@ def _has_video_file(folder: Path) -> bool:
 def _read_visem_truth(folder: Path) -> tuple[pd.DataFrame, int]:
     from spermtrack.io.visem import read_visem_video
 
-    video = read_visem_video(folder, fps=None if _has_video_file(folder) else 1.0)
+    video = read_visem_video(folder, fps=None if _has_video_file(folder) else 1.0, um_per_px=VISEM_UM_PER_PX)
     if not video.has_identities:
         raise InputError("has no labels_ftid/ (only boxes without identities): tracking cannot be scored", folder)
     return video.ground_truth, video.recording.n_frames
@@ -70,7 +71,8 @@ def read_truth(path: str | os.PathLike) -> tuple[dict[str, tuple[pd.DataFrame, i
     """
     from spermtrack.io.mot import list_mot_sequences, mot_ground_truth, read_mot, read_seqinfo
     from spermtrack.io.tables import read_tracks_csv
-    from spermtrack.io.visem import list_videos, read_train_tracks
+    from spermtrack.io.train_tracks import read_train_tracks
+    from spermtrack.io.visem import list_videos
 
     path = Path(path)
     if not path.exists():

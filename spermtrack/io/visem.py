@@ -23,29 +23,22 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from spermtrack.constants import (FTID_LABEL_DIR, IMAGE_DIR, LABEL_DIR, LABEL_FILE_RE, VISEM_UM_PER_PX,
-                                  ftid_file_name, image_file_name, label_file_name, objects_file_name,
-                                  truth_file_name)
+from spermtrack.constants import LABEL_FILE_RE
 from spermtrack.errors import InputError, printable
-from spermtrack.io.atomic import atomic_path
 from spermtrack.io.video import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, frame_number, iter_frames, list_images, probe_video,
                                  read_image)
-from spermtrack.schema import (CLASS_NAMES, DETECTION_COLUMNS, GT_COLUMNS, Recording, empty_detections,
-                               validate_ground_truth)
+from spermtrack.schema import CLASS_NAMES, DETECTION_COLUMNS, GT_COLUMNS, Recording, empty_detections
 
-__all__ = ["ArchiveScan", "VisemVideo", "find_video_file", "scan_inputs", "is_video_input", "list_inputs", "list_videos", "open_video", "read_visem_video", "read_labels_ftid", "read_labels",
-           "read_synthetic_truth", "read_train_tracks", "parse_label_text", "label_lines", "remove_stale_frame_files",
-           "write_frame_files", "write_synthetic_truth", "COORD_TOLERANCE", "DEFAULT_UM_PER_PX"]
+__all__ = ["VisemVideo", "find_video_file", "is_video_folder", "list_videos", "read_visem_video", "read_labels_ftid",
+           "read_labels", "parse_label_text", "COORD_TOLERANCE"]
 
-#: Default pixel size: VISEM-Tracking's community value (:data:`spermtrack.constants.VISEM_UM_PER_PX`).
-DEFAULT_UM_PER_PX = VISEM_UM_PER_PX
 #: How far (in normalised units) a centre may lie outside [0, 1] and a size above 1 before a line is
 #: rejected. The release holds values such as 1.0000005 from rounding; 1e-3 is 0.6 px at 640 px.
 COORD_TOLERANCE = 1e-3
@@ -128,12 +121,12 @@ def readable_name(name: str) -> str:
     return printable(name)
 
 
-def _is_video_folder(path: Path) -> bool:
+def is_video_folder(path: Path) -> bool:
     return ((path / "labels_ftid").is_dir() or (path / "labels").is_dir()
             or any((path / f"{path.name}{suffix}").is_file() for suffix in VIDEO_SUFFIXES))
 
 
-def _id_key(path: Path) -> tuple:
+def video_id_key(path: Path) -> tuple:
     name = path.name
     return (0, int(name), name) if name.isdigit() else (1, 0, name)
 
@@ -165,9 +158,9 @@ def list_videos(root: str | os.PathLike) -> list[Path]:
         raise InputError("does not exist", root)
     if not root.is_dir():
         raise InputError("is not a folder (expected a VISEM-Tracking data set or video folder)", root)
-    if _is_video_folder(root):
+    if is_video_folder(root):
         return [root]
-    found = sorted((p for p in root.iterdir() if p.is_dir() and _is_video_folder(p)), key=_id_key)
+    found = sorted((p for p in root.iterdir() if p.is_dir() and is_video_folder(p)), key=video_id_key)
     if not found:
         raise InputError("holds no VISEM-Tracking video folder (a folder with labels_ftid/, labels/ or "
                          "<id>.mp4)", root)
@@ -202,7 +195,7 @@ def _image_files(folder: Path) -> list[Path]:
     return list_images(images)
 
 
-def read_visem_video(folder: str | os.PathLike, *, um_per_px: float = DEFAULT_UM_PER_PX,
+def read_visem_video(folder: str | os.PathLike, *, um_per_px: float,
                      fps: float | None = None, allow_truncated: bool = False) -> VisemVideo:
     """Read one VISEM-Tracking video folder: calibration, frame size and ground truth.
 
@@ -211,7 +204,8 @@ def read_visem_video(folder: str | os.PathLike, *, um_per_px: float = DEFAULT_UM
     folder : str or PathLike
         The video folder (``.../11``).
     um_per_px : float
-        Pixel size in micrometres (default 0.351, the community value for VISEM-Tracking).
+        Pixel size in micrometres (required: the layout does not state it; VISEM-Tracking's community
+        value is :data:`spermtrack.constants.VISEM_UM_PER_PX`, 0.351).
     fps : float, optional
         Frame rate. By default it is read from the container of ``<id>/<id>.mp4`` (VISEM clips run
         at 43-50 fps: it is never assumed to be 50). Required when the folder has no video file.
@@ -253,7 +247,7 @@ def read_visem_video(folder: str | os.PathLike, *, um_per_px: float = DEFAULT_UM
                              "(--fps on the command line, fps= in Python; frames per second; VISEM-Tracking clips "
                              "run at 43-50 fps)", folder)
     else:
-        videos = [p.name for p in sorted(folder.iterdir()) if p.is_dir() and _is_video_folder(p)]
+        videos = [p.name for p in sorted(folder.iterdir()) if p.is_dir() and is_video_folder(p)]
         if videos:
             raise InputError(f"is a data set of {len(videos)} video folder(s) ({', '.join(videos[:5])}"
                              f"{', ...' if len(videos) > 5 else ''}), not one video: give one video folder, e.g. "
@@ -268,7 +262,7 @@ def read_visem_video(folder: str | os.PathLike, *, um_per_px: float = DEFAULT_UM
     elif (folder / "labels").is_dir():
         truth, source = read_labels(folder, width=width, height=height), "labels"
     else:
-        truth, source = _empty_ground_truth(), "none"
+        truth, source = empty_ground_truth(), "none"
     if len(truth):
         n_frames = max(n_frames, int(truth["frame"].max()) + 1)
 
@@ -277,200 +271,6 @@ def read_visem_video(folder: str | os.PathLike, *, um_per_px: float = DEFAULT_UM
     return VisemVideo(video_id=readable_name(folder.name), folder=folder, recording=recording, ground_truth=truth,
                       video_path=video_path, images_dir=images_dir, label_source=source,
                       allow_truncated=bool(allow_truncated))
-
-
-# --------------------------------------------------------------------------------------------- any video input
-def _is_spermtrack_output(path: Path) -> bool:
-    """An earlier result of spermtrack (its marker says results): never a video input.
-
-    A data set written by ``spermtrack synth`` is marked too, but as a data set: that is an input.
-    """
-    from spermtrack.io.atomic import RESULTS, marker_kind
-
-    return path.is_dir() and marker_kind(path) == RESULTS
-
-
-def _is_image_folder(path: Path) -> bool:
-    """A folder of frame images: it holds images, and no video file (a folder with videos is an archive)
-    and no spermtrack output marker (an earlier result holds PNG plots, not frames)."""
-    if not path.is_dir() or _is_spermtrack_output(path):
-        return False
-    entries = [p for p in path.iterdir() if not p.name.startswith(".")]
-    return (any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in entries)
-            and not any(_is_video_file(p) for p in entries))
-
-
-def _is_video_file(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
-
-
-def is_video_input(path: str | os.PathLike) -> bool:
-    """True for something :func:`open_video` reads: a video file, a VISEM-Tracking video folder, or a
-    folder of frame images (that holds no video file)."""
-    path = Path(path)
-    return _is_video_file(path) or (path.is_dir() and (_is_video_folder(path) or (path / "images").is_dir()
-                                                        or _is_image_folder(path)))
-
-
-@dataclass(frozen=True)
-class ArchiveScan:
-    """What a folder given to ``analyze`` holds (:func:`scan_inputs`).
-
-    Attributes
-    ----------
-    inputs : list of pathlib.Path
-        The video inputs to analyse, in order (numbers in numeric order); a broken link that names a
-        video is listed too, so that it is reported as failed rather than dropped.
-    skipped : list of (pathlib.Path, str)
-        Everything else in the folder that is not hidden, with the reason it is not analysed
-        (a stray image or text file, an earlier spermtrack output, a broken link).
-    single : bool
-        ``path`` itself is one video input (``inputs == [path]``), not an archive.
-    """
-
-    inputs: list[Path]
-    skipped: list[tuple[Path, str]]
-    single: bool
-
-    def skipped_line(self, limit: int = 5) -> str | None:
-        """One line naming what was skipped and why (the first ``limit`` entries), or None."""
-        if not self.skipped:
-            return None
-        shown = "; ".join(f"{readable_name(p.name)} ({why})" for p, why in self.skipped[:limit])
-        more = f"; and {len(self.skipped) - limit} more" if len(self.skipped) > limit else ""
-        one = len(self.skipped) == 1
-        return (f"skipped {len(self.skipped)} entr{'y that is not a video' if one else 'ies that are not videos'}: "
-                f"{shown}{more}")
-
-
-#: Sub-folders of one VISEM-Tracking video folder.
-_LAYOUT_DIRS = ("images", "labels", "labels_ftid")
-
-
-def _holds_several(path: Path) -> bool:
-    """A folder that holds two or more video files, or a video folder of its own: an archive, even when it
-    also has a VISEM-Tracking sub-folder (``images/``, ``labels/``) that would make it look like one video."""
-    try:
-        entries = [p for p in path.iterdir() if not p.name.startswith(".")]
-        videos = sum(1 for p in entries if _is_video_file(p))
-        folders = any(p.is_dir() and p.name not in _LAYOUT_DIRS and is_video_input(p) for p in entries)
-    except OSError:
-        return False
-    return videos >= 2 or folders
-
-
-def _why_not_a_video(path: Path) -> str:
-    if path.is_symlink() and not path.exists():
-        return "a broken link"
-    if _is_spermtrack_output(path):
-        return "an earlier spermtrack output"
-    if path.is_dir():
-        return "a folder with no video, frames or labels"
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        return "a single image in a folder of videos"
-    return "not a video file"
-
-
-def scan_inputs(path: str | os.PathLike) -> ArchiveScan:
-    """Decide what ``path`` is: one video input, or an archive of them (and what in it is not a video).
-
-    - A video file (:data:`spermtrack.io.video.VIDEO_SUFFIXES`), a VISEM-Tracking video folder or a
-      folder of frame images is one input.
-    - A folder that holds video files or video folders is an archive, even when it also holds stray
-      images or other files: those are listed in ``skipped`` with the reason, never analysed as frames.
-    - An earlier output of spermtrack (a folder with the output marker) is never an input.
-    - A broken link whose name ends in a video suffix is an input (it fails, loudly); other broken
-      links are skipped with their reason.
-
-    Raises
-    ------
-    InputError
-        ``path`` does not exist, is an earlier spermtrack output, or holds no video input.
-    """
-    path = Path(path)
-    if path.is_symlink() and not path.exists():
-        raise InputError("is a broken link: its target does not exist", path)
-    if not path.exists():
-        raise InputError("does not exist", path)
-    if _is_spermtrack_output(path):
-        raise InputError("is an earlier spermtrack output, not a video: give the video it was made from", path)
-    if is_video_input(path) and not _holds_several(path):
-        return ArchiveScan(inputs=[path], skipped=[], single=True)
-    if not path.is_dir():
-        raise InputError(f"is not a video file (video files end in {', '.join(VIDEO_SUFFIXES)}) nor a folder", path)
-    found, skipped = [], []
-    for entry in path.iterdir():
-        if entry.name.startswith("."):
-            continue
-        try:
-            if entry.is_dir() and entry.name in _LAYOUT_DIRS:
-                skipped.append((entry, "a VISEM-Tracking sub-folder beside several videos"))
-                continue
-            broken_video = entry.is_symlink() and not entry.exists() and entry.suffix.lower() in VIDEO_SUFFIXES
-            if broken_video or (is_video_input(entry) and not _is_spermtrack_output(entry)):
-                found.append(entry)
-            else:
-                skipped.append((entry, _why_not_a_video(entry)))
-        except OSError as exc:  # an unreadable entry is listed, the others still run
-            skipped.append((entry, f"cannot be read ({exc.strerror or exc})"))
-    if not found:
-        raise InputError("holds no video to analyse (a video file, a VISEM-Tracking video folder or a folder of "
-                         f"images; video files end in {', '.join(VIDEO_SUFFIXES)})", path)
-    found.sort(key=lambda p: _id_key(p.with_suffix("") if not p.is_dir() else p))
-    skipped.sort(key=lambda item: item[0].name)
-    return ArchiveScan(inputs=found, skipped=skipped, single=False)
-
-
-def list_inputs(path: str | os.PathLike) -> list[Path]:
-    """The videos to analyse in ``path``: ``[path]`` when it is one video input, else the video inputs in it.
-
-    See :func:`scan_inputs`, which also says what in an archive is not analysed and why.
-
-    Raises
-    ------
-    InputError
-        ``path`` does not exist, or holds no video input.
-    """
-    return scan_inputs(path).inputs
-
-
-def open_video(path: str | os.PathLike, *, um_per_px: float = DEFAULT_UM_PER_PX, fps: float | None = None,
-               allow_truncated: bool = False) -> VisemVideo:
-    """Open any video input as a :class:`VisemVideo`: a video file, a VISEM-Tracking folder or an image folder.
-
-    A video file gets the id of its stem and no labels; an image folder (frames named with a frame
-    number) needs ``fps``; a VISEM-Tracking video folder is read by :func:`read_visem_video` (labels
-    included).
-
-    Raises
-    ------
-    InputError
-        The input is none of these, cannot be decoded, or has no frame rate to read and none given.
-    """
-    path = Path(path)
-    if _is_video_file(path):
-        from spermtrack.io.video import frame_rate
-
-        info = probe_video(path)
-        rate = frame_rate(path, info, fps)  # the container's rate, asked for when it states none
-        recording = Recording(fps=rate, um_per_px=um_per_px, width=info.width, height=info.height,
-                              n_frames=max(info.n_frames, 1), source=str(path))
-        return VisemVideo(video_id=readable_name(path.stem), folder=path.parent, recording=recording,
-                          ground_truth=_empty_ground_truth(), video_path=path, images_dir=None, label_source="none",
-                          allow_truncated=bool(allow_truncated))
-    if path.is_dir() and not _is_video_folder(path) and not (path / "images").is_dir() and _is_image_folder(path):
-        images = list_images(path)
-        if fps is None:
-            raise InputError("is a folder of images, which stores no frame rate: give it (--fps on the command line, "
-                             "fps= in Python)", path)
-        first = read_image(images[0], allow_truncated=allow_truncated)
-        recording = Recording(fps=fps, um_per_px=um_per_px, width=int(first.shape[1]), height=int(first.shape[0]),
-                              n_frames=frame_number(images[-1]) + 1, source=str(path))
-        return VisemVideo(video_id=readable_name(path.name), folder=path, recording=recording, ground_truth=_empty_ground_truth(),
-                          video_path=None, images_dir=path, label_source="none", allow_truncated=bool(allow_truncated))
-    if not path.exists():
-        raise InputError("does not exist", path)
-    return read_visem_video(path, um_per_px=um_per_px, fps=fps, allow_truncated=allow_truncated)
 
 
 # --------------------------------------------------------------------------------------------- parsing
@@ -666,14 +466,14 @@ def _read_text(path: Path) -> str:
         raise InputError(f"cannot be read: {exc.strerror}", path) from None
 
 
-def _check_size(width: int, height: int) -> tuple[int, int]:
+def check_frame_size(width: int, height: int) -> tuple[int, int]:
     for name, value in (("width", width), ("height", height)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
             raise InputError(f"{name} must be a positive integer (frame size in px), got {value!r}")
     return int(width), int(height)
 
 
-def _empty_ground_truth() -> pd.DataFrame:
+def empty_ground_truth() -> pd.DataFrame:
     out = empty_detections()
     out["track_id"] = np.zeros(0, dtype=np.int64)
     out["gt_id"] = pd.Series([], dtype=str)
@@ -722,12 +522,12 @@ def read_labels_ftid(folder: str | os.PathLike, *, width: int, height: int) -> p
         :data:`COORD_TOLERANCE`), a non-positive or above-1 size, an unknown class, or one id twice
         in a frame. Also when the folder does not exist or two files describe the same frame.
     """
-    width, height = _check_size(width, height)
+    width, height = check_frame_size(width, height)
     acc = _new_parsed()
     for frame, path in _label_files(Path(folder), "labels_ftid"):
         parse_label_text(_read_text(path), with_id=True, path=path, into=acc, frame=frame)
     if not acc.lines:
-        return _empty_ground_truth()
+        return empty_ground_truth()
     frames, classes, coords, _ = _to_arrays(acc, "labels_ftid")
     codes, _uniques = pd.factorize(np.asarray(acc.ids, dtype=object), sort=False)
     table = _boxes_table(frames, classes, coords, width, height)
@@ -759,7 +559,7 @@ def read_labels(folder: str | os.PathLike, *, width: int, height: int) -> pd.Dat
     InputError
         As :func:`read_labels_ftid` (file and 1-based line), for 5-field lines.
     """
-    width, height = _check_size(width, height)
+    width, height = check_frame_size(width, height)
     acc = _new_parsed()
     for frame, path in _label_files(Path(folder), "labels"):
         parse_label_text(_read_text(path), with_id=False, path=path, into=acc, frame=frame)
@@ -769,260 +569,8 @@ def read_labels(folder: str | os.PathLike, *, width: int, height: int) -> pd.Dat
     return pd.DataFrame(_boxes_table(frames, classes, coords, width, height), columns=list(DETECTION_COLUMNS))
 
 
-# --------------------------------------------------------------------------------------------- synthetic
-def read_synthetic_truth(folder: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """Read the exact truth that :mod:`spermtrack.synth` writes beside a synthetic video, if any.
-
-    Parameters
-    ----------
-    folder : str or PathLike
-        A video folder ``<id>/``.
-
-    Returns
-    -------
-    (pandas.DataFrame, pandas.DataFrame) or None
-        ``(truth, objects)`` from ``<id>/<id>_truth.csv.gz`` (per frame and object: a ground-truth
-        table with exact sub-pixel positions; validated as one when it holds the ground-truth
-        columns, ``gt_id`` kept as str) and ``<id>/<id>_objects.csv`` (one row per object, e.g. its
-        grade). ``None`` when neither file exists (a real video).
-
-    Raises
-    ------
-    InputError
-        Only one of the two files exists, or a file cannot be parsed or validated.
-    """
-    folder = Path(folder)
-    truth_path = folder / truth_file_name(folder.name)
-    objects_path = folder / objects_file_name(folder.name)
-    if not truth_path.is_file() and not objects_path.is_file():
-        return None
-    for present, absent in ((truth_path, objects_path), (objects_path, truth_path)):
-        if present.is_file() and not absent.is_file():
-            raise InputError(f"synthetic truth is incomplete: {absent.name} is missing beside {present.name}",
-                             folder)
-    truth = _read_csv(truth_path)
-    if all(c in truth.columns for c in GT_COLUMNS):
-        truth = validate_ground_truth(truth, name=str(truth_path))
-    objects = _read_csv(objects_path)
-    return truth, objects
-
-
-def _read_csv(path: Path, dtype: dict | None = None) -> pd.DataFrame:
+def read_csv_file(path: Path, dtype: dict | None = None) -> pd.DataFrame:
     try:
         return pd.read_csv(path, dtype={"gt_id": str, **(dtype or {})})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as exc:
         raise InputError(f"cannot be read as CSV: {exc}", path) from None
-
-
-# --------------------------------------------------------------------------------------------- compact table
-_TRAIN_COLUMNS = ("video", "frame", "track_id", "class_id", "cx", "cy", "w", "h")
-
-
-def read_train_tracks(path: str | os.PathLike, *, videos: Sequence[str | int] | None = None,
-                      um_per_px: float = DEFAULT_UM_PER_PX, seconds: float = 30.0, width: int = 640,
-                      height: int = 480) -> dict[str, tuple[Recording, pd.DataFrame]]:
-    """Read the compact table of real VISEM-Tracking boxes (``train_tracks.csv.gz``) per video.
-
-    The table has one row per box: ``video, frame, track_id, class_id, cx, cy, w, h`` (frame 0-based,
-    ``track_id`` the LabelBox string, box normalised to ``width`` x ``height``).
-
-    Parameters
-    ----------
-    path : str or PathLike
-        The CSV (gzip when named ``.gz``).
-    videos : sequence of str or int, optional
-        Only these video ids (default: all, in numeric order).
-    um_per_px : float
-        Pixel size in micrometres.
-    seconds : float
-        Length of every clip. The table holds no video, so each video's frame rate is
-        ``fps = n_frames / seconds`` with ``n_frames = max(frame) + 1`` (VISEM-Tracking clips are
-        30 s with 1,296-1,500 frames, 43-50 fps; e.g. 1,470 frames -> 49 fps). Trailing frames
-        without any box are not counted.
-    width, height : int
-        Frame size in px (VISEM-Tracking: 640 x 480).
-
-    Returns
-    -------
-    dict of str to (Recording, pandas.DataFrame)
-        Per video id: its recording and a ground-truth table (columns as :func:`read_labels_ftid`:
-        ``frame, x, y, w, h, score, class_id, track_id, gt_id``; ``track_id`` 1..N by first
-        appearance by frame then row order, ``gt_id`` the LabelBox string).
-
-    Raises
-    ------
-    InputError
-        The file is missing or malformed (a missing column; a bad value, named with its 1-based line,
-        the header being line 1), a requested video is not in the table, or an id occurs twice in
-        one frame.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("does not exist", path)
-    width, height = _check_size(width, height)
-    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
-        raise InputError(f"seconds must be a positive number, got {seconds!r}")
-    table = _read_csv(path, dtype={"video": str, "track_id": str})
-    missing = [c for c in _TRAIN_COLUMNS if c not in table.columns]
-    if missing:
-        raise InputError(f"is missing column(s) {', '.join(missing)}; expected {', '.join(_TRAIN_COLUMNS)}", path, 1)
-    table["video"] = table["video"].astype(str).str.strip()
-    numeric = {}
-    for col in ("frame", "class_id", "cx", "cy", "w", "h"):
-        values = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = ~np.isfinite(values)
-        if col in ("frame", "class_id"):
-            bad |= (values != np.round(values)) | (values < 0)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise InputError(f"column {col!r} has a bad value {table[col].iloc[row]!r}", path, row + 2)
-        numeric[col] = values
-    unknown = ~np.isin(numeric["class_id"], list(CLASS_NAMES))
-    lo, hi = -COORD_TOLERANCE, 1.0 + COORD_TOLERANCE
-    checks = [
-        (unknown, "unknown class_id"),
-        ((numeric["cx"] < lo) | (numeric["cx"] > hi) | (numeric["cy"] < lo) | (numeric["cy"] > hi),
-         "centre outside [0, 1]"),
-        ((numeric["w"] <= 0) | (numeric["h"] <= 0) | (numeric["w"] > hi) | (numeric["h"] > hi),
-         "size not in (0, 1]"),
-        (table["track_id"].isna().to_numpy(), "missing track_id"),
-    ]
-    for bad, what in checks:
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise InputError(what, path, row + 2)
-
-    ids = sorted(table["video"].unique(), key=lambda v: (0, int(v), v) if v.isdigit() else (1, 0, v))
-    if videos is not None:
-        wanted = [str(v).strip() for v in videos]
-        absent = [v for v in wanted if v not in set(ids)]
-        if absent:
-            raise InputError(f"has no video(s) {', '.join(absent)}; it holds {', '.join(ids)}", path)
-        ids = list(dict.fromkeys(wanted))
-
-    table_rows = np.arange(len(table))
-    out: dict[str, tuple[Recording, pd.DataFrame]] = {}
-    video_col = table["video"].to_numpy()
-    for vid in ids:
-        rows = table_rows[video_col == vid]
-        rows = rows[np.argsort(numeric["frame"][rows], kind="stable")]
-        frame = numeric["frame"][rows].astype(np.int64)
-        gt_id = table["track_id"].to_numpy()[rows]
-        key = pd.DataFrame({"frame": frame, "gt_id": gt_id})
-        dup = key.duplicated().to_numpy()
-        if dup.any():
-            row = int(rows[np.flatnonzero(dup)[0]])
-            raise InputError(f"video {vid}: track_id {table['track_id'].iloc[row]!r} occurs twice in frame "
-                             f"{int(numeric['frame'][row])}", path, row + 2)
-        codes, _ = pd.factorize(gt_id, sort=False)
-        gt = pd.DataFrame({
-            "frame": frame,
-            "x": numeric["cx"][rows] * width,
-            "y": numeric["cy"][rows] * height,
-            "w": numeric["w"][rows] * width,
-            "h": numeric["h"][rows] * height,
-            "score": np.ones(len(rows)),
-            "class_id": numeric["class_id"][rows].astype(np.int64),
-            "track_id": codes.astype(np.int64) + 1,
-            "gt_id": pd.array(gt_id, dtype=str),
-        })
-        n_frames = int(frame.max()) + 1
-        rec = Recording(fps=n_frames / seconds, um_per_px=um_per_px, width=width, height=height,
-                        n_frames=n_frames, source=f"{path}#video={vid}")
-        out[vid] = (rec, gt)
-    return out
-
-
-# --------------------------------------------------------------------------------------------- writing
-def label_lines(rows: pd.DataFrame, *, width: int, height: int) -> tuple[str, str]:
-    """Label-file text for one frame: ``labels`` (YOLO) and ``labels_ftid`` lines.
-
-    Each box is the truth box ``(x +/- w/2, y +/- h/2)`` clipped to the frame the way an annotator
-    would draw it; rows whose centre is outside the frame are dropped. Coordinates are normalised by
-    the frame size and written with 6 decimals.
-
-    Parameters
-    ----------
-    rows : pandas.DataFrame
-        Truth rows of one frame (``gt_id, class_id, x, y, w, h``).
-    width, height : int
-        Frame size, px.
-
-    Returns
-    -------
-    (str, str)
-        ``"class cx cy w h\\n"`` lines and ``"gt_id class cx cy w h\\n"`` lines (empty strings when
-        there is no box).
-    """
-    if len(rows) == 0:
-        return "", ""
-    x = rows["x"].to_numpy(np.float64)
-    y = rows["y"].to_numpy(np.float64)
-    keep = (x >= 0) & (x < width) & (y >= 0) & (y < height)
-    w2 = rows["w"].to_numpy(np.float64) / 2
-    h2 = rows["h"].to_numpy(np.float64) / 2
-    x1, x2 = np.clip(x - w2, 0, width), np.clip(x + w2, 0, width)
-    y1, y2 = np.clip(y - h2, 0, height), np.clip(y + h2, 0, height)
-    cx, cy = (x1 + x2) / 2 / width, (y1 + y2) / 2 / height
-    bw, bh = (x2 - x1) / width, (y2 - y1) / height
-    cls = rows["class_id"].to_numpy(np.int64)
-    ids = rows["gt_id"].astype(str).to_numpy()
-    yolo, ftid = [], []
-    for i in np.flatnonzero(keep):
-        box = f"{cls[i]} {cx[i]:.6f} {cy[i]:.6f} {bw[i]:.6f} {bh[i]:.6f}\n"
-        yolo.append(box)
-        ftid.append(f"{ids[i]} {box}")
-    return "".join(yolo), "".join(ftid)
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-
-
-def write_frame_files(folder: str | os.PathLike, video_id: str, frame: int, rows: pd.DataFrame, *, width: int,
-                      height: int, image: bytes | None = None) -> None:
-    """Write one frame of a video folder: ``labels/``, ``labels_ftid/`` and, given, ``images/`` (JPEG bytes).
-
-    The label texts are :func:`label_lines` of ``rows`` (an empty file for a frame without boxes), so
-    :func:`read_labels_ftid` and :func:`read_labels` read back the same boxes. Every file is written
-    atomically.
-    """
-    folder = Path(folder)
-    yolo, ftid = label_lines(rows, width=width, height=height)
-    _write_bytes(folder / LABEL_DIR / label_file_name(video_id, frame), yolo.encode())
-    _write_bytes(folder / FTID_LABEL_DIR / ftid_file_name(video_id, frame), ftid.encode())
-    if image is not None:
-        _write_bytes(folder / IMAGE_DIR / image_file_name(video_id, frame), image)
-
-
-def remove_stale_frame_files(folder: str | os.PathLike, video_id: str, n_frames: int, *, images: bool) -> None:
-    """Delete per-frame files of ``video_id`` beyond ``n_frames`` (and all images when ``images`` is False),
-    left by an earlier, longer run into the same folder."""
-    folder = Path(folder)
-    for sub, always in ((IMAGE_DIR, not images), (LABEL_DIR, False), (FTID_LABEL_DIR, False)):
-        d = folder / sub
-        if not d.is_dir():
-            continue
-        for f in d.iterdir():
-            m = _STALE_FILE.match(f.name)
-            if m and m.group("id") == video_id and (always or int(m.group("n")) >= n_frames):
-                f.unlink()
-
-
-_STALE_FILE = re.compile(r"^(?P<id>.+)_frame_(?P<n>\d+)(_with_ftid)?\.(jpg|txt)$")
-
-
-def write_synthetic_truth(folder: str | os.PathLike, video_id: str, truth: pd.DataFrame,
-                          objects: pd.DataFrame) -> None:
-    """Write the exact truth of a synthetic video, read back by :func:`read_synthetic_truth`.
-
-    ``<id>_truth.csv.gz`` (the gzip header carries no name or time, so the same data give the same
-    bytes) and ``<id>_objects.csv``, atomically.
-    """
-    import gzip
-
-    folder = Path(folder)
-    text = truth.to_csv(index=False, lineterminator="\n")
-    _write_bytes(folder / truth_file_name(video_id), gzip.compress(text.encode(), compresslevel=6, mtime=0))
-    _write_bytes(folder / objects_file_name(video_id), objects.to_csv(index=False, lineterminator="\n").encode())

@@ -15,7 +15,8 @@ from spermtrack.constants import FTID_LABEL_DIR, IMAGE_DIR, LABEL_DIR, SEMEN_ANA
 from spermtrack.errors import InputError
 from spermtrack.io.atomic import DATASET, output_folder, write_json
 from spermtrack.io.clinical import write_semen_analysis_csv
-from spermtrack.io.visem import remove_stale_frame_files, write_frame_files, write_synthetic_truth
+from spermtrack.io.synth_truth import write_synthetic_truth
+from spermtrack.io.visem_write import remove_stale_frame_files, write_frame_files
 from spermtrack.schema import Recording
 from spermtrack.synth.config import GRADES, SynthConfig, _check_seed, video_seed
 from spermtrack.synth.render import render_frames

@@ -63,6 +63,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.errors import InputError
 
 __all__ = ["RECIPES", "calibrate_on_frames", "fit_blob_score_model", "make_checkpoint", "main"]
@@ -181,7 +182,7 @@ def _svia_as_visem(svia: Path, clip: str, work: Path) -> Path:
 
     from spermtrack.io.boxes import read_box_csv
     from spermtrack.io.video import probe_video
-    from spermtrack.io.visem import write_frame_files
+    from spermtrack.io.visem_write import write_frame_files
 
     folder = work / "svia" / clip
     if (folder / f"{clip}.mp4").is_file():
@@ -267,7 +268,7 @@ def calibrate_on_frames(weights: str | Path, folder: str | Path, *, start: int, 
     from spermtrack.eval.detection import match_centres
     from spermtrack.io.visem import read_visem_video
 
-    video = read_visem_video(folder)
+    video = read_visem_video(folder, um_per_px=VISEM_UM_PER_PX)
     keep = set(range(start, stop, step))
     detector = YoloDetector(weights=str(weights), conf=0.01, calibrate=False)
     dets = detector.detect_video(item for item in video.iter_frames(start=start, stop=stop) if item[0] in keep)
@@ -343,7 +344,7 @@ def _make_blob(work: Path, recipe: dict, visem: Path | None, svia: Path | None) 
         raise InputError("the blob recipe needs --svia, the folder that holds the SVIA clips S_0001-S_0003")
     models = {}
     b = recipe["bright"]
-    video = read_visem_video(Path(visem) / b["video"])
+    video = read_visem_video(Path(visem) / b["video"], um_per_px=VISEM_UM_PER_PX)
     keep = set(range(b["start"], b["stop"], b["step"]))
     detector = BlobDetector(polarity="bright", score_model="contrast", min_score=0.0, with_features=True)
     dets = detector.detect_video(item for item in video.iter_frames(start=b["start"], stop=b["stop"])
@@ -413,7 +414,7 @@ def _fit_trackpy(recipe: dict, visem: Path | None) -> dict:
     if visem is None:
         raise InputError("the trackpy recipe needs --visem (the folder holding VISEM-Tracking video 11)")
     real = recipe["real"]
-    video = read_visem_video(visem / real["video"])
+    video = read_visem_video(visem / real["video"], um_per_px=VISEM_UM_PER_PX)
     keep = set(range(real["start"], real["stop"], real["step"]))
     detector = TrackpyLocator(mass_half=1.0, mass_slope=1.0)  # score = mass / (mass + 1): mass is recoverable
     dets = detector.detect_video(item for item in video.iter_frames(start=real["start"], stop=real["stop"])

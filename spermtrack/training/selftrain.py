@@ -111,7 +111,7 @@ def pseudo_label(video: str | os.PathLike, weights: str | os.PathLike | None, ou
     from spermtrack.detectors import make_detector
     from spermtrack.io.atomic import write_text
     from spermtrack.io.video import iter_frames, probe_video
-    from spermtrack.io.visem import label_lines
+    from spermtrack.io.visem_write import label_lines
 
     clip, video_id = _clip(Path(video))
     info = probe_video(clip)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.benchmark import LEADERBOARD_COLUMNS, evaluate_pair, open_dataset, run_benchmark
 from spermtrack.errors import InputError
 
@@ -78,7 +79,7 @@ def table_file(synth: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("table")
     parts = []
     for path in list_videos(synth):
-        gt = read_visem_video(path).ground_truth
+        gt = read_visem_video(path, um_per_px=VISEM_UM_PER_PX).ground_truth
         parts.append(pd.DataFrame({"video": path.name, "frame": gt["frame"], "track_id": gt["gt_id"],
                                    "class_id": gt["class_id"], "cx": gt["x"] / 640, "cy": gt["y"] / 480,
                                    "w": gt["w"] / 640, "h": gt["h"] / 480}))
@@ -155,7 +156,7 @@ def test_leaderboard_agrees_with_scoring_the_tracks_directly(bench, synth):
     board, _ = bench
     pairs, n_frames = {}, {}
     for path in list_videos(synth):
-        video = read_visem_video(path)
+        video = read_visem_video(path, um_per_px=VISEM_UM_PER_PX)
         rec = video.recording
         dets = gt_detections(video.ground_truth, width=rec.width, height=rec.height, n_frames=rec.n_frames)
         pairs[path.name] = (video.ground_truth, track(dets, "sperm", fps=rec.fps, um_per_px=rec.um_per_px))
@@ -345,8 +346,8 @@ def predictions(synth: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from spermtrack.io.visem import read_visem_video
 
     folder = tmp_path_factory.mktemp("pred")
-    write_mot(folder / "1.txt", read_visem_video(synth / "1").ground_truth)
-    gt2 = read_visem_video(synth / "2").ground_truth.copy()
+    write_mot(folder / "1.txt", read_visem_video(synth / "1", um_per_px=VISEM_UM_PER_PX).ground_truth)
+    gt2 = read_visem_video(synth / "2", um_per_px=VISEM_UM_PER_PX).ground_truth.copy()
     late = gt2["frame"] >= 25
     gt2.loc[late, "track_id"] = gt2.loc[late, "track_id"] + 1000
     (folder / "2").mkdir()

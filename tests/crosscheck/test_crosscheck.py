@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.cli import main
 from spermtrack.crosscheck.data import open_regression_data
 from spermtrack.crosscheck.inputs import InputSettings, prepare_inputs
@@ -72,7 +73,7 @@ def test_three_categories_and_rows_without_a_video(dataset, tmp_path):
 
 
 def test_inputs_are_physical_and_cached(dataset, tmp_path, monkeypatch):
-    video = read_visem_video(dataset / "1")
+    video = read_visem_video(dataset / "1", um_per_px=VISEM_UM_PER_PX)
     settings = InputSettings.quick()
     first = prepare_inputs(video, settings, {"frames", "flow", "kinematics"}, cache_dir=tmp_path)
     inputs = first.inputs
@@ -171,14 +172,14 @@ def test_the_contrast_of_a_video(dataset, tmp_path):
     import cv2
 
     from spermtrack.crosscheck.train import MIN_CONTRAST, frame_contrast
-    from spermtrack.io.visem import open_video
+    from spermtrack.io.inputs import open_video
 
-    assert frame_contrast(read_visem_video(dataset / "1")) > 2 * MIN_CONTRAST
+    assert frame_contrast(read_visem_video(dataset / "1", um_per_px=VISEM_UM_PER_PX)) > 2 * MIN_CONTRAST
     writer = cv2.VideoWriter(str(tmp_path / "grey.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (64, 48), False)
     for _ in range(10):
         writer.write(np.full((48, 64), 128, np.uint8))
     writer.release()
-    assert frame_contrast(open_video(tmp_path / "grey.mp4")) < MIN_CONTRAST
+    assert frame_contrast(open_video(tmp_path / "grey.mp4", um_per_px=VISEM_UM_PER_PX)) < MIN_CONTRAST
 
 
 def test_presence_counts_still_cells_that_flow_cannot_see():

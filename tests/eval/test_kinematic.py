@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.errors import InputError
 from spermtrack.eval.kinematic import (MATCH_COLUMNS, kinematic_accuracy, kinematic_errors, match_tracks,
                                        summarize_kinematic_errors, summary_keys, truth_reference)
@@ -210,11 +211,12 @@ def test_identical_prediction_has_zero_error():
 def test_synthetic_truth_is_recovered_from_gt_detections(tiny_synth):
     """End to end on a synthetic video: gt boxes -> spermtrack -> kinematics vs the exact truth."""
     from spermtrack.detectors import gt_detections
-    from spermtrack.io.visem import read_synthetic_truth, read_visem_video
+    from spermtrack.io.synth_truth import read_synthetic_truth
+    from spermtrack.io.visem import read_visem_video
     from spermtrack.kinematics import analyze_tracks, get_preset
     from spermtrack.tracker import track
 
-    video = read_visem_video(tiny_synth / "1")
+    video = read_visem_video(tiny_synth / "1", um_per_px=VISEM_UM_PER_PX)
     _, objects = read_synthetic_truth(tiny_synth / "1")
     rec = video.recording
     dets = gt_detections(video.ground_truth, width=rec.width, height=rec.height, n_frames=rec.n_frames)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from spermtrack.errors import InputError
 from spermtrack.io.atomic import DATASET, RESULTS, write_marker
-from spermtrack.io.visem import scan_inputs
+from spermtrack.io.inputs import scan_inputs
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.errors import InputError
 from spermtrack.io.video import write_video
-from spermtrack.io.visem import (VisemVideo, list_videos, parse_label_text, read_labels, read_labels_ftid,
-                                 read_synthetic_truth, read_train_tracks, read_visem_video)
+from spermtrack.io.synth_truth import read_synthetic_truth
+from spermtrack.io.train_tracks import read_train_tracks
+from spermtrack.io.visem import VisemVideo, list_videos, parse_label_text, read_labels, read_labels_ftid, read_visem_video
 from spermtrack.schema import DETECTION_COLUMNS, GT_COLUMNS, validate_detections, validate_ground_truth
 
 FIXTURES = Path(__file__).parent / "fixtures" / "visem"
@@ -185,7 +187,7 @@ def test_parse_label_text_is_pure():
 def test_read_video_folder_with_mp4(tmp_path):
     folder = copy_fixture("21", tmp_path)
     write_video(folder / "21.mp4", gray_frames(6), fps=47.5)
-    video = read_visem_video(folder)
+    video = read_visem_video(folder, um_per_px=VISEM_UM_PER_PX)
     assert isinstance(video, VisemVideo)
     assert video.video_id == "21" and video.video_path == folder / "21.mp4" and video.images_dir is None
     rec = video.recording
@@ -205,8 +207,8 @@ def test_read_video_folder_images_only_needs_fps(tmp_path):
     for i in range(5):
         cv2.imwrite(str(folder / "images" / f"21_frame_{i}.png"), np.full((30, 40), 10 * i, np.uint8))
     with pytest.raises(InputError, match="fps= in Python"):
-        read_visem_video(folder)
-    video = read_visem_video(folder, fps=48.0)
+        read_visem_video(folder, um_per_px=VISEM_UM_PER_PX)
+    video = read_visem_video(folder, fps=48.0, um_per_px=VISEM_UM_PER_PX)
     assert (video.recording.width, video.recording.height, video.recording.n_frames) == (40, 30, 5)
     assert video.video_path is None and video.images_dir == folder / "images"
     assert [i for i, _ in video.iter_frames(start=3)] == [3, 4]
@@ -215,14 +217,14 @@ def test_read_video_folder_images_only_needs_fps(tmp_path):
 def test_n_frames_covers_every_labelled_frame(tmp_path):
     folder = copy_fixture("21", tmp_path)
     write_video(folder / "21.mp4", gray_frames(3), fps=50)               # labels run to frame 4
-    assert read_visem_video(folder).recording.n_frames == 5
+    assert read_visem_video(folder, um_per_px=VISEM_UM_PER_PX).recording.n_frames == 5
 
 
 def test_labels_only_folder_has_no_identities(tmp_path):
     folder = copy_fixture("21", tmp_path)
     shutil.rmtree(folder / "labels_ftid")
     write_video(folder / "21.mp4", gray_frames(5), fps=50)
-    video = read_visem_video(folder)
+    video = read_visem_video(folder, um_per_px=VISEM_UM_PER_PX)
     assert video.label_source == "labels" and not video.has_identities
     assert list(video.ground_truth.columns) == list(DETECTION_COLUMNS) and len(video.ground_truth) == 8
 
@@ -231,20 +233,20 @@ def test_unlabelled_folder(tmp_path):
     folder = tmp_path / "31"
     folder.mkdir()
     write_video(folder / "31.mp4", gray_frames(4), fps=45)
-    video = read_visem_video(folder)
+    video = read_visem_video(folder, um_per_px=VISEM_UM_PER_PX)
     assert video.label_source == "none" and video.ground_truth.empty and video.recording.n_frames == 4
     assert list(video.ground_truth.columns) == list(GT_COLUMNS)
 
 
 def test_folder_errors(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
-        read_visem_video(tmp_path / "missing")
+        read_visem_video(tmp_path / "missing", um_per_px=VISEM_UM_PER_PX)
     folder = copy_fixture("21", tmp_path)
     with pytest.raises(InputError, match="frame size is unknown"):
-        read_visem_video(folder, fps=50)
+        read_visem_video(folder, fps=50, um_per_px=VISEM_UM_PER_PX)
     (folder / "21.mp4").write_bytes(b"not a video at all")
     with pytest.raises(InputError, match="cannot be decoded"):
-        read_visem_video(folder)
+        read_visem_video(folder, um_per_px=VISEM_UM_PER_PX)
     bare = tmp_path / "bare"
     bare.mkdir()
     with pytest.raises(InputError, match="there are no frames"):
@@ -255,7 +257,7 @@ def test_folder_errors_propagate_label_problems(tmp_path):
     folder = copy_fixture("99", tmp_path)
     write_video(folder / "99.mp4", gray_frames(2), fps=50)
     with pytest.raises(InputError, match=r"99_frame_0_with_ftid\.txt:2: "):
-        read_visem_video(folder)
+        read_visem_video(folder, um_per_px=VISEM_UM_PER_PX)
 
 
 def test_list_videos(tmp_path):
@@ -293,8 +295,8 @@ def test_read_synthetic_truth(tmp_path):
 # ------------------------------------------------------------------------------------------- real data
 def test_real_frame_of_video_13(REAL):
     with pytest.raises(InputError, match="fps= in Python"):
-        read_visem_video(REAL / "13")
-    video = read_visem_video(REAL / "13", fps=49.0)
+        read_visem_video(REAL / "13", um_per_px=VISEM_UM_PER_PX)
+    video = read_visem_video(REAL / "13", fps=49.0, um_per_px=VISEM_UM_PER_PX)
     rec = video.recording
     assert (rec.width, rec.height, rec.n_frames, rec.fps) == (640, 480, 1, 49.0)
     gt = video.ground_truth

@@ -12,7 +12,7 @@ import pytest
 
 from spermtrack.errors import InputError
 from spermtrack.schema import GT_COLUMNS, validate_ground_truth
-from spermtrack.io.visem import label_lines
+from spermtrack.io.visem_write import label_lines
 from spermtrack.kinematics import net_progression
 from spermtrack.synth import (SEMEN_COLUMNS, SynthConfig, render_frames, semen_analysis_table, simulate_video,
                              video_seed, write_synthetic_dataset)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.errors import InputError
 from spermtrack.io.boxes import read_box_csv
 from spermtrack.io.visem import read_visem_video
@@ -13,7 +14,7 @@ from spermtrack.training.recipes import RECIPES, _svia_as_visem, make_checkpoint
 
 def test_an_svia_clip_becomes_a_video_folder_with_the_same_sperm_boxes(reference, tmp_path):
     svia = reference / "svia"
-    video = read_visem_video(_svia_as_visem(svia, "S_0002", tmp_path))
+    video = read_visem_video(_svia_as_visem(svia, "S_0002", tmp_path), um_per_px=VISEM_UM_PER_PX)
     boxes = read_box_csv(svia / "S_0002_boxes.csv")
     sperm = boxes[boxes["class_id"] == 0].sort_values(["frame", "x", "y"])
     got = video.ground_truth.sort_values(["frame", "x", "y"])
