@@ -31,6 +31,8 @@ Typical use::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from spermtrack.detectors.base import Detector, FrameDetector, as_frame
 from spermtrack.detectors.blob import POLARITY_DEFAULTS, BlobConfig, BlobDetector
 from spermtrack.detectors.gt import DetectionNoise, GroundTruthDetector, gt_detections
@@ -40,24 +42,57 @@ from spermtrack.detectors.yolo import (SHIPPED_WEIGHTS, YOLO_MODELS, YoloConfig,
 from spermtrack.errors import InputError
 
 __all__ = [
-    "DEFAULT_DETECTOR", "DETECTOR_NAMES", "DETECTOR_OPTIONS", "detector_options", "FRAME_DETECTORS", "POLARITY_DEFAULTS", "SHIPPED_WEIGHTS", "YOLO_MODELS", "BlobConfig",
+    "DEFAULT_DETECTOR", "DETECTOR_NAMES", "DETECTOR_OPTIONS", "DETECTOR_SUMMARIES", "REGISTRY", "DetectorEntry", "detector_options", "FRAME_DETECTORS", "POLARITY_DEFAULTS", "SHIPPED_WEIGHTS", "YOLO_MODELS", "BlobConfig",
     "BlobDetector", "DetectionNoise", "Detector", "FrameDetector", "GroundTruthDetector", "TrainConfig", "YoloConfig",
     "YoloDetector", "as_frame", "gt_detections", "load_yolo", "make_detector", "shipped_weights", "train_yolo",
     "validate_detector", "with_pixel_size",
 ]
 
-#: Names accepted by :func:`make_detector`. ``trackpy`` is a peer (trackpy's locator, ``peers`` extra); ``gt``
-#: gives the labelled boxes of a video (optionally with noise) and reads no pixels.
-DETECTOR_NAMES: tuple[str, ...] = ("blob", "yolo", "trackpy", "gt")
+@dataclass(frozen=True)
+class DetectorEntry:
+    """One detector of the registry: its class, the options it takes and a one-line summary.
+
+    Attributes
+    ----------
+    factory : str
+        ``"module:Class"``, imported when the detector is made.
+    options : tuple of str
+        The options the commands may give it (each has a flag in the CLI's ``DETECTOR_FLAGS``).
+    summary : str
+        One line for help texts.
+    reads_frames : bool
+        False for ``gt``, which gives labelled boxes and reads no pixels.
+    """
+
+    factory: str
+    options: tuple[str, ...]
+    summary: str
+    reads_frames: bool = True
+
+
+#: The detector registry: adding a detector is one entry here (plus its module and its test).
+REGISTRY: dict[str, DetectorEntry] = {
+    "blob": DetectorEntry("spermtrack.detectors.blob:BlobDetector", ("polarity", "um_per_px"),
+                          "classical, no weights: band-pass and blob scoring, bright or dark heads"),
+    "yolo": DetectorEntry("spermtrack.detectors.yolo:YoloDetector", ("weights", "imgsz", "backend", "um_per_px"),
+                          "YOLOv5n trained on VISEM-Tracking and SVIA (shipped; ONNX Runtime)"),
+    "trackpy": DetectorEntry("spermtrack.detectors.peers:TrackpyLocator", ("polarity",),
+                             "trackpy's feature locator (peer; needs trackpy)"),
+    "gt": DetectorEntry("spermtrack.detectors.gt:GroundTruthDetector", ("noise",),
+                        "the video's labelled boxes, optionally with noise (no pixels read)", reads_frames=False),
+}
+#: Names accepted by :func:`make_detector`.
+DETECTOR_NAMES: tuple[str, ...] = tuple(REGISTRY)
 #: The detectors that read pixels (every name but ``gt``).
-FRAME_DETECTORS: tuple[str, ...] = tuple(name for name in DETECTOR_NAMES if name != "gt")
+FRAME_DETECTORS: tuple[str, ...] = tuple(name for name, entry in REGISTRY.items() if entry.reads_frames)
 #: The detector every command uses unless told otherwise.
 DEFAULT_DETECTOR = "blob"
+#: One line per detector, for help texts.
+DETECTOR_SUMMARIES: dict[str, str] = {name: entry.summary for name, entry in REGISTRY.items()}
 #: The options each detector takes (of those the commands offer); any other given option does not apply.
 #: ``public`` stands for detections read from a file (MOTChallenge det.txt): nothing to set.
-DETECTOR_OPTIONS: dict[str, tuple[str, ...]] = {"blob": ("polarity", "um_per_px"),
-                                                "yolo": ("weights", "imgsz", "backend", "um_per_px"),
-                                                "trackpy": ("polarity",), "gt": ("noise",), "public": ()}
+DETECTOR_OPTIONS: dict[str, tuple[str, ...]] = {**{name: entry.options for name, entry in REGISTRY.items()},
+                                                "public": ()}
 
 
 def detector_options(name: str, **values) -> dict:
@@ -127,9 +162,9 @@ def make_detector(name: str = DEFAULT_DETECTOR, **options):
     InputError
         An unknown name or option, a bad value, or weights that cannot be loaded.
     """
-    from spermtrack.detectors.peers import TrackpyLocator
+    import importlib
 
-    classes = {"blob": BlobDetector, "yolo": YoloDetector, "trackpy": TrackpyLocator, "gt": GroundTruthDetector}
-    if name not in classes:
+    if name not in REGISTRY:
         raise InputError(f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")
-    return classes[name](**{k: v for k, v in options.items() if v is not None})
+    module, cls = REGISTRY[name].factory.split(":")
+    return getattr(importlib.import_module(module), cls)(**{k: v for k, v in options.items() if v is not None})

@@ -20,7 +20,8 @@ This package imports only :mod:`spermtrack.schema` and :mod:`spermtrack.errors` 
 from spermtrack.kinematics.calibrate import Fit, agreement, fit_config, fit_threshold, leave_one_out
 from spermtrack.kinematics.compute import (EXTRA_COLUMNS, KINEMATICS_COLUMNS, KinematicsResult, analyze_tracks,
                                            compute_kinematics)
-from spermtrack.kinematics.config import DEFAULT_PRESET, KINEMATICS_PRESETS, KinematicsConfig, get_preset, load_visem_preset
+from spermtrack.kinematics.config import (DEFAULT_PRESET, KINEMATICS_PRESETS, PRESET_SUMMARIES, KinematicsConfig,
+                                          get_preset, load_visem_preset)
 from spermtrack.kinematics.drift import estimate_drift
 from spermtrack.kinematics.grades import GRADES, grade_table
 from spermtrack.kinematics.summary import motility_percentages, summarize
@@ -29,7 +30,7 @@ from spermtrack.kinematics.trajectory import (average_path, average_path_velocit
                                               mean_angular_displacement, net_progression,
                                               straight_line_velocity)
 
-__all__ = ["DEFAULT_PRESET", "KinematicsConfig", "KINEMATICS_PRESETS", "get_preset", "load_visem_preset", "analyze_tracks",
+__all__ = ["DEFAULT_PRESET", "KinematicsConfig", "KINEMATICS_PRESETS", "PRESET_SUMMARIES", "get_preset", "load_visem_preset", "analyze_tracks",
            "compute_kinematics", "KinematicsResult", "KINEMATICS_COLUMNS", "EXTRA_COLUMNS", "grade_table",
            "GRADES", "summarize", "motility_percentages", "estimate_drift",
            "Fit", "agreement", "fit_config", "fit_threshold", "leave_one_out", "average_path", "curvilinear_velocity",

@@ -41,7 +41,7 @@ from spermtrack._validate import Config, integer
 from spermtrack.constants import WHO_A_UM_S, WHO_B_UM_S
 from spermtrack.errors import InputError
 
-__all__ = ["DEFAULT_PRESET", "KinematicsConfig", "KINEMATICS_PRESETS", "get_preset", "load_visem_preset"]
+__all__ = ["DEFAULT_PRESET", "KinematicsConfig", "KINEMATICS_PRESETS", "PRESET_SUMMARIES", "get_preset", "load_visem_preset"]
 
 _POSITIONS = ("auto", "tracker", "own", "raw")
 _GRADE_METRICS = ("progression", "vap")
@@ -235,7 +235,14 @@ def _casa() -> KinematicsConfig:
     return KinematicsConfig(name="casa", grade_metric="vap", str_min=0.80)
 
 
-KINEMATICS_PRESETS: tuple[str, ...] = ("who2021", "casa", "visem")
+#: One line per preset, for help texts (the module docstring says more); its keys are the preset names.
+PRESET_SUMMARIES: dict[str, str] = {
+    "who2021": "WHO 2021: net progression over 1 s, >= 25 um/s a, >= 5 um/s b",
+    "casa": "commercial-CASA style: VAP >= 25 / 5 um/s and STR >= 0.80 for progressive",
+    "visem": "VAP and STR gates fitted to the VISEM-Tracking lab values (VISEM-like data only)",
+}
+#: Names accepted by :func:`get_preset`.
+KINEMATICS_PRESETS: tuple[str, ...] = tuple(PRESET_SUMMARIES)
 #: The preset every command and API grades with unless told otherwise.
 DEFAULT_PRESET = "who2021"
 

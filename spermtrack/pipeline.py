@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -208,6 +209,76 @@ def run_pipeline(video, config: PipelineConfig | None = None, *, progress: bool 
     return Analysis(video_id=video.video_id, recording=rec, detections=dets, tracks=tracks,
                     kinematics=kinematics, summary=summary, tracker_config=trk_cfg, detector_config=det_cfg,
                     notes=notes)
+
+
+def detections_to_track(input: Path | None, *, detections: str = "gt", detector: str | None = None,
+                        detector_options: dict | None = None, um_per_px: float, fps: float | None = None,
+                        allow_truncated: bool = False, progress: bool = True) -> tuple[pd.DataFrame, Recording | None, dict]:
+    """The detections ``spermtrack track`` tracks: from a detector on the frames, a detections file, or the labels.
+
+    Everything that can be checked (the input, its frame rate) is checked before any detection runs.
+
+    Parameters
+    ----------
+    input : Path or None
+        A video input (:func:`spermtrack.io.inputs.open_video`); optional with a detections file.
+    detections : str
+        ``"gt"``: the input's labelled boxes (a VISEM-Tracking video folder), through the ``gt`` detector
+        with ``detector_options`` (its noise); else the path of a MOTChallenge det.txt.
+    detector : str or None
+        A detector that reads frames; when given it runs on the input's frames instead.
+    detector_options : dict, optional
+        Options of the detector (or of ``gt``).
+    um_per_px, fps : float
+        The recording's pixel size, and its frame rate when the container has none (or there is none).
+    allow_truncated : bool
+        Use the frames of a video that ends before its container says (with a warning).
+    progress : bool
+        Show a progress bar over frames.
+
+    Returns
+    -------
+    (pandas.DataFrame, Recording or None, dict)
+        The detections, the input's recording (None for a detections file without input), and what they
+        came from (for provenance).
+    """
+    from spermtrack.detectors import make_detector, with_pixel_size
+    from spermtrack.io.inputs import open_video, resolve_video
+
+    options = dict(detector_options or {})
+
+    def opened():
+        return open_video(input, um_per_px=um_per_px, fps=fps, allow_truncated=allow_truncated)
+
+    if detector is not None:
+        if input is None:
+            raise InputError("--detector needs INPUT, a video folder, video file or image folder")
+        recording = opened().recording
+        made = make_detector(detector, **with_pixel_size(detector, options, recording.um_per_px))
+        source = resolve_video(input)
+        dets = made.detect_video(source.iter_frames(allow_truncated=allow_truncated), progress=progress,
+                                 total=source.frame_count())
+        return dets, recording, {"detector": made.to_dict(), "input": str(input)}
+    if detections != "gt":
+        from spermtrack.io.mot import read_mot
+
+        recording = None if input is None else opened().recording
+        if recording is None and fps is None:
+            raise InputError("--fps is required: a detections file stores no frame rate (or give INPUT, the video)")
+        return read_mot(Path(detections), kind="det"), recording, {"detections": str(detections)}
+    if input is None:
+        raise InputError("--detections gt needs INPUT, a VISEM-Tracking video folder with labels")
+    if Path(input).is_file():
+        raise InputError("is a video file; --detections gt needs a VISEM-Tracking video folder with labels "
+                         "(to detect on a video file, use --detector blob or --detector yolo)", input)
+    video = opened()
+    rec = video.recording
+    if not len(video.ground_truth):
+        raise InputError(f"has no labelled boxes ({video.label_source}): --detections gt needs labels/ or "
+                         "labels_ftid/; run a detector on the frames instead (--detector blob)", input)
+    made = make_detector("gt", **options)
+    dets = made.detect_truth(video.ground_truth, width=rec.width, height=rec.height, n_frames=rec.n_frames)
+    return dets, rec, {"detector": made.to_dict(), "input": str(input)}
 
 
 def load_per_sperm_model(spec: str):

@@ -308,7 +308,7 @@ def test_an_unreachable_scheduler_writes_nothing(data, tmp_path, capsys, monkeyp
 
 # --------------------------------------------------------------------------------------------- options
 def test_benchmark_runs_with_its_default_trackers(data, tmp_path, capsys):
-    from spermtrack.benchmark.grid import DEFAULT_TRACKERS
+    from spermtrack.scoring.grid import DEFAULT_TRACKERS
     from spermtrack.tracker import tracker_names
 
     assert set(DEFAULT_TRACKERS) <= set(tracker_names())

@@ -9,7 +9,7 @@ Layers, bottom up::
                                                                              stages below it; the
                                                                              tracker never a detector)
     io         .io                                                           (the core and itself)
-    top        everything else: synth, pipeline, analysis, archive, benchmark, training, drawing, plots,
+    top        everything else: synth, pipeline, analysis, archive, scoring, training, drawing, plots,
                html, provenance, cli
 
 (one exception: the package's lazy front door ``spermtrack.analyze``, see :data:`FRONT_DOOR`).

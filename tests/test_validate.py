@@ -22,7 +22,7 @@ from spermtrack.errors import InputError
 
 def _all_configs() -> list[type]:
     for package in ("spermtrack", "spermtrack.detectors", "spermtrack.tracker", "spermtrack.kinematics",
-                    "spermtrack.eval", "spermtrack.training", "spermtrack.synth", "spermtrack.benchmark"):
+                    "spermtrack.eval", "spermtrack.training", "spermtrack.synth", "spermtrack.scoring"):
         module = importlib.import_module(package)
         for info in pkgutil.walk_packages(module.__path__, prefix=package + "."):
             if not info.name.endswith(("__main__", "cli")):

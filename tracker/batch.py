@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from spermtrack.tracker.config import TrackerConfig, get_config
+from spermtrack.tracker.config import DEFAULT_TRACKER, TrackerConfig, get_config
 from spermtrack.tracker.offline import close_gaps, finalise_ids, interpolate_gaps, label_positions, smooth_groups
 from spermtrack.tracker.online import Tracker, canonical_columns, detection_arrays, frame_order, report_filtered
 
@@ -26,7 +26,7 @@ ADDED_COLUMNS: tuple[str, ...] = ("track_id", "confirmed", "x_s", "y_s", "interp
 """Columns :func:`track` may add (an input column of the same name is replaced)."""
 
 
-def track(detections: pd.DataFrame, config: TrackerConfig | str = "sperm", *, fps: float | None = None,
+def track(detections: pd.DataFrame, config: TrackerConfig | str = DEFAULT_TRACKER, *, fps: float | None = None,
           um_per_px: float | None = None, offline: bool = True, **overrides: Any) -> pd.DataFrame:
     """Track a whole detections table.
 

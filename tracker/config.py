@@ -302,6 +302,8 @@ class TrackerConfig(Config):
 _OFFLINE_OFF = dict(gap_closing=False, backfill=False, smooth=False, interpolate=False, min_track_len=0,
                     birth_quantile=None)
 
+#: The tracker every command uses unless told otherwise (:mod:`spermtrack.tracker.registry` re-exports it).
+DEFAULT_TRACKER = "sperm"
 TRACKER_PRESETS: dict[str, dict[str, Any]] = {
     "sperm": {},
     "sperm_online": dict(_OFFLINE_OFF),
@@ -324,7 +326,7 @@ SPEED_FIELDS: tuple[str, ...] = ("max_speed", "gate_growth")
 ACCEL_FIELDS: tuple[str, ...] = ("accel_std", "smooth_accel_std", "gap_accel_std")
 
 
-def get_config(name: str | TrackerConfig = "sperm", *, fps: float | None = None, um_per_px: float | None = None,
+def get_config(name: str | TrackerConfig = DEFAULT_TRACKER, *, fps: float | None = None, um_per_px: float | None = None,
                **overrides: Any) -> TrackerConfig:
     """Return a named preset, optionally rescaled to a recording and with parameters overridden.
 

@@ -36,7 +36,7 @@ from spermtrack.errors import InputError
 from spermtrack.schema import DETECTION_COLUMNS, validate_detections
 from spermtrack.tracker.associate import (candidate_pairs, centre_cost, iou_cost, mahalanobis_cost,
                                           solve_pairs)
-from spermtrack.tracker.config import TrackerConfig, get_config
+from spermtrack.tracker.config import DEFAULT_TRACKER, TrackerConfig, get_config
 from spermtrack.tracker.kalman import constant_velocity_model, initial_state, predict, update
 
 OUTPUT_COLUMNS: tuple[str, ...] = ("track_id", "confirmed")
@@ -155,7 +155,7 @@ class Tracker:
     ...     rows = tracker.update(frame_table)     # frame_table: one frame's detections
     """
 
-    def __init__(self, config: TrackerConfig | str = "sperm", *, fps: float | None = None,
+    def __init__(self, config: TrackerConfig | str = DEFAULT_TRACKER, *, fps: float | None = None,
                  um_per_px: float | None = None, **overrides: Any):
         self.config = get_config(config, fps=fps, um_per_px=um_per_px, **overrides)
         cfg = self.config

@@ -27,12 +27,11 @@ from typing import Any, Protocol, runtime_checkable
 import pandas as pd
 
 from spermtrack.errors import InputError
+from spermtrack.tracker.config import DEFAULT_TRACKER
 
-__all__ = ["DEFAULT_TRACKER", "PresetTracker", "TrackerProtocol", "available_trackers", "make_tracker",
+__all__ = ["DEFAULT_TRACKER", "PresetTracker", "TrackerProtocol", "available_trackers", "make_tracker", "tracker_help",
            "tracker_names"]
 
-#: The tracker every command uses unless told otherwise.
-DEFAULT_TRACKER = "sperm"
 
 
 @runtime_checkable
@@ -109,6 +108,17 @@ def tracker_names() -> tuple[str, ...]:
     from spermtrack.tracker.peers import PEER_PACKAGES
 
     return tuple(TRACKER_PRESETS) + tuple(PEER_PACKAGES)
+
+
+def tracker_help() -> str:
+    """One sentence naming every tracker (:func:`tracker_names`) and the default, for help texts."""
+    from spermtrack.tracker.config import TRACKER_PRESETS
+    from spermtrack.tracker.peers import PEER_PACKAGES
+
+    ours = [n for n in TRACKER_PRESETS if n != DEFAULT_TRACKER]
+    peers = ", ".join(f"{n} ({PEER_PACKAGES[n]})" for n in PEER_PACKAGES)
+    return (f"spermtrack's tracker '{DEFAULT_TRACKER}' (default), its variants {', '.join(map(repr, ours))}, or a "
+            f"peer: {peers}")
 
 
 def available_trackers() -> dict[str, bool]:

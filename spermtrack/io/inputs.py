@@ -30,7 +30,7 @@ from spermtrack.io.visem import (VisemVideo, empty_ground_truth, find_video_file
                                  readable_name, video_id_key)
 from spermtrack.schema import Recording
 
-__all__ = ["ArchiveScan", "VideoSource", "is_video_input", "list_inputs", "open_video", "resolve_video", "scan_inputs"]
+__all__ = ["ArchiveScan", "VideoSource", "dataset_info", "is_video_input", "list_inputs", "open_video", "resolve_video", "scan_inputs"]
 
 
 def _is_spermtrack_output(path: Path) -> bool:
@@ -315,3 +315,43 @@ def open_video(path: str | os.PathLike, *, um_per_px: float, fps: float | None =
                           ground_truth=empty_ground_truth(), video_path=None, images_dir=path, label_source="none",
                           allow_truncated=bool(allow_truncated))
     return read_visem_video(path, um_per_px=um_per_px, fps=fps, allow_truncated=allow_truncated)
+
+
+def dataset_info(root: str | os.PathLike, *, um_per_px: float, fps: float | None = None):
+    """Summarise every video of a VISEM-Tracking data set.
+
+    Parameters
+    ----------
+    root : str or PathLike
+        A data set root or a single video folder.
+    um_per_px : float
+        Pixel size in um.
+    fps : float, optional
+        Frame rate for folders without a video file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per video: ``video, frames, fps, width, height, sperm, cluster,
+        pinhead, tracks, labels`` (boxes per class; distinct track ids, or None
+        when the folder has no ``labels_ftid``; which label folder was read).
+    """
+    import pandas as pd
+
+    from spermtrack.io.visem import list_videos
+    from spermtrack.schema import CLASS_NAMES
+
+    rows = []
+    for folder in list_videos(root):
+        video = read_visem_video(folder, um_per_px=um_per_px, fps=fps)
+        gt = video.ground_truth
+        rec = video.recording
+        counts = gt["class_id"].value_counts()
+        row = {"video": video.video_id, "frames": rec.n_frames, "fps": round(rec.fps, 3),
+               "width": rec.width, "height": rec.height, "seconds": round(rec.duration_s, 2)}
+        for cid, name in CLASS_NAMES.items():
+            row[name] = int(counts.get(cid, 0))
+        row["tracks"] = int(gt["track_id"].nunique()) if video.has_identities else None
+        row["labels"] = video.label_source
+        rows.append(row)
+    return pd.DataFrame(rows)

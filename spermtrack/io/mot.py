@@ -333,7 +333,7 @@ def mot_ground_truth(gt: pd.DataFrame, path: str | os.PathLike) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def read_mot_sequence(folder: str | os.PathLike, *, um_per_px: float = 1.0):
+def read_mot_sequence(folder: str | os.PathLike, *, um_per_px: float):
     """Read one MOTChallenge sequence folder: scored ground truth, public detections and recording.
 
     Parameters

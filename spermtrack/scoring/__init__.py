@@ -1,4 +1,6 @@
-"""The benchmark runner: every detector x every tracker on every video, one leaderboard.
+"""Scoring detectors and trackers against the truth (``spermtrack benchmark``, ``spermtrack evaluate``).
+
+The grid runs every detector x every tracker on every video and writes one leaderboard.
 
 :func:`run_benchmark` runs the grid and writes, atomically, into ``out_dir``:
 
@@ -65,10 +67,10 @@ no scorable video at all is an :class:`~spermtrack.errors.InputError`. Predicted
 the video are an error (:func:`~spermtrack.eval.mot.evaluate_sequences` with ``n_frames``).
 """
 
-from spermtrack.benchmark.data import BenchmarkData, BenchmarkSequence, open_dataset
-from spermtrack.benchmark.evaluate import evaluate_pair
-from spermtrack.benchmark.grid import DETECTORS, run_benchmark
-from spermtrack.benchmark.leaderboard import (ANCHORS, LEADERBOARD_COLUMNS, PERCENT_METRICS, leaderboard_markdown,
+from spermtrack.scoring.data import BenchmarkData, BenchmarkSequence, open_dataset
+from spermtrack.scoring.evaluate import evaluate_pair
+from spermtrack.scoring.grid import DETECTORS, run_benchmark
+from spermtrack.scoring.leaderboard import (ANCHORS, LEADERBOARD_COLUMNS, PERCENT_METRICS, leaderboard_markdown,
                                               plot_leaderboard)
 
 __all__ = ["ANCHORS", "BenchmarkData", "BenchmarkSequence", "DETECTORS", "LEADERBOARD_COLUMNS", "PERCENT_METRICS",

@@ -1,4 +1,4 @@
-"""The benchmark grid: every detector x every tracker on every video, scored (see :mod:`spermtrack.benchmark`).
+"""The benchmark grid: every detector x every tracker on every video, scored (see :mod:`spermtrack.scoring`).
 
 Detector and tracker names are resolved by the stage registries
 (:func:`spermtrack.detectors.make_detector`, :func:`spermtrack.tracker.make_tracker`); ``public`` is a
@@ -18,20 +18,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from spermtrack.benchmark.data import BenchmarkData, BenchmarkSequence, open_dataset
-from spermtrack.benchmark.leaderboard import LEADERBOARD_COLUMNS, REFERENCE_ORDER, percent_metrics, write_outputs
-from spermtrack.constants import VISEM_UM_PER_PX
+from spermtrack.scoring.data import BenchmarkData, BenchmarkSequence, open_dataset
+from spermtrack.scoring.leaderboard import LEADERBOARD_COLUMNS, REFERENCE_ORDER, percent_metrics, write_outputs
 from spermtrack.errors import InputError
 from spermtrack.io.atomic import check_output_folder, output_folder
 from spermtrack.eval.agreement import CATEGORIES
 from spermtrack.schema import Recording
+from spermtrack.detectors import DETECTOR_NAMES
+from spermtrack.kinematics.config import DEFAULT_PRESET
 from spermtrack.tracker.registry import DEFAULT_TRACKER
 
 __all__ = ["DEFAULT_DETECTORS", "DEFAULT_TRACKERS", "DETECTORS", "run_benchmark"]
 
 #: Detector names: the detector registry's (``blob``, ``yolo``, ``trackpy``, ``gt``) and ``public`` (a
 #: MOTChallenge sequence's ``det/det.txt``).
-DETECTORS: tuple[str, ...] = ("gt", "blob", "yolo", "trackpy", "public")
+DETECTORS: tuple[str, ...] = (*DETECTOR_NAMES, "public")
 #: What a benchmark runs unless told otherwise: ground-truth boxes and the zero-weight detector, against
 #: spermtrack's default tracker, SORT and the peers.
 DEFAULT_DETECTORS: tuple[str, ...] = ("gt", "blob")
@@ -202,8 +203,8 @@ def run_benchmark(
     clinical_csv: str | os.PathLike | None = None,
     gate: float = 10.0,
     progress: bool = True,
-    kinematics: str = "who2021",
-    um_per_px: float = VISEM_UM_PER_PX,
+    preset: str = DEFAULT_PRESET,
+    um_per_px: float,
     min_overlap: float = 0.5,
 ) -> pd.DataFrame:
     """Run every detector x tracker on every video, score them and write the leaderboard.
@@ -232,10 +233,11 @@ def run_benchmark(
         Centre gate in px for scoring and kinematic matching (MOTChallenge data: IoU >= 0.5 instead).
     progress : bool
         Show a tqdm progress bar over the grid on stderr.
-    kinematics : str
+    preset : str
         Kinematics preset for predicted tracks and ground-truth references (``who2021``, ``casa``, ``visem``).
     um_per_px : float
-        Pixel size. Ignored when ``dataset`` is opened.
+        Pixel size (required; VISEM-Tracking: :data:`spermtrack.constants.VISEM_UM_PER_PX`). Ignored when
+        ``dataset`` is opened.
     min_overlap : float
         Majority threshold of the track matching for kinematic errors
         (:func:`spermtrack.eval.kinematic.match_tracks`).
@@ -272,7 +274,7 @@ def run_benchmark(
         raise InputError(f"gate must be a positive number of px, got {gate!r}")
     metric = data.metric
     score_gate = float(gate) if metric == "centre" else 0.5
-    config = get_preset(kinematics) if data.kind != "mot" else None
+    config = get_preset(preset) if data.kind != "mot" else None
     det_label = {d: ("gt+noise" if d == "gt" and det_noise else d) for d in det_names}
 
     refs = {s.name: _reference(s, data, config, notes) for s in data.sequences} if config is not None else {}

@@ -2,7 +2,7 @@
 
 :func:`open_dataset` turns a path into :class:`BenchmarkData`: the sequences to score, each with its
 recording, ground truth and, where they exist, frames, public detections or synthetic truth, plus the
-lab's motility values when a semen-analysis CSV is given or found (see :mod:`spermtrack.benchmark`).
+lab's motility values when a semen-analysis CSV is given or found (see :mod:`spermtrack.scoring`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from spermtrack.constants import SEMEN_ANALYSIS_CSV, VISEM_UM_PER_PX, VISEM_VAL_VIDEOS
+from spermtrack.constants import SEMEN_ANALYSIS_CSV, VISEM_VAL_VIDEOS
 from spermtrack.errors import InputError
 from spermtrack.io.mot import list_mot_sequences, read_mot_sequence
 from spermtrack.io.results import is_table_file
@@ -95,7 +95,7 @@ class BenchmarkData:
 
 def open_dataset(path: str | os.PathLike, *, videos: Sequence[str | int] | None = None,
                  clinical_csv: str | os.PathLike | None = None,
-                 um_per_px: float = VISEM_UM_PER_PX) -> BenchmarkData:
+                 um_per_px: float) -> BenchmarkData:
     """Open a VISEM-Tracking root, a MOTChallenge root or a real-trajectory table for benchmarking.
 
     Parameters
@@ -109,7 +109,7 @@ def open_dataset(path: str | os.PathLike, *, videos: Sequence[str | int] | None 
         A semen-analysis CSV (VISEM format) for the ``lab`` reference; by default
         ``semen_analysis_data_Train.csv`` at a real VISEM root or beside a trajectory table.
     um_per_px : float
-        Pixel size (default: VISEM-Tracking's community value).
+        Pixel size (required; VISEM-Tracking: :data:`spermtrack.constants.VISEM_UM_PER_PX`).
 
     Returns
     -------

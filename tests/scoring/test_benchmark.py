@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from spermtrack.constants import VISEM_UM_PER_PX
-from spermtrack.benchmark import LEADERBOARD_COLUMNS, evaluate_pair, open_dataset, run_benchmark
+from spermtrack.scoring import LEADERBOARD_COLUMNS, evaluate_pair, open_dataset, run_benchmark
 from spermtrack.errors import InputError
 
 TRACKERS = "sperm,sort,bytetrack,trackpy"
@@ -41,7 +41,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def bench(synth: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, Path]:
     """The grid on the synthetic root: detectors gt, blob x four trackers."""
     out = tmp_path_factory.mktemp("bench")
-    board = run_benchmark(synth, detectors="gt,blob", trackers=TRACKERS, out_dir=out, progress=False)
+    board = run_benchmark(synth, detectors="gt,blob", trackers=TRACKERS, out_dir=out, progress=False, um_per_px=VISEM_UM_PER_PX)
     return board, out
 
 
@@ -230,7 +230,7 @@ def test_provenance(bench):
 # ----------------------------------------------------------------------------------------------------------------------
 def test_noisy_gt_detections(synth, tmp_path):
     board = run_benchmark(synth, detectors=["gt"], trackers=["sperm"], out_dir=tmp_path, progress=False,
-                          det_noise="jitter=0.5,miss=0.1,fp=2,seed=0")
+                          det_noise="jitter=0.5,miss=0.1,fp=2,seed=0", um_per_px=VISEM_UM_PER_PX)
     assert set(board["detector"]) == {"gt+noise"}
     record = json.loads((tmp_path / "benchmark.json").read_text())
     assert record["det_noise"]["miss_rate"] == 0.1 and record["det_noise"]["fp_per_frame"] == 2
@@ -239,11 +239,11 @@ def test_noisy_gt_detections(synth, tmp_path):
 
 def test_names_are_checked(synth, tmp_path):
     with pytest.raises(InputError, match="unknown tracker 'deepsort'"):
-        run_benchmark(synth, detectors="gt", trackers="sperm,deepsort", out_dir=tmp_path, progress=False)
+        run_benchmark(synth, detectors="gt", trackers="sperm,deepsort", out_dir=tmp_path, progress=False, um_per_px=VISEM_UM_PER_PX)
     with pytest.raises(InputError, match="unknown detector"):
-        run_benchmark(synth, detectors="gt,sift", trackers="sort", out_dir=tmp_path, progress=False)
+        run_benchmark(synth, detectors="gt,sift", trackers="sort", out_dir=tmp_path, progress=False, um_per_px=VISEM_UM_PER_PX)
     with pytest.raises(InputError, match="at least one tracker"):
-        run_benchmark(synth, detectors="gt", trackers="", out_dir=tmp_path, progress=False)
+        run_benchmark(synth, detectors="gt", trackers="", out_dir=tmp_path, progress=False, um_per_px=VISEM_UM_PER_PX)
     from spermtrack.tracker import make_tracker
     from spermtrack.tracker.peers import PeerTracker
     from spermtrack.tracker.registry import PresetTracker
@@ -265,7 +265,7 @@ def test_missing_peer_and_checkpoint_are_skipped_with_a_note(synth, tmp_path, mo
         return real_make(name, **options)
 
     monkeypatch.setattr(detectors, "make_detector", make_detector)
-    board = run_benchmark(synth, detectors="gt,yolo", trackers="sort,trackpy", out_dir=tmp_path, progress=False)
+    board = run_benchmark(synth, detectors="gt,yolo", trackers="sort,trackpy", out_dir=tmp_path, progress=False, um_per_px=VISEM_UM_PER_PX)
     assert set(board["tracker"]) == {"sort"} and set(board["detector"]) == {"gt"}
     notes = json.loads((tmp_path / "benchmark.json").read_text())["notes"]
     assert any("tracker trackpy skipped" in n and "pip install trackpy" in n for n in notes)
@@ -274,7 +274,7 @@ def test_missing_peer_and_checkpoint_are_skipped_with_a_note(synth, tmp_path, mo
 
 
 def test_a_failing_tracker_is_left_out_of_the_whole_leaderboard(synth, tmp_path, monkeypatch):
-    import spermtrack.benchmark.grid as grid
+    import spermtrack.scoring.grid as grid
 
     real = grid._run_tracker
 
@@ -284,19 +284,19 @@ def test_a_failing_tracker_is_left_out_of_the_whole_leaderboard(synth, tmp_path,
         return real(dets, name, rec)
 
     monkeypatch.setattr(grid, "_run_tracker", flaky)
-    board = run_benchmark(synth, detectors="gt", trackers="sort,trackpy", out_dir=tmp_path, progress=False)
+    board = run_benchmark(synth, detectors="gt", trackers="sort,trackpy", out_dir=tmp_path, progress=False, um_per_px=VISEM_UM_PER_PX)
     assert set(board["tracker"]) == {"sort"}  # no half-scored OVERALL for trackpy
     notes = json.loads((tmp_path / "benchmark.json").read_text())["notes"]
     assert any("trackpy left out" in n and "boom" in n for n in notes)
 
 
 def test_real_visem_root_defaults_to_the_val_videos_and_uses_the_lab(real_like, tmp_path):
-    data = open_dataset(real_like)
+    data = open_dataset(real_like, um_per_px=VISEM_UM_PER_PX)
     assert [s.name for s in data.sequences] == ["52"]  # val videos present; 54 and 60 cannot be scored
     assert not data.synthetic and data.clinical_path == real_like / "semen_analysis_data_Train.csv"
     assert any("54 skipped" in n and "labels_ftid" in n for n in data.notes)
     assert any("60 skipped" in n and "no object" in n for n in data.notes)
-    board = run_benchmark(real_like, detectors="gt", trackers="sperm", out_dir=tmp_path, progress=False)
+    board = run_benchmark(real_like, detectors="gt", trackers="sperm", out_dir=tmp_path, progress=False, um_per_px=VISEM_UM_PER_PX)
     assert set(board["video"]) == {"52", "OVERALL"}
     grades = pd.read_csv(tmp_path / "grade_error.csv", dtype={"video": str})
     assert set(grades["reference"]) == {"lab", "gt_tracks"}
@@ -306,16 +306,16 @@ def test_real_visem_root_defaults_to_the_val_videos_and_uses_the_lab(real_like, 
     assert set(kin["reference"]) == {"gt_tracks"}
     assert "lab (semen analysis CSV)" in (tmp_path / "leaderboard.md").read_text()
     # asking for the train video explicitly works too; asking for a missing one is an error
-    assert [s.name for s in open_dataset(real_like, videos=[11]).sequences] == ["11"]
+    assert [s.name for s in open_dataset(real_like, videos=[11], um_per_px=VISEM_UM_PER_PX).sequences] == ["11"]
     with pytest.raises(InputError, match="has no video"):
-        open_dataset(real_like, videos=["82"])
+        open_dataset(real_like, videos=["82"], um_per_px=VISEM_UM_PER_PX)
     with pytest.raises(InputError, match="no video with ground-truth identities"):
-        open_dataset(real_like, videos=["54", "60"])
+        open_dataset(real_like, videos=["54", "60"], um_per_px=VISEM_UM_PER_PX)
 
 
 def test_trajectory_table_with_its_lab_csv(table_file, tmp_path):
     board = run_benchmark(table_file, detectors="gt,blob", trackers="sperm,sort", out_dir=tmp_path,
-                          progress=False, det_noise="jitter=0.3,seed=1")
+                          progress=False, det_noise="jitter=0.3,seed=1", um_per_px=VISEM_UM_PER_PX)
     assert set(board["detector"]) == {"gt+noise"} and set(board["video"]) == {"1", "2", "OVERALL"}
     record = json.loads((tmp_path / "benchmark.json").read_text())
     assert record["dataset"]["kind"] == "tracks"
@@ -325,7 +325,7 @@ def test_trajectory_table_with_its_lab_csv(table_file, tmp_path):
 
 
 def test_motchallenge_root_runs_on_public_detections(mot_root, tmp_path):
-    board = run_benchmark(mot_root, detectors="gt,blob", trackers="sort,sperm", out_dir=tmp_path, progress=False)
+    board = run_benchmark(mot_root, detectors="gt,blob", trackers="sort,sperm", out_dir=tmp_path, progress=False, um_per_px=VISEM_UM_PER_PX)
     assert set(board["detector"]) == {"gt", "public"} and set(board["video"]) == {*TUD, "OVERALL"}
     record = json.loads((tmp_path / "benchmark.json").read_text())
     assert record["metric"] == "iou" and record["gate"] == 0.5 and record["kinematics"] is None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from spermtrack.benchmark.leaderboard import percent_metrics
+from spermtrack.scoring.leaderboard import percent_metrics
 from spermtrack.errors import InputError
 
 __all__ = ["evaluate_pair"]

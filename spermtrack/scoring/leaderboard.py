@@ -14,7 +14,7 @@ import pandas as pd
 from spermtrack.io.atomic import atomic_path
 
 if TYPE_CHECKING:
-    from spermtrack.benchmark.data import BenchmarkData
+    from spermtrack.scoring.data import BenchmarkData
 
 __all__ = ["ANCHORS", "LEADERBOARD_COLUMNS", "PERCENT_METRICS", "REFERENCE_LABELS", "REFERENCE_ORDER",
            "anchors_paragraph", "leaderboard_markdown", "percent_metrics", "plot_leaderboard", "write_outputs"]
