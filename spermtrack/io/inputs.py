@@ -30,7 +30,8 @@ from spermtrack.io.visem import (VisemVideo, empty_ground_truth, find_video_file
                                  readable_name, video_id_key)
 from spermtrack.schema import Recording
 
-__all__ = ["ArchiveScan", "VideoSource", "dataset_info", "is_video_input", "list_inputs", "open_video", "resolve_video", "scan_inputs"]
+__all__ = ["IMAGE_FOLDER", "VIDEO_FILE", "VIDEO_FOLDER", "ArchiveScan", "VideoSource", "dataset_info", "is_video_input",
+           "list_inputs", "open_video", "resolve_video", "scan_inputs"]
 
 
 def _is_spermtrack_output(path: Path) -> bool:
