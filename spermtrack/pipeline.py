@@ -213,8 +213,9 @@ def run_pipeline(video, config: PipelineConfig | None = None, *, progress: bool 
 
 def detections_to_track(input: Path | None, *, detections: str = "gt", detector: str | None = None,
                         detector_options: dict | None = None, um_per_px: float, fps: float | None = None,
-                        allow_truncated: bool = False, progress: bool = True) -> tuple[pd.DataFrame, Recording | None, dict]:
-    """The detections ``spermtrack track`` tracks: from a detector on the frames, a detections file, or the labels.
+                        allow_truncated: bool = False,
+                        progress: bool = True) -> tuple[pd.DataFrame, Recording | None, dict]:
+    """The detections ``spermtrack track`` tracks: from a detector on the frames, a detections file or the labels.
 
     Everything that can be checked (the input, its frame rate) is checked before any detection runs.
 

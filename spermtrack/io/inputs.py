@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from spermtrack.errors import InputError
-from spermtrack.io.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES, frame_number, iter_frames, list_images, probe_video, read_image
+from spermtrack.io.video import (IMAGE_SUFFIXES, VIDEO_SUFFIXES, frame_number, iter_frames, list_images, probe_video,
+                                 read_image)
 from spermtrack.io.visem import (VisemVideo, empty_ground_truth, find_video_file, is_video_folder, read_visem_video,
                                  readable_name, video_id_key)
 from spermtrack.schema import Recording
