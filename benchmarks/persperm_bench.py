@@ -4,9 +4,11 @@ Prints two tables; every number is measured in this run.
 
 1. Held-out synthetic (seeds and densities the recipe never used; both looks): per sperm, the
    4-class balanced accuracy, c-vs-d accuracy, MSE and Jensen-Shannon divergence against the soft
-   targets, for the model(s) given and for the kinematic grade of the true track (``who2021``) as the
-   reference a head track reaches; per video (random grade mixes), the sample-level error of each
-   grade in points (mean absolute over videos).
+   targets, for the model(s) given, for the kinematic grade of the true track (``who2021``) as the
+   reference a head track reaches, and for the combined grade ``analyze --per-sperm-model`` reports
+   (kinematic a/b, the video model's c or d). These three are compared on the cells the kinematics can
+   grade, as ``analyze`` grades; the video model also on every cell with a clip. Per video (random grade
+   mixes), the sample-level error of each grade in points (mean absolute over videos).
 2. Real VISEM-Tracking video 11, frames 1029-1469 (never trained or tuned on): the shipped yolo, the
    ``sperm`` tracker and the ``visem`` kinematics preset; progressive / non-progressive / immotile from
    kinematics alone, from the video model's mean distribution and combined (kinematic a/b, video c vs d),
@@ -45,9 +47,15 @@ def held_out_videos(n: int, seed: int = 9000):
 
 
 def synthetic_rows(models: dict, n_videos: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-sperm metrics and per-video sample errors on held-out synthetic videos."""
+    """Per-sperm metrics and per-video sample errors on held-out synthetic videos.
+
+    Two populations: the cells whose true track kinematics can grade (at least the preset's minimum
+    duration in view, as ``analyze`` grades), where the kinematic grade, the video model and the combined
+    grade are compared on the same cells; and every cell with a clip, for the video model alone.
+    """
     from spermtrack.kinematics import analyze_tracks, get_preset
     from spermtrack.regressors.clips import clip_plan, cut_clips
+    from spermtrack.regressors.per_sperm import combine_grades
     from spermtrack.synth import render_frames
     from spermtrack.training.per_sperm import cell_metrics, soft_targets
 
@@ -60,14 +68,23 @@ def synthetic_rows(models: dict, n_videos: int) -> tuple[pd.DataFrame, pd.DataFr
         grades = objects["grade"].to_numpy()
         targets = soft_targets(grades, objects["progression_um_s"].to_numpy())
         kin = analyze_tracks(truth.assign(score=1.0), rec.um_per_px, rec.fps, get_preset("who2021")).table
-        kin_grade = kin.set_index("track_id").reindex(ids)["grade"].fillna("d").to_numpy()
-        probs = {"kinematics (true track)": np.eye(4)[[GRADES.index(g) for g in kin_grade]]}
-        probs.update({name: model.predict_proba(clips) for name, model in models.items()})
-        truth_pct = 100 * np.bincount([GRADES.index(g) for g in grades], minlength=4) / len(grades)
-        for name, p in probs.items():
-            cells.append(pd.DataFrame({"model": name, "true": [GRADES.index(g) for g in grades],
-                                       **{f"p{k}": p[:, k] for k in range(4)},
-                                       **{f"t{k}": targets[:, k] for k in range(4)}}))
+        kin_grade = kin.set_index("track_id").reindex(ids)["grade"].to_numpy(dtype=object)
+        graded = np.array([isinstance(g, str) for g in kin_grade])
+        onehot = lambda g: np.eye(4)[[GRADES.index(v) for v in g]]  # noqa: E731
+        probs = {}
+        for name, model in models.items():
+            p = model.predict_proba(clips)
+            probs[f"{name}, all cells with a clip"] = (p, np.ones(len(ids), bool))
+            probs[f"{name}, graded cells"] = (p, graded)
+            probs[f"{name} combined (kinematic a/b, video c/d), graded cells"] = (
+                onehot(combine_grades(kin_grade[graded], p[graded])), graded)
+        probs["kinematics (true track), graded cells"] = (onehot(kin_grade[graded]), graded)
+        for name, (p, keep) in probs.items():
+            p = p if len(p) == keep.sum() else p[keep]
+            true = np.array([GRADES.index(g) for g in grades[keep]])
+            truth_pct = 100 * np.bincount(true, minlength=4) / max(1, len(true))
+            cells.append(pd.DataFrame({"model": name, "true": true, **{f"p{k}": p[:, k] for k in range(4)},
+                                       **{f"t{k}": targets[keep][:, k] for k in range(4)}}))
             videos.append({"model": name, "video": video.video_id, "look": video.config.polarity,
                            **{g: 100 * p[:, k].mean() - truth_pct[k] for k, g in enumerate(GRADES)}})
     cells = pd.concat(cells, ignore_index=True)
@@ -79,6 +96,7 @@ def synthetic_rows(models: dict, n_videos: int) -> tuple[pd.DataFrame, pd.DataFr
         rows.append({"model": name, "cells": len(c), "balanced acc": m["balanced_accuracy"],
                      "c vs d acc": m["c_vs_d_accuracy"], "MSE": m["mse"], "JS": m["js"]})
     errors = pd.DataFrame(videos).groupby("model", sort=False)[list(GRADES)].agg(lambda s: s.abs().mean())
+    errors["worst"] = errors[list(GRADES)].max(axis=1)
     return pd.DataFrame(rows), errors.reset_index()
 
 

@@ -45,7 +45,7 @@ from spermtrack.regressors.per_sperm_nets import Small3DCNN, SpaceTimeTransforme
 from spermtrack.regressors.torchfit import load_weights, read_checkpoint, save_checkpoint
 
 __all__ = ["ARCHITECTURES", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "CLIP_FRAMES", "CLIP_PX", "GRADES",
-           "PerSpermModel", "Small3DCNN", "SpaceTimeTransformer", "augment_clips", "balanced_accuracy",
+           "PerSpermModel", "Small3DCNN", "SpaceTimeTransformer", "augment_clips", "balanced_accuracy", "combine_grades",
            "js_divergence", "load_per_sperm", "mse", "standardise"]
 
 #: Model names accepted by :class:`PerSpermModel`.
@@ -415,6 +415,32 @@ def _pair(p, q) -> tuple[np.ndarray, np.ndarray]:
     if p.shape != q.shape or p.ndim != 2:
         raise InputError(f"the two sets of probabilities must have the same (N, k) shape, got {p.shape} and {q.shape}")
     return p, q
+
+
+def combine_grades(kinematic, proba) -> np.ndarray:
+    """The combined grade of each sperm: the kinematic grade for a and b, the video model's choice of c or d.
+
+    A head track measures progression well (a, b) but cannot tell a tail beating in place (c) from a still
+    cell (d); the clip around the head can.
+
+    Parameters
+    ----------
+    kinematic : array-like of str or None
+        The kinematic grade of each sperm (``"a"`` .. ``"d"``; None or NaN where it has none).
+    proba : numpy.ndarray, shape (n, 4)
+        The video model's distribution over a, b, c, d per sperm; rows of NaN where it has no clip.
+
+    Returns
+    -------
+    numpy.ndarray of object
+        ``"a"`` or ``"b"`` as graded kinematically; else ``"c"`` when ``p_c >= p_d``, ``"d"`` otherwise;
+        None where the sperm has a kinematic c or d (or no grade) and no clip.
+    """
+    kinematic = np.asarray(kinematic, dtype=object)
+    proba = np.asarray(proba, dtype=np.float64).reshape(len(kinematic), 4)
+    has_clip = np.isfinite(proba).all(axis=1)
+    video_cd = np.where(proba[:, 2] >= proba[:, 3], "c", "d")
+    return np.where(np.isin(kinematic, ["a", "b"]), kinematic, np.where(has_clip, video_cd, None)).astype(object)
 
 
 def balanced_accuracy(true_idx, pred_idx, n_classes: int = 4) -> float:

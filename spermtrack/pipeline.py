@@ -322,7 +322,7 @@ def per_sperm_grades(video, tracks: pd.DataFrame, kinematics: pd.DataFrame, mode
         and the model's ``info``.
     """
     from spermtrack.regressors.clips import clip_plan, cut_clips
-    from spermtrack.regressors.per_sperm import GRADES
+    from spermtrack.regressors.per_sperm import GRADES, combine_grades
 
     rec = video.recording
     graded = kinematics[kinematics["graded"].astype(bool)]
@@ -334,9 +334,7 @@ def per_sperm_grades(video, tracks: pd.DataFrame, kinematics: pd.DataFrame, mode
     per_track["grade_video"] = np.asarray(GRADES)[proba.argmax(axis=1)] if len(ids) else np.empty(0, dtype=object)
     out = kinematics.merge(per_track, on="track_id", how="left")
     kinematic = out["grade"]
-    video_cd = np.where(out["p_c"] >= out["p_d"], "c", "d")
-    out["grade_combined"] = np.where(kinematic.isin(["a", "b"]), kinematic,
-                                     np.where(out["grade_video"].notna(), video_cd, None))
+    out["grade_combined"] = combine_grades(kinematic.to_numpy(), out[[f"p_{g}" for g in GRADES]].to_numpy())
     out["grade_disagrees"] = out["grade_video"].notna() & (out["grade_video"] != kinematic)
     combined = out["grade_combined"].dropna()
     return out, {"n": int(len(ids)), "disagreements": int(out["grade_disagrees"].sum()),

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from spermtrack.errors import InputError
-from spermtrack.regressors.per_sperm import (ARCHITECTURES, CLIP_FRAMES, CLIP_PX, GRADES, PerSpermModel,
+from spermtrack.regressors.per_sperm import (ARCHITECTURES, CLIP_FRAMES, CLIP_PX, GRADES, PerSpermModel, combine_grades,
                                              augment_clips, balanced_accuracy, js_divergence, load_per_sperm, mse)
 
 
@@ -209,3 +209,12 @@ def test_js_divergence_and_mse_by_hand():
     assert mse([0.2, 0.8], [0.4, 0.6]) == pytest.approx(0.04)
     with pytest.raises(InputError, match="same"):
         mse(p, q[:, :3])
+
+
+def test_the_combined_grade_keeps_kinematic_a_b_and_takes_c_or_d_from_the_clip():
+    proba = np.array([[0.1, 0.1, 0.7, 0.1], [0.7, 0.1, 0.1, 0.1], [0.1, 0.1, 0.2, 0.6], [0.25] * 4,
+                      [np.nan] * 4, [np.nan] * 4])
+    kinematic = np.array(["a", "b", "c", "d", "d", "a"], dtype=object)
+    assert combine_grades(kinematic, proba).tolist() == ["a", "b", "d", "c", None, "a"]
+    assert combine_grades(np.array([None], dtype=object), np.array([[0.0, 0.0, 0.2, 0.8]])).tolist() == ["d"]
+
