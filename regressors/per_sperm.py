@@ -45,8 +45,8 @@ from spermtrack.regressors.per_sperm_nets import Small3DCNN, SpaceTimeTransforme
 from spermtrack.regressors.torchfit import load_weights, read_checkpoint, save_checkpoint
 
 __all__ = ["ARCHITECTURES", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "CLIP_FRAMES", "CLIP_PX", "GRADES",
-           "PerSpermModel", "Small3DCNN", "SpaceTimeTransformer", "augment_clips", "balanced_accuracy", "combine_grades",
-           "js_divergence", "load_per_sperm", "mse", "standardise"]
+           "PerSpermModel", "Small3DCNN", "SpaceTimeTransformer", "augment_clips", "balanced_accuracy",
+           "combine_grades", "js_divergence", "load_per_sperm", "mse", "standardise"]
 
 #: Model names accepted by :class:`PerSpermModel`.
 ARCHITECTURES: tuple[str, ...] = ("transformer", "cnn3d")
