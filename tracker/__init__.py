@@ -3,7 +3,7 @@
 A constant-velocity Kalman filter vectorised over all tracks, gated Hungarian
 assignment (``lap.lapjv``) on centre distance, Mahalanobis distance or IoU with
 ByteTrack-style two-stage matching and OC-SORT-style observation-centric re-update,
-and, in batch mode, gap closing, back-filling and RTS smoothing (see
+and, in batch mode, gap closing, back-filling, encounter swaps and RTS smoothing (see
 :mod:`~spermtrack.tracker.online` and :mod:`~spermtrack.tracker.offline`).
 
 Entry points

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from spermtrack.tracker.config import DEFAULT_TRACKER, TrackerConfig, get_config
-from spermtrack.tracker.offline import close_gaps, finalise_ids, interpolate_gaps, label_positions, smooth_groups
+from spermtrack.tracker.offline import (close_gaps, finalise_ids, interpolate_gaps, label_positions, resolve_encounters,
+                                        smooth_groups)
 from spermtrack.tracker.online import Tracker, canonical_columns, detection_arrays, frame_order, report_filtered
 
 ADDED_COLUMNS: tuple[str, ...] = ("track_id", "confirmed", "x_s", "y_s", "interpolated", "x_det", "y_det", "w_det",
@@ -171,6 +172,7 @@ def refine(frame: np.ndarray, box: np.ndarray, class_id: np.ndarray, uid: np.nda
         chain = close_gaps(frame, xy, uid, confirmed, cfg) if cfg.gap_closing else uid
         confirmed_chain = np.isin(chain, np.unique(chain[confirmed]))
         tid = finalise_ids(frame, chain, tid, confirmed_chain & (chain >= 0), cfg)
+    tid = resolve_encounters(frame, xy, tid, cfg)
     columns: dict[str, np.ndarray] = {}
     dense = None
     if cfg.smooth:

@@ -23,9 +23,14 @@ Steps, in the order :func:`refine` applies them:
    with ``backfill`` all its detections get its id (otherwise only those that had an
    id online). Chains with fewer than ``min_track_len`` detections are dropped. Ids
    are renumbered 1, 2, ... in order of the tracks' first frames.
-3. **Rauch-Tung-Striebel smoothing** (:func:`smooth_groups`) of every track, per axis,
+3. **Encounters** (:func:`resolve_encounters`): where two tracks come within ``encounter_radius``
+   px of each other, one detection often covers both heads for a few frames and the ids may leave
+   the encounter exchanged. The states of both tracks before and after it are compared, as in gap
+   closing but with the tracker's own smooth model; the ids after it are swapped when the exchanged
+   pairing fits better by ``encounter_margin`` and better for each of the two tracks on its own.
+4. **Rauch-Tung-Striebel smoothing** (:func:`smooth_groups`) of every track, per axis,
    with the tracker's constant-velocity model; missed frames are prediction-only steps.
-4. **Interpolation** (:func:`interpolate_gaps`) of missed frames inside a track.
+5. **Interpolation** (:func:`interpolate_gaps`) of missed frames inside a track.
 """
 
 from __future__ import annotations
@@ -326,6 +331,99 @@ def link_tracklets(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: Tr
     out = group.copy()
     out[sel] = labels[chain[gi[sel]]]
     return out
+
+
+def encounter_spans(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, radius: float,
+                    max_span: int) -> list[tuple[int, int, int, int]]:
+    """Close encounters of two tracks: ``(first frame, last frame, a, b)`` in order of their last frame.
+
+    Positions in frames a track missed are interpolated linearly; two tracks are close in a frame when
+    their centres lie within ``radius`` px. Close frames of one pair less than 4 frames apart form one
+    encounter; encounters longer than ``max_span`` frames are left out.
+    """
+    from scipy.spatial import cKDTree  # here, not at import: scipy is not needed before the first frame
+
+    has = group >= 0
+    g, f, values, _ = interpolate_gaps(frame, np.column_stack([xy, np.zeros((len(xy), 2))]), group)
+    pf = np.concatenate([frame[has], f])
+    pxy = np.concatenate([xy[has], values[:, :2]])
+    pg = np.concatenate([group[has], g])
+    if len(pf) < 2:
+        return []
+    # one tree over (x, y, frame * 4 radius): points of different frames are never within radius
+    pairs = cKDTree(np.column_stack([pxy, pf * 4.0 * radius])).query_pairs(radius, output_type="ndarray")
+    if not len(pairs):
+        return []
+    a, b = np.minimum(pg[pairs[:, 0]], pg[pairs[:, 1]]), np.maximum(pg[pairs[:, 0]], pg[pairs[:, 1]])
+    fr = pf[pairs[:, 0]]
+    order = np.lexsort((fr, b, a))
+    a, b, fr = a[order], b[order], fr[order]
+    new = np.concatenate([[True], (a[1:] != a[:-1]) | (b[1:] != b[:-1]) | (fr[1:] - fr[:-1] > 3)])
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], len(fr)) - 1
+    spans = [(int(fr[s]), int(fr[e]), int(a[s]), int(b[s])) for s, e in zip(starts, ends)
+             if fr[e] - fr[s] <= max_span]
+    return sorted(spans, key=lambda span: (span[1], span[0], span[2], span[3]))
+
+
+def resolve_encounters(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: TrackerConfig) -> np.ndarray:
+    """Swap the ids of two tracks after an encounter where motion continuity says they were exchanged.
+
+    For each encounter (:func:`encounter_spans`), in time order, the last ``encounter_window`` frames
+    of detections of both tracks before it and the first after it give four states (Kalman filter with
+    the tracker's model, as :func:`end_states`); each pairing is scored like a gap-closing link,
+    ``d^2`` of the state before predicted across the encounter against the state after. The ids after
+    the encounter are swapped when the swapped pairing's sum is lower by ``encounter_margin`` and each
+    track fits the other's continuation better than its own. Later encounters follow the swapped labels;
+    one that straddles an earlier swap is left alone.
+
+    Returns
+    -------
+    ndarray of int64
+        The group of each detection, with swaps applied (-1 stays -1).
+    """
+    group = group.copy()
+    if cfg.encounter_radius <= 0:
+        return group
+    model = axis_model(cfg)
+    window = cfg.encounter_window
+    Fk, Qk = transition_powers(model.F, model.Q, cfg.encounter_max_span + 2 * window + 8)
+    vstd = cfg.max_speed / 2.0
+    swaps: list[tuple[int, int, int]] = []  # (last frame of the encounter, a, b): ids exchanged after it
+    for first, last, a, b in encounter_spans(frame, xy, group, cfg.encounter_radius, cfg.encounter_max_span):
+        if any(first <= at < last for at, _, _ in swaps):
+            continue  # it straddles an earlier swap: its labels name different cells on its two sides
+        for at, p, q in swaps:  # the spans were found with the labels before any swap
+            if at < first:
+                a, b = ({p: q, q: p}.get(a, a), {p: q, q: p}.get(b, b))
+        sides = [np.flatnonzero((group == g) & (frame < first) & (frame >= first - window)) for g in (a, b)]
+        sides += [np.flatnonzero((group == g) & (frame > last) & (frame <= last + window)) for g in (a, b)]
+        if min(len(side) for side in sides) < 4:
+            continue
+        states = []
+        for k, idx in enumerate(sides):
+            one = np.full(len(frame), -1)
+            one[idx] = 0
+            x, P = end_states(frame, xy, one, np.zeros(1, np.int64), frame[idx[:1]], frame[idx[-1:]], model,
+                              velocity_std=vstd, reverse=k >= 2, window=None)
+            states.append((x[0], P[0], int(frame[idx[-1]] if k < 2 else frame[idx[0]])))
+        keep_a, keep_b = (_continuity(states[0], states[2], Fk, Qk), _continuity(states[1], states[3], Fk, Qk))
+        swap_a, swap_b = (_continuity(states[0], states[3], Fk, Qk), _continuity(states[1], states[2], Fk, Qk))
+        if swap_a < keep_a and swap_b < keep_b and swap_a + swap_b + cfg.encounter_margin < keep_a + keep_b:
+            after = frame > last
+            in_a, in_b = after & (group == a), after & (group == b)
+            group[in_a], group[in_b] = b, a
+            swaps.append((last, a, b))
+    return group
+
+
+def _continuity(before: tuple, after: tuple, Fk: np.ndarray, Qk: np.ndarray) -> float:
+    """``d^2`` of a state before an encounter predicted to the state after it (both axes, as in gap closing)."""
+    (xa, Pa, fa), (xb, Pb, fb) = before, after
+    F = Fk[fb - fa][None]
+    D = (F @ xa[..., None])[..., 0] - xb
+    S = F @ Pa @ np.swapaxes(F, -1, -2) + Qk[fb - fa][None] + Pb
+    return float(np.einsum("ai,aij,aj->", D, np.linalg.inv(S), D))
 
 
 def smooth_groups(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: TrackerConfig) -> dict[str,

@@ -7,7 +7,7 @@ resolves tracker names here, so a name means the same thing everywhere.
 name               tracker
 =================  ==============================================================================
 ``sperm``          spermtrack's tracker, the default (:data:`DEFAULT_TRACKER`): Kalman + Hungarian
-                   with gap closing, back-filling, RTS smoothing and interpolation
+                   with gap closing, back-filling, encounter swaps, smoothing, interpolation
 ``sperm_online``   the same engine without any offline step (what streaming gives)
 ``sort``           SORT (Bewley et al. 2016) in spermtrack's engine: IoU, filtered boxes
 ``iou_bytetrack``  a ByteTrack-like IoU preset in spermtrack's engine
@@ -58,7 +58,7 @@ class PresetTracker:
 
     ``update``/``reset`` stream through :class:`~spermtrack.tracker.Tracker` (online steps only);
     ``track`` runs :func:`~spermtrack.tracker.track` on a whole table with the preset's offline steps
-    (gap closing, back-filling, smoothing, interpolation), independent of the streaming state.
+    (gap closing, back-filling, encounter swaps, smoothing, interpolation), independent of the streaming state.
 
     Parameters
     ----------
