@@ -333,13 +333,41 @@ def link_tracklets(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: Tr
     return out
 
 
+class GroupIndex:
+    """Detections by (group, frame), for counting and slicing one group's detections in a frame range."""
+
+    def __init__(self, frame: np.ndarray, group: np.ndarray):
+        self.span = int(frame.max()) + 2 if len(frame) else 1
+        key = group.astype(np.int64) * self.span + frame
+        self.order = np.argsort(key, kind="stable")
+        self.key = key[self.order]
+
+    def _bounds(self, g, lo, hi) -> tuple[np.ndarray, np.ndarray]:
+        g = np.asarray(g, dtype=np.int64)
+        lo, hi = (np.clip(np.asarray(v, dtype=np.int64), 0, self.span - 1) for v in (lo, hi))
+        return (np.searchsorted(self.key, g * self.span + lo, side="left"),
+                np.searchsorted(self.key, g * self.span + hi, side="left"))
+
+    def count(self, g, lo, hi) -> np.ndarray:
+        """Detections of group ``g`` in frames ``lo <= f < hi`` (element-wise)."""
+        start, stop = self._bounds(g, lo, hi)
+        return stop - start
+
+    def rows(self, g: int, lo: int, hi: int) -> np.ndarray:
+        """Indices of the detections of group ``g`` in frames ``lo <= f < hi``, in frame order."""
+        start, stop = self._bounds(g, lo, hi)
+        return self.order[int(start):int(stop)]
+
+
 def encounter_spans(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, radius: float,
                     max_span: int) -> list[tuple[int, int, int, int]]:
     """Close encounters of two tracks: ``(first frame, last frame, a, b)`` in order of their last frame.
 
     Positions in frames a track missed are interpolated linearly; two tracks are close in a frame when
     their centres lie within ``radius`` px. Close frames of one pair less than 4 frames apart form one
-    encounter; encounters longer than ``max_span`` frames are left out.
+    encounter. Only encounters where one of the two tracks misses a detection are kept (one detection
+    covered both heads: where each head kept its own, the ids had a detection to follow), and none
+    longer than ``max_span`` frames.
     """
     from scipy.spatial import cKDTree  # here, not at import: scipy is not needed before the first frame
 
@@ -361,9 +389,13 @@ def encounter_spans(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, radius
     new = np.concatenate([[True], (a[1:] != a[:-1]) | (b[1:] != b[:-1]) | (fr[1:] - fr[:-1] > 3)])
     starts = np.flatnonzero(new)
     ends = np.append(starts[1:], len(fr)) - 1
-    spans = [(int(fr[s]), int(fr[e]), int(a[s]), int(b[s])) for s, e in zip(starts, ends)
-             if fr[e] - fr[s] <= max_span]
-    return sorted(spans, key=lambda span: (span[1], span[0], span[2], span[3]))
+    first, last, a, b = fr[starts], fr[ends], a[starts], b[starts]
+    index = GroupIndex(frame, group)
+    merged = ((index.count(a, first, last + 1) < last - first + 1)
+              | (index.count(b, first, last + 1) < last - first + 1))
+    keep = merged & (last - first <= max_span)
+    spans = zip(last[keep].tolist(), first[keep].tolist(), a[keep].tolist(), b[keep].tolist())
+    return [(f, la, g, h) for la, f, g, h in sorted(spans)]
 
 
 def resolve_encounters(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: TrackerConfig) -> np.ndarray:
@@ -388,33 +420,91 @@ def resolve_encounters(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg
     model = axis_model(cfg)
     window = cfg.encounter_window
     Fk, Qk = transition_powers(model.F, model.Q, cfg.encounter_max_span + 2 * window + 8)
-    vstd = cfg.max_speed / 2.0
     swaps: list[tuple[int, int, int]] = []  # (last frame of the encounter, a, b): ids exchanged after it
-    for first, last, a, b in encounter_spans(frame, xy, group, cfg.encounter_radius, cfg.encounter_max_span):
-        if any(first <= at < last for at, _, _ in swaps):
-            continue  # it straddles an earlier swap: its labels name different cells on its two sides
-        for at, p, q in swaps:  # the spans were found with the labels before any swap
-            if at < first:
-                a, b = ({p: q, q: p}.get(a, a), {p: q, q: p}.get(b, b))
-        sides = [np.flatnonzero((group == g) & (frame < first) & (frame >= first - window)) for g in (a, b)]
-        sides += [np.flatnonzero((group == g) & (frame > last) & (frame <= last + window)) for g in (a, b)]
-        if min(len(side) for side in sides) < 4:
-            continue
-        states = []
-        for k, idx in enumerate(sides):
-            one = np.full(len(frame), -1)
-            one[idx] = 0
-            x, P = end_states(frame, xy, one, np.zeros(1, np.int64), frame[idx[:1]], frame[idx[-1:]], model,
-                              velocity_std=vstd, reverse=k >= 2, window=None)
-            states.append((x[0], P[0], int(frame[idx[-1]] if k < 2 else frame[idx[0]])))
-        keep_a, keep_b = (_continuity(states[0], states[2], Fk, Qk), _continuity(states[1], states[3], Fk, Qk))
-        swap_a, swap_b = (_continuity(states[0], states[3], Fk, Qk), _continuity(states[1], states[2], Fk, Qk))
-        if swap_a < keep_a and swap_b < keep_b and swap_a + swap_b + cfg.encounter_margin < keep_a + keep_b:
-            after = frame > last
-            in_a, in_b = after & (group == a), after & (group == b)
-            group[in_a], group[in_b] = b, a
-            swaps.append((last, a, b))
+    pending = encounter_spans(frame, xy, group, cfg.encounter_radius, cfg.encounter_max_span)
+    while pending:  # rounds: one filter pass for every pending encounter, then decisions in time order
+        index = GroupIndex(frame, group)
+        todo = []
+        for first, last, a0, b0 in pending:
+            if any(first <= at < last for at, _, _ in swaps):
+                continue  # it straddles an earlier swap: its labels name different cells on its two sides
+            a, b = a0, b0
+            for at, p, q in sorted(swaps):  # the spans were found with the labels before any swap
+                if at < first:
+                    a, b = ({p: q, q: p}.get(a, a), {p: q, q: p}.get(b, b))
+            sides = [index.rows(g, first - window, first) for g in (a, b)]
+            sides += [index.rows(g, last + 1, last + window + 1) for g in (a, b)]
+            if min(len(side) for side in sides) >= 4:
+                todo.append((first, last, a, b, (a0, b0), sides))
+        if not todo:
+            break
+        x, P, at_frame = side_states(frame, xy, [side for *_, sides in todo for side in sides],
+                                     np.tile([False, False, True, True], len(todo)), model,
+                                     velocity_std=cfg.max_speed / 2.0)
+        pending, tainted = [], set()  # tracks whose later sides are stale after a swap in this round
+        for k, (first, last, a, b, original, _) in enumerate(todo):
+            if a in tainted or b in tainted:
+                tainted |= {a, b}
+                pending.append((first, last, *original))
+                continue
+            st = [(x[4 * k + i], P[4 * k + i], int(at_frame[4 * k + i])) for i in range(4)]
+            keep_a, keep_b = _continuity(st[0], st[2], Fk, Qk), _continuity(st[1], st[3], Fk, Qk)
+            swap_a, swap_b = _continuity(st[0], st[3], Fk, Qk), _continuity(st[1], st[2], Fk, Qk)
+            if swap_a < keep_a and swap_b < keep_b and swap_a + swap_b + cfg.encounter_margin < keep_a + keep_b:
+                after = frame > last
+                in_a, in_b = after & (group == a), after & (group == b)
+                group[in_a], group[in_b] = b, a
+                swaps.append((last, a, b))
+                tainted |= {a, b}
     return group
+
+
+def side_states(frame: np.ndarray, xy: np.ndarray, sides: list[np.ndarray], reverse: np.ndarray, model: MotionModel,
+                *, velocity_std: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Filtered state at the inner end of many runs of one track's detections, in one filter pass.
+
+    Parameters
+    ----------
+    frame, xy : ndarray
+        Detections.
+    sides : list of ndarray of int
+        Each run: detection indices in frame order, one detection per frame.
+    reverse : ndarray of bool
+        Per run: filter backwards (the state at its first detection, velocity in forward time) instead of
+        forwards (the state at its last).
+    model : MotionModel
+        The per-axis model.
+    velocity_std : float
+        Prior standard deviation of the velocity.
+
+    Returns
+    -------
+    x : ndarray, shape (S, 2, 2)
+        ``[p, v]`` per run and axis.
+    P : ndarray, shape (S, 2, 2, 2)
+    at_frame : ndarray of int64, shape (S,)
+        The frame of each state.
+    """
+    first = np.array([frame[side[0]] for side in sides])
+    last = np.array([frame[side[-1]] for side in sides])
+    lengths = last - first + 1
+    order = np.argsort(-lengths, kind="stable")
+    slot = np.empty(len(sides), dtype=np.int64)
+    slot[order] = np.arange(len(sides))
+    rows = np.concatenate(sides)
+    which = np.repeat(np.arange(len(sides)), [len(side) for side in sides])
+    t = np.where(reverse[which], last[which] - frame[rows], frame[rows] - first[which])
+    z = np.zeros((int(lengths.max()), len(sides), 2, 1))
+    observed = np.zeros(z.shape[:2], dtype=bool)
+    z[t, slot[which], :, 0] = xy[rows]
+    observed[t, slot[which]] = True
+    res = filter_sequences(z, observed, lengths[order], model, velocity_std=velocity_std, store=False)
+    x = res["x_last"][slot]
+    P = np.broadcast_to(res["P_last"][slot][:, None], (len(sides), 2, 2, 2)).copy()
+    x[reverse, :, 1] *= -1.0  # velocity back to forward time: J x, J P J with J = diag(1, -1)
+    P[reverse, :, 0, 1] *= -1.0
+    P[reverse, :, 1, 0] *= -1.0
+    return x, P, np.where(reverse, first, last)
 
 
 def _continuity(before: tuple, after: tuple, Fk: np.ndarray, Qk: np.ndarray) -> float:

@@ -114,6 +114,14 @@ def test_detector_scores_set_the_birth_score_and_a_longer_coast():
     assert get_config("sperm", max_age=40).adapted(scores).max_age == 40
 
 
+def test_continuous_scores_near_one_are_a_detector_s_and_annotations_with_false_positives_are_not():
+    confident = np.random.default_rng(1).uniform(0.99, 1.0, 2000)  # blob on easy video
+    cfg = get_config("sperm").adapted(confident)
+    assert (cfg.birth_score, cfg.max_age) == (0.85, 15)
+    annotated = np.concatenate([np.ones(1800), np.random.default_rng(2).uniform(0.2, 0.7, 200)])  # + noise FPs
+    assert get_config("sperm").adapted(annotated).max_age == 5
+
+
 def test_adaptation_is_batch_only_and_optional():
     scores = np.linspace(0.1, 1.0, 100)
     for cfg in (get_config("sperm_online"), get_config("sperm").online_only(), get_config("sort"),
