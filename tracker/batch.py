@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from spermtrack.tracker.config import DEFAULT_TRACKER, TrackerConfig, get_config
-from spermtrack.tracker.offline import (close_gaps, finalise_ids, interpolate_gaps, label_positions, resolve_encounters,
-                                        smooth_groups)
+from spermtrack.tracker.encounters import resolve_encounters
+from spermtrack.tracker.offline import close_gaps, finalise_ids, interpolate_gaps, label_positions, smooth_groups
 from spermtrack.tracker.online import Tracker, canonical_columns, detection_arrays, frame_order, report_filtered
 
 ADDED_COLUMNS: tuple[str, ...] = ("track_id", "confirmed", "x_s", "y_s", "interpolated", "x_det", "y_det", "w_det",

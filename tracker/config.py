@@ -183,7 +183,7 @@ class TrackerConfig(Config):
     encounter_radius : float
         Batch only: two tracks closer than this (px, missed frames interpolated) meet in an *encounter*,
         where one detection often covers both heads; after it, their ids are swapped when motion
-        continuity says they were exchanged (:func:`~spermtrack.tracker.offline.resolve_encounters`).
+        continuity says they were exchanged (:func:`~spermtrack.tracker.encounters.resolve_encounters`).
         0 switches the step off. On video 11 frames 0-1028 with the shipped yolo this took HOTA 0.695 to
         0.712 and IDF1 0.866 to 0.889 (2 swaps; blob: no swap); on four synthetic videos with real
         detectors HOTA +0.001 (yolo) and +0.004 (blob).

@@ -1,0 +1,202 @@
+"""Encounters: undo exchanges of ids where two heads meet (batch mode only, after gap closing).
+
+Where two tracks come within ``encounter_radius`` px of each other and one detection covers both heads
+for a few frames, the online association may leave the encounter with the two ids exchanged (video 11
+frames 657-664: a still cell and a slow one 5-8 px apart, merged into one box; BoT-SORT swapped them
+too). The states of both tracks before and after the encounter are compared, as in gap closing but with
+the tracker's own smooth model, and the ids after it are swapped when the exchanged pairing fits better
+by ``encounter_margin`` and better for each of the two tracks on its own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spermtrack.tracker.config import TrackerConfig
+from spermtrack.tracker.kalman import MotionModel, filter_sequences, transition_powers
+from spermtrack.tracker.offline import axis_model, interpolate_gaps
+
+__all__ = ["GroupIndex", "encounter_spans", "resolve_encounters", "side_states"]
+
+
+class GroupIndex:
+    """Detections by (group, frame), for counting and slicing one group's detections in a frame range."""
+
+    def __init__(self, frame: np.ndarray, group: np.ndarray):
+        self.span = int(frame.max()) + 2 if len(frame) else 1
+        key = group.astype(np.int64) * self.span + frame
+        self.order = np.argsort(key, kind="stable")
+        self.key = key[self.order]
+
+    def _bounds(self, g, lo, hi) -> tuple[np.ndarray, np.ndarray]:
+        g = np.asarray(g, dtype=np.int64)
+        lo, hi = (np.clip(np.asarray(v, dtype=np.int64), 0, self.span - 1) for v in (lo, hi))
+        return (np.searchsorted(self.key, g * self.span + lo, side="left"),
+                np.searchsorted(self.key, g * self.span + hi, side="left"))
+
+    def count(self, g, lo, hi) -> np.ndarray:
+        """Detections of group ``g`` in frames ``lo <= f < hi`` (element-wise)."""
+        start, stop = self._bounds(g, lo, hi)
+        return stop - start
+
+    def rows(self, g: int, lo: int, hi: int) -> np.ndarray:
+        """Indices of the detections of group ``g`` in frames ``lo <= f < hi``, in frame order."""
+        start, stop = self._bounds(g, lo, hi)
+        return self.order[int(start):int(stop)]
+
+
+def encounter_spans(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, radius: float,
+                    max_span: int) -> list[tuple[int, int, int, int]]:
+    """Close encounters of two tracks: ``(first frame, last frame, a, b)`` in order of their last frame.
+
+    Positions in frames a track missed are interpolated linearly; two tracks are close in a frame when
+    their centres lie within ``radius`` px. Close frames of one pair less than 4 frames apart form one
+    encounter. Only encounters where one of the two tracks misses a detection are kept (one detection
+    covered both heads: where each head kept its own, the ids had a detection to follow), and none
+    longer than ``max_span`` frames.
+    """
+    from scipy.spatial import cKDTree  # here, not at import: scipy is not needed before the first frame
+
+    has = group >= 0
+    g, f, values, _ = interpolate_gaps(frame, np.column_stack([xy, np.zeros((len(xy), 2))]), group)
+    pf = np.concatenate([frame[has], f])
+    pxy = np.concatenate([xy[has], values[:, :2]])
+    pg = np.concatenate([group[has], g])
+    if len(pf) < 2:
+        return []
+    # one tree over (x, y, frame * 4 radius): points of different frames are never within radius
+    pairs = cKDTree(np.column_stack([pxy, pf * 4.0 * radius])).query_pairs(radius, output_type="ndarray")
+    if not len(pairs):
+        return []
+    a, b = np.minimum(pg[pairs[:, 0]], pg[pairs[:, 1]]), np.maximum(pg[pairs[:, 0]], pg[pairs[:, 1]])
+    fr = pf[pairs[:, 0]]
+    order = np.lexsort((fr, b, a))
+    a, b, fr = a[order], b[order], fr[order]
+    new = np.concatenate([[True], (a[1:] != a[:-1]) | (b[1:] != b[:-1]) | (fr[1:] - fr[:-1] > 3)])
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], len(fr)) - 1
+    first, last, a, b = fr[starts], fr[ends], a[starts], b[starts]
+    index = GroupIndex(frame, group)
+    merged = ((index.count(a, first, last + 1) < last - first + 1)
+              | (index.count(b, first, last + 1) < last - first + 1))
+    keep = merged & (last - first <= max_span)
+    spans = zip(last[keep].tolist(), first[keep].tolist(), a[keep].tolist(), b[keep].tolist())
+    return [(f, la, g, h) for la, f, g, h in sorted(spans)]
+
+
+def resolve_encounters(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: TrackerConfig) -> np.ndarray:
+    """Swap the ids of two tracks after an encounter where motion continuity says they were exchanged.
+
+    For each encounter (:func:`encounter_spans`), in time order, the last ``encounter_window`` frames
+    of detections of both tracks before it and the first after it give four states (Kalman filter with
+    the tracker's model, as :func:`end_states`); each pairing is scored like a gap-closing link,
+    ``d^2`` of the state before predicted across the encounter against the state after. The ids after
+    the encounter are swapped when the swapped pairing's sum is lower by ``encounter_margin`` and each
+    track fits the other's continuation better than its own. Later encounters follow the swapped labels;
+    one that straddles an earlier swap is left alone.
+
+    Returns
+    -------
+    ndarray of int64
+        The group of each detection, with swaps applied (-1 stays -1).
+    """
+    group = group.copy()
+    if cfg.encounter_radius <= 0:
+        return group
+    model = axis_model(cfg)
+    window = cfg.encounter_window
+    Fk, Qk = transition_powers(model.F, model.Q, cfg.encounter_max_span + 2 * window + 8)
+    swaps: list[tuple[int, int, int]] = []  # (last frame of the encounter, a, b): ids exchanged after it
+    pending = encounter_spans(frame, xy, group, cfg.encounter_radius, cfg.encounter_max_span)
+    while pending:  # rounds: one filter pass for every pending encounter, then decisions in time order
+        index = GroupIndex(frame, group)
+        todo = []
+        for first, last, a0, b0 in pending:
+            if any(first <= at < last for at, _, _ in swaps):
+                continue  # it straddles an earlier swap: its labels name different cells on its two sides
+            a, b = a0, b0
+            for at, p, q in sorted(swaps):  # the spans were found with the labels before any swap
+                if at < first:
+                    a, b = ({p: q, q: p}.get(a, a), {p: q, q: p}.get(b, b))
+            sides = [index.rows(g, first - window, first) for g in (a, b)]
+            sides += [index.rows(g, last + 1, last + window + 1) for g in (a, b)]
+            if min(len(side) for side in sides) >= 4:
+                todo.append((first, last, a, b, (a0, b0), sides))
+        if not todo:
+            break
+        x, P, at_frame = side_states(frame, xy, [side for *_, sides in todo for side in sides],
+                                     np.tile([False, False, True, True], len(todo)), model,
+                                     velocity_std=cfg.max_speed / 2.0)
+        pending, tainted = [], set()  # tracks whose later sides are stale after a swap in this round
+        for k, (first, last, a, b, original, _) in enumerate(todo):
+            if a in tainted or b in tainted:
+                tainted |= {a, b}
+                pending.append((first, last, *original))
+                continue
+            st = [(x[4 * k + i], P[4 * k + i], int(at_frame[4 * k + i])) for i in range(4)]
+            keep_a, keep_b = _continuity(st[0], st[2], Fk, Qk), _continuity(st[1], st[3], Fk, Qk)
+            swap_a, swap_b = _continuity(st[0], st[3], Fk, Qk), _continuity(st[1], st[2], Fk, Qk)
+            if swap_a < keep_a and swap_b < keep_b and swap_a + swap_b + cfg.encounter_margin < keep_a + keep_b:
+                after = frame > last
+                in_a, in_b = after & (group == a), after & (group == b)
+                group[in_a], group[in_b] = b, a
+                swaps.append((last, a, b))
+                tainted |= {a, b}
+    return group
+
+
+def side_states(frame: np.ndarray, xy: np.ndarray, sides: list[np.ndarray], reverse: np.ndarray, model: MotionModel,
+                *, velocity_std: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Filtered state at the inner end of many runs of one track's detections, in one filter pass.
+
+    Parameters
+    ----------
+    frame, xy : ndarray
+        Detections.
+    sides : list of ndarray of int
+        Each run: detection indices in frame order, one detection per frame.
+    reverse : ndarray of bool
+        Per run: filter backwards (the state at its first detection, velocity in forward time) instead of
+        forwards (the state at its last).
+    model : MotionModel
+        The per-axis model.
+    velocity_std : float
+        Prior standard deviation of the velocity.
+
+    Returns
+    -------
+    x : ndarray, shape (S, 2, 2)
+        ``[p, v]`` per run and axis.
+    P : ndarray, shape (S, 2, 2, 2)
+    at_frame : ndarray of int64, shape (S,)
+        The frame of each state.
+    """
+    first = np.array([frame[side[0]] for side in sides])
+    last = np.array([frame[side[-1]] for side in sides])
+    lengths = last - first + 1
+    order = np.argsort(-lengths, kind="stable")
+    slot = np.empty(len(sides), dtype=np.int64)
+    slot[order] = np.arange(len(sides))
+    rows = np.concatenate(sides)
+    which = np.repeat(np.arange(len(sides)), [len(side) for side in sides])
+    t = np.where(reverse[which], last[which] - frame[rows], frame[rows] - first[which])
+    z = np.zeros((int(lengths.max()), len(sides), 2, 1))
+    observed = np.zeros(z.shape[:2], dtype=bool)
+    z[t, slot[which], :, 0] = xy[rows]
+    observed[t, slot[which]] = True
+    res = filter_sequences(z, observed, lengths[order], model, velocity_std=velocity_std, store=False)
+    x = res["x_last"][slot]
+    P = np.broadcast_to(res["P_last"][slot][:, None], (len(sides), 2, 2, 2)).copy()
+    x[reverse, :, 1] *= -1.0  # velocity back to forward time: J x, J P J with J = diag(1, -1)
+    P[reverse, :, 0, 1] *= -1.0
+    P[reverse, :, 1, 0] *= -1.0
+    return x, P, np.where(reverse, first, last)
+
+
+def _continuity(before: tuple, after: tuple, Fk: np.ndarray, Qk: np.ndarray) -> float:
+    """``d^2`` of a state before an encounter predicted to the state after it (both axes, as in gap closing)."""
+    (xa, Pa, fa), (xb, Pb, fb) = before, after
+    F = Fk[fb - fa][None]
+    D = (F @ xa[..., None])[..., 0] - xb
+    S = F @ Pa @ np.swapaxes(F, -1, -2) + Qk[fb - fa][None] + Pb
+    return float(np.einsum("ai,aij,aj->", D, np.linalg.inv(S), D))
