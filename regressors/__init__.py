@@ -31,7 +31,8 @@ from spermtrack.regressors.base import (CATEGORY_SETS, CHECKPOINT_FORMAT, CHECKP
                                         VideoInputs, project_to_simplex, three_from_four)
 from spermtrack.regressors.split import kfold_by_video
 
-__all__ = ["CATEGORY_SETS", "FOUR", "NEEDS_TORCH", "REGRESSORS", "REGRESSOR_SUMMARIES", "THREE", "Regressor", "VideoInputs",
+__all__ = ["CATEGORY_SETS", "FOUR", "NEEDS_TORCH", "PER_SPERM", "PER_SPERM_SUMMARY", "REGRESSORS", "REGRESSOR_SUMMARIES",
+           "THREE", "Regressor", "VideoInputs",
            "kfold_by_video", "load_regressor", "make_regressor", "project_to_simplex", "regressor_class",
            "shipped_checkpoint", "shipped_names", "three_from_four"]
 
@@ -43,6 +44,10 @@ REGRESSOR_SUMMARIES: dict[str, str] = {
     "r3d18": "frame stacks + 3D ResNet-18",
     "aefeat": "autoencoder feature images + ResNet-34",
 }
+#: The per-sperm video model (:mod:`spermtrack.regressors.per_sperm`): not a sample-level regressor, but
+#: ``regress train --model`` trains it too, on a data set with per-sperm truth.
+PER_SPERM = "persperm"
+PER_SPERM_SUMMARY = "per-sperm video model, clips along each sperm's track (needs per-sperm truth: spermtrack synth)"
 #: Regressors that are torch networks.
 NEEDS_TORCH: tuple[str, ...] = ("flow2d", "r3d18", "aefeat")
 #: Model name -> ``module:Class`` (imported on first use, so that torch loads only when needed).

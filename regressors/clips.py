@@ -101,7 +101,7 @@ def cut_clips(frames: Iterable, plan: pd.DataFrame, *, um_per_px: float,
     import cv2
 
     track_ids = plan["track_id"].drop_duplicates().to_numpy(np.int64)
-    n_frames = int(plan["k"].max()) + 1 if len(plan) else 0
+    n_frames = int(plan["k"].max()) + 1 if len(plan) else CLIP_FRAMES  # no clip: the standard shape, empty
     clips = np.zeros((len(track_ids), n_frames, side_px, side_px), np.float32)
     if not len(plan):
         return clips, track_ids

@@ -10,7 +10,7 @@ from spermtrack.cli.options import (add_detector, add_pixel_size, add_preset, ad
                                     non_negative_int, positive_int, regressor_list, score_threshold)
 from spermtrack.detectors import YOLO_MODELS
 from spermtrack.errors import UsageError
-from spermtrack.regressors import REGRESSOR_SUMMARIES
+from spermtrack.regressors import PER_SPERM, PER_SPERM_SUMMARY, REGRESSOR_SUMMARIES
 
 
 def add_train_detector(sub: argparse._SubParsersAction) -> None:
@@ -104,8 +104,12 @@ def add_regress(sub: argparse._SubParsersAction) -> None:
     t = actions.add_parser("train", help="cross-validate a regressor by video, then fit it on every video",
                            description="Cross-validate a regressor on a data set (folds split by video) and fit it "
                                        "on every video; writes model.pt, cv_predictions.csv, metrics.csv, "
-                                       "agreement.png and regress.json.")
-    t.add_argument("--model", required=True, choices=REGRESSOR_NAMES, help=REGRESSOR_HELP)
+                                       "agreement.png and regress.json. With --model persperm the per-sperm video "
+                                       "model learns each sperm's exact grade from a data set with per-sperm truth "
+                                       "(spermtrack synth writes one); its model.pt goes to analyze "
+                                       "--per-sperm-model.")
+    t.add_argument("--model", required=True, choices=(*REGRESSOR_NAMES, PER_SPERM),
+                   help=f"{REGRESSOR_HELP}, {PER_SPERM} ({PER_SPERM_SUMMARY})")
     add_regress_data_options(t)
     t.set_defaults(func=cmd_regress_train)
     q = actions.add_parser("predict", help="predict the WHO proportions of a video with a trained regressor",
@@ -125,6 +129,8 @@ def cmd_regress_train(args: argparse.Namespace) -> int:
     """Run ``spermtrack regress train``."""
     import pandas as pd
 
+    if args.model == PER_SPERM:
+        return _train_per_sperm(args)
     from spermtrack.crosscheck.train import train_regressor
 
     record = train_regressor(args.dataset, args.out, model=args.model, folds=args.folds, seed=args.seed,
@@ -137,6 +143,26 @@ def cmd_regress_train(args: argparse.Namespace) -> int:
           "(percentage points):")
     print(metrics[["n", "mae", "rmse", "pearson_r", "pearson_p", "bias", "loa_low", "loa_high"]].round(3).to_string())
     print(f"model: {args.out / 'model.pt'}; details: {args.out / 'metrics.csv'}")
+    return 0
+
+
+def _train_per_sperm(args: argparse.Namespace) -> int:
+    """``spermtrack regress train --model persperm``: the per-sperm video model on per-sperm truth."""
+    from spermtrack.training.per_sperm_dataset import train_per_sperm
+
+    foreign = [flag for flag, value in (("--clinical", args.clinical), ("--cache", args.cache)) if value is not None]
+    if foreign:
+        raise UsageError(f"{' and '.join(foreign)} apply to the sample-level regressors only (the per-sperm model "
+                         "learns from each sperm's truth, not the lab's percentages)")
+    record = train_per_sperm(args.dataset, args.out, folds=args.folds, seed=args.seed, quick=args.quick,
+                             um_per_px=args.um_per_px, progress=not args.quiet)
+    m = record["metrics"]
+    errors = ", ".join(f"{g} {v:.2f}" for g, v in m["sample_error_points"].items())
+    print(f"{PER_SPERM} ({record['arch']}), {record['folds']}-fold cross-validation by video on "
+          f"{len(record['videos'])} videos, {record['cells']} sperm: balanced accuracy {m['balanced_accuracy']:.3f}, "
+          f"c-vs-d accuracy {m['c_vs_d_accuracy']:.3f}, MSE {m['mse']:.4f}, JS {m['js']:.4f}; sample-level error "
+          f"(points) {errors}")
+    print(f"model: {args.out / 'model.pt'} (use it with analyze --per-sperm-model); details: {args.out / 'metrics.csv'}")
     return 0
 
 

@@ -58,7 +58,7 @@ def test_crops_follow_the_head_at_any_pixel_size():
 def test_empty_plan_and_short_stream():
     empty = clip_plan(pd.DataFrame({"track_id": [-1], "frame": [0], "x": [1.0], "y": [1.0]}), fps=50)
     clips, ids = cut_clips(iter(()), empty, um_per_px=0.351)
-    assert clips.shape[0] == 0 and len(ids) == 0
+    assert clips.shape == (0, CLIP_FRAMES, CLIP_PX, CLIP_PX) and len(ids) == 0  # a model can take no clip
     plan = clip_plan(_track(1, range(100), 10, 0.5), fps=50)
     with pytest.raises(InputError, match="the video ended before frame"):
         cut_clips(_frames_with_a_dot(30, lambda k: (10, 50)), plan, um_per_px=0.351)
