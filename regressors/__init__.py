@@ -31,8 +31,8 @@ from spermtrack.regressors.base import (CATEGORY_SETS, CHECKPOINT_FORMAT, CHECKP
                                         VideoInputs, project_to_simplex, three_from_four)
 from spermtrack.regressors.split import kfold_by_video
 
-__all__ = ["CATEGORY_SETS", "FOUR", "NEEDS_TORCH", "PER_SPERM", "PER_SPERM_SUMMARY", "REGRESSORS", "REGRESSOR_SUMMARIES",
-           "THREE", "Regressor", "VideoInputs",
+__all__ = ["CATEGORY_SETS", "FOUR", "NEEDS_TORCH", "PER_SPERM", "PER_SPERM_SUMMARY", "REGRESSORS",
+           "REGRESSOR_SUMMARIES", "THREE", "Regressor", "VideoInputs",
            "kfold_by_video", "load_regressor", "make_regressor", "project_to_simplex", "regressor_class",
            "shipped_checkpoint", "shipped_names", "three_from_four"]
 

@@ -162,7 +162,8 @@ def _train_per_sperm(args: argparse.Namespace) -> int:
           f"{len(record['videos'])} videos, {record['cells']} sperm: balanced accuracy {m['balanced_accuracy']:.3f}, "
           f"c-vs-d accuracy {m['c_vs_d_accuracy']:.3f}, MSE {m['mse']:.4f}, JS {m['js']:.4f}; sample-level error "
           f"(points) {errors}")
-    print(f"model: {args.out / 'model.pt'} (use it with analyze --per-sperm-model); details: {args.out / 'metrics.csv'}")
+    print(f"model: {args.out / 'model.pt'} (use it with analyze --per-sperm-model); "
+          f"details: {args.out / 'metrics.csv'}")
     return 0
 
 
