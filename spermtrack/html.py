@@ -340,13 +340,14 @@ def crosscheck_html(errors, disagreements, table, images: Mapping[str, bytes], r
     seconds = errors.groupby("source", sort=False)["seconds"].first()
     summary = mae.assign(seconds=seconds).reset_index()
     inputs = record.get("inputs", {})
+    stages = inputs.get("stages", inputs)  # the stage config; flat in records written before it was one
     plots = "".join(f"<h3>{_e(source)}</h3>{_img(png, f'{source} against the truth')}" for source, png in images.items())
     notes = "".join(f'<p class="warn">{_e(n)}</p>' for n in record.get("notes", []))
     body = f"""
 <h1>Cross-check: tracking path and motility regressors</h1>
 <p class="muted">{_e(record.get('dataset', ''))} &middot; {len(table)} videos &middot; {_e(record.get('models_text', ''))}
-&middot; tracking path {_e(inputs.get('detector'))} + {_e(inputs.get('tracker'))} +
-{_e(inputs.get('preset'))}</p>
+&middot; tracking path {_e(stages.get('detector'))} + {_e(stages.get('tracker'))} +
+{_e(stages.get('preset'))}</p>
 {notes}
 <h2>Mean absolute error against the truth (percentage points, lower is better)</h2>
 {_table(summary)}

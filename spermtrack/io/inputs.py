@@ -248,6 +248,9 @@ def _not_one_video(path: Path, scan: ArchiveScan) -> InputError:
 def resolve_video(path: str | os.PathLike) -> VideoSource:
     """Say what one video input is and where its frames are.
 
+    A folder that holds exactly one video file (a clip not named after the folder, say) and no other video
+    input is that clip: ``analyze`` takes the same folder as an archive of one, and writes it as such.
+
     Raises
     ------
     InputError
@@ -256,6 +259,8 @@ def resolve_video(path: str | os.PathLike) -> VideoSource:
     """
     path = Path(path)
     scan = scan_inputs(path)
+    if not scan.single and len(scan.inputs) == 1 and _is_video_file(scan.inputs[0]):
+        return resolve_video(scan.inputs[0])
     if not scan.single:
         raise _not_one_video(path, scan)
     name = readable_name(path.stem if path.is_file() else path.name)
@@ -294,7 +299,7 @@ def open_video(path: str | os.PathLike, *, um_per_px: float, fps: float | None =
         The input is none of these, cannot be decoded, or has no frame rate to read and none given.
     """
     source = resolve_video(path)
-    path = source.path
+    path = source.path  # the input itself, or the one video a folder holds
     if source.kind == VIDEO_FILE:
         from spermtrack.io.video import frame_rate
 

@@ -107,10 +107,13 @@ def train_per_sperm(dataset: str | os.PathLike, out_dir: str | os.PathLike, *, f
     from spermtrack.regressors.per_sperm import PerSpermModel
     from spermtrack.training.per_sperm import RECIPE
 
+    from spermtrack.io.visem import list_videos
+
     check_output_folder(out_dir, inputs=[dataset])
+    kfold_by_video([f.name for f in list_videos(dataset)], folds, seed=seed)  # fewer videos than folds: refused
     data = dataset_clips(dataset, um_per_px=um_per_px, progress=progress)
     videos = list(data)
-    splits = kfold_by_video(videos, folds, seed=seed)  # fewer videos than folds: refused before any training
+    splits = kfold_by_video(videos, folds, seed=seed)
     fit = {"epochs": 1 if quick else RECIPE["epochs"], "batch_size": RECIPE["batch_size"], "lr": RECIPE["lr"]}
 
     def stack(names):

@@ -150,6 +150,7 @@ def test_crosscheck_puts_tracking_beside_every_model(dataset, tmp_path, capsys):
     np.testing.assert_allclose(dis["model_pct"] - dis["tracking_pct"], dis["difference"], atol=1e-9)
     page = (out / "crosscheck.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 6 and "http" not in page.split("<h2>Settings")[0]
+    assert "tracking path blob + sperm +\nwho2021" in page and "None" not in page.split("<h2>")[0]
     assert "MAE per category" in (out / "crosscheck.md").read_text(encoding="utf-8")
 
 

@@ -69,6 +69,15 @@ def test_two_clips_are_refused_by_every_single_video_command(tmp_path, capsys):
     assert scan_inputs(folder).inputs == [folder / "a.mp4", folder / "b.mp4"]  # analyze: an archive of two
 
 
+def test_a_folder_holding_one_clip_is_that_clip_to_a_single_video_command(tmp_path):
+    folder = tmp_path / "exp1"
+    clip = _clip(folder / "recording.avi")
+    assert (resolve_video(folder).kind, resolve_video(folder).frames) == (VIDEO_FILE, clip)
+    assert open_video(folder, um_per_px=0.351).video_id == "recording"
+    assert main(["detect", str(folder), "--out", str(tmp_path / "d"), "--quiet"]) == 0
+    assert not scan_inputs(folder).single  # analyze: an archive of one (OUT/recording/)
+
+
 def test_the_pixel_size_is_required_to_open_a_video(tmp_path):
     with pytest.raises(TypeError, match="um_per_px"):
         open_video(_clip(tmp_path / "a.mp4"))

@@ -40,12 +40,15 @@ def test_it_cross_validates_by_video_and_writes_a_checkpoint_analyze_can_use(per
 
 
 def test_a_data_set_without_per_sperm_truth_is_refused_before_training(per_sperm_data, tmp_path):
-    plain = tmp_path / "plain" / "1"
-    shutil.copytree(per_sperm_data / "1", plain)
-    for name in ("1_truth.csv.gz", "1_objects.csv"):
-        (plain / name).unlink()
+    for video in ("1", "2"):
+        plain = tmp_path / "plain" / video
+        shutil.copytree(per_sperm_data / video, plain)
+        for name in (f"{video}_truth.csv.gz", f"{video}_objects.csv"):
+            (plain / name).unlink()
     with pytest.raises(InputError, match=r"1: has no per-sperm truth \(1_truth.csv.gz and 1_objects.csv"):
         train_per_sperm(plain.parent, tmp_path / "x", folds=2, quick=True, um_per_px=0.351, progress=False)
+    with pytest.raises(InputError, match="at least 3"):  # more folds than videos: refused before any clip is cut
+        train_per_sperm(plain.parent, tmp_path / "x", folds=3, quick=True, um_per_px=0.351, progress=False)
     assert not (tmp_path / "x").exists()
 
 
