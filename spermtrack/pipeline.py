@@ -244,7 +244,7 @@ def detections_to_track(input: Path | None, *, detections: str = "gt", detector:
         came from (for provenance).
     """
     from spermtrack.detectors import make_detector, with_pixel_size
-    from spermtrack.io.inputs import open_video, resolve_video
+    from spermtrack.io.inputs import open_video
 
     options = dict(detector_options or {})
 
@@ -254,12 +254,10 @@ def detections_to_track(input: Path | None, *, detections: str = "gt", detector:
     if detector is not None:
         if input is None:
             raise InputError("--detector needs INPUT, a video folder, video file or image folder")
-        recording = opened().recording
-        made = make_detector(detector, **with_pixel_size(detector, options, recording.um_per_px))
-        source = resolve_video(input)
-        dets = made.detect_video(source.iter_frames(allow_truncated=allow_truncated), progress=progress,
-                                 total=source.frame_count())
-        return dets, recording, {"detector": made.to_dict(), "input": str(input)}
+        video = opened()
+        made = make_detector(detector, **with_pixel_size(detector, options, video.recording.um_per_px))
+        dets = made.detect_video(video.iter_frames(), progress=progress, total=video.recording.n_frames)
+        return dets, video.recording, {"detector": made.to_dict(), "input": str(input)}
     if detections != "gt":
         from spermtrack.io.mot import read_mot
 

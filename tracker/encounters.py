@@ -14,7 +14,7 @@ import numpy as np
 
 from spermtrack.tracker.config import TrackerConfig
 from spermtrack.tracker.kalman import MotionModel, filter_sequences, transition_powers
-from spermtrack.tracker.offline import axis_model, interpolate_gaps
+from spermtrack.tracker.offline import axis_model, continuity_d2, forward_time, interpolate_gaps
 
 __all__ = ["GroupIndex", "encounter_spans", "resolve_encounters", "side_states"]
 
@@ -127,15 +127,18 @@ def resolve_encounters(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg
         x, P, at_frame = side_states(frame, xy, [side for *_, sides in todo for side in sides],
                                      np.tile([False, False, True, True], len(todo)), model,
                                      velocity_std=cfg.max_speed / 2.0)
+        # per encounter, sides 0/1 are a/b before and 2/3 after it: the kept pairings (0-2, 1-3), the swapped (0-3, 1-2)
+        before = 4 * np.arange(len(todo))[:, None] + np.array([0, 1, 0, 1])
+        after = 4 * np.arange(len(todo))[:, None] + np.array([2, 3, 3, 2])
+        d2 = continuity_d2(x[before.ravel()], P[before.ravel()], x[after.ravel()], P[after.ravel()],
+                           at_frame[after.ravel()] - at_frame[before.ravel()], Fk, Qk).reshape(len(todo), 4)
         pending, tainted = [], set()  # tracks whose later sides are stale after a swap in this round
         for k, (first, last, a, b, original, _) in enumerate(todo):
             if a in tainted or b in tainted:
                 tainted |= {a, b}
                 pending.append((first, last, *original))
                 continue
-            st = [(x[4 * k + i], P[4 * k + i], int(at_frame[4 * k + i])) for i in range(4)]
-            keep_a, keep_b = _continuity(st[0], st[2], Fk, Qk), _continuity(st[1], st[3], Fk, Qk)
-            swap_a, swap_b = _continuity(st[0], st[3], Fk, Qk), _continuity(st[1], st[2], Fk, Qk)
+            keep_a, keep_b, swap_a, swap_b = d2[k]
             if swap_a < keep_a and swap_b < keep_b and swap_a + swap_b + cfg.encounter_margin < keep_a + keep_b:
                 after = frame > last
                 in_a, in_b = after & (group == a), after & (group == b)
@@ -187,16 +190,5 @@ def side_states(frame: np.ndarray, xy: np.ndarray, sides: list[np.ndarray], reve
     res = filter_sequences(z, observed, lengths[order], model, velocity_std=velocity_std, store=False)
     x = res["x_last"][slot]
     P = np.broadcast_to(res["P_last"][slot][:, None], (len(sides), 2, 2, 2)).copy()
-    x[reverse, :, 1] *= -1.0  # velocity back to forward time: J x, J P J with J = diag(1, -1)
-    P[reverse, :, 0, 1] *= -1.0
-    P[reverse, :, 1, 0] *= -1.0
+    x[reverse], P[reverse] = forward_time(x[reverse], P[reverse])
     return x, P, np.where(reverse, first, last)
-
-
-def _continuity(before: tuple, after: tuple, Fk: np.ndarray, Qk: np.ndarray) -> float:
-    """``d^2`` of a state before an encounter predicted to the state after it (both axes, as in gap closing)."""
-    (xa, Pa, fa), (xb, Pb, fb) = before, after
-    F = Fk[fb - fa][None]
-    D = (F @ xa[..., None])[..., 0] - xb
-    S = F @ Pa @ np.swapaxes(F, -1, -2) + Qk[fb - fa][None] + Pb
-    return float(np.einsum("ai,aij,aj->", D, np.linalg.inv(S), D))

@@ -221,11 +221,47 @@ def end_states(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, labels: np.
         gpos = np.searchsorted(labels, packed.groups)
         x[gpos] = res["x_last"]
         P[gpos] = res["P_last"][:, None]  # the same covariance for both axes
-    if reverse:  # velocity back to forward time: J x, J P J with J = diag(1, -1)
-        x[..., 1] *= -1.0
-        P[..., 0, 1] *= -1.0
-        P[..., 1, 0] *= -1.0
+    if reverse:
+        x, P = forward_time(x, P)
     return x, P
+
+
+def forward_time(x: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """States ``[p, v]`` (..., 2) and covariances (..., 2, 2) of a backward filter in forward time.
+
+    ``J x`` and ``J P J`` with ``J = diag(1, -1)``: the velocity changes sign. New arrays.
+    """
+    x, P = x.copy(), P.copy()
+    x[..., 1] *= -1.0
+    P[..., 0, 1] *= -1.0
+    P[..., 1, 0] *= -1.0
+    return x, P
+
+
+def continuity_d2(xa: np.ndarray, Pa: np.ndarray, xb: np.ndarray, Pb: np.ndarray, dt: np.ndarray, Fk: np.ndarray,
+                  Qk: np.ndarray) -> np.ndarray:
+    """Chi-square of states ``xa`` predicted ``dt`` frames ahead against states ``xb``, summed over both axes.
+
+    ``D = F^dt x_A - x_B``, ``S = F^dt P_A F^dt' + Q_dt + P_B``, ``d^2 = sum_axes D' S^-1 D`` per pair; the
+    motion-consistent link cost of gap closing and of encounters.
+
+    Parameters
+    ----------
+    xa, xb : ndarray, shape (N, 2, 2)
+        ``[p, v]`` per pair and axis, before and after.
+    Pa, Pb : ndarray, shape (N, 2, 2, 2)
+    dt : ndarray of int, shape (N,)
+    Fk, Qk : ndarray
+        :func:`~spermtrack.tracker.kalman.transition_powers` of the per-axis model, long enough for ``dt``.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+    """
+    F = Fk[dt][:, None]  # (pairs, 1, 2, 2), broadcast over axes
+    D = (F @ xa[..., None])[..., 0] - xb
+    S = F @ Pa @ np.swapaxes(F, -1, -2) + Qk[dt][:, None] + Pb
+    return np.einsum("pai,paij,paj->p", D, np.linalg.inv(S), D)
 
 
 def close_gaps(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, confirmed: np.ndarray, cfg: TrackerConfig, *,
@@ -311,11 +347,7 @@ def link_tracklets(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: Tr
     if a.size == 0:
         return group.copy()
     Fk, Qk = transition_powers(model.F, model.Q, cfg.max_gap + 1)
-    F = Fk[dt][:, None]  # (pairs, 1, 2, 2), broadcast over axes
-    mean = (F @ xa[a][..., None])[..., 0]
-    S = F @ Pa[a] @ np.swapaxes(F, -1, -2) + Qk[dt][:, None] + Pb[b]
-    D = mean - xb[b]
-    d2 = np.einsum("pai,paij,paj->p", D, np.linalg.inv(S), D)
+    d2 = continuity_d2(xa[a], Pa[a], xb[b], Pb[b], dt, Fk, Qk)
     ok = d2 <= cfg.gap_gate
     cost = d2 + cfg.gap_penalty * (dt - 1)
     limit = cfg.gap_gate + cfg.gap_penalty * cfg.max_gap

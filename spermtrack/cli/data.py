@@ -31,20 +31,14 @@ def add_synth(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_synth)
 
 
-def _synth(out: Path, *, videos: int, seconds: float, fps: float, seed: int, density: float | None,
-           um_per_px: float, width: int, height: int, images: bool, progress: bool) -> list[Path]:
-    from spermtrack.synth import SynthConfig, write_synthetic_dataset
-
-    config = SynthConfig(seconds=seconds, fps=fps, width=width, height=height, um_per_px=um_per_px,
-                         density=density, write_images=images)
-    return write_synthetic_dataset(out, n_videos=videos, config=config, seed=seed, progress=progress)
-
-
 def cmd_synth(args: argparse.Namespace) -> int:
     """Run ``spermtrack synth``."""
-    folders = _synth(args.out, videos=args.videos, seconds=args.seconds, fps=args.fps, seed=args.seed,
-                     density=args.density, um_per_px=args.um_per_px, width=args.width, height=args.height,
-                     images=not args.no_images, progress=not args.quiet)
+    from spermtrack.synth import SynthConfig, write_synthetic_dataset
+
+    config = SynthConfig(seconds=args.seconds, fps=args.fps, width=args.width, height=args.height,
+                         um_per_px=args.um_per_px, density=args.density, write_images=not args.no_images)
+    folders = write_synthetic_dataset(args.out, n_videos=args.videos, config=config, seed=args.seed,
+                                      progress=not args.quiet)
     print(f"wrote {len(folders)} synthetic video(s) to {args.out}")
     return 0
 
