@@ -59,6 +59,7 @@ import argparse
 import shutil
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -94,8 +95,10 @@ RECIPES: dict[str, dict] = {
                    "--svia ../shared/reference/svia --install",
         "bright": {"video": "11", "start": 0, "stop": 1029, "step": 10},
         # the dark look: real SVIA clips (dark heads with bright halos on light grey); their impurities and
-        # unlabelled debris are the negatives; S_0003 is kept for validation
-        "dark": {"clips": ["S_0001", "S_0002"], "validation": "S_0003", "step": 1},
+        # unlabelled debris are the negatives; S_0003 is kept for validation. Object areas are relative to
+        # each clip's own (90th percentile of its first frame's log areas): a head's size in px is the
+        # microscope's, and absolute areas fitted on SVIA reject every head of the synthetic bright field
+        "dark": {"clips": ["S_0001", "S_0002"], "validation": "S_0003", "step": 1, "area_percentile": 90.0},
         "max_dist": 10.0,
     },
     "visem": {
@@ -332,7 +335,7 @@ def _make_blob(work: Path, recipe: dict, visem: Path | None, svia: Path | None) 
 
     import pandas as pd
 
-    from spermtrack.detectors.blob import BLOB_FEATURES, BlobDetector
+    from spermtrack.detectors.blob import BLOB_FEATURES, MIN_REFERENCE_OBJECTS, BlobDetector, area_reference
     from spermtrack.eval.detection import detection_prf
     from spermtrack.io.boxes import read_box_csv
     from spermtrack.io.video import iter_frames
@@ -363,15 +366,26 @@ def _make_blob(work: Path, recipe: dict, visem: Path | None, svia: Path | None) 
         sperm = boxes[(boxes["class_id"] == 0) & (boxes["frame"] % d["step"] == 0)]
         return found.assign(frame=found["frame"] + offset), sperm.assign(frame=sperm["frame"] + offset)
 
+    def relative(found: pd.DataFrame, offset: int) -> tuple[pd.DataFrame, float]:
+        ref = area_reference(found.loc[found["frame"] == offset, "f_log_area"].to_numpy(), d["area_percentile"])
+        if ref is None:
+            raise InputError(f"the first frame of an SVIA clip has fewer than {MIN_REFERENCE_OBJECTS} objects")
+        return found.assign(f_log_area=found["f_log_area"] - ref), ref
+
     # one table over all clips: distinct frame numbers
     parts = [candidates(clip, 100000 * i) for i, clip in enumerate(d["clips"])]
-    models["dark"] = fit_blob_score_model(pd.concat([p[0] for p in parts], ignore_index=True),
-                                          pd.concat([p[1] for p in parts], ignore_index=True),
-                                          max_dist=recipe["max_dist"],
-                                          source=f"SVIA {', '.join(d['clips'])} (every frame; impurities and "
-                                                 "unlabelled debris as negatives)")
+    rel = [relative(found, 100000 * i) for i, (found, _) in enumerate(parts)]
+    fitted = fit_blob_score_model(pd.concat([r[0] for r in rel], ignore_index=True),
+                                  pd.concat([p[1] for p in parts], ignore_index=True),
+                                  max_dist=recipe["max_dist"],
+                                  source=f"SVIA {', '.join(d['clips'])} (every frame; impurities and "
+                                         f"unlabelled debris as negatives; areas relative to each clip's "
+                                         f"{d['area_percentile']:g}th percentile)")
+    models["dark"] = replace(fitted, area_percentile=d["area_percentile"],
+                             area_reference=float(np.mean([r[1] for r in rel])))
     found, truth = candidates(d["validation"], 0)
-    score = models["dark"].score(found[[f"f_{name}" for name in BLOB_FEATURES]].to_numpy(np.float64))
+    _, ref = relative(found, 0)
+    score = models["dark"].score(found[[f"f_{name}" for name in BLOB_FEATURES]].to_numpy(np.float64), ref)
     validation = detection_prf(truth, found[score >= models["dark"].min_score], max_dist=recipe["max_dist"])
     out = work / recipe["file"]
     payload = {k: m.to_dict() for k, m in models.items()}
