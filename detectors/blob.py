@@ -72,14 +72,15 @@ from spermtrack.detectors.blob_segment import (Blobs, _neighbourhood_max, band_p
                                                noise_sd, polarity_evidence)
 from spermtrack.errors import InputError
 
-__all__ = ["BLOB_FEATURES", "BlobConfig", "BlobDetector", "BlobScoreModel", "Blobs", "area_reference", "band_pass", "blob_features",
-           "estimate_polarity", "polarity_evidence", "find_blobs", "load_score_models", "noise_sd"]
+__all__ = ["BLOB_FEATURES", "BlobConfig", "BlobDetector", "BlobScoreModel", "Blobs", "area_reference", "band_pass",
+           "blob_features", "estimate_polarity", "polarity_evidence", "find_blobs", "load_score_models", "noise_sd"]
 
 POLARITIES = ("bright", "dark", "auto")
 BOX_MODES = ("fixed", "extent")
 SCORE_MODELS = ("fitted", "contrast")
 #: Features of the fitted score model, in order (see :func:`blob_features`).
 BLOB_FEATURES: tuple[str, ...] = ("snr", "log_area", "dark_ratio", "log_peaks", "border")
+_LOG_AREA = BLOB_FEATURES.index("log_area")
 #: Package file with the fitted score models per polarity (written by ``python -m spermtrack.training.recipes blob``).
 SCORE_MODELS_FILE = "blob_scores.json"
 _BORDER_SCALE_PX = 6.0
@@ -329,7 +330,7 @@ class BlobScoreModel(Config):
         values = np.asarray(features, np.float64)
         if self.area_percentile is not None:
             values = values.copy()
-            values[:, 1] -= self.area_reference if area_reference is None else area_reference
+            values[:, _LOG_AREA] -= self.area_reference if area_reference is None else area_reference
         z = values @ np.asarray(self.weights) + self.intercept
         return 1.0 / (1.0 + np.exp(-z))
 
@@ -440,8 +441,8 @@ class BlobDetector(FrameDetector):
         self._active = active
         self._area_reference = None
         if model is not None and model.area_percentile is not None:
-            blobs, _, _, _ = self._candidates(first)
-            self._area_reference = area_reference(np.log(np.maximum(blobs.area, 1)), model.area_percentile)
+            _, _, features = self._candidates(first)
+            self._area_reference = area_reference(features[:, _LOG_AREA], model.area_percentile)
             self._look["area_reference"] = ("model default" if self._area_reference is None
                                             else round(self._area_reference, 4))
 
@@ -453,9 +454,9 @@ class BlobDetector(FrameDetector):
     def _detect_batch(self, frames: list[np.ndarray], indices: list[int]) -> list[pd.DataFrame]:
         return [self._detect_one(f, i) for f, i in zip(frames, indices)]
 
-    def _candidates(self, frame: np.ndarray) -> tuple[Blobs, np.ndarray, float, np.ndarray]:
-        """Steps 1-7 on one frame at VISEM scale: the objects inside the border, the band-passed frame,
-        the threshold and the features (an empty matrix when neither a model nor features are wanted)."""
+    def _candidates(self, frame: np.ndarray) -> tuple[Blobs, float, np.ndarray]:
+        """Steps 1-7 on one frame at VISEM scale: the objects inside the border, the threshold and the
+        features (an empty matrix when neither a model nor features are wanted)."""
         cfg = self._active
         gray = resample(to_gray(frame), pixel_scale(cfg.um_per_px))
         bp = band_pass(gray, sigma_px=cfg.sigma_px, background_px=cfg.background_px, bright=cfg.polarity == "bright")
@@ -471,12 +472,12 @@ class BlobDetector(FrameDetector):
         if self._models is not None or cfg.with_features:
             features = blob_features(blobs, noise=noise, bp=bp, dark_radius_px=cfg.dark_radius_px, width=width,
                                      height=height)
-        return blobs, bp, threshold, features
+        return blobs, threshold, features
 
     def _detect_one(self, frame: np.ndarray, index: int) -> pd.DataFrame:
         cfg = self._active
         factor = pixel_scale(cfg.um_per_px)
-        blobs, _, threshold, features = self._candidates(frame)
+        blobs, threshold, features = self._candidates(frame)
         if self._models is None:
             score = np.tanh(blobs.peak / (4.0 * threshold))
         else:
