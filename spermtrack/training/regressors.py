@@ -40,7 +40,7 @@ __all__ = ["RECIPE", "RenderedVideo", "TrainingVideo", "draw_config", "load_set"
 
 #: The data of the shipped regressors (see the module notes).
 RECIPE = {
-    "train": {"n_videos": 480, "seed": 24000, "seconds": 4.0, "fps": 50.0, "mix": "flat"},
+    "train": {"n_videos": 3840, "seed": 24000, "seconds": 4.0, "fps": 50.0, "mix": "flat"},
     "val": {"n_videos": 60, "seed": 24900, "seconds": 5.0, "fps": 45.0, "mix": "visem"},
     # held out from training and from model choice (benchmarks/regressors_bench.py): other seeds, 6 s at 45 fps
     "test": {"n_videos": 40, "seed": 24950, "seconds": 6.0, "fps": 45.0, "mix": "visem"},
@@ -186,17 +186,23 @@ def make_set(work: Path, kind: str, *, jobs: int = 1, limit: int | None = None, 
     return [_one(j) for j in tqdm(todo, desc=kind, disable=not progress)]
 
 
-def load_set(work: Path, kind: str) -> list[TrainingVideo]:
-    """The cached videos of ``work/kind``, in index order."""
+def load_set(work: Path, kind: str,
+             needs: tuple[str, ...] = ("frames", "flow", "kinematics")) -> list[TrainingVideo]:
+    """The cached videos of ``work/kind``, in index order.
+
+    Only the inputs in ``needs`` are read (a model's ``needs``); the others are None, so that a large
+    set of one kind of input fits in memory (3,840 training videos: 7 GB of frames, 4 GB of flow).
+    """
     from spermtrack.regressors import VideoInputs
 
     out = []
     for path in sorted((work / kind).glob(f"{kind}_*.npz")):
         with np.load(path) as data:
             meta = json.loads(str(data["meta"]))
-            kin = pd.read_csv(path.with_suffix(".csv"))
-            inputs = VideoInputs(path.stem, frames=data["frames"], frame_step_s=float(data["frame_step_s"]),
-                                 flow=data["flow"], kinematics=kin)
+            kin = pd.read_csv(path.with_suffix(".csv")) if "kinematics" in needs else None
+            inputs = VideoInputs(path.stem, frames=data["frames"] if "frames" in needs else None,
+                                 frame_step_s=float(data["frame_step_s"]),
+                                 flow=data["flow"] if "flow" in needs else None, kinematics=kin)
             out.append(TrainingVideo(inputs, data["targets"], meta["settings"], meta["tracking_percent"]))
     return out
 
@@ -279,7 +285,10 @@ def run_fit(work: Path, name: str, *, install: bool = False, progress: bool = Tr
 
     if threads is not None:
         torch.set_num_threads(threads)
-    train, val = load_set(work, "train"), load_set(work, "val")
+    from spermtrack.regressors import regressor_class
+
+    needs = regressor_class(name).needs
+    train, val = load_set(work, "train", needs), load_set(work, "val", needs)
     start = time.perf_counter()
     model, history, best_epoch = fit_model(name, train, val, progress=progress, **overrides)
     seconds = time.perf_counter() - start

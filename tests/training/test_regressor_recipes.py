@@ -58,3 +58,23 @@ def test_early_stopping_keeps_the_best_validation_epoch(monkeypatch):
     assert best == min(history, key=lambda h: h["all"])["epoch"]
     again = recipe.val_metrics(model.predict([videos[2].inputs]), videos[2].targets[None])
     assert again["all"] == pytest.approx(history[best]["all"], abs=1e-6)
+
+
+def test_a_cached_set_reads_back_only_the_inputs_a_model_needs(tmp_path, monkeypatch):
+    from spermtrack.crosscheck.inputs import InputSettings
+    from spermtrack.synth import SynthConfig
+
+    config = SynthConfig(seconds=1.2, fps=25.0, width=160, height=120, density=8.0, write_images=False)
+    import spermtrack.crosscheck.inputs as inputs
+
+    # one small video, prepared at the quick input size
+    monkeypatch.setattr(recipe, "draw_config", lambda rng, **kw: config)
+    monkeypatch.setattr(inputs, "InputSettings", InputSettings.quick)
+    monkeypatch.setitem(recipe.RECIPE, "val", {**recipe.RECIPE["val"], "n_videos": 1})
+    assert recipe.make_set(tmp_path, "val", progress=False) == ["val_0000"]
+    whole = recipe.load_set(tmp_path, "val")[0]
+    assert whole.inputs.frames is not None and whole.inputs.flow is not None and len(whole.inputs.kinematics)
+    flow_only = recipe.load_set(tmp_path, "val", ("flow",))[0]
+    assert flow_only.inputs.frames is None and flow_only.inputs.kinematics is None
+    np.testing.assert_array_equal(flow_only.inputs.flow, whole.inputs.flow)
+    np.testing.assert_array_equal(flow_only.targets, whole.targets)
