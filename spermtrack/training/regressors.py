@@ -282,11 +282,10 @@ def run_fit(work: Path, name: str, *, install: bool = False, progress: bool = Tr
     import torch
 
     from spermtrack.crosscheck.inputs import InputSettings
+    from spermtrack.regressors import regressor_class
 
     if threads is not None:
         torch.set_num_threads(threads)
-    from spermtrack.regressors import regressor_class
-
     needs = regressor_class(name).needs
     train, val = load_set(work, "train", needs), load_set(work, "val", needs)
     start = time.perf_counter()
