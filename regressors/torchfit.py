@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +101,11 @@ class CNNConfig(Config):
         Seed of the initial weights, the shuffling and the augmentation.
     schedule : {'cosine', 'constant'}
         Learning rate over the epochs: cosine decay from ``lr`` to 0 (step by step), or constant.
+    ema : float
+        Decay per step of an exponential moving average of the weights and batch-norm statistics
+        (Polyak averaging; 0.999 averages about the last 1,000 steps; the decay is warmed up over the first
+        steps), or 0 for none. With it, each epoch's evaluation and the trained network are the averaged
+        weights.
     """
 
     epochs: int = 10
@@ -108,6 +114,7 @@ class CNNConfig(Config):
     weight_decay: float = 1e-4
     seed: int = 0
     schedule: str = "cosine"
+    ema: float = 0.0
 
     def __post_init__(self) -> None:
         self._integer("epochs", lo=1, hi=10000)
@@ -116,6 +123,7 @@ class CNNConfig(Config):
         self._number("weight_decay", lo=0, hi=1)
         self._integer("seed", lo=0)
         self._choice("schedule", ("cosine", "constant"))
+        self._number("ema", lo=0, hi=1, hi_open=True)
 
 
 def train_network(net, n_items: int, get_batch: Callable, config: CNNConfig, *, progress: bool = False,
@@ -149,6 +157,11 @@ def train_network(net, n_items: int, get_batch: Callable, config: CNNConfig, *, 
     steps = config.epochs * max(1, -(-n_items // config.batch))
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=steps)
                  if config.schedule == "cosine" else None)
+    averaged = None
+    if config.ema > 0:
+        from torch.optim.swa_utils import AveragedModel
+
+        averaged = AveragedModel(net, avg_fn=partial(_ema_step, config.ema), use_buffers=True)
     losses = []
     net.train()
     for _ in tqdm(range(config.epochs), desc=desc, unit="epoch", disable=not progress, leave=False):
@@ -165,16 +178,40 @@ def train_network(net, n_items: int, get_batch: Callable, config: CNNConfig, *, 
             optimiser.step()
             if scheduler is not None:
                 scheduler.step()
+            if averaged is not None:
+                averaged.update_parameters(net)
             total += loss.item() * len(idx)
         losses.append(total / n_items)
         if on_epoch is not None:
+            training = _swap_in(net, averaged)
             net.eval()
             stop = on_epoch(len(losses) - 1, losses[-1])
             net.train()
+            if training is not None:
+                net.load_state_dict(training)
             if stop:
                 break
+    _swap_in(net, averaged)
     net.eval()
     return losses
+
+
+def _ema_step(decay: float, average, current, n_averaged):
+    """One step of the moving average, its decay warmed up as ``(1 + n) / (10 + n)`` so that the random initial
+    weights are forgotten within the first few hundred steps."""
+    d = min(decay, (1.0 + float(n_averaged)) / (10.0 + float(n_averaged)))
+    return d * average + (1.0 - d) * current
+
+
+def _swap_in(net, averaged) -> dict | None:
+    """Load the averaged weights into ``net``; return a copy of the ones it had (None without averaging)."""
+    if averaged is None:
+        return None
+    import copy
+
+    current = copy.deepcopy(net.state_dict())
+    net.load_state_dict(averaged.module.state_dict())
+    return current
 
 
 def predict_videos(net, batches, n_videos: int, k: int) -> np.ndarray:
