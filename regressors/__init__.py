@@ -9,8 +9,8 @@ predict the proportions directly, as the seed papers did on VISEM:
                 (motilitAI, Ottl et al. 2022)
 ``flow2d``      dense optical-flow images -> 2D ResNet-18 (Haugen et al. 2023 used ResNet-50)
 ``r3d18``       short stacks of grayscale frames -> torchvision's 3D ResNet-18 (r3d_18)
-``aefeat``      convolutional-autoencoder encodings of a frame window tiled into a feature image ->
-                ResNet-34 (Thambawita et al. 2019)
+``aefeat``      an autoencoder folds a stack of frames into one feature image (motion drawn as trails)
+                -> ResNet-34 (Thambawita et al. 2019)
 ==============  ====================================================================================
 
 Every model has the same interface (:class:`~spermtrack.regressors.base.Regressor`: ``fit``,

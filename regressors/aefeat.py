@@ -1,17 +1,24 @@
-"""``aefeat``: autoencoder encodings of a frame window, tiled into a feature image -> ResNet-34.
+"""``aefeat``: an autoencoder folds a stack of frames into one feature image -> ResNet-34.
 
-Follows Thambawita et al. 2019 (MediaEval Medico: an autoencoder learns to compress VISEM frames;
-the encodings of a window of frames form a "feature image" for a ResNet-34 that predicts motility;
-MAE 9.43 points). Departures, for a 2-core CPU:
+Follows Thambawita et al. 2019 ("Extracting temporal features into a spatial domain using autoencoders
+for sperm video analysis", MediaEval Medico): an autoencoder takes a stack of consecutive frames (their
+inputs I3 and I4: 9 and 18 frames), its encoder maps the stack to one image of the frame's size, the
+*feature image*, and its decoder reconstructs the stack from it (MSE loss). Where a cell moved during the
+stack must survive the bottleneck, so the feature image holds time in space: an immotile head stays a
+dot, a progressive one leaves a trail. A ResNet-34 reads the feature images and predicts the motility
+proportions (MAE 9.43 points on VISEM). Departures, for a 2-core CPU:
 
-- a small convolutional autoencoder (three stride-2 convolutions, ``code_channels`` channels at 1/8
-  of the downsized frame, e.g. 4 x 15 x 20 for 160 x 120 input) trained for ``ae_epochs`` on
-  ``ae_frames`` frames of each training video, not on every frame;
-- the feature image tiles the codes of ``window`` consecutive frames (a square grid: 9 frames ->
-  3 x 3 tiles, e.g. 4 x 45 x 60), and ``windows`` evenly spaced windows per video;
+- the frames are the downsized ones every model reads (160 x 120 px); the stack takes every
+  ``stride``-th of them, so that 9 frames span about 0.6 s, long enough for a progressive trail;
+- a small fully convolutional autoencoder (three 3 x 3 convolutions of ``ae_width`` channels each
+  way, no striding: the feature image keeps the frame's resolution) with ``code_channels`` channels,
+  trained for ``ae_epochs`` on ``ae_windows`` stacks of each of at most ``ae_videos`` training videos;
+- ``windows`` evenly spaced stacks per video, one feature image each; the video's prediction is the
+  mean over its stacks;
+- feature images flipped left-right and up-down at random in training (the paper fine-tuned an
+  ImageNet ResNet-34 on 85 videos; here nothing is pretrained);
 - ResNet-34's layout (3-4-6-3 basic blocks) at a quarter of its width (``width`` 16: 1.3 M parameters
-  instead of 21 M, :func:`~spermtrack.regressors.nets.resnet2d`), random initial weights, its first
-  convolution taking the ``code_channels`` code channels.
+  instead of 21 M, :func:`~spermtrack.regressors.nets.resnet2d`), random initial weights.
 
 Frames are standardised per video before encoding (brightness and contrast do not matter).
 """
@@ -26,7 +33,7 @@ import numpy as np
 from spermtrack.regressors.base import Regressor, VideoInputs
 from spermtrack.regressors.torchfit import CNNConfig, load_weights, predict_videos, train_network
 
-__all__ = ["AEFeatConfig", "AutoencoderFeatures", "feature_image"]
+__all__ = ["AEFeatConfig", "AutoencoderFeatures", "flipped", "stacks"]
 
 
 @dataclass(frozen=True)
@@ -36,47 +43,60 @@ class AEFeatConfig(CNNConfig):
     Parameters
     ----------
     code_channels : int
-        Channels of the autoencoder's code.
+        Channels of the feature image (the autoencoder's code).
+    ae_width : int
+        Channels of the autoencoder's hidden convolutions.
     ae_epochs : int
         Autoencoder training epochs.
-    ae_frames : int
-        Frames per training video used to train the autoencoder (evenly spaced).
+    ae_windows : int
+        Stacks per training video used to train the autoencoder (evenly spaced).
+    ae_videos : int
+        At most this many training videos (evenly spaced) train the autoencoder.
     window : int
-        Consecutive frames per feature image (a square number: 4, 9, 16).
+        Frames per stack.
+    stride : int
+        A stack takes every ``stride``-th frame.
     windows : int
-        Feature images per video.
+        Stacks (feature images) per video.
     width : int
         Channels of the ResNet-34 layout's first stage (64 is ResNet-34's).
     """
 
     epochs: int = 8
-    code_channels: int = 4
+    code_channels: int = 3
+    ae_width: int = 16
     ae_epochs: int = 5
-    ae_frames: int = 32
+    ae_windows: int = 2
+    ae_videos: int = 960
     window: int = 9
-    windows: int = 8
+    stride: int = 2
+    windows: int = 6
     width: int = 16
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self._integer("code_channels", lo=1, hi=64)
+        self._integer("ae_width", lo=1, hi=256)
         self._integer("ae_epochs", lo=1, hi=1000)
-        self._integer("ae_frames", lo=1, hi=100000)
-        self._integer("window", lo=1, hi=64)
-        if math.isqrt(self.window) ** 2 != self.window:
-            raise self._fail("window", "a square number (1, 4, 9, 16, ...)")
+        self._integer("ae_windows", lo=1, hi=1000)
+        self._integer("ae_videos", lo=1)
+        self._integer("window", lo=2, hi=64)
+        self._integer("stride", lo=1, hi=64)
         self._integer("windows", lo=1, hi=1000)
         self._integer("width", lo=1, hi=512)
 
 
-def _autoencoder(code: int):
+def _autoencoder(window: int, code: int, width: int):
     import torch.nn as nn
 
-    encoder = nn.Sequential(nn.Conv2d(1, 16, 3, 2, 1), nn.ReLU(), nn.Conv2d(16, 32, 3, 2, 1), nn.ReLU(),
-                            nn.Conv2d(32, code, 3, 2, 1))
-    decoder = nn.Sequential(nn.ConvTranspose2d(code, 32, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(32, 16, 4, 2, 1),
-                            nn.ReLU(), nn.ConvTranspose2d(16, 1, 4, 2, 1))
-    return nn.ModuleDict({"encoder": encoder, "decoder": decoder})
+    def convs(sizes):
+        layers = []
+        for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+            layers += [nn.Conv2d(a, b, 3, padding=1)] + ([nn.ReLU()] if i < len(sizes) - 2 else [])
+        return nn.Sequential(*layers)
+
+    return nn.ModuleDict({"encoder": convs([window, width, width, code]),
+                          "decoder": convs([code, width, width, window])})
 
 
 def _network(k: int, code: int, width: int):
@@ -94,11 +114,24 @@ def _even(n: int, count: int) -> np.ndarray:
     return np.unique(np.linspace(0, max(0, n - 1), min(n, count)).round().astype(int))
 
 
-def feature_image(codes: np.ndarray) -> np.ndarray:
-    """Tile the codes of a window, ``(window, c, h, w)``, into one ``(c, g h, g w)`` image (``g^2 = window``)."""
-    n, c, h, w = codes.shape
-    g = math.isqrt(n)
-    return codes.reshape(g, g, c, h, w).transpose(2, 0, 3, 1, 4).reshape(c, g * h, g * w)
+def stacks(n: int, count: int, window: int, stride: int) -> np.ndarray:
+    """Frame indices of ``count`` evenly spaced stacks of ``window`` frames ``stride`` apart, ``(k, window)``.
+
+    The stacks of a video shorter than one stack repeat its last frame; stacks that would coincide are
+    taken once.
+    """
+    span = (window - 1) * stride
+    starts = np.unique(np.linspace(0, max(0, n - 1 - span), count).round().astype(int))
+    return np.minimum(starts[:, None] + stride * np.arange(window)[None], n - 1)
+
+
+def flipped(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each of ``(b, c, h, w)`` images flipped left-right and up-down at random (motility has no direction)."""
+    out = images.copy()
+    lr, ud = rng.random(len(images)) < 0.5, rng.random(len(images)) < 0.5
+    out[lr] = out[lr][..., ::-1]
+    out[ud] = out[ud][..., ::-1, :]
+    return out
 
 
 class AutoencoderFeatures(Regressor):
@@ -107,60 +140,53 @@ class AutoencoderFeatures(Regressor):
     name = "aefeat"
     needs = ("frames",)
     Config = AEFeatConfig
-    quick = {"epochs": 1, "batch": 4, "ae_epochs": 1, "ae_frames": 4, "window": 4, "windows": 2}
+    quick = {"epochs": 1, "batch": 4, "ae_epochs": 1, "ae_windows": 1, "window": 4, "stride": 1, "windows": 2,
+             "ae_width": 4}
 
     def frames_needed(self) -> int:
-        """A feature image tiles the codes of ``window`` consecutive frames."""
-        return max(2, self.config.window)
+        """A stack spans ``(window - 1) stride + 1`` frames."""
+        return (self.config.window - 1) * self.config.stride + 1
 
-    def _codes(self, frames: np.ndarray):
-        import torch
-
-        x = torch.from_numpy(_standardised(frames)[:, None])
-        with torch.no_grad():
-            return self.ae_["encoder"](x).numpy()
+    def _stacks(self, frames: np.ndarray, count: int) -> np.ndarray:
+        cfg = self.config
+        return _standardised(frames)[stacks(len(frames), count, cfg.window, cfg.stride)]
 
     def _feature_images(self, frames: np.ndarray) -> np.ndarray:
-        cfg = self.config
-        n = len(frames)
-        starts = np.unique(np.linspace(0, max(0, n - cfg.window), cfg.windows).round().astype(int))
-        codes = self._codes(frames)
-        images = []
-        for s in starts:
-            idx = np.minimum(np.arange(s, s + cfg.window), n - 1)
-            images.append(feature_image(codes[idx]))
-        return np.stack(images).astype(np.float32)
+        import torch
+
+        with torch.no_grad():
+            return self.ae_["encoder"](torch.from_numpy(self._stacks(frames, self.config.windows))).numpy()
 
     def _fit(self, inputs: list[VideoInputs], targets: np.ndarray, *, progress: bool, on_epoch=None) -> None:
         import torch
 
         cfg = self.config
         torch.manual_seed(cfg.seed)
-        self.ae_ = _autoencoder(cfg.code_channels)
-        frames = np.concatenate([_standardised(v.frames[_even(len(v.frames), cfg.ae_frames)]) for v in inputs])
-        x_ae = torch.from_numpy(frames[:, None])
+        self.ae_ = _autoencoder(cfg.window, cfg.code_channels, cfg.ae_width)
+        chosen = _even(len(inputs), cfg.ae_videos)
+        x_ae = torch.from_numpy(np.concatenate([self._stacks(inputs[i].frames, cfg.ae_windows) for i in chosen]))
         optimiser = torch.optim.AdamW(self.ae_.parameters(), lr=1e-3)
         rng = np.random.default_rng(cfg.seed)
-        h, w = frames.shape[1:]
         self.ae_.train()
         for _ in range(cfg.ae_epochs):
             for idx in np.array_split(rng.permutation(len(x_ae)), max(1, len(x_ae) // 16)):
                 xb = x_ae[idx]
-                out = self.ae_["decoder"](self.ae_["encoder"](xb))[:, :, :h, :w]
-                loss = torch.nn.functional.mse_loss(out, xb)
+                loss = torch.nn.functional.mse_loss(self.ae_["decoder"](self.ae_["encoder"](xb)), xb)
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
         self.ae_.eval()
         self.ae_loss_ = loss.item()
-        images = [self._feature_images(v.frames) for v in inputs]
-        x = np.concatenate(images)
+        del x_ae
+        images = [self._feature_images(v.frames).astype(np.float16) for v in inputs]
         owner = np.concatenate([np.full(len(im), i) for i, im in enumerate(images)])
+        x = np.concatenate(images)
+        del images
         self.net_ = _network(len(self.categories), cfg.code_channels, cfg.width)
         y = torch.as_tensor(targets[owner], dtype=torch.float32)
 
         def batch(idx, rng):
-            return torch.from_numpy(x[idx]), y[idx]
+            return torch.from_numpy(flipped(x[idx].astype(np.float32), rng)), y[idx]
 
         self.losses_ = train_network(self.net_, len(x), batch, cfg, progress=progress, desc="aefeat",
                                      on_epoch=on_epoch)
@@ -180,7 +206,7 @@ class AutoencoderFeatures(Regressor):
                 "ae_loss": self.ae_loss_, "losses": [float(v) for v in self.losses_]}
 
     def _load_state(self, state: dict) -> None:
-        self.ae_ = _autoencoder(self.config.code_channels)
+        self.ae_ = _autoencoder(self.config.window, self.config.code_channels, self.config.ae_width)
         load_weights(self.ae_, self._state_entry(state, "autoencoder"), "autoencoder")
         self.ae_.eval()
         self.net_ = _network(len(self.categories), self.config.code_channels, self.config.width)

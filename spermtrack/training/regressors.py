@@ -212,12 +212,12 @@ def load_set(work: Path, kind: str,
 MODEL_RECIPES: dict[str, dict] = {
     "zeror": {"options": {}},
     "trackfeat": {"options": {}},
-    "flow2d": {"options": {"epochs": 40, "batch": 32, "lr": 1e-3}, "patience": 12},
+    "flow2d": {"options": {"epochs": 40, "batch": 32, "lr": 1e-3, "ema": 0.999}, "patience": 12},
     # clips nearly as large as the downsized frame (112 x 112 of 160 x 120): a 48-px crop holds too few cells
     # for its video's proportions (validation MAE 13-23 and no correlation)
-    "r3d18": {"options": {"epochs": 20, "batch": 8, "clips_per_video": 2, "eval_clips": 6, "crop": 112},
+    "r3d18": {"options": {"epochs": 14, "batch": 8, "clips_per_video": 2, "eval_clips": 6, "crop": 112},
               "patience": 8},
-    "aefeat": {"options": {"epochs": 30, "batch": 32, "ae_epochs": 3, "ae_frames": 8}, "patience": 8},
+    "aefeat": {"options": {"epochs": 20, "batch": 32, "ae_epochs": 3, "ae_windows": 2, "ema": 0.999}, "patience": 8},
 }
 WEIGHTS = Path(__file__).resolve().parents[2] / "regressors" / "weights"
 

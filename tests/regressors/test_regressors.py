@@ -125,8 +125,8 @@ def test_bad_targets_and_inputs_are_refused():
         make_regressor("zeror").predict(_videos(1))
     with pytest.raises(InputError, match="unknown regressor 'cnn'"):
         make_regressor("cnn")
-    with pytest.raises(InputError, match="AEFeatConfig.window must be a square number"):
-        make_regressor("aefeat", window=5)
+    with pytest.raises(InputError, match="AEFeatConfig.window"):
+        make_regressor("aefeat", window=1)
 
 
 def _damaged(payload: dict, how: str) -> dict:
@@ -180,8 +180,16 @@ def test_a_damaged_checkpoint_is_refused_in_one_line_naming_the_file(checkpoints
 def test_frames_a_model_needs():
     assert make_regressor("zeror").frames_needed() == 2
     assert make_regressor("r3d18", quick=True).frames_needed() == 4          # clip_frames
-    assert make_regressor("aefeat", quick=True).frames_needed() == 4         # window
-    assert make_regressor("aefeat", window=1).frames_needed() == 2
+    assert make_regressor("aefeat", quick=True).frames_needed() == 4         # window, stride 1
+    assert make_regressor("aefeat", window=9, stride=2).frames_needed() == 17
+
+
+def test_aefeat_stacks_by_hand():
+    from spermtrack.regressors.aefeat import stacks
+
+    np.testing.assert_array_equal(stacks(10, 2, 3, 2), [[0, 2, 4], [5, 7, 9]])
+    np.testing.assert_array_equal(stacks(10, 3, 3, 2), [[0, 2, 4], [2, 4, 6], [5, 7, 9]])
+    np.testing.assert_array_equal(stacks(3, 2, 3, 2), [[0, 2, 2]])      # shorter than one stack
 
 
 def test_every_regressor_has_a_summary_for_the_command_line():
