@@ -44,9 +44,14 @@ from spermtrack.cli import main
 
 
 def _run(code: str, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run a small Python program (``code`` then ``spermtrack <args>``) in a fresh interpreter."""
+    """Run a small Python program (``code`` then ``spermtrack <args>``) in a fresh interpreter.
+
+    Ctrl-C raises KeyboardInterrupt there even when this suite runs in the background of a shell (which starts
+    its children with SIGINT ignored).
+    """
     program = textwrap.dedent(code) + "\nfrom spermtrack.cli import main\nsys.exit(main(sys.argv[1:]))\n"
-    return subprocess.run([sys.executable, "-c", "import sys\n" + program, *args], capture_output=True, text=True,
+    start = "import signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    return subprocess.run([sys.executable, "-c", start + program, *args], capture_output=True, text=True,
                           errors="replace",
                           timeout=timeout, env={**os.environ, **(env or {})})
 

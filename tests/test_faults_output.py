@@ -245,7 +245,9 @@ def _run_and_signal(tmp_path: Path, args: list[str], signum: int, *, group: bool
             import spermtrack.io.tables as tables
             tables.write_csv = write_csv
             """}[after]
-    program = (f"import os, sys\nSIGNUM, GROUP = {int(signum)}, {bool(group)}\n" + textwrap.dedent(hook)
+    # Ctrl-C raises KeyboardInterrupt even when this suite runs in the background of a shell (SIGINT ignored)
+    program = (f"import os, signal, sys\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+               f"SIGNUM, GROUP = {int(signum)}, {bool(group)}\n" + textwrap.dedent(hook)
                + "\nfrom spermtrack.cli import main\nsys.exit(main(sys.argv[1:]))\n")
     proc = subprocess.run([sys.executable, "-c", program, *args], capture_output=True, text=True, errors="replace",
                           timeout=300, start_new_session=True)
