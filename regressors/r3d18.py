@@ -8,7 +8,8 @@ Departures, for a 2-core CPU:
   (``width`` 8: 8-16-32-64 channels, 0.5 M parameters instead of 33 M,
   :func:`~spermtrack.regressors.nets.resnet3d`), with a one-channel stem (grayscale) instead of
   replicating the frame into three channels; random initial weights, no Kinetics pre-training;
-- clips of ``clip_frames`` frames (the caller's frame spacing, 0.04 s by default) cropped to
+- clips of ``clip_frames`` frames, every ``clip_step``-th kept frame (the caller's spacing is 0.04 s by
+  default, so 8 frames at step 3 span 0.84 s: long enough to tell progression from a head's beat), cropped to
   ``crop`` x ``crop`` px from frames downsized to a quarter (160 x 120 for a 640 x 480 video):
   a few clips per video and epoch, drawn at random places and times;
 - prediction averages ``eval_clips`` clips at evenly spaced times and fixed crop positions.
@@ -36,6 +37,8 @@ class R3D18Config(CNNConfig):
     ----------
     clip_frames : int
         Frames per clip.
+    clip_step : int
+        Kept frames from one frame of a clip to the next (1: consecutive).
     crop : int
         Side of the square crop, px of the downsized frames.
     clips_per_video : int
@@ -49,6 +52,7 @@ class R3D18Config(CNNConfig):
     epochs: int = 6
     batch: int = 8
     clip_frames: int = 8
+    clip_step: int = 1
     crop: int = 48
     clips_per_video: int = 3
     eval_clips: int = 8
@@ -57,19 +61,22 @@ class R3D18Config(CNNConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._integer("clip_frames", lo=2, hi=256)
+        self._integer("clip_step", lo=1, hi=64)
         self._integer("crop", lo=16, hi=1024)
         self._integer("clips_per_video", lo=1, hi=1000)
         self._integer("eval_clips", lo=1, hi=1000)
         self._integer("width", lo=1, hi=512)
 
 
-def clip_tensor(frames: np.ndarray, start: int, y: int, x: int, length: int, crop: int) -> np.ndarray:
+def clip_tensor(frames: np.ndarray, start: int, y: int, x: int, length: int, crop: int,
+                step: int = 1) -> np.ndarray:
     """One standardised clip ``(1, length, crop, crop)`` float32 from ``(n, H, W)`` uint8 frames.
 
-    Frames shorter or narrower than asked are padded by repeating their last frame / edge pixels.
+    The clip takes frames ``start, start + step, ...``. Videos shorter or narrower than asked are
+    padded by repeating their last frame / edge pixels.
     """
     n, h, w = frames.shape
-    t = np.minimum(np.arange(start, start + length), n - 1)
+    t = np.minimum(start + step * np.arange(length), n - 1)
     rows = np.minimum(np.arange(y, y + crop), h - 1)
     cols = np.minimum(np.arange(x, x + crop), w - 1)
     clip = frames[t][:, rows][:, :, cols].astype(np.float32)
@@ -83,12 +90,17 @@ def _network(k: int, width: int):
     return resnet3d(1, k, width=width)
 
 
+def _span(cfg: R3D18Config) -> int:
+    """Kept frames a clip covers, first to last."""
+    return (cfg.clip_frames - 1) * cfg.clip_step + 1
+
+
 def _random_clip(frames: np.ndarray, cfg: R3D18Config, rng: np.random.Generator) -> np.ndarray:
     n, h, w = frames.shape
-    start = int(rng.integers(0, max(1, n - cfg.clip_frames + 1)))
+    start = int(rng.integers(0, max(1, n - _span(cfg) + 1)))
     y = int(rng.integers(0, max(1, h - cfg.crop + 1)))
     x = int(rng.integers(0, max(1, w - cfg.crop + 1)))
-    clip = clip_tensor(frames, start, y, x, cfg.clip_frames, cfg.crop)
+    clip = clip_tensor(frames, start, y, x, cfg.clip_frames, cfg.crop, cfg.clip_step)
     if rng.random() < 0.5:
         clip = clip[:, :, :, ::-1]
     if rng.random() < 0.5:
@@ -99,11 +111,11 @@ def _random_clip(frames: np.ndarray, cfg: R3D18Config, rng: np.random.Generator)
 def eval_clips(frames: np.ndarray, cfg: R3D18Config) -> np.ndarray:
     """The ``eval_clips`` clips of one video: evenly spaced times, crops cycling over the frame."""
     n, h, w = frames.shape
-    starts = np.linspace(0, max(0, n - cfg.clip_frames), cfg.eval_clips).round().astype(int)
+    starts = np.linspace(0, max(0, n - _span(cfg)), cfg.eval_clips).round().astype(int)
     ys = np.linspace(0, max(0, h - cfg.crop), 2).round().astype(int)
     xs = np.linspace(0, max(0, w - cfg.crop), 3).round().astype(int)
     spots = [(y, x) for y in ys for x in xs]
-    return np.stack([clip_tensor(frames, s, *spots[i % len(spots)], cfg.clip_frames, cfg.crop)
+    return np.stack([clip_tensor(frames, s, *spots[i % len(spots)], cfg.clip_frames, cfg.crop, cfg.clip_step)
                      for i, s in enumerate(starts)])
 
 
@@ -116,8 +128,8 @@ class R3D18(OneNetwork, Regressor):
     quick = {"epochs": 1, "batch": 2, "clips_per_video": 1, "eval_clips": 2, "clip_frames": 4, "crop": 32}
 
     def frames_needed(self) -> int:
-        """A clip is ``clip_frames`` frames long."""
-        return self.config.clip_frames
+        """A clip spans ``(clip_frames - 1) * clip_step + 1`` kept frames."""
+        return _span(self.config)
 
     def _fit(self, inputs: list[VideoInputs], targets: np.ndarray, *, progress: bool, on_epoch=None) -> None:
         import torch

@@ -4,8 +4,11 @@
 :class:`~spermtrack.regressors.VideoInputs`:
 
 ``frames``
-    Grayscale, downsized to ``frame_width x frame_height`` (area averaging), one every
-    ``frame_step_s`` seconds from the start, at most ``max_frames``.
+    Grayscale, downsized to ``frame_width x frame_height`` (area averaging), exactly ``frame_step_s``
+    seconds apart from the start at any frame rate, at most ``max_frames``
+    (:func:`kept_frame_positions`): a time between two frames blends them linearly (a head moves less than
+    a pixel of the downsized frame from one frame to the next). The models read motion in pixels per kept
+    frame, so a video at 45 fps must not show it 11 % faster than one at 50 fps.
 ``flow``
     ``flow_pairs`` times spread evenly over the video; at each, dense Farneback optical flow at
     ``flow_scale`` of the full resolution from that frame to the frames ``flow_gap_s`` and
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -39,11 +43,14 @@ from spermtrack._validate import Config
 from spermtrack.errors import InputError
 from spermtrack.pipeline import PipelineConfig
 
+#: Version of the kept frames (2: exactly ``frame_step_s`` apart, :func:`kept_frame_positions`; 1 took every
+#: ``round(frame_step_s * fps)``-th frame, 0.044 s apart at 45 fps).
+FRAMES_VERSION = 2
 #: Version of the flow images (3: the eight channels of the module notes,
 #: :data:`spermtrack.regressors.base.FLOW_CHANNELS`).
 FLOW_VERSION = 3
 
-__all__ = ["InputSettings", "Prepared", "frames_and_flow", "prepare_inputs", "tracking_path"]
+__all__ = ["InputSettings", "Prepared", "frames_and_flow", "kept_frame_positions", "prepare_inputs", "tracking_path"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,8 @@ class InputSettings(Config):
         values = {n: getattr(self, n) for n in names}
         if part == "tracks":  # every stage setting shapes the tracks
             values = self.stages.to_dict()
+        if part == "frames":  # which frames are kept changes with the version
+            values["frames_version"] = FRAMES_VERSION
         if part == "flow":  # the channels change with the version of the flow images
             values["flow_version"] = FLOW_VERSION
         if part == "tracks":  # the tracking path's defaults change between versions; pixels do not
@@ -204,6 +213,27 @@ def _flow_image(velocity: np.ndarray, speed: np.ndarray, seen: np.ndarray, speed
     return np.stack(channels)
 
 
+def kept_frame_positions(n_kept: int, fps: float, step_s: float) -> np.ndarray:
+    """Where the kept frames of the regressors fall, in frames of the video: ``k * step_s * fps``.
+
+    Parameters
+    ----------
+    n_kept : int
+        Kept frames.
+    fps : float
+        Frame rate of the video.
+    step_s : float
+        Time between two kept frames, s.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n_kept`` non-decreasing positions (rounded to 1e-6, so that 50 fps and 0.04 s give exact
+        integers); position ``p`` is frame ``floor(p)`` blended with the next one by ``p - floor(p)``.
+    """
+    return np.round(np.arange(n_kept) * step_s * fps, 6)
+
+
 def frames_and_flow(video, settings: InputSettings, want_frames: bool, want_flow: bool,
                     progress: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The downsized frames and the optical-flow images of a video, in one pass (see the module notes).
@@ -230,7 +260,8 @@ def frames_and_flow(video, settings: InputSettings, want_frames: bool, want_flow
 
     rec = video.recording
     n = rec.n_frames
-    step = max(1, round(settings.frame_step_s * rec.fps))
+    positions = kept_frame_positions(settings.max_frames, rec.fps, settings.frame_step_s) if want_frames else []
+    positions = [p for p in positions if p <= n - 1]
     gap = max(1, round(settings.flow_gap_s * rec.fps))
     long_gap = max(gap, round(settings.flow_long_gap_s * rec.fps))
     if want_flow and n <= long_gap:
@@ -242,11 +273,18 @@ def frames_and_flow(video, settings: InputSettings, want_frames: bool, want_flow
     flow_w, flow_h = max(8, round(rec.width * scale)), max(8, round(rec.height * scale))
     size = (settings.flow_size, settings.flow_size)
     frames, flows, pending, short = [], [], {}, {}
-    last_needed = max([*long_ends, (settings.max_frames - 1) * step if want_frames else -1])
+    last_needed = max([*long_ends, math.ceil(positions[-1]) if positions else -1])
+    previous = None
     for i, img in tqdm(video.iter_frames(gray=True, stop=last_needed + 1), total=min(n, last_needed + 1),
                        desc=f"{video.video_id}: inputs", unit="frame", leave=False, disable=not progress):
-        if want_frames and i % step == 0 and len(frames) < settings.max_frames:
-            frames.append(cv2.resize(img, (settings.frame_width, settings.frame_height), interpolation=cv2.INTER_AREA))
+        if len(frames) < len(positions) and positions[len(frames)] < i + 1:
+            small = cv2.resize(img, (settings.frame_width, settings.frame_height),
+                               interpolation=cv2.INTER_AREA).astype(np.float32)
+            while len(frames) < len(positions) and positions[len(frames)] <= i:  # in (i - 1, i]: blend with i - 1
+                weight = positions[len(frames)] - (i - 1)
+                blend = small if weight >= 1 or previous is None else (1 - weight) * previous + weight * small
+                frames.append(np.clip(np.rint(blend), 0, 255).astype(np.uint8))
+            previous = small
         if i in starts or i in short_ends or i in long_ends:
             small = cv2.resize(img, (flow_w, flow_h), interpolation=cv2.INTER_AREA)
             if i in short_ends:
@@ -361,6 +399,6 @@ def prepare_inputs(video, settings: InputSettings, needs: set[str] | frozenset[s
                 write_csv(table, kinematics)
                 write_json(meta, percent)
     seconds["kinematics"] = time.perf_counter() - start
-    step = max(1, round(settings.frame_step_s * video.recording.fps)) / video.recording.fps
-    return Prepared(VideoInputs(video.video_id, frames=frames, frame_step_s=step, flow=flow, kinematics=kinematics),
+    return Prepared(VideoInputs(video.video_id, frames=frames, frame_step_s=settings.frame_step_s, flow=flow,
+                                kinematics=kinematics),
                     percent, seconds)

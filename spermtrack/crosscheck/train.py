@@ -146,9 +146,11 @@ def frames_needed(model, settings, fps: float) -> tuple[int, str]:
 
     best = (1, "one frame")
     if "frames" in model.needs:
+        from spermtrack.crosscheck.inputs import kept_frame_positions
+
         k = model.frames_needed()
-        step = max(1, round(settings.frame_step_s * fps))
-        best = max(best, ((k - 1) * step + 1, f"{k} frames taken {step / fps:.3g} s apart at {fps:g} fps"))
+        last = kept_frame_positions(k, fps, settings.frame_step_s)[-1]
+        best = max(best, (math.ceil(last) + 1, f"{k} frames taken {settings.frame_step_s:g} s apart at {fps:g} fps"))
     if "flow" in model.needs:
         gap = max(1, round(settings.flow_gap_s * fps), round(settings.flow_long_gap_s * fps))
         seconds = max(settings.flow_gap_s, settings.flow_long_gap_s)

@@ -158,6 +158,7 @@ def test_crosscheck_puts_tracking_beside_every_model(dataset, tmp_path, capsys):
     ("zeror", 50.0, 1),        # reads nothing of the video
     ("r3d18", 50.0, 7),        # quick clips of 4 frames, 0.04 s = 2 frames apart: 3 * 2 + 1
     ("r3d18", 25.0, 4),        # ... 1 frame apart
+    ("r3d18", 45.0, 7),        # ... 1.8 frames apart: the last at 5.4, between frames 5 and 6
     ("flow2d", 50.0, 26),      # one pair 0.5 s = 25 frames apart (the long gap)
     ("trackfeat", 50.0, 51),   # a track of who2021's 1 s: 50 steps, 51 frames
 ])
@@ -167,6 +168,25 @@ def test_the_frames_a_model_needs_from_a_video(name, fps, needed):
 
     n, why = frames_needed(make_regressor(name, quick=True), InputSettings.quick(), fps)
     assert n == needed and why
+
+
+def test_kept_frames_are_frame_step_s_apart_at_any_frame_rate(tmp_path):
+    import cv2
+
+    from spermtrack.crosscheck.inputs import frames_and_flow, kept_frame_positions
+    from spermtrack.io.inputs import open_video
+
+    np.testing.assert_allclose(kept_frame_positions(4, 50.0, 0.04), [0, 2, 4, 6])
+    np.testing.assert_allclose(kept_frame_positions(4, 45.0, 0.04), [0, 1.8, 3.6, 5.4])
+    writer = cv2.VideoWriter(str(tmp_path / "ramp.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 45.0, (64, 48), False)
+    for i in range(12):                                  # frame i is grey level 10 i
+        writer.write(np.full((48, 64), 10 * i, np.uint8))
+    writer.release()
+    video = open_video(tmp_path / "ramp.mp4", um_per_px=VISEM_UM_PER_PX)
+    settings = InputSettings(frame_width=32, frame_height=24, frame_step_s=0.04, max_frames=10)
+    frames, flow = frames_and_flow(video, settings, True, False, False)
+    assert flow is None and frames.shape == (7, 24, 32)  # 0, 1.8, ..., 10.8; 12.6 is past the last frame (11)
+    np.testing.assert_allclose(frames.mean(axis=(1, 2)), 18 * np.arange(7), atol=2.5)
 
 
 def test_the_contrast_of_a_video(dataset, tmp_path):

@@ -180,8 +180,19 @@ def test_a_damaged_checkpoint_is_refused_in_one_line_naming_the_file(checkpoints
 def test_frames_a_model_needs():
     assert make_regressor("zeror").frames_needed() == 2
     assert make_regressor("r3d18", quick=True).frames_needed() == 4          # clip_frames
+    assert make_regressor("r3d18", clip_frames=8, clip_step=3).frames_needed() == 22
     assert make_regressor("aefeat", quick=True).frames_needed() == 4         # window, stride 1
     assert make_regressor("aefeat", window=9, stride=2).frames_needed() == 17
+
+
+def test_r3d18_clip_takes_every_step_th_frame():
+    from spermtrack.regressors.r3d18 import clip_tensor
+
+    frames = np.repeat(np.arange(10, dtype=np.uint8)[:, None, None], 4, axis=1).repeat(5, axis=2) * 10
+    clip = clip_tensor(frames, 1, 0, 0, 4, 3, step=3)       # frames 1, 4, 7 and 10 -> the last one (9)
+    levels = clip[0, :, 0, 0]
+    assert clip.shape == (1, 4, 3, 3)
+    np.testing.assert_allclose(levels, (np.array([10, 40, 70, 90]) - 52.5) / np.std([10, 40, 70, 90]), rtol=1e-5)
 
 
 def test_aefeat_stacks_by_hand():
