@@ -323,8 +323,9 @@ def install(work: Path, name: str) -> Path:
     payload = read_checkpoint(source, "spermtrack regressor checkpoint")
     payload["info"]["val_metrics"] = val_metrics(model.predict([v.inputs for v in val]),
                                                  np.stack([v.targets for v in val]))
-    payload["info"]["command"] = payload["info"]["command"].replace(" --install", "") + (
-        f" && python -m spermtrack.training.regressors install --work W --model {name}")
+    step = f" && python -m spermtrack.training.regressors install --work W --model {name}"
+    command = payload["info"]["command"].replace(" --install", "")
+    payload["info"]["command"] = command if command.endswith(step) else command + step
     out = save_checkpoint(payload, WEIGHTS / f"{name}.pt")
     print(f"installed {out}: validation {payload['info']['val_metrics']}")
     return out
