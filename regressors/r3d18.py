@@ -9,7 +9,8 @@ Departures, for a 2-core CPU:
   :func:`~spermtrack.regressors.nets.resnet3d`), with a one-channel stem (grayscale) instead of
   replicating the frame into three channels; random initial weights, no Kinetics pre-training;
 - clips of ``clip_frames`` frames, every ``clip_step``-th kept frame (the caller's spacing is 0.04 s by
-  default, so 8 frames at step 3 span 0.84 s: long enough to tell progression from a head's beat), cropped to
+  default; 8 frames at step 3 span 0.84 s, which validated no better than consecutive frames, see
+  ``regressors/weights/README.md``), cropped to
   ``crop`` x ``crop`` px from frames downsized to a quarter (160 x 120 for a 640 x 480 video):
   a few clips per video and epoch, drawn at random places and times;
 - prediction averages ``eval_clips`` clips at evenly spaced times and fixed crop positions.
