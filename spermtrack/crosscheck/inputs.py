@@ -278,13 +278,14 @@ def frames_and_flow(video, settings: InputSettings, want_frames: bool, want_flow
     for i, img in tqdm(video.iter_frames(gray=True, stop=last_needed + 1), total=min(n, last_needed + 1),
                        desc=f"{video.video_id}: inputs", unit="frame", leave=False, disable=not progress):
         if len(frames) < len(positions) and positions[len(frames)] < i + 1:
-            small = cv2.resize(img, (settings.frame_width, settings.frame_height),
-                               interpolation=cv2.INTER_AREA).astype(np.float32)
-            while len(frames) < len(positions) and positions[len(frames)] <= i:  # in (i - 1, i]: blend with i - 1
+            kept = cv2.resize(img, (settings.frame_width, settings.frame_height),
+                              interpolation=cv2.INTER_AREA).astype(np.float32)
+            # a position in (i - 1, i) blends frame i with frame i - 1, which the previous pass kept
+            while len(frames) < len(positions) and positions[len(frames)] <= i:
                 weight = positions[len(frames)] - (i - 1)
-                blend = small if weight >= 1 or previous is None else (1 - weight) * previous + weight * small
-                frames.append(np.clip(np.rint(blend), 0, 255).astype(np.uint8))
-            previous = small
+                blend = kept if weight >= 1 else (1 - weight) * previous + weight * kept
+                frames.append(np.rint(blend).astype(np.uint8))
+            previous = kept
         if i in starts or i in short_ends or i in long_ends:
             small = cv2.resize(img, (flow_w, flow_h), interpolation=cv2.INTER_AREA)
             if i in short_ends:
