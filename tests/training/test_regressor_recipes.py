@@ -24,6 +24,23 @@ def test_drawn_settings_stay_in_the_recipe_ranges():
     np.testing.assert_allclose(visem.mean(axis=0), recipe.VISEM_MIX_ALPHA / recipe.VISEM_MIX_ALPHA.sum(), atol=0.03)
 
 
+def test_prior_resample_moves_flat_mixtures_to_the_visem_like_prior():
+    rng = np.random.default_rng(1)
+    train = [recipe.TrainingVideo(None, None, {"grade_mix": list(rng.dirichlet(np.ones(4)))}, {}) for _ in range(4000)]
+    assert recipe.prior_resample(train, 0.0) is train
+    full = recipe.prior_resample(train, 1.0, seed=2)
+    assert len(full) == len(train) and all(v in train for v in full[:50])
+    flat_mean = np.mean([v.settings["grade_mix"] for v in train], axis=0)
+    full_mean = np.mean([v.settings["grade_mix"] for v in full], axis=0)
+    np.testing.assert_allclose(flat_mean, 0.25, atol=0.02)
+    # importance sampling to the prior: its mean (7 / 19 / 33 / 41 %), up to the sampling error of ~470 videos
+    np.testing.assert_allclose(full_mean, recipe.VISEM_MIX_ALPHA / recipe.VISEM_MIX_ALPHA.sum(), atol=0.03)
+    half_mean = np.mean([v.settings["grade_mix"] for v in recipe.prior_resample(train, 0.5, seed=2)], axis=0)
+    assert full_mean[0] < half_mean[0] < flat_mean[0] and full_mean[3] > half_mean[3] > flat_mean[3]
+    assert [id(v) for v in recipe.prior_resample(train, 0.5, seed=2)] == [id(v) for v in
+                                                                       recipe.prior_resample(train, 0.5, seed=2)]
+
+
 def test_val_metrics_are_points_over_the_three_lab_categories():
     truth = np.array([[0.1, 0.2, 0.3, 0.4], [0.5, 0.1, 0.2, 0.2]])
     pred = np.array([[0.2, 0.2, 0.2, 0.4], [0.4, 0.1, 0.3, 0.2]])  # progressive +10 / -10, c -10 / +10, d 0
