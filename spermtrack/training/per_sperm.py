@@ -7,6 +7,12 @@ Synthetic clips (:func:`synthetic_clips`)
     progression lies within ``soft_um_s`` of the a/b (25 um/s) or b/c (5 um/s) threshold
     (:func:`soft_targets`).
 
+Real clips (:func:`real_clips`; ``--real DIR``, not in the shipped recipe)
+    A real VISEM-Tracking video cut along its annotated sperm tracks (frames :data:`REAL` ``train``;
+    video 11's frames 1029-1469 are never used), one clip per second of track. Labels are the kinematic grade
+    of the annotated track under WHO's rule, kept only where no threshold is near
+    (:func:`unambiguous_grades`): they teach the real look, not anything the kinematics cannot see.
+
 Recipe (:func:`run_recipe`; ``python -m spermtrack.training.per_sperm --work W [--install]``)
     Train: 48 phase-contrast and 16 bright-field videos of 2 s (seeds from 7000 and 7100, 40 cells per
     frame). Validation (model choice and early stopping): 12 + 4 videos of other seeds (7200, 7300)
@@ -25,9 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from spermtrack.constants import GRADES, WHO_A_UM_S, WHO_B_UM_S
+from spermtrack.constants import GRADES, VISEM_UM_PER_PX, WHO_A_UM_S, WHO_B_UM_S
 
-__all__ = ["RECIPE", "cell_metrics", "evaluate", "run_recipe", "soft_targets", "synthetic_clips"]
+__all__ = ["REAL", "RECIPE", "cell_metrics", "evaluate", "real_clips", "run_recipe", "soft_targets", "synthetic_clips",
+           "unambiguous_grades"]
 #: The shipped model's recipe (see the module docstring).
 RECIPE = {
     "train": [{"polarity": "phase", "n_videos": 48, "seed": 7000, "density": 40.0},
@@ -37,6 +44,9 @@ RECIPE = {
     "seconds": 2.0, "fps": 50.0, "grade_mix": (0.25, 0.25, 0.25, 0.25), "soft_um_s": 2.0,
     "epochs": 25, "batch_size": 64, "lr": 1e-3,
 }
+#: Real clips (``--real``): VISEM-Tracking video 11's frames for training and for a look at real
+#: validation clips (frames 1029-1469 are never used), and how they are labelled (:func:`real_clips`).
+REAL = {"train": (0, 900), "val": (940, 1029), "factor": 1.5, "preset": "who2021"}
 WEIGHTS_NAME = "per_sperm.pt"
 
 
@@ -103,6 +113,99 @@ def synthetic_clips(n_videos: int, seed: int, *, polarity: str = "phase", second
     return np.concatenate(clips), np.concatenate(targets), np.concatenate(grades)
 
 
+def unambiguous_grades(table, config, *, factor: float = 1.5) -> np.ndarray:
+    """The kinematic grade of each track where no threshold is near, else None.
+
+    A track keeps its grade when its progression is ``factor`` times beyond the a/b and b/c thresholds
+    (a: at least ``factor`` x 25 um/s; b: from ``factor`` x 5 to 25 / ``factor``; c and d: at most
+    5 / ``factor``) and, for c and d, its head motion is ``factor`` squared times past the motile test
+    (c: at least that many times the larger of the noise floor and ``motile_min_um``; d: at most
+    ``motile_min_um`` over ``factor`` squared).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Kinematics table (:func:`spermtrack.kinematics.analyze_tracks`) with ``graded``, ``grade``,
+        ``progression_um_s``, ``motion_um`` and ``noise_floor_um``.
+    config : spermtrack.kinematics.KinematicsConfig
+        The preset it was graded with.
+    factor : float
+        Distance from every threshold, as a ratio (> 1).
+
+    Returns
+    -------
+    numpy.ndarray of object
+        ``"a"``-``"d"`` or None, one per row.
+    """
+    prog = table["progression_um_s"].to_numpy(np.float64)
+    motion = table["motion_um"].to_numpy(np.float64)
+    floor = np.nan_to_num(table["noise_floor_um"].to_numpy(np.float64), nan=0.0)
+    grade = table["grade"].to_numpy(object)
+    still = prog <= WHO_B_UM_S / factor
+    with np.errstate(invalid="ignore"):
+        sure = {"a": prog >= factor * WHO_A_UM_S,
+                "b": (prog >= factor * WHO_B_UM_S) & (prog <= WHO_A_UM_S / factor),
+                "c": still & (motion >= factor ** 2 * np.maximum(floor, config.motile_min_um)),
+                "d": still & (motion <= config.motile_min_um / factor ** 2)}
+    keep = table["graded"].to_numpy(bool) & np.array([g in sure and bool(sure[g][i]) for i, g in enumerate(grade)])
+    return np.where(keep, grade, None)
+
+
+def real_clips(folder: str | Path, start: int, stop: int, *, um_per_px: float = VISEM_UM_PER_PX,
+               preset: str = "who2021", factor: float = 1.5, progress: bool = False):
+    """Clips of a real VISEM-Tracking video cut along its annotated sperm tracks, labelled where unambiguous.
+
+    Only frames ``start`` to ``stop - 1`` are read. Each annotated sperm track is graded by its kinematics
+    over those frames (``preset``), and kept only where :func:`unambiguous_grades` finds no threshold
+    near; its label is that grade, one-hot. A kept track gives one clip per whole :data:`CLIP_SPAN_S`
+    window of its rows (the clips of one cell are therefore alike: they are not independent samples).
+
+    Parameters
+    ----------
+    folder : str or Path
+        The video folder (``.../visem_real/11``).
+    start, stop : int
+        Frame range.
+    um_per_px : float
+    preset : str
+        Kinematics preset of the labels.
+    factor : float
+        :func:`unambiguous_grades`.
+    progress : bool
+
+    Returns
+    -------
+    clips, targets, grades
+        As :func:`synthetic_clips`.
+    """
+    from spermtrack.io.visem import read_visem_video
+    from spermtrack.kinematics import analyze_tracks, get_preset
+    from spermtrack.regressors.clips import CLIP_SPAN_S, clip_plan, cut_clips
+
+    video = read_visem_video(folder, um_per_px=um_per_px)
+    fps = video.recording.fps
+    gt = video.ground_truth
+    sperm = gt[(gt["class_id"] == 0) & (gt["frame"] >= start) & (gt["frame"] < stop) & (gt["track_id"] >= 0)]
+    config = get_preset(preset)
+    table = analyze_tracks(sperm.assign(score=1.0), um_per_px, fps, config).table
+    label = dict(zip(table["track_id"], unambiguous_grades(table, config, factor=factor)))
+    kept = sperm[sperm["track_id"].map(label).notna()].sort_values(["track_id", "frame"])
+    span = max(1, round(CLIP_SPAN_S * fps))
+    window = (kept["frame"] - kept.groupby("track_id")["frame"].transform("min")) // span
+    whole = kept.assign(window=window).groupby(["track_id", "window"])["frame"].transform("size") >= span // 2
+    per_track = int(window.max()) + 1 if len(kept) else 1  # one clip id per window of a track
+    kept = kept.assign(track_id=kept["track_id"].to_numpy(np.int64) * per_track + window.to_numpy(np.int64))[whole]
+    frames = video.iter_frames(start=start, stop=stop, gray=True)
+    if progress:
+        from tqdm import tqdm
+
+        frames = tqdm(frames, total=stop - start, desc=f"real clips ({video.video_id})")
+    clips, ids = cut_clips(frames, clip_plan(kept, fps=fps), um_per_px=um_per_px)
+    grades = np.array([label[i // per_track] for i in ids], dtype=object)
+    targets = np.eye(4)[[GRADES.index(g) for g in grades]] if len(ids) else np.zeros((0, 4))
+    return clips, targets, grades
+
+
 def _clip_sets(parts: list[dict], recipe: dict, progress: bool):
     made = [synthetic_clips(p["n_videos"], p["seed"], polarity=p["polarity"], seconds=recipe["seconds"],
                             fps=recipe["fps"], density=p["density"], grade_mix=recipe["grade_mix"],
@@ -135,8 +238,14 @@ def evaluate(model, clips: np.ndarray, targets: np.ndarray, grades: np.ndarray) 
             "sample_error_points": dict(zip(GRADES, np.round(100 * (proba.mean(axis=0) - sample_true), 2).tolist()))}
 
 
-def run_recipe(work: str | Path, *, install: bool = False, epochs: int | None = None, progress: bool = True) -> dict:
-    """Make the clips, train both architectures, keep the better one; return the report."""
+def run_recipe(work: str | Path, *, install: bool = False, epochs: int | None = None, progress: bool = True,
+               real: str | Path | None = None, architectures: Sequence[str] | None = None) -> dict:
+    """Make the clips, train the architectures, keep the better one; return the report.
+
+    With ``real`` (a VISEM-Tracking video folder, e.g. ``visem_real/11``), its unambiguous clips of
+    :data:`REAL` ``train`` frames join the training clips (:func:`real_clips`), and those of the ``val``
+    frames are scored beside the synthetic validation set (the model choice stays synthetic).
+    """
     from spermtrack.provenance import provenance
     from spermtrack.regressors.per_sperm import ARCHITECTURES, PerSpermModel
 
@@ -145,9 +254,19 @@ def run_recipe(work: str | Path, *, install: bool = False, epochs: int | None = 
     recipe = dict(RECIPE, epochs=epochs or RECIPE["epochs"])
     train = _clip_sets(recipe["train"], recipe, progress)
     val = _clip_sets(recipe["val"], recipe, progress)
+    real_val = None
+    if real is not None:
+        recipe["real"] = dict(REAL, video=str(real))
+        cut = {k: real_clips(real, *REAL[k], factor=REAL["factor"], preset=REAL["preset"], progress=progress)
+               for k in ("train", "val")}
+        train = tuple(np.concatenate([a, b]) for a, b in zip(train, cut["train"]))
+        real_val = cut["val"]
     report = {"train_clips": int(len(train[0])), "val_clips": int(len(val[0])), "models": {}}
+    if real_val is not None:
+        report["real_clips"] = {k: {str(g): int(n) for g, n in zip(*np.unique(v[2], return_counts=True))}
+                                for k, v in cut.items()}
     best = None
-    for arch in ARCHITECTURES:
+    for arch in architectures or ARCHITECTURES:
         model = PerSpermModel(arch, seed=0)
         start = time.perf_counter()
         history = model.fit(train[0], train[1], val_clips=val[0], val_targets=val[1], epochs=recipe["epochs"],
@@ -155,6 +274,8 @@ def run_recipe(work: str | Path, *, install: bool = False, epochs: int | None = 
         metrics = evaluate(model, *val)
         report["models"][arch] = {"val": metrics, "best_epoch": history["best_epoch"],
                                   "train_s": round(time.perf_counter() - start, 1)}
+        if real_val is not None and len(real_val[0]):
+            report["models"][arch]["real_val"] = evaluate(model, *real_val)
         print(f"{arch}: {metrics}", flush=True)
         if best is None or metrics["balanced_accuracy"] > best[1]["balanced_accuracy"]:
             best = (model, metrics, arch)
@@ -183,8 +304,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, required=True, help="working folder")
     parser.add_argument("--install", action="store_true", help="copy the chosen checkpoint into the package")
     parser.add_argument("--epochs", type=int, default=None, help=f"epochs (default {RECIPE['epochs']})")
+    parser.add_argument("--real", type=Path, default=None,
+                        help="a VISEM-Tracking video folder whose unambiguous clips join the training (see REAL)")
+    parser.add_argument("--arch", action="append", default=None, help="train only this architecture (repeatable)")
     args = parser.parse_args(argv)
-    report = run_recipe(args.work, install=args.install, epochs=args.epochs)
+    report = run_recipe(args.work, install=args.install, epochs=args.epochs, real=args.real, architectures=args.arch)
     print(json.dumps(report, indent=1, default=str))
     return 0
 
