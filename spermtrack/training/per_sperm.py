@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from spermtrack.constants import GRADES, VISEM_UM_PER_PX, WHO_A_UM_S, WHO_B_UM_S
+from spermtrack.constants import GRADES, VISEM_11_HELD_OUT_FROM, VISEM_UM_PER_PX, WHO_A_UM_S, WHO_B_UM_S
+from spermtrack.errors import InputError
 
 __all__ = ["REAL", "RECIPE", "cell_metrics", "evaluate", "real_clips", "run_recipe", "soft_targets", "synthetic_clips",
            "unambiguous_grades"]
@@ -44,9 +45,11 @@ RECIPE = {
     "seconds": 2.0, "fps": 50.0, "grade_mix": (0.25, 0.25, 0.25, 0.25), "soft_um_s": 2.0,
     "epochs": 25, "batch_size": 64, "lr": 1e-3,
 }
-#: Real clips (``--real``): VISEM-Tracking video 11's frames for training and for a look at real
-#: validation clips (frames 1029-1469 are never used), and how they are labelled (:func:`real_clips`).
-REAL = {"train": (0, 900), "val": (940, 1029), "factor": 1.5, "preset": "who2021"}
+#: Real clips (``--real``, meant for video 11): its frames for training and for a look at real validation
+#: clips, and how they are labelled (:func:`real_clips`). Frames from VISEM_11_HELD_OUT_FROM on are never used.
+#: The validation frames show the same cells as the training frames: they check the real look, not
+#: generalisation to other cells.
+REAL = {"train": (0, 900), "val": (940, VISEM_11_HELD_OUT_FROM), "factor": 1.5, "preset": "who2021"}
 WEIGHTS_NAME = "per_sperm.pt"
 
 
@@ -116,19 +119,20 @@ def synthetic_clips(n_videos: int, seed: int, *, polarity: str = "phase", second
 def unambiguous_grades(table, config, *, factor: float = 1.5) -> np.ndarray:
     """The kinematic grade of each track where no threshold is near, else None.
 
-    A track keeps its grade when its progression is ``factor`` times beyond the a/b and b/c thresholds
-    (a: at least ``factor`` x 25 um/s; b: from ``factor`` x 5 to 25 / ``factor``; c and d: at most
-    5 / ``factor``) and, for c and d, its head motion is ``factor`` squared times past the motile test
-    (c: at least that many times the larger of the noise floor and ``motile_min_um``; d: at most
-    ``motile_min_um`` over ``factor`` squared).
+    A track keeps its grade when its grading speed (``config.grade_metric``) is ``factor`` times beyond the
+    a/b and b/c thresholds (a: at least ``factor`` x ``a_threshold_um_s``; b: from ``factor`` x
+    ``b_threshold_um_s`` to ``a_threshold_um_s`` / ``factor``; c and d: at most ``b_threshold_um_s`` /
+    ``factor``; 37.5, 7.5-16.7 and 3.3 um/s under ``who2021``) and, for c and d, its head motion is
+    ``factor`` squared times past the motile test (c: at least that many times the larger of the noise floor
+    and ``motile_min_um``; d: at most ``motile_min_um`` over ``factor`` squared).
 
     Parameters
     ----------
     table : pandas.DataFrame
-        Kinematics table (:func:`spermtrack.kinematics.analyze_tracks`) with ``graded``, ``grade``,
-        ``progression_um_s``, ``motion_um`` and ``noise_floor_um``.
+        Kinematics table (:func:`spermtrack.kinematics.analyze_tracks`) with ``graded``, ``grade``, the
+        grading speed (``progression_um_s`` or ``vap_um_s``), ``motion_um`` and ``noise_floor_um``.
     config : spermtrack.kinematics.KinematicsConfig
-        The preset it was graded with.
+        The preset it was graded with: one that grades on speed alone (no STR or LIN gate).
     factor : float
         Distance from every threshold, as a ratio (> 1).
 
@@ -136,15 +140,24 @@ def unambiguous_grades(table, config, *, factor: float = 1.5) -> np.ndarray:
     -------
     numpy.ndarray of object
         ``"a"``-``"d"`` or None, one per row.
+
+    Raises
+    ------
+    InputError
+        The preset gates progressive cells on STR or LIN, which this distance does not measure.
     """
-    prog = table["progression_um_s"].to_numpy(np.float64)
+    if config.str_min > 0 or config.lin_min > 0:
+        raise InputError(f"preset {config.name!r} gates progressive cells on STR / LIN: unambiguous grades need "
+                         "a preset that grades on speed alone (e.g. who2021)")
+    speed = table["vap_um_s" if config.grade_metric == "vap" else "progression_um_s"].to_numpy(np.float64)
+    a_at, b_at = config.a_threshold_um_s, config.b_threshold_um_s
     motion = table["motion_um"].to_numpy(np.float64)
     floor = np.nan_to_num(table["noise_floor_um"].to_numpy(np.float64), nan=0.0)
     grade = table["grade"].to_numpy(object)
-    still = prog <= WHO_B_UM_S / factor
+    still = speed <= b_at / factor
     with np.errstate(invalid="ignore"):
-        sure = {"a": prog >= factor * WHO_A_UM_S,
-                "b": (prog >= factor * WHO_B_UM_S) & (prog <= WHO_A_UM_S / factor),
+        sure = {"a": speed >= factor * a_at,
+                "b": (speed >= factor * b_at) & (speed <= a_at / factor),
                 "c": still & (motion >= factor ** 2 * np.maximum(floor, config.motile_min_um)),
                 "d": still & (motion <= config.motile_min_um / factor ** 2)}
     keep = table["graded"].to_numpy(bool) & np.array([g in sure and bool(sure[g][i]) for i, g in enumerate(grade)])
@@ -158,7 +171,9 @@ def real_clips(folder: str | Path, start: int, stop: int, *, um_per_px: float = 
     Only frames ``start`` to ``stop - 1`` are read. Each annotated sperm track is graded by its kinematics
     over those frames (``preset``), and kept only where :func:`unambiguous_grades` finds no threshold
     near; its label is that grade, one-hot. A kept track gives one clip per whole :data:`CLIP_SPAN_S`
-    window of its rows (the clips of one cell are therefore alike: they are not independent samples).
+    window of its rows (a track's last, shorter window gives none). Every clip of a track carries the grade
+    of the whole track in the range, not of its own second, and the clips of one cell are alike: they are
+    not independent samples.
 
     Parameters
     ----------
@@ -192,7 +207,8 @@ def real_clips(folder: str | Path, start: int, stop: int, *, um_per_px: float = 
     kept = sperm[sperm["track_id"].map(label).notna()].sort_values(["track_id", "frame"])
     span = max(1, round(CLIP_SPAN_S * fps))
     window = (kept["frame"] - kept.groupby("track_id")["frame"].transform("min")) // span
-    whole = kept.assign(window=window).groupby(["track_id", "window"])["frame"].transform("size") >= span // 2
+    frames_in = kept.assign(window=window).groupby(["track_id", "window"])["frame"]
+    whole = (frames_in.transform("max") - frames_in.transform("min") + 1) >= span
     per_track = int(window.max()) + 1 if len(kept) else 1  # one clip id per window of a track
     kept = kept.assign(track_id=kept["track_id"].to_numpy(np.int64) * per_track + window.to_numpy(np.int64))[whole]
     frames = video.iter_frames(start=start, stop=stop, gray=True)
@@ -300,13 +316,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point: ``python -m spermtrack.training.per_sperm --work W [--install] [--epochs N]``."""
     import json
 
+    from spermtrack.regressors.per_sperm import ARCHITECTURES
+
     parser = argparse.ArgumentParser(description="Train the per-sperm video model (see the module docstring).")
     parser.add_argument("--work", type=Path, required=True, help="working folder")
     parser.add_argument("--install", action="store_true", help="copy the chosen checkpoint into the package")
     parser.add_argument("--epochs", type=int, default=None, help=f"epochs (default {RECIPE['epochs']})")
     parser.add_argument("--real", type=Path, default=None,
                         help="a VISEM-Tracking video folder whose unambiguous clips join the training (see REAL)")
-    parser.add_argument("--arch", action="append", default=None, help="train only this architecture (repeatable)")
+    parser.add_argument("--arch", action="append", default=None, choices=ARCHITECTURES,
+                        help="train only this architecture (repeatable)")
     args = parser.parse_args(argv)
     report = run_recipe(args.work, install=args.install, epochs=args.epochs, real=args.real, architectures=args.arch)
     print(json.dumps(report, indent=1, default=str))

@@ -263,8 +263,12 @@ def prior_resample(train: list[TrainingVideo], power: float, *, seed: int = 0) -
     -------
     list of TrainingVideo
     """
+    if not power >= 0:
+        raise ValueError(f"prior_power must be >= 0 (0: no resampling), got {power}")
     if power == 0:
         return train
+    if any(v.settings.get("grade_mix") is None for v in train):
+        raise ValueError("prior_power needs the grade mixture each training video was made with (settings['grade_mix'])")
     mix = np.clip(np.array([v.settings["grade_mix"] for v in train], dtype=float), 1e-6, None)
     log_q = np.log(mix / mix.sum(axis=1, keepdims=True)) @ (VISEM_MIX_ALPHA - 1.0)
     w = np.exp(power * (log_q - log_q.max()))
@@ -325,7 +329,9 @@ def run_fit(work: Path, name: str, *, install: bool = False, progress: bool = Tr
     model, history, best_epoch = fit_model(name, train, val, progress=progress, **overrides)
     seconds = time.perf_counter() - start
     metrics = val_metrics(model.predict([v.inputs for v in val]), np.stack([v.targets for v in val]))
-    command = f"python -m spermtrack.training.regressors fit --work W --model {name}" + (" --install" if install else "")
+    flags = "".join(f" --{k.replace('_', '-')} {overrides[k]}" for k in ("epochs", "prior_power") if k in overrides)
+    command = f"python -m spermtrack.training.regressors fit --work W --model {name}{flags}" + (
+        " --install" if install else "")
     ranges = RECIPE["ranges"]
     info = {"recipe": {"data": RECIPE, "model": MODEL_RECIPES[name], "overrides": overrides},
             "command": "python -m spermtrack.training.regressors data --work W --jobs 2 && " + command,
@@ -377,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--install", action="store_true", help=f"copy the checkpoint to {WEIGHTS}")
     f.add_argument("--epochs", type=int, default=None)
     f.add_argument("--threads", type=int, default=None, help="torch CPU threads (default torch's)")
+    f.add_argument("--prior-power", type=float, default=None,
+                   help="draw the training videos toward the VISEM-like mixtures (prior_resample; 0: off)")
     i = sub.add_parser("install", help="ship a fitted model (validation metrics measured again)")
     i.add_argument("--work", type=Path, required=True)
     i.add_argument("--model", required=True, choices=sorted(MODEL_RECIPES))
@@ -384,8 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "install":
         install(args.work, args.model)
     if args.cmd == "fit":
+        overrides = {"epochs": args.epochs, "prior_power": args.prior_power}
         run_fit(args.work, args.model, install=args.install, threads=args.threads,
-                **({} if args.epochs is None else {"epochs": args.epochs}))
+                **{k: v for k, v in overrides.items() if v is not None})
     if args.cmd == "data":
         start = time.perf_counter()
         for kind in ("val", "train"):

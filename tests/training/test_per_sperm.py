@@ -48,13 +48,23 @@ def test_unambiguous_grades_keep_a_grade_only_far_from_every_threshold():
     assert list(every) == list(table["grade"][:10]) + [None]
 
 
+def test_unambiguous_grades_read_the_presets_speed_and_thresholds_and_refuse_a_gated_one():
+    from spermtrack.kinematics import KinematicsConfig
+
+    table = _table([(True, "a", 0.0, 3.0, 0.1), (True, "b", 0.0, 2.0, 0.1)]).assign(vap_um_s=[50.0, 30.0])
+    vap = KinematicsConfig(name="vap", grade_metric="vap", a_threshold_um_s=30.0, b_threshold_um_s=10.0)
+    assert list(recipe.unambiguous_grades(table, vap)) == ["a", None]  # 50 >= 45; 30 is above 30 / 1.5
+    with pytest.raises(InputError, match="casa"):
+        recipe.unambiguous_grades(table, get_preset("casa"))
+
+
 def test_real_clips_are_cut_along_the_annotated_tracks_with_their_kinematic_grade(reference):
     clips, targets, grades = recipe.real_clips(reference / "visem_real" / "11", 0, 120)
     assert clips.shape[1:] == (16, 32, 32) and len(clips) == len(targets) == len(grades) > 0
     assert set(grades) <= set("abcd")
     np.testing.assert_array_equal(targets.argmax(axis=1), ["abcd".index(g) for g in grades])
     assert clips.std(axis=(1, 2, 3)).min() > 1.0  # real pixels, not padding
-    with pytest.raises(InputError, match="missing"):
+    with pytest.raises(InputError, match="does not exist"):
         recipe.real_clips(reference / "visem_real" / "missing", 0, 10)
 
 
