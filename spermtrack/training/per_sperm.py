@@ -270,15 +270,14 @@ def run_recipe(work: str | Path, *, install: bool = False, epochs: int | None = 
     recipe = dict(RECIPE, epochs=epochs or RECIPE["epochs"])
     train = _clip_sets(recipe["train"], recipe, progress)
     val = _clip_sets(recipe["val"], recipe, progress)
-    real_val = None
+    cut = {}  # the real clips, "train" and "val"
     if real is not None:
         recipe["real"] = dict(REAL, video=str(real))
         cut = {k: real_clips(real, *REAL[k], factor=REAL["factor"], preset=REAL["preset"], progress=progress)
                for k in ("train", "val")}
         train = tuple(np.concatenate([a, b]) for a, b in zip(train, cut["train"]))
-        real_val = cut["val"]
     report = {"train_clips": int(len(train[0])), "val_clips": int(len(val[0])), "models": {}}
-    if real_val is not None:
+    if cut:
         report["real_clips"] = {k: {str(g): int(n) for g, n in zip(*np.unique(v[2], return_counts=True))}
                                 for k, v in cut.items()}
     best = None
@@ -290,8 +289,8 @@ def run_recipe(work: str | Path, *, install: bool = False, epochs: int | None = 
         metrics = evaluate(model, *val)
         report["models"][arch] = {"val": metrics, "best_epoch": history["best_epoch"],
                                   "train_s": round(time.perf_counter() - start, 1)}
-        if real_val is not None and len(real_val[0]):
-            report["models"][arch]["real_val"] = evaluate(model, *real_val)
+        if cut and len(cut["val"][0]):
+            report["models"][arch]["real_val"] = evaluate(model, *cut["val"])
         print(f"{arch}: {metrics}", flush=True)
         if best is None or metrics["balanced_accuracy"] > best[1]["balanced_accuracy"]:
             best = (model, metrics, arch)
