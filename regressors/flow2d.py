@@ -18,6 +18,12 @@ ZeroR 0.09 / 0.10). Departures, for a 2-core CPU and 20-video data sets:
   the block maxima of the speeds and the presence keep one head at full value when the flow is reduced
   to 64 x 64 (:attr:`~spermtrack.regressors.base.VideoInputs.flow`).
 
+- optionally (``head="mixture"``) the network ends in a
+  :class:`~spermtrack.regressors.nets.MixtureHead` instead of global pooling and a linear layer: each
+  location of a map at 1/8 of the flow image's size gets a distribution over the grades and a weight for
+  how many cells it holds, and the video's proportions are their weighted mean (a counting layer the paper
+  does not have).
+
 Augmentation keeps the physics: a horizontal flip negates the x velocity, a vertical flip the y
 velocity, a transpose swaps them.
 """
@@ -42,14 +48,19 @@ class Flow2DConfig(CNNConfig):
     ----------
     width : int
         Channels of the network's first stage (:func:`~spermtrack.regressors.nets.resnet2d`; 64 is ResNet-18's).
+    head : {"pool", "mixture"}
+        How the network ends: ResNet's global pooling and linear layer, or per-location grades averaged by
+        per-location cell weights (:class:`~spermtrack.regressors.nets.MixtureHead`).
     """
 
     epochs: int = 12
     width: int = 16
+    head: str = "pool"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self._integer("width", lo=1, hi=512)
+        self._choice("head", ("pool", "mixture"))
 
 
 def augment_flow(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -67,10 +78,10 @@ def augment_flow(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return x
 
 
-def _network(k: int, width: int):
+def _network(k: int, width: int, head: str):
     from spermtrack.regressors.nets import resnet2d
 
-    return resnet2d(FLOW_CHANNELS, k, width=width)
+    return resnet2d(FLOW_CHANNELS, k, width=width, head=head)
 
 
 class Flow2D(OneNetwork, Regressor):
@@ -106,4 +117,4 @@ class Flow2D(OneNetwork, Regressor):
         return predict_videos(self.net_, batches(), len(inputs), len(self.categories))
 
     def _network(self):
-        return _network(len(self.categories), self.config.width)
+        return _network(len(self.categories), self.config.width, self.config.head)
