@@ -13,14 +13,13 @@ cells each location holds, which is what a sample's proportions are.
 
 from __future__ import annotations
 
-from functools import cache
+import torch  # only modules that need torch import this one (like per_sperm_nets)
+import torch.nn as nn
 
 __all__ = ["MixtureHead", "resnet2d", "resnet3d"]
 
 
 def _stages(make_block, make_down, width: int, blocks: tuple[int, ...], strides: tuple[int, ...] | None = None):
-    import torch.nn as nn
-
     strides = strides or (1,) + (2,) * (len(blocks) - 1)
     layers, inplanes = [], width
     for i, n in enumerate(blocks):
@@ -58,7 +57,6 @@ def resnet2d(in_channels: int, n_out: int, *, width: int = 16, blocks: tuple[int
         ``(b, in_channels, h, w) -> (b, n_out)`` logits (with ``mixture``: log-proportions, which are
         their own log-softmax).
     """
-    import torch.nn as nn
     from torchvision.models.resnet import BasicBlock
 
     def make_block(inplanes, planes, stride, down):
@@ -78,27 +76,7 @@ def resnet2d(in_channels: int, n_out: int, *, width: int = 16, blocks: tuple[int
     return nn.Sequential(stem, stages, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(out, n_out))
 
 
-@cache
-def _mixture_head_class():
-    import torch
-    import torch.nn as nn
-
-    class _MixtureHead(nn.Module):
-        def __init__(self, channels: int, n_out: int):
-            super().__init__()
-            self.classify = nn.Conv2d(channels, n_out, 1)
-            self.weigh = nn.Conv2d(channels, 1, 1)
-
-        def forward(self, x):
-            log_p = torch.log_softmax(self.classify(x), dim=1)                      # (b, k, h, w) local grades
-            log_w = torch.log_softmax(nn.functional.softplus(self.weigh(x)).clamp_min(1e-6).log().flatten(1),
-                                      dim=1).view(x.shape[0], 1, *x.shape[2:])  # (b, 1, h, w) share of the cells
-            return torch.logsumexp((log_p + log_w).flatten(2), dim=2)               # (b, k) log-proportions
-
-    return _MixtureHead
-
-
-def MixtureHead(channels: int, n_out: int):  # noqa: N802 - a module factory, torch imported lazily
+class MixtureHead(nn.Module):
     """Per-location grades averaged by per-location cell weights: ``log sum_l w_l p_l / sum_l w_l``.
 
     A 1 x 1 convolution gives each location of a ``(b, channels, h, w)`` map a distribution ``p_l`` over the
@@ -107,12 +85,29 @@ def MixtureHead(channels: int, n_out: int):  # noqa: N802 - a module factory, to
     same soft-target cross-entropy as a linear layer's logits. Unlike global pooling, a location with many
     cells counts for as much as they do, whatever the density elsewhere.
 
+    Parameters
+    ----------
+    channels : int
+        Channels of the input map.
+    n_out : int
+        Grades.
+
     Returns
     -------
     torch.nn.Module
         ``(b, channels, h, w) -> (b, n_out)`` log-proportions.
     """
-    return _mixture_head_class()(channels, n_out)
+
+    def __init__(self, channels: int, n_out: int):
+        super().__init__()
+        self.classify = nn.Conv2d(channels, n_out, 1)
+        self.weigh = nn.Conv2d(channels, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        log_p = torch.log_softmax(self.classify(x), dim=1)                          # (b, k, h, w) local grades
+        log_w = torch.log_softmax(nn.functional.softplus(self.weigh(x)).clamp_min(1e-6).log().flatten(1),
+                                  dim=1).view(x.shape[0], 1, *x.shape[2:])          # (b, 1, h, w) share of the cells
+        return torch.logsumexp((log_p + log_w).flatten(2), dim=2)                   # (b, k) log-proportions
 
 
 def resnet3d(in_channels: int, n_out: int, *, width: int = 8, blocks: tuple[int, ...] = (2, 2, 2, 2)):
@@ -125,7 +120,6 @@ def resnet3d(in_channels: int, n_out: int, *, width: int = 8, blocks: tuple[int,
     torch.nn.Module
         ``(b, in_channels, t, h, w) -> (b, n_out)``.
     """
-    import torch.nn as nn
     from torchvision.models.video.resnet import BasicBlock, Conv3DSimple
 
     def make_block(inplanes, planes, stride, down):
