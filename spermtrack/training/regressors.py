@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spermtrack.errors import InputError
+
 __all__ = ["RECIPE", "RenderedVideo", "TrainingVideo", "draw_config", "load_set", "make_set", "prior_resample",
            "video_inputs"]
 
@@ -370,6 +372,35 @@ def install(work: Path, name: str) -> Path:
     return out
 
 
+def install_mean(work: Path) -> Path:
+    """Ship ``cnnmean``, the mean of the shipped CNN checkpoints (by reference), with its validation metrics."""
+    from spermtrack.regressors import load_regressor, shipped_checkpoint
+    from spermtrack.regressors.cnnmean import CNN_MEMBERS, CNNMean, shipped_reference
+    from spermtrack.regressors.torchfit import read_checkpoint
+
+    infos = {m: read_checkpoint(shipped_checkpoint(m), "spermtrack regressor checkpoint") for m in CNN_MEMBERS}
+    first = infos[CNN_MEMBERS[0]]
+    for m, payload in infos.items():
+        if payload["inputs"] != first["inputs"] or payload["categories"] != first["categories"]:
+            raise InputError(f"the shipped {m} prepares its inputs or predicts its categories unlike "
+                             f"{CNN_MEMBERS[0]}: its mean cannot be shipped")
+    model = CNNMean(tuple(first["categories"]), members=CNN_MEMBERS)
+    model._load_state(shipped_reference(CNN_MEMBERS))
+    model.fitted = True
+    val = load_set(work, "val")
+    metrics = val_metrics(model.predict([v.inputs for v in val]), np.stack([v.targets for v in val]))
+    info = {"recipe": {"members": list(CNN_MEMBERS), "member_commands": {m: infos[m]["info"].get("command")
+                                                                          for m in CNN_MEMBERS}},
+            "command": "python -m spermtrack.training.regressors data --work W --jobs 2 && "
+                       "python -m spermtrack.training.regressors mean --work W",
+            "train_videos": min(int(infos[m]["info"].get("train_videos", 0)) for m in CNN_MEMBERS),
+            "val_videos": len(val), "val_metrics": metrics, "trained_for": first["info"].get("trained_for")}
+    out = model.save(WEIGHTS / "cnnmean.pt", inputs=first["inputs"], info=info)
+    print(f"installed {out}: validation {metrics}")
+    load_regressor(out, expect="cnnmean")  # it loads back
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -388,7 +419,11 @@ def main(argv: list[str] | None = None) -> int:
     i = sub.add_parser("install", help="ship a fitted model (validation metrics measured again)")
     i.add_argument("--work", type=Path, required=True)
     i.add_argument("--model", required=True, choices=sorted(MODEL_RECIPES))
+    m = sub.add_parser("mean", help="ship cnnmean, the mean of the shipped CNNs (validation metrics measured)")
+    m.add_argument("--work", type=Path, required=True)
     args = parser.parse_args(argv)
+    if args.cmd == "mean":
+        install_mean(args.work)
     if args.cmd == "install":
         install(args.work, args.model)
     if args.cmd == "fit":
