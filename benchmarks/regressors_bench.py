@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 SEED = 9400
-CNNS = ("flow2d", "r3d18", "aefeat", "cnnmean")
+CNNS = ("flow2d", "r3d18", "aefeat", "cnnmean", "trails")
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 CATEGORIES = ("progressive", "non_progressive", "immotile")
 

@@ -12,6 +12,8 @@ predict the proportions directly, as the seed papers did on VISEM:
 ``aefeat``      an autoencoder folds a stack of frames into one feature image (motion drawn as trails)
                 -> ResNet-34 (Thambawita et al. 2019)
 ``cnnmean``     the mean of the three CNNs' predictions
+``trails``      one-second trail images (where heads were, went, and the trails they drew) -> ResNet-18
+                with a counting head (spermtrack's own, not a seed paper's)
 ==============  ====================================================================================
 
 Every model has the same interface (:class:`~spermtrack.regressors.base.Regressor`: ``fit``,
@@ -45,13 +47,14 @@ REGRESSOR_SUMMARIES: dict[str, str] = {
     "r3d18": "frame stacks + 3D ResNet-18",
     "aefeat": "autoencoder feature images + ResNet-34",
     "cnnmean": "mean of flow2d, r3d18 and aefeat",
+    "trails": "one-second trail images + ResNet-18 with a counting head",
 }
 #: The per-sperm video model (:mod:`spermtrack.regressors.per_sperm`): not a sample-level regressor, but
 #: ``regress train --model`` trains it too, on a data set with per-sperm truth.
 PER_SPERM = "persperm"
 PER_SPERM_SUMMARY = "per-sperm video model, clips along each sperm's track (needs per-sperm truth: spermtrack synth)"
 #: Regressors that are torch networks.
-NEEDS_TORCH: tuple[str, ...] = ("flow2d", "r3d18", "aefeat", "cnnmean")
+NEEDS_TORCH: tuple[str, ...] = ("flow2d", "r3d18", "aefeat", "cnnmean", "trails")
 #: Model name -> ``module:Class`` (imported on first use, so that torch loads only when needed).
 REGRESSORS: dict[str, str] = {
     "zeror": "spermtrack.regressors.zeror:ZeroR",
@@ -60,6 +63,7 @@ REGRESSORS: dict[str, str] = {
     "r3d18": "spermtrack.regressors.r3d18:R3D18",
     "aefeat": "spermtrack.regressors.aefeat:AutoencoderFeatures",
     "cnnmean": "spermtrack.regressors.cnnmean:CNNMean",
+    "trails": "spermtrack.regressors.trails:Trails",
 }
 
 

@@ -1,0 +1,51 @@
+"""trails: the one-second trail images by hand, and the model's settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spermtrack.errors import InputError
+from spermtrack.regressors import make_regressor
+from spermtrack.regressors.trails import trail_images
+
+
+def _one_moving_head(n: int = 10) -> np.ndarray:
+    """A dark 3 x 8 field; a bright pixel moves one column per frame along row 1, a still one sits at (0, 0)."""
+    frames = np.zeros((n, 3, 8), dtype=np.uint8)
+    frames[:, 0, 0] = 200
+    for t in range(n):
+        frames[t, 1, min(t, 7)] = 200
+    return frames
+
+
+def test_trail_images_by_hand():
+    frames = _one_moving_head()
+    f = frames.astype(np.float32)
+    z = (f - f.mean()) / f.std()
+    low, high = z.min(), z.max()
+    images = trail_images(frames, window=5, stride=5)          # windows of frames 0-4 and 5-9
+    assert images.shape == (2, 6, 3, 8) and images.dtype == np.float32
+    start, middle, end, mx, mn, sd = images[0]
+    assert start[1, 0] == high and middle[1, 2] == high and end[1, 4] == high
+    np.testing.assert_allclose(mx[1], [high] * 5 + [low] * 3)   # the trail of frames 0-4
+    np.testing.assert_allclose(mn[1], low)                      # no pixel is lit all the time on the path
+    assert mx[0, 0] == mn[0, 0] == high and abs(sd[0, 0]) < 1e-5  # the still head: no trail
+    # a pixel lit in one frame of five: standard deviation (high - low) * sqrt(0.16), times 3
+    np.testing.assert_allclose(sd[1, :5], 3 * (high - low) * 0.4, rtol=1e-5)
+    np.testing.assert_allclose(images[1, 0, 1, 5], high)       # the second window starts at frame 5
+
+
+def test_a_video_shorter_than_a_window_gives_one_image_of_all_its_frames():
+    images = trail_images(_one_moving_head(3), window=25, stride=25)
+    assert images.shape == (1, 6, 3, 8)
+    assert images[0, 2, 1, 2] == images[0, :3].max()           # its end frame is the last one
+
+
+def test_settings():
+    assert make_regressor("trails").frames_needed() == 25
+    assert make_regressor("trails", quick=True).frames_needed() == 4
+    with pytest.raises(InputError, match="TrailsConfig.head"):
+        make_regressor("trails", head="max")
+    with pytest.raises(InputError, match="TrailsConfig.window"):
+        make_regressor("trails", window=2)
