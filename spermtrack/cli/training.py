@@ -10,6 +10,7 @@ from spermtrack.cli.options import (add_detector, add_pixel_size, add_preset, ad
                                     non_negative_int, positive_int, regressor_list, score_threshold)
 from spermtrack.detectors import YOLO_MODELS
 from spermtrack.errors import UsageError
+from spermtrack.crosscheck.run import CROSSCHECK_MODELS
 from spermtrack.regressors import PER_SPERM, PER_SPERM_SUMMARY, REGRESSOR_SUMMARIES
 
 
@@ -190,8 +191,9 @@ def add_crosscheck(sub: argparse._SubParsersAction) -> None:
                                    "regressor disagree by more than their combined uncertainty. Writes crosscheck.md, a "
                                    "self-contained crosscheck.html, CSV tables and plots.")
     add_regress_data_options(p)
-    p.add_argument("--models", type=regressor_list, default=",".join(REGRESSOR_NAMES),
-                   help=f"regressors, comma-separated (default all): {REGRESSOR_HELP}")
+    p.add_argument("--models", type=regressor_list, default=",".join(CROSSCHECK_MODELS),
+                   help=f"regressors, comma-separated (default all but cnnmean, whose members are there): "
+                        f"{REGRESSOR_HELP}")
     p.add_argument("--train", action="store_true",
                    help="cross-validate every regressor on the data set (--folds) instead of its shipped checkpoint")
     p.add_argument("--margin", type=margin, default=None,

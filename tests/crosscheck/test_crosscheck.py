@@ -133,7 +133,7 @@ def test_crosscheck_puts_tracking_beside_every_model(dataset, tmp_path, capsys):
                  str(tmp_path / "cache"), "--quiet", "--margin", "10"])
     assert code == 0
     printed = capsys.readouterr().out
-    for source in ("tracking", "zeror", "trackfeat", "flow2d", "r3d18", "aefeat", "cnnmean", "trails"):
+    for source in ("tracking", "zeror", "trackfeat", "flow2d", "r3d18", "aefeat", "trails"):
         assert source in printed
     table = pd.read_csv(out / "crosscheck.csv", dtype={"video": str})
     assert list(table["video"]) == ["1", "2", "3", "4"]
@@ -143,13 +143,13 @@ def test_crosscheck_puts_tracking_beside_every_model(dataset, tmp_path, capsys):
     record = json.loads((out / "crosscheck.json").read_text(encoding="utf-8"))["crosscheck"]
     assert any("tracking path: only" in n for n in record["notes"])
     errors = pd.read_csv(out / "errors.csv")
-    assert set(errors["source"]) == {"tracking", "zeror", "trackfeat", "flow2d", "r3d18", "aefeat", "cnnmean", "trails"}
+    assert set(errors["source"]) == {"tracking", "zeror", "trackfeat", "flow2d", "r3d18", "aefeat", "trails"}
     assert {"mae", "pearson_r", "pearson_p", "bias", "loa_low", "loa_high", "seconds"} <= set(errors.columns)
     dis = pd.read_csv(out / "disagreements.csv", dtype={"video": str})
     assert (dis["difference"].abs() > 10).all()
     np.testing.assert_allclose(dis["model_pct"] - dis["tracking_pct"], dis["difference"], atol=1e-9)
     page = (out / "crosscheck.html").read_text(encoding="utf-8")
-    assert page.count("data:image/png;base64,") == 8 and "http" not in page.split("<h2>Settings")[0]
+    assert page.count("data:image/png;base64,") == 7 and "http" not in page.split("<h2>Settings")[0]
     assert "tracking path blob + sperm +\nwho2021" in page and "None" not in page.split("<h2>")[0]
     assert "MAE per category" in (out / "crosscheck.md").read_text(encoding="utf-8")
 
