@@ -36,8 +36,8 @@ from spermtrack.regressors.split import kfold_by_video
 
 __all__ = ["CATEGORY_SETS", "FOUR", "NEEDS_TORCH", "PER_SPERM", "PER_SPERM_SUMMARY", "REGRESSORS",
            "REGRESSOR_SUMMARIES", "THREE", "Regressor", "VideoInputs",
-           "kfold_by_video", "load_regressor", "make_regressor", "project_to_simplex", "regressor_class",
-           "shipped_checkpoint", "shipped_names", "three_from_four"]
+           "kfold_by_video", "load_regressor", "make_regressor", "packaged_checkpoint", "project_to_simplex",
+           "regressor_class", "shipped_checkpoint", "shipped_names", "three_from_four"]
 
 #: Model name -> one-line description (the command-line help reads it; keep it beside :data:`REGRESSORS`).
 REGRESSOR_SUMMARIES: dict[str, str] = {
@@ -95,18 +95,30 @@ def shipped_checkpoint(spec: str | os.PathLike) -> Path:
     InputError
         Neither a file nor a folder, and not the name of a model with a shipped checkpoint.
     """
-    import importlib.resources
-
     path = Path(spec).expanduser()
     if path.is_dir():
         return path / "model.pt"
     if path.exists() or str(spec) not in REGRESSORS:
         return path
-    resource = importlib.resources.files("spermtrack.regressors").joinpath("weights", f"{spec}.pt")
+    return packaged_checkpoint(str(spec))
+
+
+def packaged_checkpoint(name: str) -> Path:
+    """The checkpoint shipped for the model ``name`` (``regressors/weights/<name>.pt``), whatever files the
+    working directory holds.
+
+    Raises
+    ------
+    InputError
+        No checkpoint of ``name`` is shipped.
+    """
+    import importlib.resources
+
+    resource = importlib.resources.files("spermtrack.regressors").joinpath("weights", f"{name}.pt")
     if not resource.is_file():
-        raise InputError(f"no checkpoint of {spec!r} is shipped (shipped: {', '.join(shipped_names()) or 'none'}); "
+        raise InputError(f"no checkpoint of {name!r} is shipped (shipped: {', '.join(shipped_names()) or 'none'}); "
                          "train one "
-                         f"with 'spermtrack regress train DATASET --model {spec} --out DIR' and pass DIR")
+                         f"with 'spermtrack regress train DATASET --model {name} --out DIR' and pass DIR")
     with importlib.resources.as_file(resource) as file:
         return Path(file)
 

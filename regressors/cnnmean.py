@@ -40,10 +40,13 @@ class CNNMeanConfig(Config):
         The CNNs averaged: two or three of ``flow2d``, ``r3d18``, ``aefeat``, each once.
     quick : bool
         Train the members with their small settings (tests, ``--quick``).
+    seed : int
+        Seed of every member's training.
     """
 
     members: tuple = CNN_MEMBERS
     quick: bool = False
+    seed: int = 0
 
     def __post_init__(self) -> None:
         members = self.members
@@ -54,6 +57,7 @@ class CNNMeanConfig(Config):
             raise self._fail("members", f"two or three different names of {', '.join(CNN_MEMBERS)}")
         self._set("members", members)
         self._boolean("quick")
+        self._integer("seed", lo=0)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -67,13 +71,18 @@ def file_sha256(path: str | Path) -> str:
 
 def shipped_reference(members: tuple[str, ...] = CNN_MEMBERS) -> dict:
     """The state of a ``cnnmean`` that averages the shipped checkpoints of ``members`` (name -> SHA-256)."""
-    from spermtrack.regressors import shipped_checkpoint
+    from spermtrack.regressors import packaged_checkpoint
 
-    return {f"{m}.shipped": file_sha256(shipped_checkpoint(m)) for m in members}
+    return {f"{m}.shipped": file_sha256(packaged_checkpoint(m)) for m in members}
 
 
 class CNNMean(Regressor):
-    """The mean of its members' predicted proportions (see the module notes)."""
+    """The mean of its members' predicted proportions (see the module notes).
+
+    Trained here, the members train one after the other with their default settings (not the shipped recipes'
+    :data:`~spermtrack.training.regressors.MODEL_RECIPES`) and keep their last epoch: ``fit`` does not call
+    ``on_epoch``. It needs flow and frames whichever members it has (callers read the class's :attr:`needs`).
+    """
 
     name = "cnnmean"
     needs = ("flow", "frames")  # every member's (flow2d: flow; r3d18, aefeat: frames)
@@ -97,7 +106,8 @@ class CNNMean(Regressor):
 
     def _fit(self, inputs: list[VideoInputs], targets: np.ndarray, *, progress: bool, on_epoch=None) -> None:
         self.reference_ = None
-        self.members_ = {m: self._member(m).fit(inputs, targets, progress=progress) for m in self.config.members}
+        self.members_ = {m: self._member(m, {"seed": self.config.seed}).fit(inputs, targets, progress=progress)
+                         for m in self.config.members}
 
     def _predict(self, inputs: list[VideoInputs]) -> np.ndarray:
         return np.mean([model.predict(inputs) for model in self.members_.values()], axis=0)
@@ -111,12 +121,12 @@ class CNNMean(Regressor):
         return out
 
     def _load_state(self, state: dict) -> None:
-        from spermtrack.regressors import load_regressor, shipped_checkpoint
+        from spermtrack.regressors import load_regressor, packaged_checkpoint
 
         members = {}
         for m in self.config.members:
             if f"{m}.shipped" in state:
-                path = shipped_checkpoint(m)
+                path = packaged_checkpoint(m)
                 if file_sha256(path) != state[f"{m}.shipped"]:
                     raise InputError(f"the shipped {m} checkpoint is not the one this mean was measured with "
                                      f"(reinstall spermtrack, or ship the mean again: python -m "
@@ -130,10 +140,13 @@ class CNNMean(Regressor):
                     raise InputError(f"its state's '{m}.config' is not a dict of settings")
                 model = self._member(m, options)
                 prefix = f"{m}."
-                model._load_state({k[len(prefix):]: v for k, v in state.items()
-                                   if k.startswith(prefix) and k != f"{m}.config"})
+                try:
+                    model._load_state({k[len(prefix):]: v for k, v in state.items()
+                                       if k.startswith(prefix) and k != f"{m}.config"})
+                except InputError as exc:
+                    raise InputError(f"member {m}: {exc}") from None
                 model.fitted = True
             members[m] = model
         self.members_ = members
-        refs = {k: v for k, v in state.items() if k.endswith(".shipped")}
+        refs = {f"{m}.shipped": state[f"{m}.shipped"] for m in members if f"{m}.shipped" in state}
         self.reference_ = refs if len(refs) == len(members) else None

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from spermtrack.cli.options import (add_detector, add_pixel_size, add_preset, add_tracker, folds, fps_value, margin,
                                     non_negative_int, positive_int, regressor_list, score_threshold)
+from spermtrack.crosscheck.run import CROSSCHECK_MODELS
 from spermtrack.detectors import YOLO_MODELS
 from spermtrack.errors import UsageError
-from spermtrack.crosscheck.run import CROSSCHECK_MODELS
 from spermtrack.regressors import PER_SPERM, PER_SPERM_SUMMARY, REGRESSOR_SUMMARIES
 
 

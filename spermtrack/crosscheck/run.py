@@ -41,7 +41,6 @@ from spermtrack.constants import VISEM_UM_PER_PX
 
 __all__ = ["CROSSCHECK_MODELS", "CrosscheckResult", "crosscheck_markdown", "run_crosscheck"]
 
-#: Regressors run by default.
 #: The default regressors: every one but cnnmean, whose members are already among them (with ``train`` it
 #: would train them a second time).
 CROSSCHECK_MODELS: tuple[str, ...] = ("zeror", "trackfeat", "flow2d", "r3d18", "aefeat", "trails")

@@ -22,6 +22,7 @@ Usage::
     python -m spermtrack.training.regressors data --work W [--jobs 2]
     python -m spermtrack.training.regressors fit --work W --model flow2d
     python -m spermtrack.training.regressors install --work W --model flow2d
+    python -m spermtrack.training.regressors mean --work W      # cnnmean, once flow2d, r3d18, aefeat are shipped
 """
 
 from __future__ import annotations
@@ -376,11 +377,11 @@ def install(work: Path, name: str) -> Path:
 
 def install_mean(work: Path) -> Path:
     """Ship ``cnnmean``, the mean of the shipped CNN checkpoints (by reference), with its validation metrics."""
-    from spermtrack.regressors import load_regressor, shipped_checkpoint
+    from spermtrack.regressors import load_regressor, packaged_checkpoint
     from spermtrack.regressors.cnnmean import CNN_MEMBERS, CNNMean, shipped_reference
     from spermtrack.regressors.torchfit import read_checkpoint
 
-    infos = {m: read_checkpoint(shipped_checkpoint(m), "spermtrack regressor checkpoint") for m in CNN_MEMBERS}
+    infos = {m: read_checkpoint(packaged_checkpoint(m), "spermtrack regressor checkpoint") for m in CNN_MEMBERS}
     first = infos[CNN_MEMBERS[0]]
     for m, payload in infos.items():
         if payload["inputs"] != first["inputs"] or payload["categories"] != first["categories"]:

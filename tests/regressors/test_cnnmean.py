@@ -24,7 +24,7 @@ def test_it_predicts_the_mean_of_its_members_and_survives_a_checkpoint(tmp_path)
     assert list(model.members_) == ["flow2d", "aefeat"]
     members = [m.predict(videos) for m in model.members_.values()]
     np.testing.assert_allclose(model.predict(videos), (members[0] + members[1]) / 2, atol=1e-12)
-    assert model.frames_needed() == max(m.frames_needed() for m in model.members_.values())
+    assert model.frames_needed() == 4                          # aefeat's quick stack of 4 frames; flow2d needs 2
     loaded, _ = load_regressor(model.save(tmp_path / "m.pt"), expect="cnnmean")
     assert loaded.reference_ is None
     np.testing.assert_allclose(loaded.predict(videos), model.predict(videos), atol=1e-6)
@@ -55,3 +55,23 @@ def test_the_shipped_mean_refers_to_the_shipped_cnns(tmp_path):
     torch.save(payload, tmp_path / "stale.pt")
     with pytest.raises(InputError, match="the shipped r3d18 checkpoint is not the one this mean was measured with"):
         load_regressor(tmp_path / "stale.pt")
+
+
+def test_the_shipped_members_are_found_whatever_the_working_directory_holds(tmp_path, monkeypatch):
+    (tmp_path / "flow2d").mkdir()                             # e.g. 'regress train ... --out flow2d'
+    (tmp_path / "r3d18").write_text("not a checkpoint")
+    monkeypatch.chdir(tmp_path)
+    model, _ = load_regressor(shipped_checkpoint("cnnmean"), expect="cnnmean")
+    assert set(model.members_) == {"flow2d", "r3d18", "aefeat"} and model.reference_ is not None
+
+
+def test_a_member_whose_state_does_not_fit_is_named(tmp_path):
+    import torch
+
+    y = np.random.default_rng(1).dirichlet(np.ones(3), 2)
+    path = make_regressor("cnnmean", quick=True, members=["flow2d", "r3d18"]).fit(_videos(2), y).save(tmp_path / "m.pt")
+    payload = torch.load(path, weights_only=True)
+    del payload["state"]["r3d18.net"]
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(InputError, match="member r3d18: its state has no 'net'"):
+        load_regressor(tmp_path / "bad.pt")

@@ -9,6 +9,8 @@ from spermtrack.errors import InputError
 from spermtrack.regressors import make_regressor
 from spermtrack.regressors.trails import trail_images
 
+pytest.importorskip("torch")
+
 
 def _one_moving_head(n: int = 10) -> np.ndarray:
     """A dark 3 x 8 field; a bright pixel moves one column per frame along row 1, a still one sits at (0, 0)."""
@@ -40,6 +42,12 @@ def test_a_video_shorter_than_a_window_gives_one_image_of_all_its_frames():
     images = trail_images(_one_moving_head(3), window=25, stride=25)
     assert images.shape == (1, 6, 3, 8)
     assert images[0, 2, 1, 2] == images[0, :3].max()           # its end frame is the last one
+
+
+def test_windows_that_do_not_fit_are_left_out_and_a_blank_video_stays_finite():
+    assert trail_images(_one_moving_head(10), window=4, stride=4).shape[0] == 2      # frames 0-3, 4-7; 8-9 left out
+    blank = trail_images(np.full((6, 3, 8), 90, dtype=np.uint8), window=3, stride=3)
+    assert blank.shape == (2, 6, 3, 8) and np.isfinite(blank).all() and (blank == 0).all()
 
 
 def test_settings():
