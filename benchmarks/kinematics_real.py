@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import sys
 import time
@@ -33,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spermtrack.extras import file_sha256
 from spermtrack.kinematics import KinematicsConfig, analyze_tracks, get_preset
 from spermtrack.kinematics.calibrate import CATEGORIES, Fit, agreement, fit_config, leave_one_out, predict_percentages
 
@@ -85,10 +85,6 @@ def load_lab(path: Path) -> pd.DataFrame:
                             "immotile": table["Immotile sperm (%)"]})
     lab.index = lab.index.astype(str)
     return lab[list(CATEGORIES)].astype(float)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -207,9 +203,9 @@ def main(argv: list[str] | None = None) -> int:
                 "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "script": "python benchmarks/kinematics_real.py --write-preset",
                 "data": {
-                    "tracks": {"file": "train_tracks.csv.gz", "sha256": _sha256(tracks_path),
+                    "tracks": {"file": "train_tracks.csv.gz", "sha256": file_sha256(tracks_path),
                                "videos": sorted(videos, key=int), "boxes": n_points},
-                    "lab": {"file": "semen_analysis_data_Train.csv", "sha256": _sha256(lab_path),
+                    "lab": {"file": "semen_analysis_data_Train.csv", "sha256": file_sha256(lab_path),
                             "columns": ["Progressive motility (%)", "Non progressive sperm motility (%)",
                                         "Immotile sperm (%)"]},
                     "citation": "VISEM (Haugen et al. 2019) and VISEM-Tracking (Thambawita et al. 2023), CC BY 4.0",

@@ -291,7 +291,8 @@ def export_onnx(pt_path: str | os.PathLike, onnx_path: str | os.PathLike, *, ops
     import onnx
 
     from spermtrack.detectors.onnx_yolo import META_KEYS
-    from spermtrack.detectors.yolo import _checkpoint_imgsz, _sha256, checkpoint_calibration, resolve_weights
+    from spermtrack.detectors.yolo import _checkpoint_imgsz, checkpoint_calibration, resolve_weights
+    from spermtrack.extras import file_sha256
 
     source = resolve_weights(pt_path)
     out = Path(onnx_path).expanduser()
@@ -326,7 +327,7 @@ def export_onnx(pt_path: str | os.PathLike, onnx_path: str | os.PathLike, *, ops
             META_KEYS["stride"]: str(stride),
             META_KEYS["imgsz"]: str(imgsz),
             META_KEYS["score_calibration"]: json.dumps(None if calibration is None else calibration.to_dict()),
-            META_KEYS["source_sha256"]: _sha256(source),
+            META_KEYS["source_sha256"]: file_sha256(source),
         }
         kept = [(p.key, p.value) for p in proto.metadata_props if p.key not in extra]
         del proto.metadata_props[:]

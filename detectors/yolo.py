@@ -23,7 +23,6 @@ download attempt. torch and ultralytics are imported only when a model is loaded
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -35,7 +34,7 @@ import pandas as pd
 from spermtrack._validate import Config
 from spermtrack.detectors.base import FrameDetector, detections_table, pixel_scale, to_bgr
 from spermtrack.errors import InputError
-from spermtrack.extras import require, torch_file_kind
+from spermtrack.extras import file_sha256, require, torch_file_kind
 
 __all__ = ["BACKENDS", "SHIPPED_CHECKPOINTS", "SHIPPED_WEIGHTS", "YOLO_MODELS", "YoloConfig", "YoloDetector",
            "checkpoint_calibration", "choose_backend", "configure_offline", "load_yolo", "no_downloads",
@@ -211,14 +210,6 @@ def checkpoint_calibration(model):
     info = (getattr(model, "ckpt", None) or {}).get("spermtrack") or {}
     values = info.get("score_calibration") if isinstance(info, dict) else None
     return None if values is None else ScoreCalibration.from_dict(values)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_yolo(weights: str | os.PathLike):
@@ -430,7 +421,7 @@ class YoloDetector(FrameDetector):
         """Settings plus the checkpoint's path, sha256 and class names, for provenance (``imgsz``: the last video's)."""
         return {"detector": self.name, **self.config.to_dict(), "backend": self.backend, "imgsz": self.imgsz,
                 "weights_path": str(self.weights_path),
-                "weights_sha256": _sha256(self.weights_path), "class_names": self.class_names,
+                "weights_sha256": file_sha256(self.weights_path), "class_names": self.class_names,
                 "score_calibration": None if self.calibration is None else self.calibration.to_dict()}
 
     def _predict(self, frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

@@ -33,7 +33,7 @@ import numpy as np
 from spermtrack.regressors.base import Regressor, VideoInputs
 from spermtrack.regressors.torchfit import CNNConfig, load_weights, predict_videos, train_network
 
-__all__ = ["AEFeatConfig", "AutoencoderFeatures", "flipped", "stacks"]
+__all__ = ["AEFeatConfig", "AutoencoderFeatures", "flipped", "stacks", "standardised"]
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,9 @@ def _network(k: int, code: int, width: int):
     return resnet2d(code, k, width=width, blocks=(3, 4, 6, 3))
 
 
-def _standardised(frames: np.ndarray) -> np.ndarray:
+def standardised(frames: np.ndarray) -> np.ndarray:
+    """Frames as float32 with mean 0 over the whole video, divided by its standard deviation (by 1 when that is
+    below 1 grey level, e.g. a blank video)."""
     f = frames.astype(np.float32)
     return (f - f.mean()) / max(float(f.std()), 1.0)
 
@@ -149,7 +151,7 @@ class AutoencoderFeatures(Regressor):
 
     def _stacks(self, frames: np.ndarray, count: int) -> np.ndarray:
         cfg = self.config
-        return _standardised(frames)[stacks(len(frames), count, cfg.window, cfg.stride)]
+        return standardised(frames)[stacks(len(frames), count, cfg.window, cfg.stride)]
 
     def _feature_images(self, frames: np.ndarray) -> np.ndarray:
         import torch

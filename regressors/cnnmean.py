@@ -14,18 +14,17 @@ to load once a member has been replaced after the mean's validation numbers were
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from spermtrack._validate import Config
 from spermtrack.errors import InputError
+from spermtrack.extras import file_sha256
 from spermtrack.regressors.base import THREE, Regressor, VideoInputs
 
-__all__ = ["CNNMean", "CNNMeanConfig", "file_sha256", "shipped_reference"]
+__all__ = ["CNN_MEMBERS", "CNNMean", "CNNMeanConfig", "shipped_reference"]
 
 CNN_MEMBERS: tuple[str, ...] = ("flow2d", "r3d18", "aefeat")
 
@@ -58,15 +57,6 @@ class CNNMeanConfig(Config):
         self._set("members", members)
         self._boolean("quick")
         self._integer("seed", lo=0)
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def shipped_reference(members: tuple[str, ...] = CNN_MEMBERS) -> dict:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spermtrack.regressors.aefeat import flipped
+from spermtrack.regressors.aefeat import flipped, standardised
 from spermtrack.regressors.base import Regressor, VideoInputs
 from spermtrack.regressors.torchfit import CNNConfig, OneNetwork, predict_videos, train_network
 
@@ -86,8 +86,7 @@ def trail_images(frames: np.ndarray, window: int, stride: int) -> np.ndarray:
         ``(k, 6, h, w)`` float32: start, middle and end frame, per-pixel maximum, minimum and 3 x standard
         deviation over the window, of the frames standardised over the whole video.
     """
-    f = frames.astype(np.float32)
-    f = (f - f.mean()) / max(float(f.std()), 1.0)
+    f = standardised(frames)
     span = min(window, len(f))
     out = []
     for start in range(0, len(f) - span + 1, stride):

@@ -40,6 +40,7 @@ import pandas as pd
 
 from spermtrack._validate import Config
 from spermtrack.errors import InputError
+from spermtrack.extras import file_sha256
 from spermtrack.detectors import DEFAULT_DETECTOR
 from spermtrack.kinematics.config import DEFAULT_PRESET
 from spermtrack.pipeline import PipelineConfig
@@ -117,14 +118,9 @@ class AnalyzeConfig(Config):
 
 def input_checksum(video) -> str:
     """SHA-256 of the input's bytes: the video file, or every frame image in order."""
-    digest = hashlib.sha256()
     files = [video.video_path] if video.video_path is not None else sorted(
         p for p in video.images_dir.iterdir() if p.is_file())
-    for path in files:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(*files)
 
 
 @dataclass

@@ -9,12 +9,13 @@ one place that says so, in one line, before any work starts.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from os import PathLike
 
 from spermtrack.errors import InputError
 
-__all__ = ["TRAIN_EXTRA", "require", "torch_file_kind"]
+__all__ = ["TRAIN_EXTRA", "file_sha256", "require", "torch_file_kind"]
 
 #: The extra that adds PyTorch, torchvision and ultralytics.
 TRAIN_EXTRA = "train"
@@ -58,3 +59,13 @@ def torch_file_kind(path: str | PathLike) -> str | None:
     if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
         return None
     return "a text file" if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "another format"
+
+
+def file_sha256(*paths: str | PathLike) -> str:
+    """Hex SHA-256 of the files' bytes, read one after the other (a checkpoint, or every frame image of a video)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()

@@ -148,7 +148,7 @@ def test_predict_does_not_import_torch_or_ultralytics():
 
 
 def test_shipped_onnx_metadata_matches_checkpoint():
-    from spermtrack.detectors.yolo import _sha256
+    from spermtrack.extras import file_sha256 as _sha256
 
     exported = sorted(WEIGHTS_DIR.glob("*.onnx"))
     assert [p.stem for p in exported] == ["yolov5n_looks"]  # the default; the ablation checkpoints run on torch
@@ -194,7 +194,7 @@ def test_bad_frames_are_input_errors(onnx_model):
 
 
 def test_export_writes_metadata_atomically(tmp_path):
-    from spermtrack.detectors.yolo import _sha256
+    from spermtrack.extras import file_sha256 as _sha256
 
     with pytest.raises(InputError, match="must end in .onnx"):
         export_onnx(WEIGHTS_DIR / "yolov5n_looks.pt", tmp_path / "model.bin")
