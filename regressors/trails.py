@@ -14,7 +14,7 @@ ending by default in a :class:`~spermtrack.regressors.nets.MixtureHead`: each lo
 the image gets a distribution over the grades and a weight for how many cells it holds, and the video's
 proportions are their weighted mean. Training images start every ``stride`` frames and are flipped at
 random (motility has no direction); a prediction averages the images that start every ``eval_stride``
-frames.
+frames, and with ``eval_flips`` each image's four mirror views (as-is, left-right, up-down, both).
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ from spermtrack.regressors.aefeat import flipped, standardised
 from spermtrack.regressors.base import Regressor, VideoInputs
 from spermtrack.regressors.torchfit import CNNConfig, OneNetwork, predict_videos, train_network
 
-__all__ = ["TRAIL_CHANNELS", "Trails", "TrailsConfig", "trail_images"]
+__all__ = ["TRAIL_CHANNELS", "Trails", "TrailsConfig", "mirror_views", "trail_images"]
 
 TRAIL_CHANNELS = 6
 """Channels of a trail image: start, middle and end frame; maximum, minimum and 3 x standard deviation."""
+
+_PREDICT_BATCH = 64  # images per forward pass when predicting (bounds the memory of a long video)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,9 @@ class TrailsConfig(CNNConfig):
     head : {"mixture", "pool"}
         How the network ends: per-location grades averaged by per-location cell weights
         (:class:`~spermtrack.regressors.nets.MixtureHead`), or global pooling and a linear layer.
+    eval_flips : bool
+        Predict from each image's four mirror views, the flips training draws from (test-time
+        augmentation; four times the prediction time).
     """
 
     epochs: int = 20
@@ -58,6 +63,7 @@ class TrailsConfig(CNNConfig):
     eval_stride: int = 12
     width: int = 16
     head: str = "mixture"
+    eval_flips: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -66,6 +72,7 @@ class TrailsConfig(CNNConfig):
         self._integer("eval_stride", lo=1, hi=1000)
         self._integer("width", lo=1, hi=512)
         self._choice("head", ("mixture", "pool"))
+        self._boolean("eval_flips")
 
 
 def trail_images(frames: np.ndarray, window: int, stride: int) -> np.ndarray:
@@ -93,6 +100,12 @@ def trail_images(frames: np.ndarray, window: int, stride: int) -> np.ndarray:
         w = f[start:start + span]
         out.append(np.stack([w[0], w[span // 2], w[-1], w.max(axis=0), w.min(axis=0), 3.0 * w.std(axis=0)]))
     return np.stack(out)
+
+
+def mirror_views(images: np.ndarray) -> np.ndarray:
+    """``(k, c, h, w)`` images and their left-right, up-down and double flips, ``(4k, c, h, w)``."""
+    lr = images[..., ::-1]
+    return np.concatenate([images, lr, images[..., ::-1, :], lr[..., ::-1, :]])
 
 
 class Trails(OneNetwork, Regressor):
@@ -134,7 +147,11 @@ class Trails(OneNetwork, Regressor):
         def batches():
             for i, v in enumerate(inputs):
                 images = self._images(v.frames, self.config.eval_stride)
-                yield torch.from_numpy(images), np.full(len(images), i)
+                if self.config.eval_flips:
+                    images = mirror_views(images)
+                for lo in range(0, len(images), _PREDICT_BATCH):
+                    chunk = images[lo:lo + _PREDICT_BATCH]
+                    yield torch.from_numpy(chunk), np.full(len(chunk), i)
 
         return predict_videos(self.net_, batches(), len(inputs), len(self.categories))
 

@@ -1,4 +1,4 @@
-"""trails: the one-second trail images by hand, and the model's settings."""
+"""trails: the one-second trail images by hand, the mirror views, and the model's settings."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from spermtrack.errors import InputError
-from spermtrack.regressors import make_regressor
-from spermtrack.regressors.trails import trail_images
+from spermtrack.regressors import VideoInputs, make_regressor
+from spermtrack.regressors.trails import mirror_views, trail_images
 
 pytest.importorskip("torch")
 
@@ -57,3 +57,28 @@ def test_settings():
         make_regressor("trails", head="max")
     with pytest.raises(InputError, match="TrailsConfig.window"):
         make_regressor("trails", window=2)
+    with pytest.raises(InputError, match="TrailsConfig.eval_flips"):
+        make_regressor("trails", eval_flips="yes")
+
+
+def test_mirror_views_by_hand():
+    images = np.arange(2 * 1 * 2 * 3, dtype=np.float32).reshape(2, 1, 2, 3)
+    views = mirror_views(images)
+    assert views.shape == (8, 1, 2, 3)
+    np.testing.assert_array_equal(views[:2], images)
+    np.testing.assert_array_equal(views[2, 0], [[2, 1, 0], [5, 4, 3]])   # left-right
+    np.testing.assert_array_equal(views[4, 0], [[3, 4, 5], [0, 1, 2]])   # up-down
+    np.testing.assert_array_equal(views[6, 0], [[5, 4, 3], [2, 1, 0]])   # both
+
+
+def test_with_mirror_views_a_mirrored_video_gets_the_same_proportions():
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (12, 24, 32), dtype=np.uint8) for _ in range(3)]
+    videos = [VideoInputs(f"v{i}", frames=f, frame_step_s=0.04) for i, f in enumerate(frames)]
+    mirrored = [VideoInputs(f"m{i}", frames=f[:, ::-1, ::-1].copy(), frame_step_s=0.04) for i, f in enumerate(frames)]
+    targets = rng.dirichlet(np.ones(3), size=3)
+    model = make_regressor("trails", quick=True).fit(videos, targets)
+    assert model.config.eval_flips
+    np.testing.assert_allclose(model.predict(mirrored), model.predict(videos), atol=1e-5)
+    plain = make_regressor("trails", quick=True, eval_flips=False).fit(videos, targets)
+    assert not np.allclose(plain.predict(mirrored), plain.predict(videos), atol=1e-5)   # the views make the difference
