@@ -39,9 +39,9 @@ import numpy as np
 import pandas as pd
 
 from spermtrack._validate import Config
+from spermtrack.detectors import DEFAULT_DETECTOR
 from spermtrack.errors import InputError
 from spermtrack.extras import file_sha256
-from spermtrack.detectors import DEFAULT_DETECTOR
 from spermtrack.kinematics.config import DEFAULT_PRESET
 from spermtrack.pipeline import PipelineConfig
 from spermtrack.tracker.registry import DEFAULT_TRACKER

@@ -148,13 +148,13 @@ def test_predict_does_not_import_torch_or_ultralytics():
 
 
 def test_shipped_onnx_metadata_matches_checkpoint():
-    from spermtrack.extras import file_sha256 as _sha256
+    from spermtrack.extras import file_sha256
 
     exported = sorted(WEIGHTS_DIR.glob("*.onnx"))
     assert [p.stem for p in exported] == ["yolov5n_looks"]  # the default; the ablation checkpoints run on torch
     for stem in (p.stem for p in exported):
         model = OnnxYolo(WEIGHTS_DIR / f"{stem}.onnx", threads=1)
-        assert model.source_sha256 == _sha256(WEIGHTS_DIR / f"{stem}.pt"), f"{stem}.onnx is stale: re-export it"
+        assert model.source_sha256 == file_sha256(WEIGHTS_DIR / f"{stem}.pt"), f"{stem}.onnx is stale: re-export it"
         assert model.names == {0: "sperm", 1: "cluster", 2: "pinhead"}
         assert model.stride == 32 and model.imgsz == 640
         assert model.calibration is None or {"slope", "intercept"} <= set(model.calibration)
@@ -194,7 +194,7 @@ def test_bad_frames_are_input_errors(onnx_model):
 
 
 def test_export_writes_metadata_atomically(tmp_path):
-    from spermtrack.extras import file_sha256 as _sha256
+    from spermtrack.extras import file_sha256
 
     with pytest.raises(InputError, match="must end in .onnx"):
         export_onnx(WEIGHTS_DIR / "yolov5n_looks.pt", tmp_path / "model.bin")
@@ -203,7 +203,7 @@ def test_export_writes_metadata_atomically(tmp_path):
     model = OnnxYolo(out, threads=1)
     meta = model.session.get_modelmeta().custom_metadata_map
     assert json.loads(meta[META_KEYS["names"]]) == {"0": "sperm", "1": "cluster", "2": "pinhead"}
-    assert model.source_sha256 == _sha256(WEIGHTS_DIR / "yolov5n_looks.pt")
+    assert model.source_sha256 == file_sha256(WEIGHTS_DIR / "yolov5n_looks.pt")
     assert model.calibration == OnnxYolo(ONNX_LOOKS, threads=1).calibration is not None
     output = model.session.get_outputs()[0]
     assert len(output.shape) == 3 and not isinstance(output.shape[2], int)  # raw head, dynamic anchors (no NMS)
