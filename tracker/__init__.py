@@ -4,7 +4,8 @@ A constant-velocity Kalman filter vectorised over all tracks, gated Hungarian
 assignment (``lap.lapjv``) on centre distance, Mahalanobis distance or IoU with
 ByteTrack-style two-stage matching and OC-SORT-style observation-centric re-update,
 and, in batch mode, gap closing, back-filling, encounter swaps and RTS smoothing (see
-:mod:`~spermtrack.tracker.online` and :mod:`~spermtrack.tracker.offline`).
+:mod:`~spermtrack.tracker.online` and :mod:`~spermtrack.tracker.offline`). Batch tracking runs the
+same engine compiled with numba where it is installed (:mod:`~spermtrack.tracker.compiled`).
 
 Entry points
 ------------

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from spermtrack.tracker import compiled
 from spermtrack.tracker.config import DEFAULT_TRACKER, TrackerConfig, get_config
 from spermtrack.tracker.encounters import resolve_encounters
 from spermtrack.tracker.offline import close_gaps, finalise_ids, interpolate_gaps, label_positions, smooth_groups
@@ -84,11 +85,11 @@ def track(detections: pd.DataFrame, config: TrackerConfig | str = DEFAULT_TRACKE
     n = len(frame)
     order = frame_order(frame, box, score, cls)
     fs, bs, ss, cs = frame[order], box[order], score[order], cls[order]
-    uid, tid, tracker, filtered = run_online(fs, bs, ss, cs, cfg)
+    uid, tid, confirmed_uid, filtered = run_online(fs, bs, ss, cs, cfg)
     extra: dict[str, np.ndarray] = {}
     new_rows: dict[str, np.ndarray] | None = None
     if cfg.has_offline_steps:
-        tid, extra, new_rows = refine(fs, bs, cs, uid, tid, tracker.confirmed_tracklets()[0], cfg)
+        tid, extra, new_rows = refine(fs, bs, cs, uid, tid, confirmed_uid, cfg)
 
     out = detections.copy()
     for col, values in canonical_columns(frame, box, score, cls).items():
@@ -109,8 +110,20 @@ def track(detections: pd.DataFrame, config: TrackerConfig | str = DEFAULT_TRACKE
 
 
 def run_online(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: np.ndarray,
-               cfg: TrackerConfig) -> tuple[np.ndarray, np.ndarray, Tracker, np.ndarray | None]:
-    """Run the streaming engine over detections already sorted by :func:`frame_order`.
+               cfg: TrackerConfig, *, engine: str = "auto") -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                     np.ndarray | None]:
+    """Run the online engine over detections already sorted by :func:`frame_order`.
+
+    Parameters
+    ----------
+    frame, box, score, class_id : ndarray
+        Detections sorted by frame.
+    cfg : TrackerConfig
+    engine : {"auto", "compiled", "numpy"}
+        ``compiled``: :func:`~spermtrack.tracker.compiled.run_compiled` (numba), for the configs it
+        supports; ``numpy``: the streaming :class:`Tracker` stepped frame by frame; ``auto`` (default):
+        compiled where numba is installed and the config is supported, else numpy. Both give the same
+        tracks (see :mod:`~spermtrack.tracker.compiled`).
 
     Returns
     -------
@@ -118,18 +131,32 @@ def run_online(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: 
         Internal tracklet of each detection (-1: none).
     track_id : ndarray of int64
         Online id (-1 while tentative or untracked).
-    tracker : Tracker
-        The engine after the last frame.
+    confirmed_uid : ndarray of int64
+        The tracklets confirmed, in order of confirmation.
     filtered : ndarray, shape (n, 4), or None
         With ``cfg.boxes == "filtered"``: each detection's box after its track's Kalman update.
     """
+    if engine not in ("auto", "compiled", "numpy"):
+        raise ValueError(f"engine must be 'auto', 'compiled' or 'numpy', got {engine!r}")
+    use_compiled = compiled.available() and compiled.supports(cfg)
+    if engine == "compiled" and not use_compiled:
+        raise ValueError("the compiled engine needs numba and a centre-cost config without size in the state")
+    if engine != "numpy" and use_compiled and len(frame):
+        tracker = Tracker(cfg)
+        uid, tid, filtered_xy, confirmed_uid = compiled.run_compiled(frame, box, score, class_id, cfg,
+                                                                     tracker.model.Q, tracker.velocity_std)
+        filtered = None
+        if cfg.boxes == "filtered":
+            filtered = box.copy()
+            filtered[:, :2] = filtered_xy
+        return uid, tid, confirmed_uid, filtered
     tracker = Tracker(cfg)
     n = len(frame)
     uid = np.full(n, -1, dtype=np.int64)
     tid = np.full(n, -1, dtype=np.int64)
     filtered = box.copy() if cfg.boxes == "filtered" else None
     if n == 0:
-        return uid, tid, tracker, filtered
+        return uid, tid, tracker.confirmed_tracklets()[0], filtered
     starts = np.flatnonzero(np.concatenate([[True], frame[1:] != frame[:-1]]))
     ends = np.append(starts[1:], n)
     frames = frame[starts].tolist()
@@ -138,7 +165,7 @@ def run_online(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: 
         uid[s:e], tid[s:e] = step(f, box[s:e], score[s:e], class_id[s:e])
         if filtered is not None:
             filtered[s:e] = tracker.filtered_box
-    return uid, tid, tracker, filtered
+    return uid, tid, tracker.confirmed_tracklets()[0], filtered
 
 
 def refine(frame: np.ndarray, box: np.ndarray, class_id: np.ndarray, uid: np.ndarray, tid: np.ndarray,

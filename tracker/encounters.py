@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from spermtrack.tracker import compiled
 from spermtrack.tracker.config import TrackerConfig
 from spermtrack.tracker.kalman import MotionModel, filter_sequences, transition_powers
 from spermtrack.tracker.offline import axis_model, continuity_d2, forward_time, interpolate_gaps
@@ -55,8 +56,6 @@ def encounter_spans(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, radius
     covered both heads: where each head kept its own, the ids had a detection to follow), and none
     longer than ``max_span`` frames.
     """
-    from scipy.spatial import cKDTree  # here, not at import: scipy is not needed before the first frame
-
     has = group >= 0
     g, f, values, _ = interpolate_gaps(frame, np.column_stack([xy, np.zeros((len(xy), 2))]), group)
     pf = np.concatenate([frame[has], f])
@@ -64,8 +63,12 @@ def encounter_spans(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, radius
     pg = np.concatenate([group[has], g])
     if len(pf) < 2:
         return []
-    # one tree over (x, y, frame * 4 radius): points of different frames are never within radius
-    pairs = cKDTree(np.column_stack([pxy, pf * 4.0 * radius])).query_pairs(radius, output_type="ndarray")
+    if compiled.available():
+        pairs = compiled.close_pairs(pf, pxy, radius)
+    else:  # one tree over (x, y, frame * 4 radius): points of different frames are never within radius
+        from scipy.spatial import cKDTree  # here, not at import: scipy is not needed before the first frame
+
+        pairs = cKDTree(np.column_stack([pxy, pf * 4.0 * radius])).query_pairs(radius, output_type="ndarray")
     if not len(pairs):
         return []
     a, b = np.minimum(pg[pairs[:, 0]], pg[pairs[:, 1]]), np.maximum(pg[pairs[:, 0]], pg[pairs[:, 1]])

@@ -44,6 +44,8 @@ from functools import cached_property
 
 import numpy as np
 
+from spermtrack.tracker import compiled
+
 
 @dataclass(frozen=True)
 class MotionModel:
@@ -384,6 +386,13 @@ def filter_sequences(z: np.ndarray, observed: np.ndarray, lengths: np.ndarray, m
     lengths = np.asarray(lengths)
     if N and np.any(np.diff(lengths) > 0):
         raise ValueError("lengths must be non-increasing")
+    if compiled.available() and _per_axis(model) and T and N:
+        # the same filter, sequence by sequence in one compiled loop (the offline steps' hot path)
+        axes = z if z.ndim == 4 else z[:, :, None]
+        out = compiled.filter_axes(axes, observed, lengths, model.Q, float(model.R[0, 0]), velocity_std, store)
+        if z.ndim == 3:
+            out = {k: v[..., 0, :] if k.startswith("x") else v for k, v in out.items()}
+        return out
     d = model.dim_x
     mean_shape = (N,) + z.shape[2:-1] + (d,)
     alive = np.searchsorted(-lengths, -np.arange(T), side="left")  # sequences with length > t
@@ -433,6 +442,11 @@ def filter_sequences(z: np.ndarray, observed: np.ndarray, lengths: np.ndarray, m
     return out
 
 
+def _per_axis(model: MotionModel) -> bool:
+    """True for the per-axis constant-velocity model ``[p, v]`` measured in ``p`` (what the compiled filter runs)."""
+    return model.dim_x == 2 and model.dim_z == 1 and model.shift is not None and model.measured is not None
+
+
 def rts_smooth_sequences(filtered: dict[str, np.ndarray], lengths: np.ndarray, F: np.ndarray) -> np.ndarray:
     """Rauch-Tung-Striebel backward pass over the output of :func:`filter_sequences`.
 
@@ -456,6 +470,11 @@ def rts_smooth_sequences(filtered: dict[str, np.ndarray], lengths: np.ndarray, F
     """
     xf, Pf, xp, Pp = filtered["xf"], filtered["Pf"], filtered["xp"], filtered["Pp"]
     T, N = xf.shape[:2]
+    if compiled.available() and F.shape == (2, 2) and T and N:  # the same recursion, sequence by sequence, compiled
+        if xf.ndim == 4:
+            return compiled.rts_axes(filtered, lengths, F)
+        axes = {k: v[:, :, None] if k.startswith("x") else v for k, v in filtered.items()}
+        return compiled.rts_axes(axes, lengths, F)[:, :, 0]
     xs = xf.copy()
     alive = np.searchsorted(-np.asarray(lengths), -np.arange(T), side="left").tolist()  # sequences with length > t
     C = Pf[:-1] @ F.T @ _inv(Pp[1:])  # C[t] = C_t

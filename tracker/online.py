@@ -161,7 +161,8 @@ class Tracker:
         cfg = self.config
         self.model = constant_velocity_model(accel_std=cfg.accel_std, measurement_std=cfg.measurement_std,
                                              size_std=cfg.size_std if cfg.size_in_state else None)
-        self._velocity_std = cfg.max_speed / 2.0
+        #: Prior standard deviation of a new track's velocity components, px/frame.
+        self.velocity_std = cfg.max_speed / 2.0
         self.reset()
 
     # -- public API -------------------------------------------------------------------------------------------
@@ -424,7 +425,7 @@ class Tracker:
         """Start tracks from detections ``dets``; returns their uids and track ids (-1 if tentative)."""
         n = dets.size
         z = self._measure(box[dets])
-        x, P = initial_state(z, self.model, velocity_std=self._velocity_std)
+        x, P = initial_state(z, self.model, velocity_std=self.velocity_std)
         uid = np.arange(self._next_uid, self._next_uid + n, dtype=np.int64)
         self._next_uid += n
         tid = np.full(n, -1, dtype=np.int64)
