@@ -55,6 +55,33 @@ def _njit(fn):
     return _numba.njit(cache=True, nogil=True)(fn) if _numba is not None else fn
 
 
+COMPILE_NOTICE_S = 2.0
+"""A kernel's first call in a process that takes longer than this (it is being compiled) says so on stderr."""
+
+
+def _call(kernel, *args):
+    """Call a compiled kernel; on its first call in this process, say so if compiling it takes a while.
+
+    numba compiles a kernel on first use and caches it on disk, so the wait (seconds) comes once per
+    installation; a timer prints one line on stderr when the call has not returned after
+    :data:`COMPILE_NOTICE_S`, so that a first run does not look stuck.
+    """
+    if getattr(kernel, "signatures", True):
+        return kernel(*args)
+    import sys
+    import threading
+
+    timer = threading.Timer(COMPILE_NOTICE_S, lambda: print(
+        "spermtrack: compiling the tracker's numba kernels (once per installation, about 20 s)", file=sys.stderr,
+        flush=True))
+    timer.daemon = True
+    timer.start()
+    try:
+        return kernel(*args)
+    finally:
+        timer.cancel()
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Kalman steps on one track (state [x, y, vx, vy], measurement [x, y], R = r I)
 # ---------------------------------------------------------------------------------------------------------------
@@ -224,19 +251,27 @@ def _solve_pairs(pi, pj, pc, n_pairs, n_rows, n_cols, limit, row_match):
                 local_c[pj[k]] = nc
                 cols[nc] = pj[k]
                 nc += 1
-        size = nr + nc
-        M = np.full((size, size), big)
-        M[:nr, nc:] = half
-        M[nr:, :nc] = half
-        M[nr:, nc:] = 0.0
-        for q in range(s, e):
-            k = idx[order[q]]
-            M[local_r[pi[k]], local_c[pj[k]]] = pc[k]
-        col_of = _hungarian(M)
-        for a in range(nr):
-            b = col_of[a]
-            if b < nc and M[a, b] < limit:
-                row_match[rows[a]] = cols[b]
+        if nr == 1 or nc == 1:  # one row or one column: its cheapest pair, the first (by row, column) on ties
+            best = -1
+            for q in range(s, e):
+                k = idx[order[q]]
+                if best < 0 or pc[k] < pc[best] or (pc[k] == pc[best] and (pi[k], pj[k]) < (pi[best], pj[best])):
+                    best = k
+            row_match[pi[best]] = pj[best]
+        else:
+            size = nr + nc
+            M = np.full((size, size), big)
+            M[:nr, nc:] = half
+            M[nr:, :nc] = half
+            M[nr:, nc:] = 0.0
+            for q in range(s, e):
+                k = idx[order[q]]
+                M[local_r[pi[k]], local_c[pj[k]]] = pc[k]
+            col_of = _hungarian(M)
+            for a in range(nr):
+                b = col_of[a]
+                if b < nc and M[a, b] < limit:
+                    row_match[rows[a]] = cols[b]
         for a in range(nr):
             local_r[rows[a]] = -1
         for b in range(nc):
@@ -574,8 +609,8 @@ def filter_axes(z: np.ndarray, observed: np.ndarray, lengths: np.ndarray, Q: np.
     dict
         As :func:`~spermtrack.tracker.kalman.filter_sequences` returns.
     """
-    x_last, P_last, xf, Pf, xp, Pp = _filter_axes(
-        np.ascontiguousarray(z, dtype=np.float64), np.ascontiguousarray(observed, dtype=np.bool_),
+    x_last, P_last, xf, Pf, xp, Pp = _call(
+        _filter_axes, np.ascontiguousarray(z, dtype=np.float64), np.ascontiguousarray(observed, dtype=np.bool_),
         np.ascontiguousarray(lengths, dtype=np.int64), np.ascontiguousarray(Q, dtype=np.float64), float(r),
         float(velocity_std) ** 2, bool(store))
     out = {"x_last": x_last, "P_last": P_last}
@@ -616,7 +651,7 @@ def rts_axes(filtered: dict[str, np.ndarray], lengths: np.ndarray, F: np.ndarray
     ``filtered`` holds ``xf``, ``xp`` of shape (T, N, A, 2) and ``Pf``, ``Pp`` of shape (T, N, 2, 2) from
     :func:`filter_axes`; returns the smoothed means, shaped as ``xf``.
     """
-    return _rts_axes(*(np.ascontiguousarray(filtered[k], dtype=np.float64) for k in ("xf", "Pf", "xp", "Pp")),
+    return _call(_rts_axes, *(np.ascontiguousarray(filtered[k], dtype=np.float64) for k in ("xf", "Pf", "xp", "Pp")),
                      np.ascontiguousarray(lengths, dtype=np.int64), np.ascontiguousarray(F, dtype=np.float64))
 
 
@@ -658,7 +693,7 @@ def close_pairs(frame: np.ndarray, xy: np.ndarray, radius: float) -> np.ndarray:
     x = np.ascontiguousarray(xy[:, 0], dtype=np.float64)
     y = np.ascontiguousarray(xy[:, 1], dtype=np.float64)
     frame = np.ascontiguousarray(frame, dtype=np.int64)
-    return _close_pairs(frame, x, y, np.lexsort((x, frame)), float(radius))
+    return _call(_close_pairs, frame, x, y, np.lexsort((x, frame)), float(radius))
 
 
 def run_compiled(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: np.ndarray, cfg: TrackerConfig,
@@ -687,8 +722,8 @@ def run_compiled(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id
     """
     if not supports(cfg):
         raise ValueError(f"the compiled engine does not implement cost={cfg.cost!r}, size_in_state={cfg.size_in_state}")
-    uid, tid, filt, conf_uid, _ = _run(
-        np.ascontiguousarray(frame, dtype=np.int64), np.ascontiguousarray(box, dtype=np.float64),
+    uid, tid, filt, conf_uid, _ = _call(
+        _run, np.ascontiguousarray(frame, dtype=np.int64), np.ascontiguousarray(box, dtype=np.float64),
         np.ascontiguousarray(score, dtype=np.float64), np.ascontiguousarray(class_id, dtype=np.int64),
         np.ascontiguousarray(Q, dtype=np.float64), float(cfg.measurement_std) ** 2, float(velocity_std) ** 2,
         float(cfg.max_distance), float(cfg.gate_growth), float(cfg.low_gate_scale), bool(cfg.two_stage),

@@ -142,3 +142,12 @@ def test_sperm_preset_tracks_equal_without_numba(truth, monkeypatch):
         slow = track(dets, "sperm", fps=50.0)
     np.testing.assert_array_equal(fast["track_id"].to_numpy(), slow["track_id"].to_numpy())
     np.testing.assert_allclose(fast[["x_s", "y_s"]].to_numpy(), slow[["x_s", "y_s"]].to_numpy(), rtol=0, atol=1e-9)
+
+
+def test_a_tie_between_identical_detections_goes_to_the_first_as_in_numpy():
+    i = np.array([0, 0, 0], dtype=np.int64)
+    j = np.array([2, 0, 1], dtype=np.int64)  # generated out of column order, all the same cost
+    cost = np.array([4.0, 4.0, 4.0])
+    row_match = np.full(1, -1, dtype=np.int64)
+    compiled._solve_pairs(i, j, cost, 3, 1, 3, 10.0, row_match)
+    assert row_match[0] == solve_pairs(np.sort(j) * 0, np.sort(j), cost, 10.0)[1][0] == 0
