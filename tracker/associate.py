@@ -13,6 +13,10 @@ independent group:
    ``L``. :func:`scipy.optimize.linear_sum_assignment` on the same extended matrix is the
    fallback when ``lap`` is missing.
 
+Where numba is installed, :func:`solve_pairs` hands the whole problem to the compiled solver of
+:mod:`~spermtrack.tracker.compiled` (the same optimum, per connected component), which the compiled
+tracking engine uses too, so that both engines break exact ties between equal-cost assignments alike.
+
 Costs (smaller is better; each returns a cost per pair and the pairs it allows):
 
 - :func:`centre_cost`: squared Euclidean distance of centres, px^2.
@@ -24,6 +28,8 @@ Costs (smaller is better; each returns a cost per pair and the pairs it allows):
 from __future__ import annotations
 
 import numpy as np
+
+from spermtrack.tracker import compiled
 
 try:  # lap is a declared dependency; scipy is the fallback.
     import lap as _lap
@@ -212,6 +218,8 @@ def solve_pairs(i: np.ndarray, j: np.ndarray, cost: np.ndarray, limit: float) ->
     _check_finite(cost, limit)
     n_rows = int(i.max()) + 1
     n_cols = int(j.max()) + 1
+    if compiled.available():  # the compiled engine's solver, so that both engines break exact ties alike
+        return compiled.solve_pairs_into(i, j, cost, limit, n_rows, n_cols)
     deg_r = np.bincount(i, minlength=n_rows)
     deg_c = np.bincount(j, minlength=n_cols)
     trivial = (deg_r[i] == 1) & (deg_c[j] == 1)

@@ -9,25 +9,32 @@ the same steps per frame in one compiled loop over all frames:
   :func:`~spermtrack.tracker.kalman.predict`);
 - candidate pairs within each track's gate (detections sorted by x once per frame, a window per track);
 - the two association stages (high scores with every track, then low scores with the confirmed tracks left),
-  each solved as :func:`~spermtrack.tracker.associate.solve_pairs` does: pairs whose track and detection
-  have no other candidate are matched directly, the rest per connected component as one rectangular
-  assignment with the unmatched cost ``L / 2`` (the Hungarian algorithm, shortest augmenting paths, on the
-  component's extended square matrix);
+  each solved by :func:`solve_pairs_into`: pairs whose track and detection have no other candidate are matched
+  directly; a connected component of the rest with one row or one column takes its cheapest pair (the first on
+  ties); every other component is one rectangular assignment with the unmatched cost ``L / 2`` (the Hungarian
+  algorithm, shortest augmenting paths, on the component's extended square matrix, O(n^3) in its size);
 - the Joseph-form Kalman update, OC-SORT's re-update after missed frames, misses, deletions, births and
   confirmations, in the numpy engine's order.
 
 It covers the configs of the centre-distance cost with the state ``[x, y, vx, vy]``
 (:func:`supports`; the ``sperm`` and ``sperm_online`` presets); other configs run on the numpy engine.
-The two engines give the same tracks: identical ids wherever the optimal assignment is unique, and
-coordinates equal to rounding (a few units in the last place). Where two assignments cost exactly the same,
-each engine may pick a different one.
+Where numba is installed, :func:`~spermtrack.tracker.associate.solve_pairs` uses the same assignment kernel,
+so that the two engines (and streaming and batch tracking) give the same tracks: identical ids, and coordinates
+equal to rounding. Where two assignments cost exactly the same, an installation without numba (``lap.lapjv``)
+may pick another one than an installation with it.
 
-numba compiles the kernel on first use (a few seconds) and caches it beside this file; without numba,
-:func:`available` is False and every config runs on the numpy engine.
+The per-axis Kalman filter and RTS smoother of the offline steps (:func:`filter_axes`, :func:`rts_axes`)
+and the pair search of the encounters (:func:`close_pairs`) are compiled here too.
+
+numba compiles the kernels on their first use (about 20 s, once per installation; :func:`warm_up` says so on
+stderr) and caches them beside this file, or in numba's user cache when this folder is read-only, or not at
+all when neither can be written. Without numba, :func:`available` is False and everything runs on numpy.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -46,40 +53,72 @@ def available() -> bool:
     return _numba is not None
 
 
+MAX_GATE_PX = 1e100
+"""Largest gate the compiled engine takes (its squared cost limit must stay finite)."""
+
+
 def supports(cfg: TrackerConfig) -> bool:
-    """Whether :func:`run_compiled` implements ``cfg``: centre cost, state ``[x, y, vx, vy]``."""
-    return cfg.cost == "centre" and not cfg.size_in_state
+    """Whether :func:`run_compiled` implements ``cfg``: centre cost, state ``[x, y, vx, vy]``, a finite gate."""
+    widest = cfg.max_distance + cfg.gate_growth * max(cfg.max_age, cfg.tentative_max_age)
+    return cfg.cost == "centre" and not cfg.size_in_state and widest < MAX_GATE_PX
 
 
 def _njit(fn):
-    return _numba.njit(cache=True, nogil=True)(fn) if _numba is not None else fn
+    if _numba is None:
+        return fn
+    try:
+        return _numba.njit(cache=True, nogil=True)(fn)
+    except RuntimeError:  # no cache location can be written: compile in every process instead
+        return _numba.njit(nogil=True)(fn)
 
 
 COMPILE_NOTICE_S = 2.0
-"""A kernel's first call in a process that takes longer than this (it is being compiled) says so on stderr."""
+"""When loading the kernels takes longer than this (they are being compiled), :func:`warm_up` says so on stderr."""
+
+_WARM = False
+_WARM_LOCK = threading.Lock()
 
 
-def _call(kernel, *args):
-    """Call a compiled kernel; on its first call in this process, say so if compiling it takes a while.
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every kernel on tiny inputs, once per process.
 
-    numba compiles a kernel on first use and caches it on disk, so the wait (seconds) comes once per
-    installation; a timer prints one line on stderr when the call has not returned after
-    :data:`COMPILE_NOTICE_S`, so that a first run does not look stuck.
+    A cold compile takes about 20 s once per installation; a cached load well under a second. A timer prints
+    one line on stderr if the warm-up has not finished after :data:`COMPILE_NOTICE_S`, so that a first run
+    does not look stuck. Real inputs then run on the compiled kernels (the tiny inputs have their types).
     """
-    if getattr(kernel, "signatures", True):
-        return kernel(*args)
-    import sys
-    import threading
+    global _WARM
+    if _WARM or _numba is None:
+        return
+    with _WARM_LOCK:
+        if _WARM:
+            return
+        timer = threading.Timer(COMPILE_NOTICE_S, lambda: print(
+            "spermtrack: compiling the tracker's numba kernels (once per installation, about 20 s)",
+            file=sys.stderr, flush=True))
+        timer.daemon = True
+        timer.start()
+        try:
+            _run(*_run_args(np.zeros(2, dtype=np.int64), np.ones((2, 4)), np.ones(2), np.zeros(2, dtype=np.int64),
+                            _WarmConfig(), np.eye(4), 1.0))
+            lengths = np.array([2], dtype=np.int64)
+            filtered = _filter_axes(np.zeros((2, 1, 2, 1)), np.ones((2, 1), dtype=np.bool_), lengths, np.eye(2), 1.0,
+                                    1.0, True)
+            _rts_axes(*filtered[2:], lengths, np.eye(2))
+            _close_pairs(np.zeros(2, dtype=np.int64), np.zeros(2), np.zeros(2), np.arange(2, dtype=np.int64), 1.0)
+            row_match = np.full(1, -1, dtype=np.int64)
+            _solve_pairs(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.ones(1), 1, 1, 1, 2.0,
+                         row_match)
+        finally:
+            timer.cancel()
+        _WARM = True
 
-    timer = threading.Timer(COMPILE_NOTICE_S, lambda: print(
-        "spermtrack: compiling the tracker's numba kernels (once per installation, about 20 s)", file=sys.stderr,
-        flush=True))
-    timer.daemon = True
-    timer.start()
-    try:
-        return kernel(*args)
-    finally:
-        timer.cancel()
+
+class _WarmConfig:
+    """The config fields :func:`_run_args` reads, for :func:`warm_up`."""
+
+    max_distance = gate_growth = low_gate_scale = high_score = low_score = birth_score = measurement_std = 1.0
+    two_stage = class_aware = observation_recovery = True
+    min_hits = max_age = tentative_max_age = 1
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -609,8 +648,9 @@ def filter_axes(z: np.ndarray, observed: np.ndarray, lengths: np.ndarray, Q: np.
     dict
         As :func:`~spermtrack.tracker.kalman.filter_sequences` returns.
     """
-    x_last, P_last, xf, Pf, xp, Pp = _call(
-        _filter_axes, np.ascontiguousarray(z, dtype=np.float64), np.ascontiguousarray(observed, dtype=np.bool_),
+    warm_up()
+    x_last, P_last, xf, Pf, xp, Pp = _filter_axes(
+        np.ascontiguousarray(z, dtype=np.float64), np.ascontiguousarray(observed, dtype=np.bool_),
         np.ascontiguousarray(lengths, dtype=np.int64), np.ascontiguousarray(Q, dtype=np.float64), float(r),
         float(velocity_std) ** 2, bool(store))
     out = {"x_last": x_last, "P_last": P_last}
@@ -651,7 +691,8 @@ def rts_axes(filtered: dict[str, np.ndarray], lengths: np.ndarray, F: np.ndarray
     ``filtered`` holds ``xf``, ``xp`` of shape (T, N, A, 2) and ``Pf``, ``Pp`` of shape (T, N, 2, 2) from
     :func:`filter_axes`; returns the smoothed means, shaped as ``xf``.
     """
-    return _call(_rts_axes, *(np.ascontiguousarray(filtered[k], dtype=np.float64) for k in ("xf", "Pf", "xp", "Pp")),
+    warm_up()
+    return _rts_axes(*(np.ascontiguousarray(filtered[k], dtype=np.float64) for k in ("xf", "Pf", "xp", "Pp")),
                      np.ascontiguousarray(lengths, dtype=np.int64), np.ascontiguousarray(F, dtype=np.float64))
 
 
@@ -693,7 +734,8 @@ def close_pairs(frame: np.ndarray, xy: np.ndarray, radius: float) -> np.ndarray:
     x = np.ascontiguousarray(xy[:, 0], dtype=np.float64)
     y = np.ascontiguousarray(xy[:, 1], dtype=np.float64)
     frame = np.ascontiguousarray(frame, dtype=np.int64)
-    return _call(_close_pairs, frame, x, y, np.lexsort((x, frame)), float(radius))
+    warm_up()
+    return _close_pairs(frame, x, y, np.lexsort((x, frame)), float(radius))
 
 
 def run_compiled(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: np.ndarray, cfg: TrackerConfig,
@@ -721,13 +763,37 @@ def run_compiled(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id
         The tracklets confirmed, in order of confirmation.
     """
     if not supports(cfg):
-        raise ValueError(f"the compiled engine does not implement cost={cfg.cost!r}, size_in_state={cfg.size_in_state}")
-    uid, tid, filt, conf_uid, _ = _call(
-        _run, np.ascontiguousarray(frame, dtype=np.int64), np.ascontiguousarray(box, dtype=np.float64),
-        np.ascontiguousarray(score, dtype=np.float64), np.ascontiguousarray(class_id, dtype=np.int64),
-        np.ascontiguousarray(Q, dtype=np.float64), float(cfg.measurement_std) ** 2, float(velocity_std) ** 2,
-        float(cfg.max_distance), float(cfg.gate_growth), float(cfg.low_gate_scale), bool(cfg.two_stage),
-        float(cfg.high_score), float(cfg.low_score), float(max(cfg.birth_score, cfg.low_score)),
-        bool(cfg.class_aware), bool(cfg.observation_recovery), int(cfg.min_hits), int(cfg.max_age),
-        int(cfg.tentative_max_age))
+        raise ValueError(f"the compiled engine does not implement cost={cfg.cost!r}, size_in_state={cfg.size_in_state}"
+                         f" or a gate of {cfg.max_distance} px")
+    if len(frame) > 1 and np.any(frame[1:] < frame[:-1]):
+        raise ValueError("run_compiled needs the detections sorted by frame (see frame_order)")
+    warm_up()
+    uid, tid, filt, conf_uid, _ = _run(*_run_args(frame, box, score, class_id, cfg, Q, velocity_std))
     return uid, tid, filt, conf_uid
+
+
+def _run_args(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: np.ndarray, cfg, Q: np.ndarray,
+              velocity_std: float) -> tuple:
+    """The arguments of ``_run``, with the dtypes and layouts it is compiled for."""
+    return (np.ascontiguousarray(frame, dtype=np.int64), np.ascontiguousarray(box, dtype=np.float64),
+            np.ascontiguousarray(score, dtype=np.float64), np.ascontiguousarray(class_id, dtype=np.int64),
+            np.ascontiguousarray(Q, dtype=np.float64), float(cfg.measurement_std) ** 2, float(velocity_std) ** 2,
+            float(cfg.max_distance), float(cfg.gate_growth), float(cfg.low_gate_scale), bool(cfg.two_stage),
+            float(cfg.high_score), float(cfg.low_score), float(max(cfg.birth_score, cfg.low_score)),
+            bool(cfg.class_aware), bool(cfg.observation_recovery), int(cfg.min_hits), int(cfg.max_age),
+            int(cfg.tentative_max_age))
+
+
+def solve_pairs_into(i: np.ndarray, j: np.ndarray, cost: np.ndarray, limit: float, n_rows: int,
+                     n_cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~spermtrack.tracker.associate.solve_pairs` on the compiled kernel (pairs with ``cost < limit`` only).
+
+    Returns the matched ``(rows, cols)``, sorted by row.
+    """
+    warm_up()
+    row_match = np.full(n_rows, -1, dtype=np.int64)
+    _solve_pairs(np.ascontiguousarray(i, dtype=np.int64), np.ascontiguousarray(j, dtype=np.int64),
+                 np.ascontiguousarray(cost, dtype=np.float64), len(i), int(n_rows), int(n_cols), float(limit),
+                 row_match)
+    rows = np.flatnonzero(row_match >= 0)
+    return rows, row_match[rows]

@@ -386,7 +386,7 @@ def filter_sequences(z: np.ndarray, observed: np.ndarray, lengths: np.ndarray, m
     lengths = np.asarray(lengths)
     if N and np.any(np.diff(lengths) > 0):
         raise ValueError("lengths must be non-increasing")
-    if compiled.available() and _per_axis(model) and T and N:
+    if compiled.available() and _per_axis(model) and T and N and lengths.max() <= T:
         # the same filter, sequence by sequence in one compiled loop (the offline steps' hot path)
         axes = z if z.ndim == 4 else z[:, :, None]
         out = compiled.filter_axes(axes, observed, lengths, model.Q, float(model.R[0, 0]), velocity_std, store)
@@ -444,7 +444,8 @@ def filter_sequences(z: np.ndarray, observed: np.ndarray, lengths: np.ndarray, m
 
 def _per_axis(model: MotionModel) -> bool:
     """True for the per-axis constant-velocity model ``[p, v]`` measured in ``p`` (what the compiled filter runs)."""
-    return model.dim_x == 2 and model.dim_z == 1 and model.shift is not None and model.measured is not None
+    return (np.array_equal(model.F, [[1.0, 1.0], [0.0, 1.0]]) and np.array_equal(model.H, [[1.0, 0.0]])
+            and model.R.shape == (1, 1) and model.Q.shape == (2, 2))
 
 
 def rts_smooth_sequences(filtered: dict[str, np.ndarray], lengths: np.ndarray, F: np.ndarray) -> np.ndarray:
@@ -470,7 +471,8 @@ def rts_smooth_sequences(filtered: dict[str, np.ndarray], lengths: np.ndarray, F
     """
     xf, Pf, xp, Pp = filtered["xf"], filtered["Pf"], filtered["xp"], filtered["Pp"]
     T, N = xf.shape[:2]
-    if compiled.available() and F.shape == (2, 2) and T and N:  # the same recursion, sequence by sequence, compiled
+    if (compiled.available() and np.array_equal(F, [[1.0, 1.0], [0.0, 1.0]]) and T and N
+            and np.max(lengths) <= T):  # the same recursion, sequence by sequence, compiled
         if xf.ndim == 4:
             return compiled.rts_axes(filtered, lengths, F)
         axes = {k: v[:, :, None] if k.startswith("x") else v for k, v in filtered.items()}

@@ -6,6 +6,17 @@ import numpy as np
 import pytest
 
 from spermtrack.tracker import associate as A
+from spermtrack.tracker import compiled
+
+
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
+def solver(request, monkeypatch):
+    """Every test runs with the compiled solver (where numba is installed) and with lap / scipy."""
+    if request.param == "numpy":
+        monkeypatch.setattr(compiled, "available", lambda: False)
+    elif not compiled.available():
+        pytest.skip("numba is not installed")
+    return request.param
 
 
 def _objective(M, rows, cols, limit):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from spermtrack.detectors.gt import NOISE_PROFILES, gt_detections
 from spermtrack.synth import SynthConfig, simulate_video
-from spermtrack.tracker import compiled, track
+from spermtrack.tracker import Tracker, compiled, track
 from spermtrack.tracker.associate import solve_pairs
 from spermtrack.tracker.batch import run_online
 from spermtrack.tracker.config import get_config
@@ -55,21 +56,18 @@ def test_compiled_engine_gives_the_numpy_engines_tracks(truth, overrides):
         assert (filt_b[tid_b >= 0, :2] != box[tid_b >= 0, :2]).mean() > 0.5  # tracked rows: the filtered centre
 
 
-def test_compiled_matching_is_the_optimal_one():
+def test_compiled_matching_is_the_optimal_one(monkeypatch):
     rng = np.random.default_rng(1)
     for _ in range(200):
         n_r, n_c = rng.integers(1, 9, 2)
         i, j = np.nonzero(rng.random((n_r, n_c)) < 0.5)
-        cost = rng.uniform(0, 10, len(i))
-        limit = 8.0
-        expect_r, expect_c = solve_pairs(i, j, cost, limit)
-        row_match = np.full(n_r, -1, dtype=np.int64)
-        keep = cost < limit
-        compiled._solve_pairs(i[keep].astype(np.int64), j[keep].astype(np.int64), cost[keep], int(keep.sum()),
-                              int(n_r), int(n_c), limit, row_match)
-        got_r = np.flatnonzero(row_match >= 0)
-        np.testing.assert_array_equal(got_r, expect_r)
-        np.testing.assert_array_equal(row_match[got_r], expect_c)
+        cost = rng.uniform(0, 10, len(i))  # continuous costs: one optimum
+        got = solve_pairs(i, j, cost, 8.0)
+        with monkeypatch.context() as m:
+            _numpy_only(m)
+            expect = solve_pairs(i, j, cost, 8.0)  # lap.lapjv
+        np.testing.assert_array_equal(got[0], expect[0])
+        np.testing.assert_array_equal(got[1], expect[1])
 
 
 def test_batch_tracking_is_the_same_on_either_engine(truth):
@@ -144,10 +142,40 @@ def test_sperm_preset_tracks_equal_without_numba(truth, monkeypatch):
     np.testing.assert_allclose(fast[["x_s", "y_s"]].to_numpy(), slow[["x_s", "y_s"]].to_numpy(), rtol=0, atol=1e-9)
 
 
-def test_a_tie_between_identical_detections_goes_to_the_first_as_in_numpy():
+def test_a_tie_between_identical_detections_goes_to_the_first_as_without_numba(monkeypatch):
     i = np.array([0, 0, 0], dtype=np.int64)
-    j = np.array([2, 0, 1], dtype=np.int64)  # generated out of column order, all the same cost
+    j = np.array([2, 0, 1], dtype=np.int64)  # out of column order, all the same cost
     cost = np.array([4.0, 4.0, 4.0])
     row_match = np.full(1, -1, dtype=np.int64)
     compiled._solve_pairs(i, j, cost, 3, 1, 3, 10.0, row_match)
-    assert row_match[0] == solve_pairs(np.sort(j) * 0, np.sort(j), cost, 10.0)[1][0] == 0
+    with monkeypatch.context() as m:
+        _numpy_only(m)
+        assert row_match[0] == solve_pairs(i, np.sort(j), cost, 10.0)[1][0] == 0  # pairs as candidate_pairs orders them
+
+
+def test_duplicated_detections_stream_and_batch_alike(walkers):
+    dets = walkers([(50, 50, 2, 0), (58, 50, -2, 0)], 30)
+    dets = pd.concat([dets, dets]).sort_values("frame", kind="stable").reset_index(drop=True)  # every row twice
+    batch = track(dets, "sperm_online", fps=50.0)
+    tracker = Tracker("sperm_online", fps=50.0)
+    stream = pd.concat([tracker.update(frame) for _, frame in dets.groupby("frame")])
+    np.testing.assert_array_equal(batch["track_id"].to_numpy(), stream.loc[batch.index, "track_id"].to_numpy())
+    assert batch["track_id"].nunique() >= 3
+
+
+def test_unsorted_frames_and_infinite_gates_are_refused():
+    cfg = get_config("sperm_online")
+    box = np.ones((3, 4))
+    with pytest.raises(ValueError, match="sorted by frame"):
+        compiled.run_compiled(np.array([0, 1, 0]), box, np.ones(3), np.zeros(3, dtype=np.int64), cfg, np.eye(4), 1.0)
+    assert not compiled.supports(get_config("sperm_online", max_distance=1e160))
+
+
+def test_filter_dispatch_takes_only_the_per_axis_model():
+    from spermtrack.tracker.kalman import MotionModel, _per_axis, constant_velocity_model
+
+    model = constant_velocity_model(accel_std=0.5, measurement_std=1.0, ndim=1)
+    assert _per_axis(model)
+    assert not _per_axis(constant_velocity_model(accel_std=0.5, measurement_std=1.0))
+    assert not _per_axis(MotionModel(F=model.F.T.copy(), Q=model.Q, H=model.H, R=model.R))
+    assert not _per_axis(MotionModel(F=model.F, Q=model.Q, H=np.array([[0.0, 1.0]]), R=model.R))
