@@ -140,7 +140,8 @@ def run_online(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: 
         raise ValueError(f"engine must be 'auto', 'compiled' or 'numpy', got {engine!r}")
     use_compiled = compiled.available() and compiled.supports(cfg)
     if engine == "compiled" and not use_compiled:
-        raise ValueError("the compiled engine needs numba and a centre-cost config without size in the state")
+        raise ValueError("the compiled engine needs numba and a config it implements (compiled.supports: "
+                         "centre cost, no size in the state, a finite gate)")
     if engine != "numpy" and use_compiled and len(frame):
         tracker = Tracker(cfg)
         uid, tid, filtered_xy, confirmed_uid = compiled.run_compiled(frame, box, score, class_id, cfg,
