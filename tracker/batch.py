@@ -142,8 +142,8 @@ def run_online(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: 
     if engine == "compiled" and not use_compiled:
         raise ValueError("the compiled engine needs numba and a config it implements (compiled.supports: "
                          "centre cost, no size in the state, a finite gate)")
+    tracker = Tracker(cfg)
     if engine != "numpy" and use_compiled and len(frame):
-        tracker = Tracker(cfg)
         uid, tid, filtered_xy, confirmed_uid = compiled.run_compiled(frame, box, score, class_id, cfg,
                                                                      tracker.model.Q, tracker.velocity_std)
         filtered = None
@@ -151,7 +151,6 @@ def run_online(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: 
             filtered = box.copy()
             filtered[:, :2] = filtered_xy
         return uid, tid, confirmed_uid, filtered
-    tracker = Tracker(cfg)
     n = len(frame)
     uid = np.full(n, -1, dtype=np.int64)
     tid = np.full(n, -1, dtype=np.int64)

@@ -35,12 +35,11 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # the kernels import nothing of the tracker, so that every module of it may use them
-    from spermtrack.tracker.config import TrackerConfig
+# config imports nothing else of the tracker, so that every module of it may use these kernels
+from spermtrack.tracker.config import TrackerConfig
 
 try:
     import numba as _numba
@@ -99,7 +98,7 @@ def warm_up() -> None:
         timer.start()
         try:
             _run(*_run_args(np.zeros(2, dtype=np.int64), np.ones((2, 4)), np.ones(2), np.zeros(2, dtype=np.int64),
-                            _WarmConfig(), np.eye(4), 1.0))
+                            TrackerConfig(), np.eye(4), 1.0))
             lengths = np.array([2], dtype=np.int64)
             filtered = _filter_axes(np.zeros((2, 1, 2, 1)), np.ones((2, 1), dtype=np.bool_), lengths, np.eye(2), 1.0,
                                     1.0, True)
@@ -111,14 +110,6 @@ def warm_up() -> None:
         finally:
             timer.cancel()
         _WARM = True
-
-
-class _WarmConfig:
-    """The config fields :func:`_run_args` reads, for :func:`warm_up`."""
-
-    max_distance = gate_growth = low_gate_scale = high_score = low_score = birth_score = measurement_std = 1.0
-    two_stage = class_aware = observation_recovery = True
-    min_hits = max_age = tentative_max_age = 1
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -177,6 +168,14 @@ def _update(x, P, zx, zy, r):
 # ---------------------------------------------------------------------------------------------------------------
 # assignment
 # ---------------------------------------------------------------------------------------------------------------
+@_njit
+def _grown(a, n, cap):
+    """A copy of ``a`` (1-D or 2-D) with room for ``cap`` rows, its first ``n`` rows kept."""
+    out = np.empty((cap,) + a.shape[1:], dtype=a.dtype)
+    out[:n] = a[:n]
+    return out
+
+
 @_njit
 def _hungarian(M):
     """Minimum-cost perfect assignment of a square matrix; returns the column of each row."""
@@ -360,13 +359,7 @@ def _associate(tracks, n_t, dets, n_d, X, miss, tcls, dx, dy, dcls, gate0, growt
                 continue
             if n_pairs == cap:
                 cap *= 2
-                pi2 = np.empty(cap, dtype=np.int64)
-                pj2 = np.empty(cap, dtype=np.int64)
-                pc2 = np.empty(cap)
-                pi2[:n_pairs] = pi[:n_pairs]
-                pj2[:n_pairs] = pj[:n_pairs]
-                pc2[:n_pairs] = pc[:n_pairs]
-                pi, pj, pc = pi2, pj2, pc2
+                pi, pj, pc = _grown(pi, n_pairs, cap), _grown(pj, n_pairs, cap), _grown(pc, n_pairs, cap)
             pi[n_pairs] = a
             pj[n_pairs] = b
             pc[n_pairs] = cost
@@ -392,7 +385,6 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_sca
     tid_out = np.full(n, -1, dtype=np.int64)
     filt = np.empty((n, 2))
     conf_uid = np.empty(n, dtype=np.int64)
-    conf_tid = np.empty(n, dtype=np.int64)
     n_conf = 0
     cap = n + 1
     X = np.empty((cap, 4))
@@ -486,7 +478,6 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_sca
                         tid[t] = next_tid
                         next_tid += 1
                         conf_uid[n_conf] = uid[t]
-                        conf_tid[n_conf] = tid[t]
                         n_conf += 1
             for b in range(nd):
                 filt[s + b, 0] = box[s + b, 0]
@@ -540,7 +531,6 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_sca
                     tid[t] = next_tid
                     next_tid += 1
                     conf_uid[n_conf] = uid[t]
-                    conf_tid[n_conf] = tid[t]
                     n_conf += 1
                 hits[t] = 1
                 miss[t] = 0
@@ -554,7 +544,7 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_sca
                 g += 1
         last = f
         s = e
-    return uid_out, tid_out, filt, conf_uid[:n_conf].copy(), conf_tid[:n_conf].copy()
+    return uid_out, tid_out, filt, conf_uid[:n_conf].copy()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -717,9 +707,7 @@ def _close_pairs(frame, x, y, order, radius):
             if dx * dx + dy * dy <= r2:
                 if m == cap:
                     cap *= 2
-                    bigger = np.empty((cap, 2), dtype=np.int64)
-                    bigger[:m] = out[:m]
-                    out = bigger
+                    out = _grown(out, m, cap)
                 out[m, 0] = min(i, j)
                 out[m, 1] = max(i, j)
                 m += 1
@@ -768,12 +756,11 @@ def run_compiled(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id
     if len(frame) > 1 and np.any(frame[1:] < frame[:-1]):
         raise ValueError("run_compiled needs the detections sorted by frame (see frame_order)")
     warm_up()
-    uid, tid, filt, conf_uid, _ = _run(*_run_args(frame, box, score, class_id, cfg, Q, velocity_std))
-    return uid, tid, filt, conf_uid
+    return _run(*_run_args(frame, box, score, class_id, cfg, Q, velocity_std))
 
 
-def _run_args(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: np.ndarray, cfg, Q: np.ndarray,
-              velocity_std: float) -> tuple:
+def _run_args(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: np.ndarray, cfg: TrackerConfig,
+              Q: np.ndarray, velocity_std: float) -> tuple:
     """The arguments of ``_run``, with the dtypes and layouts it is compiled for."""
     return (np.ascontiguousarray(frame, dtype=np.int64), np.ascontiguousarray(box, dtype=np.float64),
             np.ascontiguousarray(score, dtype=np.float64), np.ascontiguousarray(class_id, dtype=np.int64),

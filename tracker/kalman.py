@@ -442,9 +442,13 @@ def filter_sequences(z: np.ndarray, observed: np.ndarray, lengths: np.ndarray, m
     return out
 
 
+_AXIS_F = np.array([[1.0, 1.0], [0.0, 1.0]])
+"""Transition of the per-axis constant-velocity model ``[p, v]`` (the one the compiled filter and smoother run)."""
+
+
 def _per_axis(model: MotionModel) -> bool:
     """True for the per-axis constant-velocity model ``[p, v]`` measured in ``p`` (what the compiled filter runs)."""
-    return (np.array_equal(model.F, [[1.0, 1.0], [0.0, 1.0]]) and np.array_equal(model.H, [[1.0, 0.0]])
+    return (np.array_equal(model.F, _AXIS_F) and np.array_equal(model.H, [[1.0, 0.0]])
             and model.R.shape == (1, 1) and model.Q.shape == (2, 2))
 
 
@@ -471,7 +475,7 @@ def rts_smooth_sequences(filtered: dict[str, np.ndarray], lengths: np.ndarray, F
     """
     xf, Pf, xp, Pp = filtered["xf"], filtered["Pf"], filtered["xp"], filtered["Pp"]
     T, N = xf.shape[:2]
-    if (compiled.available() and np.array_equal(F, [[1.0, 1.0], [0.0, 1.0]]) and T and N
+    if (compiled.available() and np.array_equal(F, _AXIS_F) and T and N
             and np.max(lengths) <= T):  # the same recursion, sequence by sequence, compiled
         if xf.ndim == 4:
             return compiled.rts_axes(filtered, lengths, F)
