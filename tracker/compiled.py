@@ -58,7 +58,7 @@ MAX_GATE_PX = 1e100
 
 def supports(cfg: TrackerConfig) -> bool:
     """Whether :func:`run_compiled` implements ``cfg``: centre cost, state ``[x, y, vx, vy]``, a finite gate."""
-    widest = cfg.max_distance + cfg.gate_growth * max(cfg.max_age, cfg.tentative_max_age)
+    widest = cfg.max_distance + cfg.gate_growth * cfg.longest_max_age
     return cfg.cost == "centre" and not cfg.size_in_state and widest < MAX_GATE_PX
 
 
@@ -379,7 +379,7 @@ def _associate(tracks, n_t, dets, n_d, X, miss, tcls, dx, dy, dcls, gate0, growt
 # ---------------------------------------------------------------------------------------------------------------
 @_njit
 def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_scale, two_stage, high_score,
-         low_score, birth_thr, class_aware, recovery, min_hits, max_age, tentative_max_age):
+         low_score, birth_thr, class_aware, recovery, min_hits, max_age, tentative_max_age, confident_max_age):
     n = frame.shape[0]
     uid_out = np.full(n, -1, dtype=np.int64)
     tid_out = np.full(n, -1, dtype=np.int64)
@@ -392,6 +392,7 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_sca
     uid = np.empty(cap, dtype=np.int64)
     tid = np.empty(cap, dtype=np.int64)
     hits = np.empty(cap, dtype=np.int64)
+    score_sum = np.empty(cap)
     miss = np.empty(cap, dtype=np.int64)
     tcls = np.empty(cap, dtype=np.int64)
     X_obs = np.empty((cap, 4))
@@ -473,6 +474,7 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_sca
                     Z_obs[t, 1] = zy
                     tcls[t] = cls[s + b]
                     hits[t] += 1
+                    score_sum[t] += score[s + b]
                     miss[t] = 0
                     if tid[t] < 0 and hits[t] >= min_hits:
                         tid[t] = next_tid
@@ -493,13 +495,19 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_sca
                         filt[s + b, 1] = X[t, 1]
                     else:
                         miss[t] += 1
-                    if miss[t] <= (max_age if tid[t] >= 0 else tentative_max_age):
+                    limit = tentative_max_age
+                    if tid[t] >= 0:
+                        limit = max_age
+                        if confident_max_age >= 0 and score_sum[t] / hits[t] >= birth_thr:
+                            limit = max(max_age, min(confident_max_age, hits[t]))
+                    if miss[t] <= limit:
                         if keep != t:
                             X[keep] = X[t]
                             P[keep] = P[t]
                             uid[keep] = uid[t]
                             tid[keep] = tid[t]
                             hits[keep] = hits[t]
+                            score_sum[keep] = score_sum[t]
                             miss[keep] = miss[t]
                             tcls[keep] = tcls[t]
                             X_obs[keep] = X_obs[t]
@@ -533,6 +541,7 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_sca
                     conf_uid[n_conf] = uid[t]
                     n_conf += 1
                 hits[t] = 1
+                score_sum[t] = score[s + b]
                 miss[t] = 0
                 tcls[t] = cls[s + b]
                 uid_out[s + b] = uid[t]
@@ -768,7 +777,7 @@ def _run_args(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: n
             float(cfg.max_distance), float(cfg.gate_growth), float(cfg.low_gate_scale), bool(cfg.two_stage),
             float(cfg.high_score), float(cfg.low_score), float(max(cfg.birth_score, cfg.low_score)),
             bool(cfg.class_aware), bool(cfg.observation_recovery), int(cfg.min_hits), int(cfg.max_age),
-            int(cfg.tentative_max_age))
+            int(cfg.tentative_max_age), -1 if cfg.confident_max_age is None else int(cfg.confident_max_age))
 
 
 def solve_pairs_into(i: np.ndarray, j: np.ndarray, cost: np.ndarray, limit: float, n_rows: int,

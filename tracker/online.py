@@ -14,7 +14,9 @@ Per frame::
     update matched tracks (after k missed frames, optionally OC-SORT's observation-centric
              re-update, Cao et al. 2023)
     count a miss for unmatched tracks; delete confirmed tracks after more than max_age
-             misses, tentative ones after more than tentative_max_age
+             misses (up to confident_max_age, and no more than their hits, when their
+             mean score reaches the birth score),
+             tentative ones after more than tentative_max_age
     unmatched detections with score >= birth_score start tentative tracks
     a track is confirmed at its min_hits-th hit and gets the next track_id (1, 2, ...)
 
@@ -176,6 +178,7 @@ class Tracker:
         self._tid = _I.copy()
         self._hits = _I.copy()
         self._miss = _I.copy()
+        self._score_sum = np.empty(0)
         self._wh = np.empty((0, 2))
         self._cls = _I.copy()
         self._x_obs = np.empty((0, d))
@@ -314,7 +317,7 @@ class Tracker:
                     mt = np.concatenate([mt, mt2])
                     md = np.concatenate([md, md2])
         if mt.size:
-            self._correct(mt, md, box, class_id)
+            self._correct(mt, md, box, score, class_id)
         if cfg.boxes == "filtered":
             self.filtered_box = box.copy()
             if mt.size:
@@ -327,7 +330,7 @@ class Tracker:
             self._miss[~matched] += 1
             uid_out[md] = self._uid[mt]
             tid_out[md] = self._tid[mt]
-            alive = self._miss <= np.where(self._tid >= 0, cfg.max_age, cfg.tentative_max_age)
+            alive = self._miss <= self._max_age()
             if not alive.all():
                 self._keep(alive)
         if n:
@@ -335,7 +338,7 @@ class Tracker:
             free[md] = False
             born = np.flatnonzero(free)
             if born.size:
-                uid_out[born], tid_out[born] = self._birth(born, box, class_id)
+                uid_out[born], tid_out[born] = self._birth(born, box, score, class_id)
         return uid_out, tid_out
 
     def _associate(self, tracks: np.ndarray, dets: np.ndarray, box: np.ndarray, class_id: np.ndarray,
@@ -382,7 +385,17 @@ class Tracker:
     def _measure(self, box: np.ndarray) -> np.ndarray:
         return box if self.config.size_in_state else box[:, :2]
 
-    def _correct(self, mt: np.ndarray, md: np.ndarray, box: np.ndarray, class_id: np.ndarray) -> None:
+    def _max_age(self) -> np.ndarray:
+        """Missed frames each live track survives: tentative, confirmed, or confirmed and confident."""
+        cfg = self.config
+        limit = np.where(self._tid >= 0, cfg.max_age, cfg.tentative_max_age)
+        if cfg.confident_max_age is not None:
+            confident = (self._tid >= 0) & (self._score_sum / self._hits >= max(cfg.birth_score, cfg.low_score))
+            limit[confident] = np.maximum(cfg.max_age, np.minimum(cfg.confident_max_age, self._hits[confident]))
+        return limit
+
+    def _correct(self, mt: np.ndarray, md: np.ndarray, box: np.ndarray, score: np.ndarray,
+                 class_id: np.ndarray) -> None:
         """Kalman update of matched tracks ``mt`` with detections ``md``; bookkeeping."""
         z = self._measure(box[md])
         x, P = update(self._x[mt], self._P[mt], z, self.model)
@@ -399,6 +412,7 @@ class Tracker:
         self._wh[mt] = box[md, 2:]
         self._cls[mt] = class_id[md]
         self._hits[mt] += 1
+        self._score_sum[mt] += score[md]
         self._miss[mt] = 0
         new = mt[(self._tid[mt] < 0) & (self._hits[mt] >= self.config.min_hits)]
         if new.size:
@@ -418,10 +432,12 @@ class Tracker:
         return x, P
 
     def _keep(self, keep: np.ndarray) -> None:
-        for name in ("_x", "_P", "_uid", "_tid", "_hits", "_miss", "_wh", "_cls", "_x_obs", "_P_obs", "_z_obs"):
+        for name in ("_x", "_P", "_uid", "_tid", "_hits", "_miss", "_score_sum", "_wh", "_cls", "_x_obs", "_P_obs",
+                     "_z_obs"):
             setattr(self, name, getattr(self, name)[keep])
 
-    def _birth(self, dets: np.ndarray, box: np.ndarray, class_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _birth(self, dets: np.ndarray, box: np.ndarray, score: np.ndarray,
+               class_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Start tracks from detections ``dets``; returns their uids and track ids (-1 if tentative)."""
         n = dets.size
         z = self._measure(box[dets])
@@ -440,6 +456,7 @@ class Tracker:
         self._tid = np.concatenate([self._tid, tid])
         self._hits = np.concatenate([self._hits, np.ones(n, dtype=np.int64)])
         self._miss = np.concatenate([self._miss, np.zeros(n, dtype=np.int64)])
+        self._score_sum = np.concatenate([self._score_sum, score[dets]])
         self._wh = np.concatenate([self._wh, box[dets, 2:]])
         self._cls = np.concatenate([self._cls, class_id[dets]])
         self._x_obs = np.concatenate([self._x_obs, x])

@@ -39,7 +39,8 @@ def _both(dets, **overrides):
 @pytest.mark.parametrize("overrides", [{}, {"two_stage": False}, {"observation_recovery": False},
                                        {"class_aware": True}, {"boxes": "filtered"}, {"min_hits": 1},
                                        {"max_age": 1, "tentative_max_age": 2},
-                                       {"gate_growth": 0.0, "max_distance": 30.0}])
+                                       {"gate_growth": 0.0, "max_distance": 30.0},
+                                       {"confident_max_age": 12}, {"confident_max_age": 2, "max_age": 4}])
 def test_compiled_engine_gives_the_numpy_engines_tracks(truth, overrides):
     rng = np.random.default_rng(7)
     dets = gt_detections(truth, NOISE_PROFILES["detector"], width=640, height=480)

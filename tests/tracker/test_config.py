@@ -15,7 +15,7 @@ from spermtrack.tracker.config import REFERENCE_FPS, REFERENCE_UM_PER_PX
     ("max_distance", 0.0), ("max_distance", float("nan")), ("accel_std", -1.0), ("measurement_std", "2"),
     ("min_hits", 0), ("min_hits", 2.5), ("max_age", -1), ("max_gap", True), ("iou_threshold", 1.0),
     ("high_score", 1.5), ("cost", "euclid"), ("two_stage", 1), ("low_gate_scale", 0.0),
-    ("smooth_accel_std", 0.0), ("gap_gate", -3.0),
+    ("smooth_accel_std", 0.0), ("gap_gate", -3.0), ("confident_max_age", -1), ("uncertain_confident_max_age", 2.5),
 ])
 def test_bad_values_name_the_field(field, value):
     with pytest.raises(InputError, match=field):
@@ -101,7 +101,7 @@ def test_motion_from_physical():
 def test_annotated_scores_keep_the_fixed_settings():
     """Scores all 1 (annotated boxes): births at the cap, lost tracks kept max_age frames."""
     cfg = get_config("sperm").adapted(np.ones(500))
-    assert (cfg.birth_score, cfg.max_age, cfg.birth_quantile) == (0.85, 5, None)
+    assert (cfg.birth_score, cfg.max_age, cfg.confident_max_age, cfg.birth_quantile) == (0.85, 5, None, None)
 
 
 def test_detector_scores_set_the_birth_score_and_a_longer_coast():
@@ -112,6 +112,8 @@ def test_detector_scores_set_the_birth_score_and_a_longer_coast():
     assert get_config("sperm").adapted(scores).birth_score == pytest.approx(0.7, abs=0.01)
     assert get_config("sperm", uncertain_max_age=None).adapted(scores).max_age == 5
     assert get_config("sperm", max_age=40).adapted(scores).max_age == 40
+    assert get_config("sperm").adapted(scores).confident_max_age == 35
+    assert get_config("sperm", uncertain_confident_max_age=None).adapted(scores).confident_max_age is None
 
 
 def test_continuous_scores_near_one_are_a_detector_s_and_annotations_with_false_positives_are_not():

@@ -59,6 +59,25 @@ def test_birth_needs_min_hits_and_death_follows_max_age(walkers):
     assert ids[40] == ids[42] == [-1] and ids[43] == [2]  # the late object: same rule, next id
 
 
+def test_a_confident_track_outlives_a_doubtful_one_but_not_its_own_length(walkers):
+    """confident_max_age keeps a track whose mean score reaches the birth score, up to as long as it was seen."""
+    dets = walkers([(50.0, 50.0, 0.5, 0.0), (300.0, 300.0, 0.5, 0.0), (200.0, 100.0, 0.5, 0.0, 14)], 60)
+    dets.loc[dets["gt"] == 1, "score"] = 0.65  # below the birth score 0.7 on average, after a 0.9 birth
+    dets.loc[(dets["gt"] == 1) & (dets["frame"] == 0), "score"] = 0.9
+    dets = dets[(dets["frame"] < 20) | (dets["frame"] >= 30)]  # all missed for 10 frames; object 2 seen 6
+    tracker = Tracker(get_config("sperm_online", max_age=5, confident_max_age=12))
+    alive = {}
+    for f in range(30):
+        tracker.update(dets[dets["frame"] == f], frame=f)
+        alive[f] = tracker.n_tracks
+    assert alive[19] == 3
+    assert alive[25] == 2  # object 1 (mean score < 0.7) deleted after 6 misses, max_age + 1
+    assert alive[26] == 1  # object 2 (6 hits) deleted after 7 misses: kept no longer than seen
+    out = tracker.update(dets[dets["frame"] == 30], frame=30)
+    assert out.loc[out["gt"] == 0, "track_id"].tolist() == [1]  # object 0 (20 hits) found again after 10 misses
+    assert get_config("sperm_online", max_age=5).confident_max_age is None  # off unless set
+
+
 def test_empty_frames_and_frame_gaps_are_stepped_through(walkers, id_count):
     dets = walkers([(50.0, 60.0, 2.0, 1.0)], 30, skip={(0, 10), (0, 11)})
     dets.loc[dets["frame"] >= 12, "frame"] += 0  # frames 10 and 11 hold no detection at all
