@@ -39,7 +39,7 @@ import threading
 import numpy as np
 
 # config imports nothing else of the tracker, so that every module of it may use these kernels
-from spermtrack.tracker.config import TrackerConfig
+from spermtrack.tracker.config import CONFIDENT_SLACK, TrackerConfig
 
 try:
     import numba as _numba
@@ -379,7 +379,8 @@ def _associate(tracks, n_t, dets, n_d, X, miss, tcls, dx, dy, dcls, gate0, growt
 # ---------------------------------------------------------------------------------------------------------------
 @_njit
 def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_scale, two_stage, high_score,
-         low_score, birth_thr, class_aware, recovery, min_hits, max_age, tentative_max_age, confident_max_age):
+         low_score, birth_thr, class_aware, recovery, min_hits, max_age, tentative_max_age, confident_max_age,
+         confident_slack):
     n = frame.shape[0]
     uid_out = np.full(n, -1, dtype=np.int64)
     tid_out = np.full(n, -1, dtype=np.int64)
@@ -498,7 +499,7 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_sca
                     limit = tentative_max_age
                     if tid[t] >= 0:
                         limit = max_age
-                        if confident_max_age >= 0 and score_sum[t] / hits[t] >= birth_thr:
+                        if confident_max_age >= 0 and score_sum[t] / hits[t] >= birth_thr - confident_slack:
                             limit = max(max_age, min(confident_max_age, hits[t]))
                     if miss[t] <= limit:
                         if keep != t:
@@ -777,7 +778,8 @@ def _run_args(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: n
             float(cfg.max_distance), float(cfg.gate_growth), float(cfg.low_gate_scale), bool(cfg.two_stage),
             float(cfg.high_score), float(cfg.low_score), float(max(cfg.birth_score, cfg.low_score)),
             bool(cfg.class_aware), bool(cfg.observation_recovery), int(cfg.min_hits), int(cfg.max_age),
-            int(cfg.tentative_max_age), -1 if cfg.confident_max_age is None else int(cfg.confident_max_age))
+            int(cfg.tentative_max_age), -1 if cfg.confident_max_age is None else int(cfg.confident_max_age),
+            CONFIDENT_SLACK)
 
 
 def solve_pairs_into(i: np.ndarray, j: np.ndarray, cost: np.ndarray, limit: float, n_rows: int,

@@ -123,16 +123,16 @@ class TrackerConfig(Config):
     min_hits : int
         Hits a track needs before it is confirmed and gets a ``track_id`` (>= 1).
     max_age : int
-        A confirmed track is deleted after more than ``max_age`` consecutive missed frames
-        (``confident_max_age`` for a confident one).
+        A confirmed track is deleted after more than ``max_age`` consecutive missed frames (a confident
+        one may be kept longer: ``confident_max_age``).
     confident_max_age : int or None
         A confirmed track whose mean detection score so far is at least ``max(birth_score, low_score)``
-        is deleted after more than ``max(max_age, min(confident_max_age, hits))`` missed frames, where
+        (to within 1e-9, so that rounded scores equal to the threshold count) is deleted after more than ``max(max_age, min(confident_max_age, hits))`` missed frames, where
         ``hits`` is the number of its detections: it is kept up to ``confident_max_age`` frames, but never
         longer than it has been seen (a track of three confident hits on a false positive would
         otherwise coast on and snap to another object, its gate grown with every miss). ``None`` (the
-        default of every preset): ``max_age`` for every track. Set in batch mode from
-        ``uncertain_confident_max_age``.
+        default of every preset): ``max_age`` for every track. In batch mode, on a detector's scores,
+        raised to ``uncertain_confident_max_age``.
     tentative_max_age : int
         A tentative track is deleted after more than ``tentative_max_age`` missed frames
         (0: at its first miss, as in SORT and ByteTrack).
@@ -172,7 +172,7 @@ class TrackerConfig(Config):
         synthetic videos from 0.901 to 0.916 and IDF1 from 0.924 to 0.946. ``None``: ``max_age`` always.
     uncertain_confident_max_age : int or None
         Batch only, with ``birth_quantile``, on a detector's scores (as ``uncertain_max_age``): the
-        ``confident_max_age`` of the adapted config, so that a track that has scored at least the adapted
+        adapted config's ``confident_max_age`` is raised to at least this, so that a track that has scored at least the adapted
         birth score on average survives a longer run of misses than one that has not. Some of a
         detector's runs of misses are long: on video 11 frames 0-1028 the shipped yolo's 121 runs inside
         annotated tracks have a median of 2 frames, but 10 last over 15 frames (7 of them 16-35, a quarter
@@ -356,7 +356,7 @@ class TrackerConfig(Config):
             if self.uncertain_max_age is not None:
                 max_age = max(max_age, self.uncertain_max_age)
             if self.uncertain_confident_max_age is not None:
-                confident = self.uncertain_confident_max_age
+                confident = max(confident or 0, self.uncertain_confident_max_age)
         return replace(self, birth_score=birth, max_age=max_age, confident_max_age=confident, birth_quantile=None)
 
     @property
@@ -385,6 +385,10 @@ def detector_scores(scores: np.ndarray) -> bool:
 
 _OFFLINE_OFF = dict(gap_closing=False, backfill=False, smooth=False, interpolate=False, min_track_len=0,
                     encounter_radius=0.0, birth_quantile=None)
+
+#: Slack of the confident-track test (mean score >= birth score), so that a mean of scores equal to the
+#: threshold is not lost to rounding (three scores of 0.7 average to 0.6999999999999998).
+CONFIDENT_SLACK = 1e-9
 
 #: The tracker every command uses unless told otherwise (:mod:`spermtrack.tracker.registry` re-exports it).
 DEFAULT_TRACKER = "sperm"

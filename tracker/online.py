@@ -14,8 +14,8 @@ Per frame::
     update matched tracks (after k missed frames, optionally OC-SORT's observation-centric
              re-update, Cao et al. 2023)
     count a miss for unmatched tracks; delete confirmed tracks after more than max_age
-             misses (up to confident_max_age, and no more than their hits, when their
-             mean score reaches the birth score),
+             misses (when their mean score reaches the birth score: max(max_age,
+             min(confident_max_age, hits))),
              tentative ones after more than tentative_max_age
     unmatched detections with score >= birth_score start tentative tracks
     a track is confirmed at its min_hits-th hit and gets the next track_id (1, 2, ...)
@@ -38,7 +38,7 @@ from spermtrack.errors import InputError
 from spermtrack.schema import DETECTION_COLUMNS, validate_detections
 from spermtrack.tracker.associate import (candidate_pairs, centre_cost, iou_cost, mahalanobis_cost,
                                           solve_pairs)
-from spermtrack.tracker.config import DEFAULT_TRACKER, TrackerConfig, get_config
+from spermtrack.tracker.config import CONFIDENT_SLACK, DEFAULT_TRACKER, TrackerConfig, get_config
 from spermtrack.tracker.kalman import constant_velocity_model, initial_state, predict, update
 
 OUTPUT_COLUMNS: tuple[str, ...] = ("track_id", "confirmed")
@@ -390,7 +390,8 @@ class Tracker:
         cfg = self.config
         limit = np.where(self._tid >= 0, cfg.max_age, cfg.tentative_max_age)
         if cfg.confident_max_age is not None:
-            confident = (self._tid >= 0) & (self._score_sum / self._hits >= max(cfg.birth_score, cfg.low_score))
+            threshold = max(cfg.birth_score, cfg.low_score) - CONFIDENT_SLACK
+            confident = (self._tid >= 0) & (self._score_sum / self._hits >= threshold)
             limit[confident] = np.maximum(cfg.max_age, np.minimum(cfg.confident_max_age, self._hits[confident]))
         return limit
 

@@ -114,6 +114,7 @@ def test_detector_scores_set_the_birth_score_and_a_longer_coast():
     assert get_config("sperm", max_age=40).adapted(scores).max_age == 40
     assert get_config("sperm").adapted(scores).confident_max_age == 35
     assert get_config("sperm", uncertain_confident_max_age=None).adapted(scores).confident_max_age is None
+    assert get_config("sperm", confident_max_age=60).adapted(scores).confident_max_age == 60  # raised, not lowered
 
 
 def test_continuous_scores_near_one_are_a_detector_s_and_annotations_with_false_positives_are_not():

@@ -78,6 +78,21 @@ def test_a_confident_track_outlives_a_doubtful_one_but_not_its_own_length(walker
     assert get_config("sperm_online", max_age=5).confident_max_age is None  # off unless set
 
 
+@pytest.mark.parametrize("engine", ["numpy", "compiled"])
+def test_scores_equal_to_the_birth_score_are_confident(walkers, engine, monkeypatch):
+    """Three scores of 0.7 average to 0.6999999999999998: still confident at a birth score of 0.7."""
+    from spermtrack.tracker import compiled
+
+    if engine == "compiled" and not compiled.available():
+        pytest.skip("numba is not installed")
+    if engine == "numpy":
+        monkeypatch.setattr(compiled, "supports", lambda cfg: False)
+    dets = walkers([(50.0, 50.0, 0.0, 0.0)], 7, score=0.7)
+    dets = dets[dets["frame"].isin([0, 1, 2, 6])]
+    out = track(dets, "sperm_online", birth_score=0.7, min_hits=3, max_age=2, confident_max_age=20)
+    assert out.sort_values("frame")["track_id"].tolist() == [-1, -1, 1, 1]
+
+
 def test_empty_frames_and_frame_gaps_are_stepped_through(walkers, id_count):
     dets = walkers([(50.0, 60.0, 2.0, 1.0)], 30, skip={(0, 10), (0, 11)})
     dets.loc[dets["frame"] >= 12, "frame"] += 0  # frames 10 and 11 hold no detection at all
