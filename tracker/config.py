@@ -74,6 +74,15 @@ COSTS: tuple[str, ...] = ("centre", "mahalanobis", "iou")
 BOXES: tuple[str, ...] = ("measured", "filtered")
 
 
+#: Largest frame count a tracker setting takes (``max_age``, ``max_gap``, ...): 5.5 h at 50 fps. Larger values
+#: would overflow the compiled engine's 64-bit integers or the gap-closing transition tables.
+MAX_FRAMES = 1_000_000
+
+#: Slack of the confident-track test (mean score >= birth score), so that a mean of scores equal to the
+#: threshold is not lost to rounding (three scores of 0.7 average to 0.6999999999999998).
+CONFIDENT_SLACK = 1e-9
+
+
 @dataclass(frozen=True)
 class TrackerConfig(Config):
     """Every knob of the tracker, validated on construction.
@@ -310,13 +319,13 @@ class TrackerConfig(Config):
             self._number(name, lo=0, hi=1)
         self._optional_number("birth_quantile", lo=0, hi=1)
         for name in ("confident_max_age", "uncertain_max_age", "uncertain_confident_max_age"):
-            self._optional_integer(name, lo=0)
+            self._optional_integer(name, lo=0, hi=MAX_FRAMES)
         if self.low_score > self.high_score:
             raise self._fail("low_score", f"<= high_score ({self.high_score})")
         self._integer("min_hits", lo=1)
         for name in ("max_age", "tentative_max_age", "max_gap", "min_track_len", "encounter_window",
                      "encounter_max_span"):
-            self._integer(name, lo=0)
+            self._integer(name, lo=0, hi=MAX_FRAMES)
 
     def online_only(self) -> TrackerConfig:
         """Return a copy with every batch-only (offline) step switched off.
@@ -385,10 +394,6 @@ def detector_scores(scores: np.ndarray) -> bool:
 
 _OFFLINE_OFF = dict(gap_closing=False, backfill=False, smooth=False, interpolate=False, min_track_len=0,
                     encounter_radius=0.0, birth_quantile=None)
-
-#: Slack of the confident-track test (mean score >= birth score), so that a mean of scores equal to the
-#: threshold is not lost to rounding (three scores of 0.7 average to 0.6999999999999998).
-CONFIDENT_SLACK = 1e-9
 
 #: The tracker every command uses unless told otherwise (:mod:`spermtrack.tracker.registry` re-exports it).
 DEFAULT_TRACKER = "sperm"

@@ -16,6 +16,7 @@ from spermtrack.tracker.config import REFERENCE_FPS, REFERENCE_UM_PER_PX
     ("min_hits", 0), ("min_hits", 2.5), ("max_age", -1), ("max_gap", True), ("iou_threshold", 1.0),
     ("high_score", 1.5), ("cost", "euclid"), ("two_stage", 1), ("low_gate_scale", 0.0),
     ("smooth_accel_std", 0.0), ("gap_gate", -3.0), ("confident_max_age", -1), ("uncertain_confident_max_age", 2.5),
+    ("max_age", 10**20), ("confident_max_age", 10**7), ("max_gap", 10**7),
 ])
 def test_bad_values_name_the_field(field, value):
     with pytest.raises(InputError, match=field):
