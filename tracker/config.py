@@ -135,13 +135,13 @@ class TrackerConfig(Config):
         A confirmed track is deleted after more than ``max_age`` consecutive missed frames (a confident
         one may be kept longer: ``confident_max_age``).
     confident_max_age : int or None
-        A confirmed track whose mean detection score so far is at least ``max(birth_score, low_score)``
-        (to within 1e-9, so that rounded scores equal to the threshold count) is deleted after more than ``max(max_age, min(confident_max_age, hits))`` missed frames, where
-        ``hits`` is the number of its detections: it is kept up to ``confident_max_age`` frames, but never
-        longer than it has been seen (a track of three confident hits on a false positive would
-        otherwise coast on and snap to another object, its gate grown with every miss). ``None`` (the
-        default of every preset): ``max_age`` for every track. In batch mode, on a detector's scores,
-        raised to ``uncertain_confident_max_age``.
+        A confirmed track whose mean detection score so far is at least ``max(birth_score, low_score)`` (to
+        within 1e-9, so that rounded scores equal to the threshold count) is deleted after more than
+        ``max(max_age, min(confident_max_age, hits))`` missed frames, where ``hits`` is the number of its
+        detections: it is kept up to ``confident_max_age`` frames, but never longer than it has been seen (a
+        track of three confident hits on a false positive would otherwise coast on and snap to another object,
+        its gate grown with every miss). ``None`` (the default of every preset): ``max_age`` for every track. In
+        batch mode, on a detector's scores, raised to ``uncertain_confident_max_age``.
     tentative_max_age : int
         A tentative track is deleted after more than ``tentative_max_age`` missed frames
         (0: at its first miss, as in SORT and ByteTrack).
@@ -180,21 +180,21 @@ class TrackerConfig(Config):
         head above 0.99; treating those continuous scores as a detector's took HOTA on four 20-s
         synthetic videos from 0.901 to 0.916 and IDF1 from 0.924 to 0.946. ``None``: ``max_age`` always.
     uncertain_confident_max_age : int or None
-        Batch only, with ``birth_quantile``, on a detector's scores (as ``uncertain_max_age``): the
-        adapted config's ``confident_max_age`` is raised to at least this, so that a track that has scored at least the adapted
-        birth score on average survives a longer run of misses than one that has not. Some of a
+        Batch only, with ``birth_quantile``, on a detector's scores (as ``uncertain_max_age``): the adapted
+        config's ``confident_max_age`` is raised to at least this, so that a track that has scored at least the
+        adapted birth score on average survives a longer run of misses than one that has not. Some of a
         detector's runs of misses are long: on video 11 frames 0-1028 the shipped yolo's 121 runs inside
-        annotated tracks have a median of 2 frames, but 10 last over 15 frames (7 of them 16-35, a quarter
-        of the missed frames; blob: 39 of 459 over 15, 25 of them 16-35). The persistent objects nobody
-        annotated (debris, half-visible cells) score lower than the cells: on those frames the
-        shipped yolo scores its tracks on annotated cells 0.75-0.98 (median of the track means 0.87)
-        and those on unannotated objects 0.54-0.84 (median 0.76), against an adapted birth score of
-        0.82. Keeping every track 35 frames revived the unannotated ones too (yolo: HOTA 0.712 -> 0.705,
-        IDF1 0.889 -> 0.881); keeping only the confident ones kept video 11 (yolo 0.712 / 0.890, blob
-        0.501 / 0.713 -> 0.499 / 0.723) and took the 16 training videos with detector-like errors (20 s of
-        each, ``NOISE_PROFILES["detector"]`` with seed 12) from HOTA 0.537 to 0.579 and IDF1 0.707 to
-        0.788, and 20-s synthetic videos at 5, 20 and 60 cells per frame (seeds 305, 320, 360) from 0.454 / 0.592 / 0.608 to 0.552 / 0.641 / 0.656 (25 frames: 0.579 / 0.786 on the training
-        videos, yolo 0.710; 50: 0.573 / 0.779, yolo 0.710; 100: 0.554 / 0.750). ``None``: no confident
+        annotated tracks have a median of 2 frames, but 10 last over 15 frames (7 of them 16-35, a quarter of
+        the missed frames; blob: 39 of 459 over 15, 25 of them 16-35). The persistent objects nobody annotated
+        (debris, half-visible cells) score lower than the cells: on those frames the shipped yolo scores its
+        tracks on annotated cells 0.75-0.98 (median of the track means 0.87) and those on unannotated objects
+        0.54-0.84 (median 0.76), against an adapted birth score of 0.82. Keeping every track 35 frames revived
+        the unannotated ones too (yolo: HOTA 0.712 -> 0.705, IDF1 0.889 -> 0.881); keeping only the confident
+        ones kept video 11 (yolo 0.712 / 0.890, blob 0.501 / 0.713 -> 0.499 / 0.723) and took the 16 training
+        videos with detector-like errors (20 s of each, ``NOISE_PROFILES["detector"]`` with seed 12) from HOTA
+        0.537 to 0.579 and IDF1 0.707 to 0.788, and 20-s synthetic videos at 5, 20 and 60 cells per frame (seeds
+        305, 320, 360) from 0.454 / 0.592 / 0.608 to 0.552 / 0.641 / 0.656 (25 frames: 0.579 / 0.786 on the
+        training videos, yolo 0.710; 50: 0.573 / 0.779, yolo 0.710; 100: 0.554 / 0.750). ``None``: no confident
         tracks.
     class_aware : bool
         Only pair a track with detections of the class it was last seen as.
@@ -347,8 +347,8 @@ class TrackerConfig(Config):
         Returns
         -------
         TrackerConfig
-            ``birth_score`` (and, for a detector's scores, ``max_age`` and ``confident_max_age``) replaced and
-            ``birth_quantile = None``;
+            ``birth_score`` replaced (and, for a detector's scores, ``max_age`` and ``confident_max_age``
+            raised) and ``birth_quantile = None``;
             unchanged when ``birth_quantile`` is None or no score reaches ``low_score``. Scores are a
             detector's when they spread below ``birth_score_max`` or are continuous (:func:`detector_scores`).
         """
