@@ -776,7 +776,7 @@ def _run_args(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: n
             np.ascontiguousarray(score, dtype=np.float64), np.ascontiguousarray(class_id, dtype=np.int64),
             np.ascontiguousarray(Q, dtype=np.float64), float(cfg.measurement_std) ** 2, float(velocity_std) ** 2,
             float(cfg.max_distance), float(cfg.gate_growth), float(cfg.low_gate_scale), bool(cfg.two_stage),
-            float(cfg.high_score), float(cfg.low_score), float(max(cfg.birth_score, cfg.low_score)),
+            float(cfg.high_score), float(cfg.low_score), float(cfg.birth_threshold),
             bool(cfg.class_aware), bool(cfg.observation_recovery), int(cfg.min_hits), int(cfg.max_age),
             int(cfg.tentative_max_age), -1 if cfg.confident_max_age is None else int(cfg.confident_max_age),
             CONFIDENT_SLACK)

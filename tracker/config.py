@@ -135,8 +135,9 @@ class TrackerConfig(Config):
         A confirmed track is deleted after more than ``max_age`` consecutive missed frames (a confident
         one may be kept longer: ``confident_max_age``).
     confident_max_age : int or None
-        A confirmed track whose mean detection score so far is at least ``max(birth_score, low_score)`` (to
-        within 1e-9, so that rounded scores equal to the threshold count) is deleted after more than
+        A confirmed track whose mean detection score so far is at least ``birth_threshold``
+        (``max(birth_score, low_score)``, to within 1e-9, so that rounded scores equal to the threshold
+        count) is deleted after more than
         ``max(max_age, min(confident_max_age, hits))`` missed frames, where ``hits`` is the number of its
         detections: it is kept up to ``confident_max_age`` frames, but never longer than it has been seen (a
         track of three confident hits on a false positive would otherwise coast on and snap to another object,
@@ -367,6 +368,11 @@ class TrackerConfig(Config):
             if self.uncertain_confident_max_age is not None:
                 confident = max(confident or 0, self.uncertain_confident_max_age)
         return replace(self, birth_score=birth, max_age=max_age, confident_max_age=confident, birth_quantile=None)
+
+    @property
+    def birth_threshold(self) -> float:
+        """The score a detection needs to start a track, and a track's mean score to be confident."""
+        return max(self.birth_score, self.low_score)
 
     @property
     def longest_max_age(self) -> int:

@@ -334,7 +334,7 @@ class Tracker:
             if not alive.all():
                 self._keep(alive)
         if n:
-            free = score >= max(cfg.birth_score, cfg.low_score)
+            free = score >= cfg.birth_threshold
             free[md] = False
             born = np.flatnonzero(free)
             if born.size:
@@ -390,7 +390,7 @@ class Tracker:
         cfg = self.config
         limit = np.where(self._tid >= 0, cfg.max_age, cfg.tentative_max_age)
         if cfg.confident_max_age is not None:
-            threshold = max(cfg.birth_score, cfg.low_score) - CONFIDENT_SLACK
+            threshold = cfg.birth_threshold - CONFIDENT_SLACK
             confident = (self._tid >= 0) & (self._score_sum / self._hits >= threshold)
             limit[confident] = np.maximum(cfg.max_age, np.minimum(cfg.confident_max_age, self._hits[confident]))
         return limit
