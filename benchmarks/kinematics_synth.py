@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from spermtrack.kinematics import analyze_tracks, get_preset, summarize
+from spermtrack.kinematics.arrays import longest_stretch
 from spermtrack.kinematics.grades import GRADES
 
 PCT_KEYS = ("a", "b", "c", "d", "progressive", "non_progressive", "immotile")
@@ -56,7 +57,8 @@ def _synth_video(seed: int, *, seconds: float, fps: float, density: float | None
 
 def _true_percentages(video, *, config=None) -> dict[str, float]:
     """True percentages over all class-0 tracks (spermtrack.synth's semen table), or, given a kinematics
-    config, over the tracks it can grade (spanning >= min_duration_s, no gap longer than max_gap_s)."""
+    config, over the tracks it can grade (their longest stretch without a gap longer than max_gap_s, the stretch
+    the kinematics measure, spans >= min_duration_s)."""
     from spermtrack.synth import semen_analysis_table
 
     if config is None:
@@ -66,10 +68,17 @@ def _true_percentages(video, *, config=None) -> dict[str, float]:
                 "non_progressive": row["Non progressive sperm motility (%)"], "immotile": row["Immotile sperm (%)"]}
     obj = video.objects[video.objects["class_id"] == 0]
     fps = video.recording.fps
-    gaps = video.truth.sort_values(["track_id", "frame"]).groupby("track_id")["frame"].apply(
-        lambda f: int(np.diff(f.to_numpy()).max(initial=1)) - 1)
-    obj = obj[((obj["last_frame"] - obj["first_frame"]) / fps >= config.min_duration_s - 1e-9)
-              & (obj["track_id"].map(gaps) / fps <= config.max_gap_s + 1e-9)]
+    longest_run = int(np.floor(fps * (config.max_gap_s + 1e-12)))
+
+    def stretch_frames(frames: pd.Series) -> int:
+        f = frames.to_numpy()
+        seen = np.zeros(int(f.max() - f.min()) + 1, bool)
+        seen[f - f.min()] = True
+        first, last = longest_stretch(seen, longest_run)
+        return last - first
+
+    spans = video.truth.groupby("track_id")["frame"].apply(stretch_frames)
+    obj = obj[obj["track_id"].map(spans) / fps >= config.min_duration_s - 1e-9]
     pct = {g: 100.0 * float((obj["grade"] == g).mean()) if len(obj) else np.nan for g in GRADES}
     return {**pct, "progressive": pct["a"] + pct["b"], "non_progressive": pct["c"], "immotile": pct["d"]}
 

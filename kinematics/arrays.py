@@ -2,7 +2,8 @@
 
 :func:`prepare_arrays` validates a tracks table, drops rows outside confirmed tracks, sorts by track and
 frame and fills each track's missing frames with linearly bridged, unmeasured rows (see
-:mod:`._segments`). :func:`check_calibration` is the one check of ``um_per_px`` and ``fps``.
+:mod:`._segments`). :func:`trim_long_gaps` keeps of each track the longest stretch that no long run of
+unmeasured frames interrupts. :func:`check_calibration` is the one check of ``um_per_px`` and ``fps``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from spermtrack.errors import InputError
 from spermtrack.kinematics._segments import Layout
 from spermtrack.schema import validate_tracks
 
-__all__ = ["TrackArrays", "check_calibration", "prepare_arrays"]
+__all__ = ["TrackArrays", "check_calibration", "longest_stretch", "prepare_arrays", "trim_long_gaps"]
 
 
 def check_calibration(um_per_px: object, fps: object) -> tuple[float, float]:
@@ -59,6 +60,7 @@ class TrackArrays:
     n_points: np.ndarray       # (T,) rows of the track in the input
     max_gap: np.ndarray        # (T,) longest run of unmeasured frames
     n_dropped: int = 0         # input rows not in a confirmed track
+    n_trimmed: np.ndarray | None = None  # (T,) input rows cut off by :func:`trim_long_gaps` (None: not trimmed)
 
 
 def prepare_arrays(tracks: pd.DataFrame, *, name: str = "tracks") -> TrackArrays:
@@ -166,3 +168,52 @@ def prepare_arrays(tracks: pd.DataFrame, *, name: str = "tracks") -> TrackArrays
         np.maximum.at(max_gap, run_track[1:], run_len[1:])
     return TrackArrays(layout, d_frame, d_raw, d_s, measured, present, track_ids, class_id,
                        counts.astype(np.int64), max_gap, n_dropped)
+
+
+def longest_stretch(measured: np.ndarray, max_gap: int) -> tuple[int, int]:
+    """First and last row of the longest stretch of one track that no run of more than ``max_gap``
+    unmeasured rows interrupts.
+
+    Parameters
+    ----------
+    measured : numpy.ndarray of bool
+        One track's densified rows: True where the position was observed.
+    max_gap : int
+        Longest run of unmeasured rows a stretch may contain (>= 0).
+
+    Returns
+    -------
+    tuple of int
+        ``(first, last)``, both measured rows; the earliest stretch of the greatest length wins a tie.
+        A track without a measured row gives ``(0, len(measured) - 1)``: there is nothing to choose from.
+    """
+    rows = np.flatnonzero(measured)
+    if not len(rows):
+        return 0, len(measured) - 1
+    breaks = np.flatnonzero(np.diff(rows) - 1 > max_gap)      # a long run lies between rows[i] and rows[i + 1]
+    firsts = rows[np.concatenate([[0], breaks + 1])]
+    lasts = rows[np.concatenate([breaks, [len(rows) - 1]])]
+    best = int(np.argmax(lasts - firsts))
+    return int(firsts[best]), int(lasts[best])
+
+
+def trim_long_gaps(arr: TrackArrays, max_gap: int) -> TrackArrays:
+    """Keep of every track with a run of more than ``max_gap`` unmeasured frames only its longest stretch
+    without one (:func:`longest_stretch`); other tracks are untouched.
+
+    A tracker that keeps a lost cell through a long miss links the two sides correctly, but nothing is
+    known of the path in between: the track is measured where it was seen, on its longest such stretch,
+    instead of being bridged or dropped whole. ``max_gap`` keeps the meaning of the longest run of the
+    whole track (why it was trimmed); ``n_trimmed`` counts the input rows cut off per track.
+    """
+    layout = arr.layout
+    lo, hi = np.zeros(layout.n_tracks, np.int64), layout.lengths - 1
+    for t in np.flatnonzero(arr.max_gap > max_gap):
+        start = layout.starts[t]
+        lo[t], hi[t] = longest_stretch(arr.measured[start:start + layout.lengths[t]], max_gap)
+    keep = (layout.loc >= lo[layout.tix]) & (layout.loc <= hi[layout.tix])
+    n_points = layout.track_sum((arr.present & keep).astype(np.int64)).astype(np.int64)
+    n_trimmed = arr.n_points - n_points
+    return TrackArrays(Layout.from_lengths(hi - lo + 1), arr.frame[keep], arr.raw[keep],
+                       None if arr.smoothed is None else arr.smoothed[keep], arr.measured[keep], arr.present[keep],
+                       arr.track_id, arr.class_id, n_points, arr.max_gap, arr.n_dropped, n_trimmed)

@@ -5,7 +5,8 @@ The pipeline for one video (:func:`analyze_tracks`):
 1. check the table (:func:`spermtrack.schema.validate_tracks`), drop rows that are not part of a confirmed
    track (``track_id == -1`` or ``confirmed == False``), sort by track and frame;
 2. densify: a track's missing frames become rows with linearly bridged positions, flagged unmeasured
-   like the tracker's ``interpolated`` rows;
+   like the tracker's ``interpolated`` rows; a track with a run of unmeasured frames longer than
+   ``max_gap_s`` keeps only its longest stretch without one (:func:`~.arrays.trim_long_gaps`);
 3. drift: estimate the common motion of all tracks and subtract its path (:mod:`.drift`), if enabled;
 4. noise: estimate the video's localisation noise from the measured positions (:mod:`.noise`);
 5. positions: the curvilinear path is this module's noise-adaptive smoothing of the measured ``x, y``
@@ -16,8 +17,10 @@ The pipeline for one video (:func:`analyze_tracks`):
    proxy, and grades (:func:`spermtrack.kinematics.grades.grade_table`).
 
 Unmeasured rows (interpolated by the tracker or bridged here) enter the average path, VSL, VAP and net
-progression, but not VCL, ALH, BCF and MAD. Tracks with an unmeasured run longer than ``max_gap_s`` are
-ungraded (``"gap"``) with NaN kinematics.
+progression, but not VCL, ALH, BCF and MAD. Nothing is guessed across a longer run: the track is
+measured on its longest stretch without one (``first_frame`` to ``last_frame``; the rows cut off are
+counted in ``n_trimmed``), and is ungraded (``"gap"``) when that stretch is shorter than
+``min_duration_s``. Drift and the counts of sperm rows use every row.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import pandas as pd
 
 from spermtrack.errors import InputError
 from spermtrack.kinematics._segments import Layout, centred_mean
-from spermtrack.kinematics.arrays import TrackArrays, check_calibration, prepare_arrays
+from spermtrack.kinematics.arrays import TrackArrays, check_calibration, prepare_arrays, trim_long_gaps
 from spermtrack.kinematics.config import KinematicsConfig
 from spermtrack.kinematics.drift import drift_settings, drift_steps
 from spermtrack.kinematics.grades import grade_table
@@ -45,12 +48,8 @@ KINEMATICS_COLUMNS: tuple[str, ...] = (
     "alh_mean_um", "alh_max_um", "bcf_hz", "mad_deg", "progression_um_s", "grade")
 #: Further columns: class, frames, measured points, longest gap, the c/d proxy, noise and smoothing, status.
 EXTRA_COLUMNS: tuple[str, ...] = (
-    "class_id", "first_frame", "last_frame", "n_measured", "max_gap_s", "motion_um", "noise_floor_um",
-    "noise_px", "smooth_half_width", "graded", "ungraded_reason")
-
-_KINEMATIC_VALUES = ("vcl_um_s", "vsl_um_s", "vap_um_s", "lin", "str", "wob", "alh_mean_um", "alh_max_um",
-                     "bcf_hz", "mad_deg", "progression_um_s", "motion_um", "noise_floor_um")
-
+    "class_id", "first_frame", "last_frame", "n_measured", "max_gap_s", "n_trimmed", "motion_um",
+    "noise_floor_um", "noise_px", "smooth_half_width", "graded", "ungraded_reason")
 
 @dataclass(frozen=True, eq=False)
 class KinematicsResult:
@@ -281,15 +280,18 @@ def analyze_tracks(tracks: pd.DataFrame, um_per_px: float, fps: float, config: K
     -----
     Documented behaviour for awkward input: a track with one point gets NaN kinematics and is ungraded
     (``"too_short"``); a track shorter than ``min_duration_s`` keeps the kinematics it has and is ungraded
-    (``"too_short"``); a track with a run of unmeasured frames longer than ``max_gap_s`` gets NaN
-    kinematics and is ungraded (``"gap"``); tracks of a class outside ``class_ids`` are ungraded
+    (``"too_short"``); a track with a run of unmeasured frames longer than ``max_gap_s`` is measured on
+    its longest stretch without one, and is ungraded (``"gap"``) when that stretch is shorter than
+    ``min_duration_s``; tracks of a class outside ``class_ids`` are ungraded
     (``"class"``). An empty table gives an empty result.
     """
     s, fps = check_calibration(um_per_px, fps)
     config = KinematicsConfig() if config is None else config
     if not isinstance(config, KinematicsConfig):
         raise InputError(f"config must be a KinematicsConfig, got {type(config).__name__}")
-    arr = prepare_arrays(tracks, name=name)
+    whole = prepare_arrays(tracks, name=name)
+    longest_run = int(np.floor(fps * (config.max_gap_s + 1e-12)))   # frames; the test gap_s > max_gap_s
+    arr = trim_long_gaps(whole, longest_run)
     layout = arr.layout
     n_tracks = layout.n_tracks
     graded_class = np.isin(arr.class_id, config.class_ids)
@@ -298,7 +300,8 @@ def analyze_tracks(tracks: pd.DataFrame, um_per_px: float, fps: float, config: K
     # 3. drift
     drift_info: dict = {"enabled": config.drift_compensation}
     if config.drift_compensation and len(raw):
-        dp = drift_steps(arr.frame, raw, layout, arr.measured, fps=fps, um_per_px=s, **drift_settings(config))
+        dp = drift_steps(whole.frame, whole.raw, whole.layout, whole.measured, fps=fps, um_per_px=s,
+                         **drift_settings(config))
         offs = dp[["x_px", "y_px"]].to_numpy()[arr.frame - int(dp["frame"].iloc[0])]
         raw = raw - offs
         smoothed = None if smoothed is None else smoothed - offs
@@ -344,20 +347,19 @@ def analyze_tracks(tracks: pd.DataFrame, um_per_px: float, fps: float, config: K
         "last_frame": arr.frame[layout.ends] if n_tracks else np.zeros(0, np.int64),
         "n_measured": layout.track_sum(arr.measured.astype(np.int64)).astype(np.int64) if n_tracks else
         np.zeros(0, np.int64),
-        "max_gap_s": gap_s, "motion_um": motion, "noise_floor_um": floor, "noise_px": sig_tracks,
-        "smooth_half_width": chosen, "graded": np.zeros(n_tracks, bool),
+        "max_gap_s": gap_s, "n_trimmed": arr.n_trimmed, "motion_um": motion, "noise_floor_um": floor,
+        "noise_px": sig_tracks, "smooth_half_width": chosen, "graded": np.zeros(n_tracks, bool),
         "ungraded_reason": pd.Series([""] * n_tracks, dtype=object)})
     reason = np.full(n_tracks, "", dtype=object)
     reason[~graded_class] = "class"
-    gap = (gap_s > config.max_gap_s + 1e-12) & (reason == "")
-    reason[gap] = "gap"
-    table.loc[gap, list(_KINEMATIC_VALUES)] = np.nan
+    trimmed_short = (arr.max_gap > longest_run) & (table["duration_s"].to_numpy() < config.min_duration_s)
+    reason[trimmed_short & (reason == "")] = "gap"
     table["ungraded_reason"] = reason
     table = grade_table(table, config)
-    frames_spanned = int(arr.frame.max() - arr.frame.min() + 1) if len(arr.frame) else 0
-    rows_graded_class = int(np.count_nonzero(arr.present & graded_class[layout.tix])) if n_tracks else 0
+    frames_spanned = int(whole.frame.max() - whole.frame.min() + 1) if len(whole.frame) else 0
+    rows_graded_class = int(np.count_nonzero(whole.present & graded_class[whole.layout.tix])) if n_tracks else 0
     return KinematicsResult(table=table, config=config, um_per_px=s, fps=fps, noise=noise, drift=drift_info,
-                            drift_path=dp, positions=which, n_rows_dropped=arr.n_dropped,
+                            drift_path=dp, positions=which, n_rows_dropped=whole.n_dropped,
                             n_sperm_rows=rows_graded_class, n_frames=frames_spanned)
 
 
@@ -367,7 +369,7 @@ def compute_kinematics(tracks: pd.DataFrame, um_per_px: float, fps: float,
 
     Columns: ``track_id, n_points, duration_s, vcl_um_s, vsl_um_s, vap_um_s, lin, str, wob, alh_mean_um,
     alh_max_um, bcf_hz, mad_deg, progression_um_s, grade`` then ``class_id, first_frame, last_frame,
-    n_measured, max_gap_s, motion_um, noise_floor_um, noise_px, smooth_half_width, graded,
+    n_measured, max_gap_s, n_trimmed, motion_um, noise_floor_um, noise_px, smooth_half_width, graded,
     ungraded_reason``. ``grade`` is "a", "b", "c", "d", or None when ungraded. Definitions and
     references: :mod:`spermtrack.kinematics.trajectory`; the pipeline: :func:`analyze_tracks`, whose
     parameters and errors this shares.

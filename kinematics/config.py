@@ -71,8 +71,9 @@ class KinematicsConfig(Config):
         ``progression_window_s`` so that every graded track has at least one full window.
     max_gap_s : float
         Longest run of missing or interpolated frames that is bridged (linearly, for the average path,
-        VSL and progression only). A track with a longer run is ungraded (reason ``"gap"``) and its
-        kinematics are NaN: nothing is guessed across a long gap.
+        VSL and progression only). Nothing is guessed across a longer run: such a track is measured on
+        its longest stretch without one (the rest counted in ``n_trimmed``), and ungraded (reason
+        ``"gap"``) when that stretch is shorter than ``min_duration_s``.
     grade_metric : {"progression", "vap"}
         The speed compared with the a/b thresholds: mean 1-s net progression (WHO) or VAP (commercial CASA).
     a_threshold_um_s, b_threshold_um_s : float

@@ -124,9 +124,28 @@ def test_gaps_short_bridged_long_ungraded(make_tracks, line):
     kin = compute_kinematics(table, S, FPS).set_index("track_id")
     assert kin.loc[1, "graded"] and kin.loc[1, "max_gap_s"] == pytest.approx(4 / FPS)
     assert kin.loc[1, "vcl_um_s"] == pytest.approx(2.0 * S * FPS)       # bridged steps left out of VCL
-    assert kin.loc[1, "n_points"] == 116
+    assert kin.loc[1, "n_points"] == 116 and kin.loc[1, "n_trimmed"] == 0
+    # both sides of the 0.6-s gap are shorter than 1 s: measured on the longer one, ungraded
     assert kin.loc[2, "ungraded_reason"] == "gap" and kin.loc[2, "grade"] is None
-    assert kin.loc[2, ["vcl_um_s", "vsl_um_s", "progression_um_s"]].isna().all()
+    assert (kin.loc[2, "first_frame"], kin.loc[2, "last_frame"], kin.loc[2, "n_trimmed"]) == (0, 49, 40)
+    assert kin.loc[2, "max_gap_s"] == pytest.approx(30 / FPS)
+
+
+def test_a_long_gap_keeps_the_longest_stretch_measured_as_if_alone(make_tracks, line):
+    path = line(200, start=(100, 300))
+    table = make_tracks({3: path})
+    table = table[~table["frame"].between(20, 49)]                                 # 30 missing frames
+    alone = make_tracks({3: path[50:]}, first_frame={3: 50})
+    config = get_preset("who2021", drift_compensation=False)
+    kin = compute_kinematics(table, S, FPS, config).set_index("track_id")
+    ref = compute_kinematics(alone, S, FPS, config).set_index("track_id")
+    assert kin.loc[3, "graded"] and kin.loc[3, "grade"] == ref.loc[3, "grade"]
+    assert (kin.loc[3, "first_frame"], kin.loc[3, "last_frame"], kin.loc[3, "n_points"]) == (50, 199, 150)
+    assert kin.loc[3, "n_trimmed"] == 20 and kin.loc[3, "max_gap_s"] == pytest.approx(30 / FPS)
+    for column in ("vcl_um_s", "vsl_um_s", "vap_um_s", "progression_um_s", "duration_s"):
+        assert kin.loc[3, column] == pytest.approx(ref.loc[3, column])
+    # the rows cut off still count as sperm seen (concentration), nothing is dropped silently
+    assert analyze_tracks(table, S, FPS, config).n_sperm_rows == len(table)
 
 
 def test_unconfirmed_rows_and_other_classes(make_tracks, line):
