@@ -352,8 +352,9 @@ def analyze_tracks(tracks: pd.DataFrame, um_per_px: float, fps: float, config: K
         "ungraded_reason": pd.Series([""] * n_tracks, dtype=object)})
     reason = np.full(n_tracks, "", dtype=object)
     reason[~graded_class] = "class"
-    trimmed_short = (arr.max_gap > longest_run) & (table["duration_s"].to_numpy() < config.min_duration_s)
-    reason[trimmed_short & (reason == "")] = "gap"
+    # a long run was cut off and what is left is too short to grade, or nothing of the track was measured
+    too_short = (table["duration_s"].to_numpy() < config.min_duration_s) | (table["n_measured"].to_numpy() == 0)
+    reason[(arr.max_gap > longest_run) & too_short & (reason == "")] = "gap"
     table["ungraded_reason"] = reason
     table = grade_table(table, config)
     frames_spanned = int(whole.frame.max() - whole.frame.min() + 1) if len(whole.frame) else 0

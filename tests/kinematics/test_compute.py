@@ -148,6 +148,12 @@ def test_a_long_gap_keeps_the_longest_stretch_measured_as_if_alone(make_tracks, 
     assert analyze_tracks(table, S, FPS, config).n_sperm_rows == len(table)
 
 
+def test_a_track_never_measured_is_not_graded_on_bridged_positions(make_tracks, line):
+    table = make_tracks({4: line(120)}, interpolated=True)
+    kin = compute_kinematics(table, S, FPS).set_index("track_id")
+    assert kin.loc[4, "ungraded_reason"] == "gap" and kin.loc[4, "grade"] is None
+
+
 def test_unconfirmed_rows_and_other_classes(make_tracks, line):
     table = make_tracks({1: line(80), 2: line(80, start=(50, 400))})
     table.loc[table["track_id"] == 2, "class_id"] = 1                 # a cluster
