@@ -19,7 +19,7 @@ This package imports only :mod:`spermtrack.schema` and :mod:`spermtrack.errors` 
 
 from spermtrack.kinematics.calibrate import Fit, agreement, fit_config, fit_threshold, leave_one_out
 from spermtrack.kinematics.compute import (EXTRA_COLUMNS, KINEMATICS_COLUMNS, KinematicsResult, analyze_tracks,
-                                           compute_kinematics)
+                                           compute_kinematics, measured_rows)
 from spermtrack.kinematics.config import (DEFAULT_PRESET, KINEMATICS_PRESETS, PRESET_SUMMARIES, KinematicsConfig,
                                           get_preset, load_visem_preset)
 from spermtrack.kinematics.drift import estimate_drift
@@ -31,7 +31,7 @@ from spermtrack.kinematics.trajectory import (average_path, average_path_velocit
                                               straight_line_velocity)
 
 __all__ = ["DEFAULT_PRESET", "KinematicsConfig", "KINEMATICS_PRESETS", "PRESET_SUMMARIES", "get_preset", "load_visem_preset", "analyze_tracks",
-           "compute_kinematics", "KinematicsResult", "KINEMATICS_COLUMNS", "EXTRA_COLUMNS", "grade_table",
+           "compute_kinematics", "measured_rows", "KinematicsResult", "KINEMATICS_COLUMNS", "EXTRA_COLUMNS", "grade_table",
            "GRADES", "summarize", "motility_percentages", "estimate_drift",
            "Fit", "agreement", "fit_config", "fit_threshold", "leave_one_out", "average_path", "curvilinear_velocity",
            "straight_line_velocity", "average_path_velocity", "lateral_head_displacement",

@@ -57,7 +57,7 @@ class TrackArrays:
     present: np.ndarray        # (n,) bool: the row was in the input (measured or flagged interpolated)
     track_id: np.ndarray       # (T,) int
     class_id: np.ndarray       # (T,) int, most frequent class of the track
-    n_points: np.ndarray       # (T,) rows of the track in the input
+    n_points: np.ndarray       # (T,) rows of the track in the input (in its kept stretch, after trimming)
     max_gap: np.ndarray        # (T,) longest run of unmeasured frames
     n_dropped: int = 0         # input rows not in a confirmed track
     n_trimmed: np.ndarray | None = None  # (T,) input rows cut off by :func:`trim_long_gaps` (None: not trimmed)
@@ -203,8 +203,22 @@ def trim_long_gaps(arr: TrackArrays, max_gap: int) -> TrackArrays:
 
     A tracker that keeps a lost cell through a long miss links the two sides correctly, but nothing is
     known of the path in between: the track is measured where it was seen, on its longest such stretch,
-    instead of being bridged or dropped whole. ``max_gap`` keeps the meaning of the longest run of the
-    whole track (why it was trimmed); ``n_trimmed`` counts the input rows cut off per track.
+    instead of being bridged or dropped whole. A trimmed track's stretch starts and ends on measured rows
+    (unmeasured rows at its ends go too); a track without a measured row is kept whole.
+
+    Parameters
+    ----------
+    arr : TrackArrays
+        From :func:`prepare_arrays`.
+    max_gap : int
+        Longest run of unmeasured frames that is bridged (>= 0).
+
+    Returns
+    -------
+    TrackArrays
+        The kept rows. ``n_points`` counts the input rows kept, ``n_trimmed`` those cut off, per track;
+        ``max_gap`` is still the longest run of the whole track (why it was trimmed); the other per-track
+        fields are unchanged.
     """
     layout = arr.layout
     lo, hi = np.zeros(layout.n_tracks, np.int64), layout.lengths - 1

@@ -18,9 +18,11 @@ The pipeline for one video (:func:`analyze_tracks`):
 
 Unmeasured rows (interpolated by the tracker or bridged here) enter the average path, VSL, VAP and net
 progression, but not VCL, ALH, BCF and MAD. Nothing is guessed across a longer run: the track is
-measured on its longest stretch without one (``first_frame`` to ``last_frame``; the rows cut off are
-counted in ``n_trimmed``), and is ungraded (``"gap"``) when that stretch is shorter than
-``min_duration_s``. Drift and the counts of sperm rows use every row.
+measured on its longest stretch without one, from a measured row to a measured row (``first_frame`` to
+``last_frame``; the rows cut off are counted in ``n_trimmed``), and is ungraded (``"gap"``) when that
+stretch is shorter than ``min_duration_s``, as is a track with no measured row at all. Drift and the counts
+of sperm rows use every row; the noise estimate and the class of a track use the rows kept and all its
+rows respectively.
 """
 
 from __future__ import annotations
@@ -40,16 +42,18 @@ from spermtrack.kinematics.noise import motion_statistic, smooth_positions, trac
 from spermtrack.kinematics.trajectory import ZERO_TOL
 
 __all__ = ["KINEMATICS_COLUMNS", "EXTRA_COLUMNS", "KinematicsResult", "TrackArrays", "prepare_arrays",
-           "analyze_tracks", "compute_kinematics", "check_calibration"]
+           "analyze_tracks", "compute_kinematics", "check_calibration", "measured_rows"]
 
 #: The kinematics table of the data contract, in order.
 KINEMATICS_COLUMNS: tuple[str, ...] = (
     "track_id", "n_points", "duration_s", "vcl_um_s", "vsl_um_s", "vap_um_s", "lin", "str", "wob",
     "alh_mean_um", "alh_max_um", "bcf_hz", "mad_deg", "progression_um_s", "grade")
-#: Further columns: class, frames, measured points, longest gap, the c/d proxy, noise and smoothing, status.
+#: Further columns: class, frames, measured points, longest gap and the rows it cut off, the c/d proxy, noise and
+#: smoothing, status.
 EXTRA_COLUMNS: tuple[str, ...] = (
     "class_id", "first_frame", "last_frame", "n_measured", "max_gap_s", "n_trimmed", "motion_um",
     "noise_floor_um", "noise_px", "smooth_half_width", "graded", "ungraded_reason")
+
 
 @dataclass(frozen=True, eq=False)
 class KinematicsResult:
@@ -282,7 +286,7 @@ def analyze_tracks(tracks: pd.DataFrame, um_per_px: float, fps: float, config: K
     (``"too_short"``); a track shorter than ``min_duration_s`` keeps the kinematics it has and is ungraded
     (``"too_short"``); a track with a run of unmeasured frames longer than ``max_gap_s`` is measured on
     its longest stretch without one, and is ungraded (``"gap"``) when that stretch is shorter than
-    ``min_duration_s``; tracks of a class outside ``class_ids`` are ungraded
+    ``min_duration_s`` or when nothing of it was measured; tracks of a class outside ``class_ids`` are ungraded
     (``"class"``). An empty table gives an empty result.
     """
     s, fps = check_calibration(um_per_px, fps)
@@ -352,9 +356,6 @@ def analyze_tracks(tracks: pd.DataFrame, um_per_px: float, fps: float, config: K
         "ungraded_reason": pd.Series([""] * n_tracks, dtype=object)})
     reason = np.full(n_tracks, "", dtype=object)
     reason[~graded_class] = "class"
-    # a long run was cut off and what is left is too short to grade, or nothing of the track was measured
-    too_short = (table["duration_s"].to_numpy() < config.min_duration_s) | (table["n_measured"].to_numpy() == 0)
-    reason[(arr.max_gap > longest_run) & too_short & (reason == "")] = "gap"
     table["ungraded_reason"] = reason
     table = grade_table(table, config)
     frames_spanned = int(whole.frame.max() - whole.frame.min() + 1) if len(whole.frame) else 0
@@ -376,3 +377,25 @@ def compute_kinematics(tracks: pd.DataFrame, um_per_px: float, fps: float,
     parameters and errors this shares.
     """
     return analyze_tracks(tracks, um_per_px, fps, config).table
+
+
+def measured_rows(tracks: pd.DataFrame, kinematics: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``tracks`` that the kinematics measured: each track's rows from its ``first_frame`` to its
+    ``last_frame`` (the whole track unless a long gap was cut off; see :func:`analyze_tracks`).
+
+    Parameters
+    ----------
+    tracks : pandas.DataFrame
+        A tracks table (``track_id``, ``frame``, ...).
+    kinematics : pandas.DataFrame
+        Its kinematics table (``track_id``, ``first_frame``, ``last_frame``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of tracks that are in ``kinematics`` and inside their measured stretch, in the input's order.
+    """
+    span = kinematics.set_index("track_id")[["first_frame", "last_frame"]]
+    first = tracks["track_id"].map(span["first_frame"])
+    last = tracks["track_id"].map(span["last_frame"])
+    return tracks[(tracks["frame"] >= first) & (tracks["frame"] <= last)]

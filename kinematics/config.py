@@ -73,7 +73,7 @@ class KinematicsConfig(Config):
         Longest run of missing or interpolated frames that is bridged (linearly, for the average path,
         VSL and progression only). Nothing is guessed across a longer run: such a track is measured on
         its longest stretch without one (the rest counted in ``n_trimmed``), and ungraded (reason
-        ``"gap"``) when that stretch is shorter than ``min_duration_s``.
+        ``"gap"``) when that stretch is shorter than ``min_duration_s``, as is a track never measured.
     grade_metric : {"progression", "vap"}
         The speed compared with the a/b thresholds: mean 1-s net progression (WHO) or VAP (commercial CASA).
     a_threshold_um_s, b_threshold_um_s : float

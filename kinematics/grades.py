@@ -31,7 +31,7 @@ from spermtrack.kinematics.config import KinematicsConfig
 __all__ = ["GRADES", "grade_table", "classify"]
 
 #: Reasons a track is ungraded that grading itself does not decide (set when the kinematics are computed).
-_FIXED_REASONS = ("class", "gap")
+_FIXED_REASONS = ("class",)
 _NEEDED = ("duration_s", "progression_um_s", "vap_um_s", "str", "lin", "motion_um", "noise_floor_um")
 
 
@@ -53,12 +53,23 @@ def classify(speed: np.ndarray, motion: np.ndarray, floor: np.ndarray, *, a_thre
     return np.select([a, b, motile], ["a", "b", "c"], default="d").astype(object)
 
 
+def _cut_by_gaps(table: pd.DataFrame, short: np.ndarray) -> np.ndarray:
+    """Tracks the ``"gap"`` reason applies to: nothing measured, or a long gap cut off and too ``short`` a rest."""
+    n = len(table)
+    unmeasured = table["n_measured"].to_numpy() == 0 if "n_measured" in table.columns else np.zeros(n, bool)
+    trimmed = table["n_trimmed"].to_numpy() > 0 if "n_trimmed" in table.columns else np.zeros(n, bool)
+    return unmeasured | (trimmed & short)
+
+
 def grade_table(table: pd.DataFrame, config: KinematicsConfig) -> pd.DataFrame:
     """(Re)grade a kinematics table under ``config``; returns a copy with ``grade``, ``graded``,
     ``ungraded_reason`` set.
 
-    Ungraded (``grade`` None): reasons ``"class"`` and ``"gap"`` already in the table are kept;
-    ``"too_short"`` if ``duration_s < min_duration_s`` or no full progression window. The rule uses
+    Ungraded (``grade`` None): the reason ``"class"`` already in the table is kept; ``"gap"`` if nothing of
+    the track was measured (``n_measured == 0``), or if a long gap was cut off (``n_trimmed > 0``) and the
+    stretch left is too short; ``"too_short"`` if ``duration_s < min_duration_s`` or no full progression
+    window. A table without ``n_trimmed`` (written before spermtrack measured the longest stretch of such
+    tracks) keeps its ``"gap"`` reasons. The rule uses
     ``grade_metric`` (``progression_um_s`` or ``vap_um_s``), the a/b thresholds, the STR/LIN gates and
     ``motile_min_um`` of ``config``. Noise settings (``motile_z``, ``noise_margin``, ``noise_px``) are
     baked into ``noise_floor_um`` when the kinematics are computed, so changing them needs a recompute.
@@ -74,11 +85,13 @@ def grade_table(table: pd.DataFrame, config: KinematicsConfig) -> pd.DataFrame:
     out = table.copy()
     n = len(out)
     old = out["ungraded_reason"].to_numpy(dtype=object) if "ungraded_reason" in out.columns else np.full(n, "")
-    reason = np.where(np.isin(old, _FIXED_REASONS), old, "").astype(object)
+    fixed = _FIXED_REASONS if "n_trimmed" in out.columns else (*_FIXED_REASONS, "gap")
+    reason = np.where(np.isin(old, fixed), old, "").astype(object)
     duration = out["duration_s"].to_numpy(dtype=np.float64)
     prog = out["progression_um_s"].to_numpy(dtype=np.float64)
     with np.errstate(invalid="ignore"):
         short = ~(duration >= config.min_duration_s - 1e-9) | ~np.isfinite(prog)
+    reason[(reason == "") & _cut_by_gaps(out, short)] = "gap"
     reason[(reason == "") & short] = "too_short"
     speed = out["progression_um_s" if config.grade_metric == "progression" else "vap_um_s"].to_numpy(np.float64)
     gate = np.ones(n, bool)

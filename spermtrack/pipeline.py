@@ -319,12 +319,13 @@ def per_sperm_grades(video, tracks: pd.DataFrame, kinematics: pd.DataFrame, mode
         ``percent_video`` (mean of the distributions), ``percent_combined``, ``n``, ``disagreements``
         and the model's ``info``.
     """
+    from spermtrack.kinematics import measured_rows
     from spermtrack.regressors.clips import clip_plan, cut_clips
     from spermtrack.regressors.per_sperm import GRADES, combine_grades
 
     rec = video.recording
     graded = kinematics[kinematics["graded"].astype(bool)]
-    plan = clip_plan(tracks[tracks["track_id"].isin(graded["track_id"])], fps=rec.fps)
+    plan = clip_plan(measured_rows(tracks, graded), fps=rec.fps)      # the stretch the grade was measured on
     clips, ids = cut_clips(video.iter_frames(stop=int(plan["frame"].max()) + 1) if len(plan) else iter(()), plan,
                            um_per_px=rec.um_per_px)
     proba = model.predict_proba(clips)

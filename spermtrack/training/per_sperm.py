@@ -194,7 +194,7 @@ def real_clips(folder: str | Path, start: int, stop: int, *, um_per_px: float = 
         As :func:`synthetic_clips`.
     """
     from spermtrack.io.visem import read_visem_video
-    from spermtrack.kinematics import analyze_tracks, get_preset
+    from spermtrack.kinematics import analyze_tracks, get_preset, measured_rows
     from spermtrack.regressors.clips import CLIP_SPAN_S, clip_plan, cut_clips
 
     video = read_visem_video(folder, um_per_px=um_per_px)
@@ -204,7 +204,8 @@ def real_clips(folder: str | Path, start: int, stop: int, *, um_per_px: float = 
     config = get_preset(preset)
     table = analyze_tracks(sperm.assign(score=1.0), um_per_px, fps, config).table
     label = dict(zip(table["track_id"], unambiguous_grades(table, config, factor=factor)))
-    kept = sperm[sperm["track_id"].map(label).notna()].sort_values(["track_id", "frame"])
+    kept = measured_rows(sperm, table)                      # the stretch each label was measured on
+    kept = kept[kept["track_id"].map(label).notna()].sort_values(["track_id", "frame"])
     span = max(1, round(CLIP_SPAN_S * fps))
     window = (kept["frame"] - kept.groupby("track_id")["frame"].transform("min")) // span
     frames_in = kept.assign(window=window).groupby(["track_id", "window"])["frame"]

@@ -10,7 +10,7 @@ import pytest
 
 from spermtrack.errors import InputError
 from spermtrack.kinematics import (EXTRA_COLUMNS, KINEMATICS_COLUMNS, analyze_tracks, compute_kinematics,
-                                   get_preset)
+                                   get_preset, grade_table, measured_rows)
 from spermtrack.kinematics import trajectory as T
 
 FPS, S = 50.0, 0.351
@@ -150,8 +150,28 @@ def test_a_long_gap_keeps_the_longest_stretch_measured_as_if_alone(make_tracks, 
 
 def test_a_track_never_measured_is_not_graded_on_bridged_positions(make_tracks, line):
     table = make_tracks({4: line(120)}, interpolated=True)
-    kin = compute_kinematics(table, S, FPS).set_index("track_id")
-    assert kin.loc[4, "ungraded_reason"] == "gap" and kin.loc[4, "grade"] is None
+    for config in (get_preset("who2021"), get_preset("who2021", max_gap_s=5.0)):   # a long run, or none
+        kin = compute_kinematics(table, S, FPS, config).set_index("track_id")
+        assert kin.loc[4, "ungraded_reason"] == "gap" and kin.loc[4, "grade"] is None
+
+
+def test_regrading_decides_gap_and_too_short_under_the_new_config(make_tracks, line):
+    table = make_tracks({5: line(200), 6: line(75, start=(100, 300))})
+    table = table[~((table["track_id"] == 5) & table["frame"].between(75, 199 - 75))]   # 75 + 50-frame gap + 75
+    strict = analyze_tracks(table, S, FPS, get_preset("who2021", min_duration_s=2.0, drift_compensation=False))
+    assert strict.table.set_index("track_id")["ungraded_reason"].to_dict() == {5: "gap", 6: "too_short"}
+    regraded = grade_table(strict.table, get_preset("who2021")).set_index("track_id")
+    assert regraded["graded"].all() and regraded.loc[5, "grade"] == regraded.loc[6, "grade"] == "a"
+
+
+def test_measured_rows_are_each_tracks_kept_stretch(make_tracks, line):
+    table = make_tracks({7: line(150), 8: line(60, start=(100, 300))})
+    table = table[~((table["track_id"] == 7) & table["frame"].between(50, 79))]
+    kin = compute_kinematics(table, S, FPS)
+    rows = measured_rows(table, kin)
+    assert rows[rows["track_id"] == 7]["frame"].tolist() == list(range(80, 150))
+    assert rows[rows["track_id"] == 8]["frame"].tolist() == list(range(60))
+    assert measured_rows(table, kin[kin["track_id"] == 8])["track_id"].unique().tolist() == [8]
 
 
 def test_unconfirmed_rows_and_other_classes(make_tracks, line):
