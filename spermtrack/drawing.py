@@ -23,7 +23,7 @@ GRADE_COLOURS: dict[str, tuple[int, int, int]] = {"a": (115, 158, 0), "b": (233,
 _ID_SIZE = 0.5
 #: How reports name each grade.
 GRADE_NAMES = {"a": "a rapid progressive", "b": "b slow progressive", "c": "c non-progressive",
-               "d": "d immotile", "": "ungraded (too short)"}
+               "d": "d immotile", "": "ungraded (too short, gap, not sperm)"}
 
 
 def _cv2():
@@ -156,7 +156,11 @@ def draw_legend(img: np.ndarray, *, flagged: bool = False) -> np.ndarray:
     """
     cv2 = _cv2()
     rows = [*GRADES, ""]
-    width, height = 168, 14 * (len(rows) + flagged) + 10
+    note = "id? video model disagrees"
+    text_width = [cv2.getTextSize(GRADE_NAMES[g], cv2.FONT_HERSHEY_SIMPLEX, 0.36, 1)[0][0] + 24 for g in rows]
+    if flagged:
+        text_width.append(cv2.getTextSize(note, cv2.FONT_HERSHEY_SIMPLEX, 0.36, 1)[0][0] + 6)
+    width, height = max(text_width) + 8, 14 * (len(rows) + flagged) + 10
     patch = img[4:4 + height, 4:4 + width]
     patch[:] = (0.35 * patch).astype(np.uint8)  # darken behind the text
     for i, grade in enumerate(rows):
@@ -165,6 +169,6 @@ def draw_legend(img: np.ndarray, *, flagged: bool = False) -> np.ndarray:
         cv2.putText(img, GRADE_NAMES[grade], (28, y), cv2.FONT_HERSHEY_SIMPLEX, 0.36, (235, 235, 235), 1,
                     cv2.LINE_AA)
     if flagged:
-        cv2.putText(img, "id? video model disagrees", (10, 4 + 14 * (len(rows) + 1)), cv2.FONT_HERSHEY_SIMPLEX, 0.36,
+        cv2.putText(img, note, (10, 4 + 14 * (len(rows) + 1)), cv2.FONT_HERSHEY_SIMPLEX, 0.36,
                     (235, 235, 235), 1, cv2.LINE_AA)
     return img
