@@ -79,7 +79,8 @@ above the measured noise;</li>
 gives lower reference limits of {WHO_REFERENCE_LIMITS['progressive_pct']:g} % and
 {WHO_REFERENCE_LIMITS['motile_pct']:g} %. Tracks shorter than a second are counted as ungraded, never guessed;
 a track the detector lost for longer than the preset's <code>max_gap_s</code> is measured on its longest stretch
-without such a gap (the rows left out: <code>n_trimmed</code> in kinematics.csv). The grading rule used here is the <code>{_e(preset)}</code> preset.</p>
+without such a gap (the rows left out: <code>n_trimmed</code> in kinematics.csv).
+The grading rule used here is the <code>{_e(preset)}</code> preset.</p>
 <p class="muted">Limits to keep in mind: c and d are told apart by head motion only (WHO defines them by tail
 movement, which a head tracker cannot see); the shipped detector models were fitted on VISEM-Tracking video 11
 and on the SVIA clips S_0001-S_0002 (yolo on both; the blob score models on video 11 for bright heads and on SVIA for
