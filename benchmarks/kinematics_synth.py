@@ -68,13 +68,12 @@ def _true_percentages(video, *, config=None) -> dict[str, float]:
                 "non_progressive": row["Non progressive sperm motility (%)"], "immotile": row["Immotile sperm (%)"]}
     obj = video.objects[video.objects["class_id"] == 0]
     fps = video.recording.fps
-    longest_run = int(np.floor(fps * (config.max_gap_s + 1e-12)))
 
     def stretch_frames(frames: pd.Series) -> int:
         f = frames.to_numpy()
         seen = np.zeros(int(f.max() - f.min()) + 1, bool)
         seen[f - f.min()] = True
-        first, last = longest_stretch(seen, longest_run)
+        first, last = longest_stretch(seen, config.max_gap_frames(fps))
         return last - first
 
     spans = video.truth.groupby("track_id")["frame"].apply(stretch_frames)

@@ -294,8 +294,7 @@ def analyze_tracks(tracks: pd.DataFrame, um_per_px: float, fps: float, config: K
     if not isinstance(config, KinematicsConfig):
         raise InputError(f"config must be a KinematicsConfig, got {type(config).__name__}")
     whole = prepare_arrays(tracks, name=name)
-    longest_run = int(np.floor(fps * (config.max_gap_s + 1e-12)))   # frames; the test gap_s > max_gap_s
-    arr = trim_long_gaps(whole, longest_run)
+    arr = trim_long_gaps(whole, config.max_gap_frames(fps))
     layout = arr.layout
     n_tracks = layout.n_tracks
     graded_class = np.isin(arr.class_id, config.class_ids)

@@ -33,6 +33,7 @@ PLoS Comput Biol. 2019;15(1):e1006691.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -196,6 +197,10 @@ class KinematicsConfig(Config):
         self._number("drift_radius_um_s", lo=0, lo_open=True)
         self._set("class_ids", self._int_tuple("class_ids", lo=0))
         self._choice("weighting", _WEIGHTINGS)
+
+    def max_gap_frames(self, fps: float) -> int:
+        """The longest run of unmeasured frames that is bridged at ``fps``: ``max_gap_s`` in whole frames."""
+        return int(math.floor(fps * (self.max_gap_s + 1e-12)))
 
     def _int_tuple(self, field: str, *, lo: int) -> tuple[int, ...]:
         """A non-empty list or tuple of integers >= lo, as a sorted tuple without duplicates."""
