@@ -138,6 +138,14 @@ def centre_cost(dist: np.ndarray, i: np.ndarray, gate: np.ndarray) -> tuple[np.n
     return dist * dist, dist <= gate[i]
 
 
+def size_cost(track_wh: np.ndarray, det_wh: np.ndarray) -> np.ndarray:
+    """Squared difference of box sizes, ``(w_t - w_d)^2 + (h_t - h_d)^2`` px^2, one per pair (rows of equal length).
+
+    Added to the centre cost with the weight ``size_weight`` (:class:`~spermtrack.tracker.config.TrackerConfig`).
+    """
+    return ((track_wh - det_wh) ** 2).sum(axis=1)
+
+
 def mahalanobis_cost(track_xy: np.ndarray, det_xy: np.ndarray, S_inv: np.ndarray, i: np.ndarray, j: np.ndarray,
                      gate: float) -> tuple[np.ndarray, np.ndarray]:
     """Mahalanobis cost ``sqrt(nu' S_i^-1 nu)`` with ``nu = det_j - track_i``.

@@ -7,7 +7,8 @@ the same steps per frame in one compiled loop over all frames:
 
 - predict every live track (constant velocity, position += velocity; the same additions as
   :func:`~spermtrack.tracker.kalman.predict`);
-- candidate pairs within each track's gate (detections sorted by x once per frame, a window per track);
+- candidate pairs within each track's gate (detections sorted by x once per frame, a window per track), their
+  cost the squared centre distance plus ``size_weight`` times the squared difference of box sizes;
 - the two association stages (high scores with every track, then low scores with the confirmed tracks left),
   each solved by :func:`solve_pairs_into`: pairs whose track and detection have no other candidate are matched
   directly; a connected component of the rest with one row or one column takes its cheapest pair (the first on
@@ -318,9 +319,10 @@ def _solve_pairs(pi, pj, pc, n_pairs, n_rows, n_cols, limit, row_match):
 
 
 @_njit
-def _associate(tracks, n_t, dets, n_d, X, miss, tcls, dx, dy, dcls, gate0, growth, scale, class_aware,
-               det_match, track_match):
-    """Gated centre-cost assignment of ``tracks[:n_t]`` to ``dets[:n_d]``; fills the match arrays (global ids)."""
+def _associate(tracks, n_t, dets, n_d, X, WH, miss, tcls, dx, dy, dw, dh, dcls, gate0, growth, scale, size_weight,
+               class_aware, det_match, track_match):
+    """Gated centre-cost assignment of ``tracks[:n_t]`` to ``dets[:n_d]``, with the size term when ``size_weight``
+    is positive; fills the match arrays (global ids)."""
     if n_t == 0 or n_d == 0:
         return
     gate = np.empty(n_t)
@@ -328,7 +330,7 @@ def _associate(tracks, n_t, dets, n_d, X, miss, tcls, dx, dy, dcls, gate0, growt
     for a in range(n_t):
         gate[a] = (gate0 + growth * miss[tracks[a]]) * scale
         gmax = max(gmax, gate[a])
-    limit = gmax * gmax * (1.0 + 1e-9) + 1e-12
+    limit = gmax * gmax * (1.0 + size_weight) * (1.0 + 1e-9) + 1e-12
     xs = np.empty(n_d)
     for b in range(n_d):
         xs[b] = dx[dets[b]]
@@ -353,6 +355,10 @@ def _associate(tracks, n_t, dets, n_d, X, miss, tcls, dx, dy, dcls, gate0, growt
             if dist > g:
                 continue
             cost = dist * dist
+            if size_weight > 0:
+                ddw = WH[t, 0] - dw[dets[b]]
+                ddh = WH[t, 1] - dh[dets[b]]
+                cost = cost + size_weight * (ddw * ddw + ddh * ddh)
             if cost >= limit:
                 continue
             if class_aware and tcls[t] != dcls[dets[b]]:
@@ -378,9 +384,9 @@ def _associate(tracks, n_t, dets, n_d, X, miss, tcls, dx, dy, dcls, gate0, growt
 # the engine
 # ---------------------------------------------------------------------------------------------------------------
 @_njit
-def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_scale, two_stage, high_score,
-         low_score, birth_thr, class_aware, recovery, min_hits, max_age, tentative_max_age, confident_max_age,
-         confident_slack):
+def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, size_weight, low_gate_scale, two_stage,
+         high_score, low_score, birth_thr, class_aware, recovery, min_hits, max_age, tentative_max_age,
+         confident_max_age, confident_slack):
     n = frame.shape[0]
     uid_out = np.full(n, -1, dtype=np.int64)
     tid_out = np.full(n, -1, dtype=np.int64)
@@ -389,6 +395,7 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_sca
     n_conf = 0
     cap = n + 1
     X = np.empty((cap, 4))
+    WH = np.empty((cap, 2))
     P = np.empty((cap, 4, 4))
     uid = np.empty(cap, dtype=np.int64)
     tid = np.empty(cap, dtype=np.int64)
@@ -423,6 +430,8 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_sca
             if nt > 0 and nd > 0:
                 dx = box[s:e, 0]
                 dy = box[s:e, 1]
+                dw = box[s:e, 2]
+                dh = box[s:e, 3]
                 dcls = cls[s:e]
                 high = np.empty(nd, dtype=np.int64)
                 low = np.empty(nd, dtype=np.int64)
@@ -438,8 +447,8 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_sca
                             low[nl] = b
                             nl += 1
                 all_tracks = np.arange(nt)
-                _associate(all_tracks, nt, high, nh, X, miss, tcls, dx, dy, dcls, gate0, growth, 1.0,
-                           class_aware, det_match, track_match)
+                _associate(all_tracks, nt, high, nh, X, WH, miss, tcls, dx, dy, dw, dh, dcls, gate0, growth, 1.0,
+                           size_weight, class_aware, det_match, track_match)
                 if nl > 0:
                     rest = np.empty(nt, dtype=np.int64)
                     nr = 0
@@ -448,8 +457,8 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_sca
                             rest[nr] = t
                             nr += 1
                     if nr > 0:
-                        _associate(rest, nr, low, nl, X, miss, tcls, dx, dy, dcls, gate0, growth, low_gate_scale,
-                                   class_aware, det_match, track_match)
+                        _associate(rest, nr, low, nl, X, WH, miss, tcls, dx, dy, dw, dh, dcls, gate0, growth,
+                                   low_gate_scale, size_weight, class_aware, det_match, track_match)
                 # Kalman update of the matched tracks; confirmations in track order
                 for t in range(nt):
                     b = track_match[t]
@@ -473,6 +482,8 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_sca
                     P_obs[t, :, :] = P[t]
                     Z_obs[t, 0] = zx
                     Z_obs[t, 1] = zy
+                    WH[t, 0] = box[s + b, 2]
+                    WH[t, 1] = box[s + b, 3]
                     tcls[t] = cls[s + b]
                     hits[t] += 1
                     score_sum[t] += score[s + b]
@@ -504,6 +515,7 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_sca
                     if miss[t] <= limit:
                         if keep != t:
                             X[keep] = X[t]
+                            WH[keep] = WH[t]
                             P[keep] = P[t]
                             uid[keep] = uid[t]
                             tid[keep] = tid[t]
@@ -524,6 +536,8 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, low_gate_sca
                 X[t, 1] = box[s + b, 1]
                 X[t, 2] = 0.0
                 X[t, 3] = 0.0
+                WH[t, 0] = box[s + b, 2]
+                WH[t, 1] = box[s + b, 3]
                 P[t, :, :] = 0.0
                 P[t, 0, 0] = r
                 P[t, 1, 1] = r
@@ -775,7 +789,8 @@ def _run_args(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: n
     return (np.ascontiguousarray(frame, dtype=np.int64), np.ascontiguousarray(box, dtype=np.float64),
             np.ascontiguousarray(score, dtype=np.float64), np.ascontiguousarray(class_id, dtype=np.int64),
             np.ascontiguousarray(Q, dtype=np.float64), float(cfg.measurement_std) ** 2, float(velocity_std) ** 2,
-            float(cfg.max_distance), float(cfg.gate_growth), float(cfg.low_gate_scale), bool(cfg.two_stage),
+            float(cfg.max_distance), float(cfg.gate_growth), float(cfg.size_weight), float(cfg.low_gate_scale),
+            bool(cfg.two_stage),
             float(cfg.high_score), float(cfg.low_score), float(cfg.birth_threshold),
             bool(cfg.class_aware), bool(cfg.observation_recovery), int(cfg.min_hits), int(cfg.max_age),
             int(cfg.tentative_max_age), -1 if cfg.confident_max_age is None else int(cfg.confident_max_age),

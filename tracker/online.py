@@ -36,7 +36,7 @@ import pandas as pd
 
 from spermtrack.errors import InputError
 from spermtrack.schema import DETECTION_COLUMNS, validate_detections
-from spermtrack.tracker.associate import (candidate_pairs, centre_cost, iou_cost, mahalanobis_cost,
+from spermtrack.tracker.associate import (candidate_pairs, centre_cost, iou_cost, mahalanobis_cost, size_cost,
                                           solve_pairs)
 from spermtrack.tracker.config import CONFIDENT_SLACK, DEFAULT_TRACKER, TrackerConfig, get_config
 from spermtrack.tracker.kalman import constant_velocity_model, initial_state, predict, update
@@ -357,6 +357,9 @@ class Tracker:
             i, j, dist = candidate_pairs(txy, dbox[:, :2], gate)
             cost, ok = centre_cost(dist, i, gate)
             limit = float(gate.max()) ** 2
+            if cfg.size_weight > 0:
+                cost = cost + cfg.size_weight * size_cost(self._wh[tracks][i], dbox[j, 2:])
+                limit *= 1.0 + cfg.size_weight
         elif cfg.cost == "mahalanobis":
             S = self._S(tracks)
             gate2 = cfg.mahalanobis_gate * scale ** 2

@@ -125,6 +125,11 @@ def test_iou_cost_of_identical_shifted_and_empty_boxes():
     np.testing.assert_array_equal(ok, [True, True, False])
 
 
+def test_size_cost_is_the_squared_size_difference():
+    cost = A.size_cost(np.array([[22.0, 25.0], [13.0, 15.0]]), np.array([[13.0, 15.0], [13.0, 15.0]]))
+    np.testing.assert_allclose(cost, [81.0 + 100.0, 0.0])
+
+
 def test_mahalanobis_cost_scales_with_the_covariance():
     track = np.array([[0.0, 0.0]])
     det = np.array([[3.0, 4.0]])

@@ -40,12 +40,14 @@ def _both(dets, **overrides):
                                        {"class_aware": True}, {"boxes": "filtered"}, {"min_hits": 1},
                                        {"max_age": 1, "tentative_max_age": 2},
                                        {"gate_growth": 0.0, "max_distance": 30.0},
-                                       {"confident_max_age": 12}, {"confident_max_age": 2, "max_age": 4}])
+                                       {"confident_max_age": 12}, {"confident_max_age": 2, "max_age": 4},
+                                       {"size_weight": 2.0}, {"size_weight": 0.3, "two_stage": False}])
 def test_compiled_engine_gives_the_numpy_engines_tracks(truth, overrides):
     rng = np.random.default_rng(7)
     dets = gt_detections(truth, NOISE_PROFILES["detector"], width=640, height=480)
     dets["score"] = rng.uniform(0.05, 1.0, len(dets))  # both association stages and refused births
     dets["class_id"] = rng.integers(0, 2, len(dets))
+    dets[["w", "h"]] *= rng.uniform(0.7, 1.3, (len(dets), 2))  # sizes that differ, for the size term
     dets = dets[~dets["frame"].isin([10, 11, 12, 40])]  # frames without detections
     box, (uid_a, tid_a, conf_a, filt_a), (uid_b, tid_b, conf_b, filt_b) = _both(dets, **overrides)
     assert (tid_a >= 0).sum() > 0.1 * len(tid_a)  # random classes break tracks when class_aware

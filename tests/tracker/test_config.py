@@ -16,7 +16,8 @@ from spermtrack.tracker.config import REFERENCE_FPS, REFERENCE_UM_PER_PX
     ("min_hits", 0), ("min_hits", 2.5), ("max_age", -1), ("max_gap", True), ("iou_threshold", 1.0),
     ("high_score", 1.5), ("cost", "euclid"), ("two_stage", 1), ("low_gate_scale", 0.0),
     ("smooth_accel_std", 0.0), ("gap_gate", -3.0), ("confident_max_age", -1), ("uncertain_confident_max_age", 2.5),
-    ("max_age", 10**20), ("confident_max_age", 10**7), ("max_gap", 10**7),
+    ("max_age", 10**20), ("confident_max_age", 10**7), ("max_gap", 10**7), ("size_weight", -1.0),
+    ("annotated_size_weight", -0.5),
 ])
 def test_bad_values_name_the_field(field, value):
     with pytest.raises(InputError, match=field):
@@ -103,6 +104,15 @@ def test_annotated_scores_keep_the_fixed_settings():
     """Scores all 1 (annotated boxes): births at the cap, lost tracks kept max_age frames."""
     cfg = get_config("sperm").adapted(np.ones(500))
     assert (cfg.birth_score, cfg.max_age, cfg.confident_max_age, cfg.birth_quantile) == (0.85, 5, None, None)
+
+
+def test_annotated_scores_weigh_box_sizes_and_a_detector_s_do_not():
+    assert get_config("sperm").size_weight == 0.0
+    assert get_config("sperm").adapted(np.ones(500)).size_weight == 2.0
+    assert get_config("sperm").adapted(np.linspace(0.1, 1.0, 1001)).size_weight == 0.0
+    assert get_config("sperm", annotated_size_weight=None).adapted(np.ones(500)).size_weight == 0.0
+    assert get_config("sperm", size_weight=3.0).adapted(np.ones(500)).size_weight == 3.0  # raised, not lowered
+    assert get_config("sperm", size_weight=0.5).adapted(np.linspace(0.1, 1.0, 1001)).size_weight == 0.5
 
 
 def test_detector_scores_set_the_birth_score_and_a_longer_coast():

@@ -33,6 +33,29 @@ def test_crossing_heads_that_touch_with_jitter_keep_their_ids(walkers, id_count)
     assert (id_count(out) == 1).all() and len(id_count(out)) == 2
 
 
+def _still_cell_and_turning_passer() -> pd.DataFrame:
+    """A still head (22 x 25 px box) and a smaller one (13 x 15) passing 3 px away that turns sharply beside it."""
+    rows = []
+    for f in range(40):
+        rows.append({"frame": f, "x": 100.0, "y": 100.0, "w": 22.0, "h": 25.0, "gt": 0})
+        x, y = (40.0 + 3.0 * f, 103.0) if f < 20 else (98.0 - 3.0 * (f - 20), 99.0 - 3.0 * (f - 20))
+        rows.append({"frame": f, "x": x, "y": y, "w": 13.0, "h": 15.0, "gt": 1})
+    return pd.DataFrame(rows).assign(score=1.0, class_id=0)
+
+
+@pytest.mark.parametrize("engine", ["compiled", "numpy"])
+def test_box_size_keeps_a_passer_from_taking_a_still_cells_id(id_count, engine, monkeypatch):
+    """At the turn the centre distances favour exchanging the two ids; the size term does not."""
+    from spermtrack.tracker import compiled
+
+    if engine == "numpy":
+        monkeypatch.setattr(compiled, "supports", lambda cfg: False)
+    dets = _still_cell_and_turning_passer()
+    assert (id_count(track(dets, "sperm_online")) == 2).all()  # centre distance alone: exchanged at frame 20
+    assert (id_count(track(dets, "sperm_online", size_weight=2.0)) == 1).all()
+    assert (id_count(track(dets, "sperm")) == 1).all()  # batch, annotated scores: annotated_size_weight
+
+
 def test_a_one_frame_gap_keeps_the_id(walkers, id_count):
     dets = walkers([(50.0, 60.0, 4.0, 1.0)], 30, skip={(0, 15)})
     for preset in ("sperm", "sperm_online"):
