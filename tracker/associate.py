@@ -138,6 +138,31 @@ def centre_cost(dist: np.ndarray, i: np.ndarray, gate: np.ndarray) -> tuple[np.n
     return dist * dist, dist <= gate[i]
 
 
+def weighted_innovation(q: np.ndarray, innovation: np.ndarray, weight: float) -> np.ndarray:
+    """Update each track's mean squared innovation per axis: ``(1 - weight) q + weight * mean(innovation^2)``.
+
+    Parameters
+    ----------
+    q : ndarray, shape (n,)
+        Current values, px^2.
+    innovation : ndarray, shape (n, 2)
+        Detected minus predicted centre, px.
+    weight : float
+        Weight of the new innovation, in (0, 1].
+    """
+    return (1.0 - weight) * q + weight * (0.5 * (innovation[:, 0] ** 2 + innovation[:, 1] ** 2))
+
+
+def innovation_scale(q: np.ndarray, cfg) -> np.ndarray:
+    """Factor on each track's squared centre distance: ``measurement_std^2 / q``, ``q`` clipped to
+    ``[innovation_floor^2, innovation_ceiling^2]``.
+
+    A track whose detections have followed its prediction closely (a still cell: ``q`` about the detector's
+    jitter) pays more per px than the model's ``measurement_std`` says; one that moves erratically pays less.
+    """
+    return cfg.measurement_std ** 2 / np.clip(q, cfg.innovation_floor ** 2, cfg.innovation_ceiling ** 2)
+
+
 def size_cost(track_wh: np.ndarray, det_wh: np.ndarray) -> np.ndarray:
     """Squared difference of box sizes, ``(w_t - w_d)^2 + (h_t - h_d)^2`` px^2, one per pair (rows of equal length).
 

@@ -8,7 +8,8 @@ the same steps per frame in one compiled loop over all frames:
 - predict every live track (constant velocity, position += velocity; the same additions as
   :func:`~spermtrack.tracker.kalman.predict`);
 - candidate pairs within each track's gate (detections sorted by x once per frame, a window per track), their
-  cost the squared centre distance plus ``size_weight`` times the squared difference of box sizes;
+  cost the squared centre distance times the track's innovation scale, plus ``size_weight`` times the squared
+  difference of box sizes;
 - the two association stages (high scores with every track, then low scores with the confirmed tracks left),
   each solved by :func:`solve_pairs_into`: pairs whose track and detection have no other candidate are matched
   directly; a connected component of the rest with one row or one column takes its cheapest pair (the first on
@@ -319,10 +320,10 @@ def _solve_pairs(pi, pj, pc, n_pairs, n_rows, n_cols, limit, row_match):
 
 
 @_njit
-def _associate(tracks, n_t, dets, n_d, X, WH, miss, tcls, dx, dy, dw, dh, dcls, gate0, growth, scale, size_weight,
-               class_aware, det_match, track_match):
-    """Gated centre-cost assignment of ``tracks[:n_t]`` to ``dets[:n_d]``, with the size term when ``size_weight``
-    is positive; fills the match arrays (global ids)."""
+def _associate(tracks, n_t, dets, n_d, X, WH, Qn, miss, tcls, dx, dy, dw, dh, dcls, gate0, growth, scale,
+               size_weight, innovation_weight, floor2, ceiling2, r, class_aware, det_match, track_match):
+    """Gated centre-cost assignment of ``tracks[:n_t]`` to ``dets[:n_d]``, with the track's innovation scale and
+    the size term where switched on; fills the match arrays (global ids)."""
     if n_t == 0 or n_d == 0:
         return
     gate = np.empty(n_t)
@@ -345,6 +346,9 @@ def _associate(tracks, n_t, dets, n_d, X, WH, miss, tcls, dx, dy, dw, dh, dcls, 
         t = tracks[a]
         tx, ty = X[t, 0], X[t, 1]
         g = gate[a]
+        factor = 1.0
+        if innovation_weight > 0:
+            factor = r / min(max(Qn[t], floor2), ceiling2)
         lo = np.searchsorted(xs_sorted, tx - g - 1e-9 * (abs(tx) + g + 1.0), side="left")
         hi = np.searchsorted(xs_sorted, tx + g + 1e-9 * (abs(tx) + g + 1.0), side="right")
         for q in range(lo, hi):
@@ -355,6 +359,8 @@ def _associate(tracks, n_t, dets, n_d, X, WH, miss, tcls, dx, dy, dw, dh, dcls, 
             if dist > g:
                 continue
             cost = dist * dist
+            if innovation_weight > 0:
+                cost = cost * factor
             if size_weight > 0:
                 ddw = WH[t, 0] - dw[dets[b]]
                 ddh = WH[t, 1] - dh[dets[b]]
@@ -384,9 +390,9 @@ def _associate(tracks, n_t, dets, n_d, X, WH, miss, tcls, dx, dy, dw, dh, dcls, 
 # the engine
 # ---------------------------------------------------------------------------------------------------------------
 @_njit
-def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, size_weight, low_gate_scale, two_stage,
-         high_score, low_score, birth_thr, class_aware, recovery, min_hits, max_age, tentative_max_age,
-         confident_max_age, confident_slack):
+def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, size_weight, innovation_weight, floor2,
+         ceiling2, low_gate_scale, two_stage, high_score, low_score, birth_thr, class_aware, recovery, min_hits,
+         max_age, tentative_max_age, confident_max_age, confident_slack):
     n = frame.shape[0]
     uid_out = np.full(n, -1, dtype=np.int64)
     tid_out = np.full(n, -1, dtype=np.int64)
@@ -396,6 +402,7 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, size_weight,
     cap = n + 1
     X = np.empty((cap, 4))
     WH = np.empty((cap, 2))
+    Qn = np.empty(cap)
     P = np.empty((cap, 4, 4))
     uid = np.empty(cap, dtype=np.int64)
     tid = np.empty(cap, dtype=np.int64)
@@ -447,8 +454,9 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, size_weight,
                             low[nl] = b
                             nl += 1
                 all_tracks = np.arange(nt)
-                _associate(all_tracks, nt, high, nh, X, WH, miss, tcls, dx, dy, dw, dh, dcls, gate0, growth, 1.0,
-                           size_weight, class_aware, det_match, track_match)
+                _associate(all_tracks, nt, high, nh, X, WH, Qn, miss, tcls, dx, dy, dw, dh, dcls, gate0, growth,
+                           1.0, size_weight, innovation_weight, floor2, ceiling2, r, class_aware, det_match,
+                           track_match)
                 if nl > 0:
                     rest = np.empty(nt, dtype=np.int64)
                     nr = 0
@@ -457,8 +465,9 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, size_weight,
                             rest[nr] = t
                             nr += 1
                     if nr > 0:
-                        _associate(rest, nr, low, nl, X, WH, miss, tcls, dx, dy, dw, dh, dcls, gate0, growth,
-                                   low_gate_scale, size_weight, class_aware, det_match, track_match)
+                        _associate(rest, nr, low, nl, X, WH, Qn, miss, tcls, dx, dy, dw, dh, dcls, gate0, growth,
+                                   low_gate_scale, size_weight, innovation_weight, floor2, ceiling2, r, class_aware,
+                                   det_match, track_match)
                 # Kalman update of the matched tracks; confirmations in track order
                 for t in range(nt):
                     b = track_match[t]
@@ -467,6 +476,10 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, size_weight,
                     zx = box[s + b, 0]
                     zy = box[s + b, 1]
                     k = miss[t]
+                    if innovation_weight > 0 and k == 0:
+                        ix = zx - X[t, 0]
+                        iy = zy - X[t, 1]
+                        Qn[t] = (1.0 - innovation_weight) * Qn[t] + innovation_weight * (0.5 * (ix * ix + iy * iy))
                     if recovery and k > 0:
                         X[t, :] = X_obs[t]
                         P[t, :, :] = P_obs[t]
@@ -516,6 +529,7 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, size_weight,
                         if keep != t:
                             X[keep] = X[t]
                             WH[keep] = WH[t]
+                            Qn[keep] = Qn[t]
                             P[keep] = P[t]
                             uid[keep] = uid[t]
                             tid[keep] = tid[t]
@@ -538,6 +552,7 @@ def _run(frame, box, score, cls, Q, r, velocity_var, gate0, growth, size_weight,
                 X[t, 3] = 0.0
                 WH[t, 0] = box[s + b, 2]
                 WH[t, 1] = box[s + b, 3]
+                Qn[t] = r
                 P[t, :, :] = 0.0
                 P[t, 0, 0] = r
                 P[t, 1, 1] = r
@@ -789,7 +804,8 @@ def _run_args(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: n
     return (np.ascontiguousarray(frame, dtype=np.int64), np.ascontiguousarray(box, dtype=np.float64),
             np.ascontiguousarray(score, dtype=np.float64), np.ascontiguousarray(class_id, dtype=np.int64),
             np.ascontiguousarray(Q, dtype=np.float64), float(cfg.measurement_std) ** 2, float(velocity_std) ** 2,
-            float(cfg.max_distance), float(cfg.gate_growth), float(cfg.size_weight), float(cfg.low_gate_scale),
+            float(cfg.max_distance), float(cfg.gate_growth), float(cfg.size_weight), float(cfg.innovation_weight),
+            float(cfg.innovation_floor) ** 2, float(cfg.innovation_ceiling) ** 2, float(cfg.low_gate_scale),
             bool(cfg.two_stage),
             float(cfg.high_score), float(cfg.low_score), float(cfg.birth_threshold),
             bool(cfg.class_aware), bool(cfg.observation_recovery), int(cfg.min_hits), int(cfg.max_age),

@@ -36,8 +36,8 @@ import pandas as pd
 
 from spermtrack.errors import InputError
 from spermtrack.schema import DETECTION_COLUMNS, validate_detections
-from spermtrack.tracker.associate import (candidate_pairs, centre_cost, iou_cost, mahalanobis_cost, size_cost,
-                                          solve_pairs)
+from spermtrack.tracker.associate import (candidate_pairs, centre_cost, innovation_scale, iou_cost, mahalanobis_cost,
+                                          size_cost, solve_pairs, weighted_innovation)
 from spermtrack.tracker.config import CONFIDENT_SLACK, DEFAULT_TRACKER, TrackerConfig, get_config
 from spermtrack.tracker.kalman import constant_velocity_model, initial_state, predict, update
 
@@ -180,6 +180,8 @@ class Tracker:
         self._miss = _I.copy()
         self._score_sum = np.empty(0)
         self._wh = np.empty((0, 2))
+        #: Per track: exponentially weighted mean squared innovation per axis, px^2 (``innovation_weight``).
+        self._q = np.empty(0)
         self._cls = _I.copy()
         self._x_obs = np.empty((0, d))
         self._P_obs = np.empty((0, d, d))
@@ -357,6 +359,8 @@ class Tracker:
             i, j, dist = candidate_pairs(txy, dbox[:, :2], gate)
             cost, ok = centre_cost(dist, i, gate)
             limit = float(gate.max()) ** 2
+            if cfg.innovation_weight > 0:
+                cost = cost * innovation_scale(self._q[tracks], cfg)[i]
             if cfg.size_weight > 0:
                 cost = cost + cfg.size_weight * size_cost(self._wh[tracks][i], dbox[j, 2:])
                 limit *= 1.0 + cfg.size_weight
@@ -402,6 +406,10 @@ class Tracker:
                  class_id: np.ndarray) -> None:
         """Kalman update of matched tracks ``mt`` with detections ``md``; bookkeeping."""
         z = self._measure(box[md])
+        if self.config.innovation_weight > 0:
+            fresh = self._miss[mt] == 0  # found in consecutive frames: the innovation measures the track's noise
+            self._q[mt[fresh]] = weighted_innovation(self._q[mt[fresh]], z[fresh, :2] - self._x[mt[fresh], :2],
+                                                     self.config.innovation_weight)
         x, P = update(self._x[mt], self._P[mt], z, self.model)
         if self.config.observation_recovery:
             lost = self._miss[mt]
@@ -436,8 +444,8 @@ class Tracker:
         return x, P
 
     def _keep(self, keep: np.ndarray) -> None:
-        for name in ("_x", "_P", "_uid", "_tid", "_hits", "_miss", "_score_sum", "_wh", "_cls", "_x_obs", "_P_obs",
-                     "_z_obs"):
+        for name in ("_x", "_P", "_uid", "_tid", "_hits", "_miss", "_score_sum", "_wh", "_q", "_cls", "_x_obs",
+                     "_P_obs", "_z_obs"):
             setattr(self, name, getattr(self, name)[keep])
 
     def _birth(self, dets: np.ndarray, box: np.ndarray, score: np.ndarray,
@@ -462,6 +470,7 @@ class Tracker:
         self._miss = np.concatenate([self._miss, np.zeros(n, dtype=np.int64)])
         self._score_sum = np.concatenate([self._score_sum, score[dets]])
         self._wh = np.concatenate([self._wh, box[dets, 2:]])
+        self._q = np.concatenate([self._q, np.full(n, self.config.measurement_std ** 2)])
         self._cls = np.concatenate([self._cls, class_id[dets]])
         self._x_obs = np.concatenate([self._x_obs, x])
         self._P_obs = np.concatenate([self._P_obs, P])

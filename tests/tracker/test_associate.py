@@ -130,6 +130,16 @@ def test_size_cost_is_the_squared_size_difference():
     np.testing.assert_allclose(cost, [81.0 + 100.0, 0.0])
 
 
+def test_innovation_mean_and_its_scale_on_the_cost():
+    from spermtrack.tracker.config import TrackerConfig
+
+    q = A.weighted_innovation(np.array([4.0, 4.0]), np.array([[0.0, 0.0], [3.0, 1.0]]), 0.1)
+    np.testing.assert_allclose(q, [3.6, 0.9 * 4.0 + 0.1 * 5.0])
+    cfg = TrackerConfig(measurement_std=2.0, innovation_floor=1.0, innovation_ceiling=3.0)
+    np.testing.assert_allclose(A.innovation_scale(np.array([0.0, 1.0, 4.0, 9.0, 100.0]), cfg),
+                               [4.0, 4.0, 1.0, 4.0 / 9.0, 4.0 / 9.0])  # clipped to the floor and the ceiling
+
+
 def test_mahalanobis_cost_scales_with_the_covariance():
     track = np.array([[0.0, 0.0]])
     det = np.array([[3.0, 4.0]])

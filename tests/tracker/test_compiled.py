@@ -41,7 +41,9 @@ def _both(dets, **overrides):
                                        {"max_age": 1, "tentative_max_age": 2},
                                        {"gate_growth": 0.0, "max_distance": 30.0},
                                        {"confident_max_age": 12}, {"confident_max_age": 2, "max_age": 4},
-                                       {"size_weight": 2.0}, {"size_weight": 0.3, "two_stage": False}])
+                                       {"size_weight": 2.0}, {"size_weight": 0.3, "two_stage": False},
+                                       {"innovation_weight": 0.0},
+                                       {"innovation_weight": 0.5, "innovation_floor": 0.2, "innovation_ceiling": 8.0}])
 def test_compiled_engine_gives_the_numpy_engines_tracks(truth, overrides):
     rng = np.random.default_rng(7)
     dets = gt_detections(truth, NOISE_PROFILES["detector"], width=640, height=480)

@@ -17,11 +17,17 @@ from spermtrack.tracker.config import REFERENCE_FPS, REFERENCE_UM_PER_PX
     ("high_score", 1.5), ("cost", "euclid"), ("two_stage", 1), ("low_gate_scale", 0.0),
     ("smooth_accel_std", 0.0), ("gap_gate", -3.0), ("confident_max_age", -1), ("uncertain_confident_max_age", 2.5),
     ("max_age", 10**20), ("confident_max_age", 10**7), ("max_gap", 10**7), ("size_weight", -1.0),
-    ("annotated_size_weight", -0.5),
+    ("annotated_size_weight", -0.5), ("innovation_weight", 1.5), ("innovation_floor", 0.0),
+    ("innovation_ceiling", -1.0),
 ])
 def test_bad_values_name_the_field(field, value):
     with pytest.raises(InputError, match=field):
         TrackerConfig(**{field: value})
+
+
+def test_an_innovation_floor_above_the_ceiling_is_refused():
+    with pytest.raises(InputError, match="innovation_floor"):
+        TrackerConfig(innovation_floor=4.0, innovation_ceiling=3.0)
 
 
 def test_low_score_above_high_score_is_refused():
