@@ -123,8 +123,10 @@ class TrackerConfig(Config):
         ``dist^2 * measurement_std^2 / q``, where ``q`` is the exponentially weighted mean squared innovation per
         axis (detected minus predicted centre) of the track's detections in consecutive frames, with this weight
         for the newest (0.1: about the last 10 frames), clipped to ``[innovation_floor^2, innovation_ceiling^2]``;
-        a new track starts at ``q = measurement_std^2`` (factor 1). 0 switches it off. It is the centre cost with
-        the measurement noise estimated per track from its innovations (innovation-based adaptive estimation,
+        a new track starts at ``q = measurement_std^2`` (factor 1). The gate and the cost of leaving a track
+        unmatched stay those of the unscaled distance, so a steady track's gate shrinks by ``sqrt(q) /
+        measurement_std`` (to half at the floor). 0 switches it off. It is the centre cost with the measurement
+        noise estimated per track from its innovations (innovation-based adaptive estimation,
         Mehra 1970): a still cell, whose detections follow its prediction to within the detector's jitter, holds
         on to its own detection and does not take a passer's; an erratic one may be matched further out. Why: on
         video 11 frames 0-1028 with the shipped yolo, most of the rows on which the ids were wrong belonged to four
@@ -133,8 +135,8 @@ class TrackerConfig(Config):
         prediction than the passer's own. Measured (HOTA / IDF1, off -> on): video 11 frames 0-1028 0.712 / 0.890
         -> 0.737 / 0.941 (yolo) and 0.499 / 0.723 -> 0.510 / 0.736 (blob); 20 s of the 16 training videos with
         detector-like errors (``NOISE_PROFILES["detector"]``, seed 12) 0.5788 -> 0.5790 and annotated (with
-        ``annotated_size_weight``) 0.9897 -> 0.9904; 20-s synthetic videos with detector-like errors (seeds 305, 320, 360) 0.552 / 0.641 / 0.656 ->
-        0.552 / 0.636 / 0.665. Weights 0.05 and 0.2, no floor, no ceiling, or ``q`` grown with every missed
+        ``annotated_size_weight``) 0.9897 -> 0.9904; 20-s synthetic videos with detector-like errors (seeds
+        305, 320, 360) 0.552 / 0.641 / 0.656 -> 0.552 / 0.636 / 0.665. Weights 0.05 and 0.2, no floor, no ceiling, or ``q`` grown with every missed
         frame gained less on video 11 or lost more elsewhere.
     innovation_floor, innovation_ceiling : float
         Bounds, px, of the innovation standard deviation per axis that ``innovation_weight`` uses (``0 <

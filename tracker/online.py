@@ -381,7 +381,8 @@ class Tracker:
         if cfg.class_aware:
             ok &= self._cls[tracks][i] == class_id[dets][j]
         i, j, cost = i[ok], j[ok], cost[ok]
-        # the limit sits just above the largest allowed cost, so every allowed pair can be chosen
+        # the limit sits just above the largest cost of a pair inside the gate (for ``centre``: without the innovation
+        # scale, so that a pair the scale makes dearer than the gate allows is never matched)
         rows, cols = solve_pairs(i, j, cost, limit * (1.0 + 1e-9) + 1e-12)
         return tracks[rows], dets[cols]
 
