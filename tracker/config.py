@@ -136,8 +136,8 @@ class TrackerConfig(Config):
         -> 0.737 / 0.941 (yolo) and 0.499 / 0.723 -> 0.510 / 0.736 (blob); 20 s of the 16 training videos with
         detector-like errors (``NOISE_PROFILES["detector"]``, seed 12) 0.5788 -> 0.5790 and annotated (with
         ``annotated_size_weight``) 0.9897 -> 0.9904; 20-s synthetic videos with detector-like errors (seeds
-        305, 320, 360) 0.552 / 0.641 / 0.656 -> 0.552 / 0.636 / 0.665. Weights 0.05 and 0.2, no floor, no ceiling, or ``q`` grown with every missed
-        frame gained less on video 11 or lost more elsewhere.
+        305, 320, 360) 0.552 / 0.641 / 0.656 -> 0.552 / 0.636 / 0.665. Weights 0.05 and 0.2, no floor, no
+        ceiling, or ``q`` grown with every missed frame gained less on video 11 or lost more elsewhere.
     innovation_floor, innovation_ceiling : float
         Bounds, px, of the innovation standard deviation per axis that ``innovation_weight`` uses (``0 <
         innovation_floor <= innovation_ceiling``): the factor lies in ``[measurement_std^2 / innovation_ceiling^2,
