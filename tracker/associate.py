@@ -149,6 +149,11 @@ def weighted_innovation(q: np.ndarray, innovation: np.ndarray, weight: float) ->
         Detected minus predicted centre, px.
     weight : float
         Weight of the new innovation, in (0, 1].
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        The updated values, px^2.
     """
     return (1.0 - weight) * q + weight * (0.5 * (innovation[:, 0] ** 2 + innovation[:, 1] ** 2))
 
@@ -159,14 +164,35 @@ def innovation_scale(q: np.ndarray, cfg) -> np.ndarray:
 
     A track whose detections have followed its prediction closely (a still cell: ``q`` about the detector's
     jitter) pays more per px than the model's ``measurement_std`` says; one that moves erratically pays less.
+    The compiled engine computes the same expression inline (``compiled._associate``).
+
+    Parameters
+    ----------
+    q : ndarray, shape (n,)
+        Each track's mean squared innovation per axis, px^2.
+    cfg : TrackerConfig
+        Gives ``measurement_std``, ``innovation_floor`` and ``innovation_ceiling``.
+
+    Returns
+    -------
+    ndarray, shape (n,)
     """
     return cfg.measurement_std ** 2 / np.clip(q, cfg.innovation_floor ** 2, cfg.innovation_ceiling ** 2)
 
 
 def size_cost(track_wh: np.ndarray, det_wh: np.ndarray) -> np.ndarray:
-    """Squared difference of box sizes, ``(w_t - w_d)^2 + (h_t - h_d)^2`` px^2, one per pair (rows of equal length).
+    """Squared difference of box sizes, ``(w_t - w_d)^2 + (h_t - h_d)^2`` px^2, one per pair.
 
     Added to the centre cost with the weight ``size_weight`` (:class:`~spermtrack.tracker.config.TrackerConfig`).
+
+    Parameters
+    ----------
+    track_wh, det_wh : ndarray, shape (n, 2)
+        Width and height of the track (its last measured box) and of the detection of each pair, px.
+
+    Returns
+    -------
+    ndarray, shape (n,)
     """
     return ((track_wh - det_wh) ** 2).sum(axis=1)
 

@@ -327,11 +327,14 @@ def _associate(tracks, n_t, dets, n_d, X, WH, Qn, miss, tcls, dx, dy, dw, dh, dc
     if n_t == 0 or n_d == 0:
         return
     gate = np.empty(n_t)
-    gmax = 0.0
+    factor = np.ones(n_t)
+    reach = 0.0  # the largest cost of a pair inside a gate
     for a in range(n_t):
         gate[a] = (gate0 + growth * miss[tracks[a]]) * scale
-        gmax = max(gmax, gate[a])
-    limit = gmax * gmax * (1.0 + size_weight) * (1.0 + 1e-9) + 1e-12
+        if innovation_weight > 0:
+            factor[a] = r / min(max(Qn[tracks[a]], floor2), ceiling2)
+        reach = max(reach, gate[a] * gate[a] * factor[a])
+    limit = reach * (1.0 + size_weight) * (1.0 + 1e-9) + 1e-12
     xs = np.empty(n_d)
     for b in range(n_d):
         xs[b] = dx[dets[b]]
@@ -346,9 +349,6 @@ def _associate(tracks, n_t, dets, n_d, X, WH, Qn, miss, tcls, dx, dy, dw, dh, dc
         t = tracks[a]
         tx, ty = X[t, 0], X[t, 1]
         g = gate[a]
-        factor = 1.0
-        if innovation_weight > 0:
-            factor = r / min(max(Qn[t], floor2), ceiling2)
         lo = np.searchsorted(xs_sorted, tx - g - 1e-9 * (abs(tx) + g + 1.0), side="left")
         hi = np.searchsorted(xs_sorted, tx + g + 1e-9 * (abs(tx) + g + 1.0), side="right")
         for q in range(lo, hi):
@@ -360,7 +360,7 @@ def _associate(tracks, n_t, dets, n_d, X, WH, Qn, miss, tcls, dx, dy, dw, dh, dc
                 continue
             cost = dist * dist
             if innovation_weight > 0:
-                cost = cost * factor
+                cost = cost * factor[a]
             if size_weight > 0:
                 ddw = WH[t, 0] - dw[dets[b]]
                 ddh = WH[t, 1] - dh[dets[b]]

@@ -50,7 +50,7 @@ positives per frame with scores 0.2-0.7), scored by IDF1 and HOTA. The findings:
 - Most cells in a VISEM sample are still, and a still head is found again where it was: each track's centre
   distance is weighed by its own recent innovations (``innovation_weight``), so that a still track does not take
   a passer's detection while the detector misses the still head (video 11 frames 0-1028, yolo: HOTA 0.712 ->
-  0.737, IDF1 0.890 -> 0.941).
+  0.738, IDF1 0.890 -> 0.943).
 - Annotated boxes (every true box scoring the same, highest value) keep one cell's size from frame to frame; on
   them the association cost adds the squared difference of box sizes (``annotated_size_weight`` = 2), which
   keeps a still cell and a smaller one passing a few px away apart. A detector's sizes jitter, so on its scores
@@ -85,6 +85,11 @@ BOXES: tuple[str, ...] = ("measured", "filtered")
 #: Largest frame count a tracker setting takes (``max_age``, ``max_gap``, ...): 5.5 h at 50 fps. Larger values
 #: would overflow the compiled engine's 64-bit integers or the gap-closing transition tables.
 MAX_FRAMES = 1_000_000
+
+#: Largest ``size_weight``: the compiled engine's cost limit, gate^2 (1 + size_weight), must stay finite.
+MAX_SIZE_WEIGHT = 1e6
+#: Smallest ``innovation_floor``, px: the innovation scale, measurement_std^2 / floor^2, must stay finite.
+MIN_INNOVATION_FLOOR = 1e-3
 
 #: Slack of the confident-track test (mean score >= birth score), so that a mean of scores equal to the
 #: threshold is not lost to rounding (three scores of 0.7 average to 0.6999999999999998).
@@ -123,29 +128,30 @@ class TrackerConfig(Config):
         ``dist^2 * measurement_std^2 / q``, where ``q`` is the exponentially weighted mean squared innovation per
         axis (detected minus predicted centre) of the track's detections in consecutive frames, with this weight
         for the newest (0.1: about the last 10 frames), clipped to ``[innovation_floor^2, innovation_ceiling^2]``;
-        a new track starts at ``q = measurement_std^2`` (factor 1). The gate and the cost of leaving a track
-        unmatched stay those of the unscaled distance, so a steady track's gate shrinks by ``sqrt(q) /
-        measurement_std`` (to half at the floor). 0 switches it off. It is the centre cost with the measurement
-        noise estimated per track from its innovations (innovation-based adaptive estimation,
-        Mehra 1970): a still cell, whose detections follow its prediction to within the detector's jitter, holds
-        on to its own detection and does not take a passer's; an erratic one may be matched further out. Why: on
+        a new track starts at ``q = measurement_std^2`` (factor 1). The gate stays that of the unscaled distance:
+        the scale ranks the pairs inside it and shuts none out (the cost of leaving a track unmatched follows the
+        largest scaled cost inside a gate). 0 switches it off. It is the centre cost with the measurement noise
+        estimated per track from its innovations (innovation-based adaptive estimation, Mehra 1970): a still
+        cell, whose detections follow its prediction to within the detector's jitter, holds on to its own
+        detection and does not take a passer's; an erratic one may be matched further out. Why: on
         video 11 frames 0-1028 with the shipped yolo, most of the rows on which the ids were wrong belonged to four
         still cells (1,465 of the 2,662 rows not on their cell's best id), each taken over by a passer while the
         detector missed the still head for a few frames: the passer's detection lay nearer the still track's
         prediction than the passer's own. Measured (HOTA / IDF1, off -> on): video 11 frames 0-1028 0.712 / 0.890
-        -> 0.737 / 0.941 (yolo) and 0.499 / 0.723 -> 0.510 / 0.736 (blob); 20 s of the 16 training videos with
-        detector-like errors (``NOISE_PROFILES["detector"]``, seed 12) 0.5788 -> 0.5790 and annotated (with
+        -> 0.738 / 0.943 (yolo) and 0.499 / 0.723 -> 0.506 / 0.728 (blob); 20 s of the 16 training videos with
+        detector-like errors (``NOISE_PROFILES["detector"]``, seed 12) 0.5788 -> 0.5785 and annotated (with
         ``annotated_size_weight``) 0.9897 -> 0.9904; 20-s synthetic videos with detector-like errors (seeds
-        305, 320, 360) 0.552 / 0.641 / 0.656 -> 0.552 / 0.636 / 0.665. Weights 0.05 and 0.2, no floor, no
-        ceiling, or ``q`` grown with every missed frame gained less on video 11 or lost more elsewhere.
+        305, 320, 360) 0.552 / 0.641 / 0.656 -> 0.552 / 0.634 / 0.665.
     innovation_floor, innovation_ceiling : float
-        Bounds, px, of the innovation standard deviation per axis that ``innovation_weight`` uses (``0 <
+        Bounds, px, of the innovation standard deviation per axis that ``innovation_weight`` uses (``0.001 <=
         innovation_floor <= innovation_ceiling``): the factor lies in ``[measurement_std^2 / innovation_ceiling^2,
-        measurement_std^2 / innovation_floor^2]`` ([0.44, 4] with the defaults). The floor: annotated boxes of a
-        still cell have no innovation at all. The ceiling: without it, erratic tracks matched far out took other
+        measurement_std^2 / innovation_floor^2]`` ([0.44, 4] with the defaults; a new track's factor is 1 only
+        while ``measurement_std`` lies within the bounds, and the bounds are not rescaled with it or by
+        :func:`get_config`'s ``fps`` / ``um_per_px``). The floor: annotated boxes of a still cell have no
+        innovation at all. The ceiling: without it, erratic tracks matched far out took other
         cells' detections in dense synthetic video with detector-like errors (60 cells per frame, HOTA off / no
-        ceiling / ceiling 3 px: 0.656 / 0.656 / 0.665 on seed 360, 0.643 / 0.621 / 0.638 on ``tracker_bench``'s
-        seed 160), while video 11 kept its gain (yolo 0.737 either way).
+        ceiling / ceiling 3 px: 0.656 / 0.655 / 0.665 on seed 360, 0.643 / 0.621 / 0.637 on ``tracker_bench``'s
+        seed 160), while video 11 kept its gain (yolo 0.7374 without the ceiling, 0.7375 with it).
     annotated_size_weight : float or None
         Batch only, with ``birth_quantile``: when the scores are annotated boxes', not a detector's (the
         adapted birth score reaches ``birth_score_max`` and the scores are not continuous:
@@ -184,7 +190,7 @@ class TrackerConfig(Config):
     size_in_state : bool
         Also filter the box size: state ``[x, y, vx, vy, w, h]`` with a random walk on
         ``w, h`` (standard deviation ``size_std`` px/frame). Otherwise the last measured
-        size is kept (only the IoU cost uses sizes).
+        size is kept (which the IoU cost and ``size_weight`` use).
     size_std : float
         Random-walk standard deviation of ``w`` and ``h``, px/frame (``size_in_state``).
     min_hits : int
@@ -371,13 +377,15 @@ class TrackerConfig(Config):
                      "backfill", "smooth", "interpolate"):
             self._boolean(name)
         for name in ("max_distance", "mahalanobis_gate", "max_speed", "accel_std", "measurement_std", "size_std",
-                     "gap_gate", "innovation_floor", "innovation_ceiling"):
+                     "gap_gate", "innovation_ceiling"):
             self._number(name, lo=0, lo_open=True)
-        for name in ("gate_growth", "gap_penalty", "encounter_radius", "encounter_margin", "size_weight"):
+        for name in ("gate_growth", "gap_penalty", "encounter_radius", "encounter_margin"):
             self._number(name, lo=0)
+        self._number("size_weight", lo=0, hi=MAX_SIZE_WEIGHT)
+        self._number("innovation_floor", lo=MIN_INNOVATION_FLOOR)
         for name in ("smooth_accel_std", "smooth_measurement_std", "gap_accel_std"):
             self._optional_number(name, lo=0, lo_open=True)
-        self._optional_number("annotated_size_weight", lo=0)
+        self._optional_number("annotated_size_weight", lo=0, hi=MAX_SIZE_WEIGHT)
         self._number("innovation_weight", lo=0, hi=1)
         self._number("iou_threshold", lo=0, lo_open=True, hi=1, hi_open=True)
         self._number("low_gate_scale", lo=0, lo_open=True, hi=1)

@@ -358,12 +358,14 @@ class Tracker:
             gate = (cfg.max_distance + cfg.gate_growth * self._miss[tracks]) * scale
             i, j, dist = candidate_pairs(txy, dbox[:, :2], gate)
             cost, ok = centre_cost(dist, i, gate)
-            limit = float(gate.max()) ** 2
+            reach = gate ** 2  # the largest cost of a pair inside each track's gate
             if cfg.innovation_weight > 0:
-                cost = cost * innovation_scale(self._q[tracks], cfg)[i]
+                scale_q = innovation_scale(self._q[tracks], cfg)
+                cost = cost * scale_q[i]
+                reach = reach * scale_q
+            limit = float(reach.max()) * (1.0 + cfg.size_weight)
             if cfg.size_weight > 0:
                 cost = cost + cfg.size_weight * size_cost(self._wh[tracks][i], dbox[j, 2:])
-                limit *= 1.0 + cfg.size_weight
         elif cfg.cost == "mahalanobis":
             S = self._S(tracks)
             gate2 = cfg.mahalanobis_gate * scale ** 2
@@ -381,8 +383,7 @@ class Tracker:
         if cfg.class_aware:
             ok &= self._cls[tracks][i] == class_id[dets][j]
         i, j, cost = i[ok], j[ok], cost[ok]
-        # the limit sits just above the largest cost of a pair inside the gate (for ``centre``: without the innovation
-        # scale, so that a pair the scale makes dearer than the gate allows is never matched)
+        # the limit sits just above the largest allowed cost, so every allowed pair can be chosen
         rows, cols = solve_pairs(i, j, cost, limit * (1.0 + 1e-9) + 1e-12)
         return tracks[rows], dets[cols]
 

@@ -18,7 +18,8 @@ from spermtrack.tracker.config import REFERENCE_FPS, REFERENCE_UM_PER_PX
     ("smooth_accel_std", 0.0), ("gap_gate", -3.0), ("confident_max_age", -1), ("uncertain_confident_max_age", 2.5),
     ("max_age", 10**20), ("confident_max_age", 10**7), ("max_gap", 10**7), ("size_weight", -1.0),
     ("annotated_size_weight", -0.5), ("innovation_weight", 1.5), ("innovation_floor", 0.0),
-    ("innovation_ceiling", -1.0),
+    ("innovation_floor", 1e-160), ("innovation_ceiling", -1.0), ("size_weight", 1e300),
+    ("annotated_size_weight", 1e300),
 ])
 def test_bad_values_name_the_field(field, value):
     with pytest.raises(InputError, match=field):

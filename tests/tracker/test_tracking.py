@@ -84,6 +84,24 @@ def test_a_still_cell_keeps_its_id_when_a_wobbling_passer_turns_beside_it(id_cou
     assert (id_count(track(dets, "sperm")) == 1).all()
 
 
+@pytest.mark.parametrize("engine", ["compiled", "numpy"])
+def test_the_innovation_scale_ranks_pairs_inside_the_gate_and_shuts_none_out(engine, monkeypatch):
+    """A still head (the largest scale) still takes a lone detection anywhere inside its 16 px gate, and none
+    beyond it, whether or not another track coasts far away with a wider gate."""
+    from spermtrack.tracker import compiled
+
+    if engine == "numpy":
+        monkeypatch.setattr(compiled, "supports", lambda cfg: False)
+    still = [{"frame": f, "x": 0.0, "y": 0.0} for f in range(20)]
+    coasting = [{"frame": f, "x": 100.0, "y": 100.0} for f in (12, 13, 14)]  # 5 missed frames by frame 20: 21 px
+    for near, taken in ((9.0, True), (15.9, True), (16.5, False)):
+        for extra in ([], coasting):
+            dets = pd.DataFrame(still + [{"frame": 20, "x": near, "y": 0.0}] + extra)
+            out = track(dets.assign(w=10.0, h=10.0, score=0.9, class_id=0), "sperm_online")
+            still_id = out.loc[(out["frame"] == 19) & (out["x"] == 0.0), "track_id"].item()
+            assert (out.loc[out["x"] == near, "track_id"].item() == still_id) is taken
+
+
 def test_a_one_frame_gap_keeps_the_id(walkers, id_count):
     dets = walkers([(50.0, 60.0, 4.0, 1.0)], 30, skip={(0, 15)})
     for preset in ("sperm", "sperm_online"):
