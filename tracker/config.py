@@ -120,7 +120,7 @@ class TrackerConfig(Config):
         ``cost="centre"`` only: weight of the box-size difference in the cost, which becomes
         ``dist^2 + size_weight * ((w_t - w_d)^2 + (h_t - h_d)^2)`` px^2 (``w_t, h_t``: the track's last
         measured size; ``w_d, h_d``: the detection's). The gate stays on the centre distance; leaving a track
-        and a detection unmatched then costs ``(1 + size_weight) * gate^2`` instead of ``gate^2``. 0 (the
+        and a detection unmatched then costs ``1 + size_weight`` times the largest centre cost inside a gate. 0 (the
         default): centre distance alone. In batch mode, on annotated boxes' scores, raised to
         ``annotated_size_weight``.
     innovation_weight : float
