@@ -196,7 +196,7 @@ def refine(frame: np.ndarray, box: np.ndarray, class_id: np.ndarray, uid: np.nda
     xy = box[:, :2]
     if cfg.gap_closing or cfg.backfill or cfg.min_track_len > 0:
         confirmed = np.isin(uid, confirmed_uid)
-        chain = close_gaps(frame, xy, uid, confirmed, cfg) if cfg.gap_closing else uid
+        chain = close_gaps(frame, xy, uid, confirmed, cfg, wh=box[:, 2:4]) if cfg.gap_closing else uid
         confirmed_chain = np.isin(chain, np.unique(chain[confirmed]))
         tid = finalise_ids(frame, chain, tid, confirmed_chain & (chain >= 0), cfg)
     tid = resolve_encounters(frame, xy, tid, cfg)
@@ -207,7 +207,7 @@ def refine(frame: np.ndarray, box: np.ndarray, class_id: np.ndarray, uid: np.nda
         columns["x_s"], columns["y_s"] = _lookup(dense, tid, frame)
     new_rows = None
     if cfg.interpolate:
-        g, f, values, src = interpolate_gaps(frame, box, tid)
+        g, f, values, src = interpolate_gaps(frame, box, tid, max_missed=cfg.interpolation_limit)
         new_rows = {"frame": f, "x": values[:, 0], "y": values[:, 1], "w": values[:, 2], "h": values[:, 3],
                     "score": np.zeros(len(f)), "class_id": class_id[src], "track_id": g,
                     "confirmed": np.ones(len(f), dtype=bool)}

@@ -54,7 +54,10 @@ positives per frame with scores 0.2-0.7), scored by IDF1 and HOTA. The findings:
 - Annotated boxes (every true box scoring the same, highest value) keep one cell's size from frame to frame; on
   them the association cost adds the squared difference of box sizes (``annotated_size_weight`` = 2), which
   keeps a still cell and a smaller one passing a few px away apart. A detector's sizes jitter, so on its scores
-  the cost stays the centre distance (a size term cost 0.011-0.014 HOTA on video 11 frames 0-1028).
+  the cost stays the centre distance (a size term cost 0.011-0.014 HOTA on video 11 frames 0-1028). On
+  annotated boxes gap closing weighs sizes too, and tracks are linked across up to 25 missed frames
+  (``annotated_long_gap``: a cell out of focus for up to half a second comes back with its id) along their
+  average path, without interpolated rows in such a gap.
 - Where two heads meet, one detection often covers both for a few frames and the ids can leave the
   encounter exchanged (video 11 frames 0-1028: a still cell and a slow one 5-8 px apart, both trackers
   swapped them). In batch mode the offline step ``resolve_encounters`` compares the tracks' states
@@ -167,6 +170,18 @@ class TrackerConfig(Config):
         took HOTA from 0.712 to 0.701 (yolo) and 0.499 to 0.485 (blob). The IoU cost of the peers uses the size
         too, but it loses fast heads (7-10 px/frame with 11-13 px boxes) whose predicted box misses the detected
         one (synthetic 20 per frame, IoU >= 0.1: HOTA 0.998 -> 0.987). ``None``: never.
+    annotated_long_gap : int or None
+        Batch only, with ``birth_quantile``: on annotated boxes' scores (as ``annotated_size_weight``),
+        ``long_gap`` is raised to at least this. An annotator may label a cell again, with its id, when it
+        comes back into view: 62 of the 890 annotated tracks of the 16 training videos keep their id across a
+        gap (1-60 frames, most under 15), and the synthetic generator keeps an id across gaps of up to 0.5 s
+        (``reid_gap_s``). Chosen on 20-s synthetic videos (seeds 501-506 at 60 cells per frame, 501-503 at 20)
+        and the first 20 s of the 16 training videos, clean boxes, HOTA (60 / 20 / real): off 0.9952 / 0.9962 /
+        0.9914; 15 frames 0.9964 / 0.9965 / 0.9912; 20: 0.9977 / 0.9999 / 0.9912; 25: 0.9983 / 0.9999 /
+        0.9917; 30: 0.9976 / 0.9999 / 0.9916; 40: 0.9940 / 0.9993 / 0.9903. A detector misses cells that are
+        in view, and there long gaps are bridged online (``uncertain_confident_max_age``) and interpolated; a
+        long-gap pass there moved HOTA by -0.0025 to +0.0028 (video 11 frames 0-1028: -0.0002 yolo, -0.0003
+        blob). ``None``: never.
     gate_growth : float
         Extra px of centre gate per missed frame (the prediction gets worse in a gap).
     low_gate_scale : float
@@ -281,7 +296,17 @@ class TrackerConfig(Config):
     gap_accel_std : float or None
         Process noise (px/frame^2) of the motion model that predicts across a gap;
         ``None`` uses ``accel_std``. Larger than ``accel_std`` lets gap closing repair the
-        breaks a smooth online model leaves at abrupt turns.
+        breaks a smooth online model leaves at abrupt turns. With ``size_weight > 0`` the gap-closing
+        cost (and its gate) also holds the size term of the online cost in its own units,
+        ``size_weight / measurement_std^2`` times the squared difference of the mean box sizes at the two
+        ends (:func:`~spermtrack.tracker.offline.end_sizes`): on clean boxes of 20-s synthetic videos at 60 and
+        20 cells per frame and the 16 training videos, HOTA 0.9910 / 0.9945 / 0.9904 -> 0.9952 / 0.9962 / 0.9914.
+    long_gap : int
+        Batch only: after gap closing, further rounds link tracklets across gaps of up to this many missed
+        frames, with the tracker's own smooth model (``accel_std``): across a long gap only a cell's average
+        path can be predicted (``gap_accel_std`` over 25 frames would let a still cell jump 170 px). Such a
+        gap gets no interpolated rows (:attr:`interpolation_limit`). 0 (the default; at most ``max_gap``):
+        none. In batch mode, on annotated boxes' scores, raised to ``annotated_long_gap``.
     encounter_radius : float
         Batch only: two tracks closer than this (px, missed frames interpolated) meet in an *encounter*,
         where one detection often covers both heads; after it, their ids are swapped when motion
@@ -351,10 +376,12 @@ class TrackerConfig(Config):
     uncertain_max_age: int | None = 15
     uncertain_confident_max_age: int | None = 35
     annotated_size_weight: float | None = 2.0
+    annotated_long_gap: int | None = 25
     class_aware: bool = False
     observation_recovery: bool = True
     gap_closing: bool = True
     max_gap: int = 10
+    long_gap: int = 0
     gap_gate: float = 18.5
     gap_penalty: float = 0.5
     gap_accel_std: float | None = 3.0
@@ -392,14 +419,14 @@ class TrackerConfig(Config):
         for name in ("high_score", "low_score", "birth_score", "birth_score_max"):
             self._number(name, lo=0, hi=1)
         self._optional_number("birth_quantile", lo=0, hi=1)
-        for name in ("confident_max_age", "uncertain_max_age", "uncertain_confident_max_age"):
+        for name in ("confident_max_age", "uncertain_max_age", "uncertain_confident_max_age", "annotated_long_gap"):
             self._optional_integer(name, lo=0, hi=MAX_FRAMES)
         if self.low_score > self.high_score:
             raise self._fail("low_score", f"<= high_score ({self.high_score})")
         if self.innovation_floor > self.innovation_ceiling:
             raise self._fail("innovation_floor", f"<= innovation_ceiling ({self.innovation_ceiling})")
         self._integer("min_hits", lo=1)
-        for name in ("max_age", "tentative_max_age", "max_gap", "min_track_len", "encounter_window",
+        for name in ("max_age", "tentative_max_age", "max_gap", "long_gap", "min_track_len", "encounter_window",
                      "encounter_max_span"):
             self._integer(name, lo=0, hi=MAX_FRAMES)
 
@@ -413,7 +440,7 @@ class TrackerConfig(Config):
 
     def adapted(self, scores) -> TrackerConfig:
         """This config adapted to the detections' ``scores`` (``birth_quantile``, ``uncertain_max_age``,
-        ``uncertain_confident_max_age``, ``annotated_size_weight``).
+        ``uncertain_confident_max_age``, ``annotated_size_weight``, ``annotated_long_gap``).
 
         Parameters
         ----------
@@ -424,7 +451,7 @@ class TrackerConfig(Config):
         -------
         TrackerConfig
             ``birth_score`` replaced (and, for a detector's scores, ``max_age`` and ``confident_max_age``
-            raised; for annotated boxes' scores, ``size_weight``) and ``birth_quantile = None``;
+            raised; for annotated boxes' scores, ``size_weight`` and ``long_gap``) and ``birth_quantile = None``;
             unchanged when ``birth_quantile`` is None or no score reaches ``low_score``. Scores are a
             detector's when they spread below ``birth_score_max`` or are continuous (:func:`detector_scores`).
         """
@@ -436,16 +463,20 @@ class TrackerConfig(Config):
             return self
         low = min(self.high_score, self.birth_score_max)
         birth = round(float(np.clip(np.quantile(usable, self.birth_quantile), low, self.birth_score_max)), 4)
-        max_age, confident, size_weight = self.max_age, self.confident_max_age, self.size_weight
+        max_age, confident = self.max_age, self.confident_max_age
+        size_weight, long_gap = self.size_weight, self.long_gap
         if birth < self.birth_score_max or detector_scores(usable):
             if self.uncertain_max_age is not None:
                 max_age = max(max_age, self.uncertain_max_age)
             if self.uncertain_confident_max_age is not None:
                 confident = max(confident or 0, self.uncertain_confident_max_age)
-        elif self.annotated_size_weight is not None:
-            size_weight = max(size_weight, self.annotated_size_weight)
+        else:
+            if self.annotated_size_weight is not None:
+                size_weight = max(size_weight, self.annotated_size_weight)
+            if self.annotated_long_gap is not None:
+                long_gap = max(long_gap, self.annotated_long_gap)
         return replace(self, birth_score=birth, max_age=max_age, confident_max_age=confident, size_weight=size_weight,
-                       birth_quantile=None)
+                       long_gap=long_gap, birth_quantile=None)
 
     @property
     def birth_threshold(self) -> float:
@@ -456,6 +487,17 @@ class TrackerConfig(Config):
     def longest_max_age(self) -> int:
         """The most missed frames any track survives (``max_age``, ``confident_max_age``, ``tentative_max_age``)."""
         return max(self.max_age, self.confident_max_age or 0, self.tentative_max_age)
+
+    @property
+    def interpolation_limit(self) -> int | None:
+        """Most missed frames ``interpolate`` fills: those the online tracker (``longest_max_age``) and the
+        short gap closing (``max_gap``) bridge as missed detections; ``None`` (every gap) without ``long_gap``.
+
+        A longer gap is one only the long-gap rounds link: the cell was out of view, and a straight line
+        across it would be no measurement (the annotators label no box there either).
+        """
+        limit = max(self.max_gap, self.longest_max_age)
+        return limit if self.long_gap > limit else None
 
     @property
     def has_offline_steps(self) -> bool:

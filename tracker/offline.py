@@ -14,10 +14,15 @@ Steps, in the order :func:`refine` applies them:
    the start state of tracklet B (Kalman filter backward over B) in position *and*
    velocity, ``d^2 = sum_axes D' (F^dt P_A F^dt' + Q_dt + P_B)^-1 D`` with
    ``D = F^dt x_A - x_B`` (chi-square, 4 dof), plus ``gap_penalty * (dt - 1)``.
+   With ``size_weight > 0`` (annotated boxes) the cost adds the size term of the online
+   cost in the same units, ``size_weight / measurement_std^2`` times the squared difference of
+   the mean box sizes at the two ends (:func:`end_sizes`), and the gate holds the sum.
    A link also needs ``|p_B - p_A| <= max_distance + max_speed * (dt - 1)`` and a
    tracklet confirmed online on at least one side (so that false positives never chain
    up among themselves); this is repeated in rounds (:func:`close_gaps`) so that a chain
-   grown by one round can link again in the next.
+   grown by one round can link again in the next. With ``long_gap > max_gap``, further
+   rounds then link gaps of up to ``long_gap`` frames with the tracker's own smooth model
+   (``accel_std``): across a long gap only a cell's average path can be predicted.
 2. **Confirmation and back-filling**: a chain of linked tracklets is a track if one
    of its tracklets was confirmed online or it has ``min_hits`` detections in total;
    with ``backfill`` all its detections get its id (otherwise only those that had an
@@ -28,12 +33,15 @@ Steps, in the order :func:`refine` applies them:
    when motion continuity says so.
 4. **Rauch-Tung-Striebel smoothing** (:func:`smooth_groups`) of every track, per axis,
    with the tracker's constant-velocity model; missed frames are prediction-only steps.
-5. **Interpolation** (:func:`interpolate_gaps`) of missed frames inside a track.
+5. **Interpolation** (:func:`interpolate_gaps`) of missed frames inside a track, in the gaps the
+   online tracker and the short gap closing bridge (``max(max_gap, longest_max_age)`` frames); a
+   gap that only the long-gap rounds bridge (a cell out of focus, not a missed detection) keeps
+   the id and gets no rows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -182,6 +190,9 @@ def _chunks(lengths: np.ndarray) -> list[slice]:
 END_WINDOW = 32
 """Frames at each end of a tracklet that :func:`end_states` filters over."""
 
+SIZE_WINDOW = 5
+"""Frames at each end of a tracklet whose box sizes :func:`end_sizes` averages."""
+
 
 def end_states(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, labels: np.ndarray, first: np.ndarray,
                last: np.ndarray, model: MotionModel, *, velocity_std: float, reverse: bool = False,
@@ -226,6 +237,32 @@ def end_states(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, labels: np.
     return x, P
 
 
+def end_sizes(frame: np.ndarray, wh: np.ndarray, group: np.ndarray, labels: np.ndarray, first: np.ndarray,
+              last: np.ndarray, *, reverse: bool = False, window: int = SIZE_WINDOW) -> np.ndarray:
+    """Mean box size over the detections within ``window`` frames of the end (with ``reverse``, the start)
+    of every group.
+
+    Parameters
+    ----------
+    frame, wh, group : ndarray
+        Detections (frame, ``(w, h)`` px, group label; -1 = none).
+    labels, first, last : ndarray
+        The groups and their spans (:func:`group_spans`).
+
+    Returns
+    -------
+    ndarray, shape (G, 2)
+        Mean ``(w, h)`` per group, in the order of ``labels`` (every group has its end frame).
+    """
+    gi = label_positions(labels, group)
+    inside = gi >= 0
+    inside[inside] &= np.abs(frame[inside] - (first if reverse else last)[gi[inside]]) < window
+    g = gi[inside]
+    count = np.bincount(g, minlength=len(labels)).astype(np.float64)
+    total = np.stack([np.bincount(g, weights=wh[inside, k], minlength=len(labels)) for k in range(2)], axis=1)
+    return total / count[:, None]
+
+
 def forward_time(x: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """States ``[p, v]`` (..., 2) and covariances (..., 2, 2) of a backward filter in forward time.
 
@@ -265,13 +302,15 @@ def continuity_d2(xa: np.ndarray, Pa: np.ndarray, xb: np.ndarray, Pb: np.ndarray
 
 
 def close_gaps(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, confirmed: np.ndarray, cfg: TrackerConfig, *,
-               max_rounds: int = 4) -> np.ndarray:
+               wh: np.ndarray | None = None, max_rounds: int = 4) -> np.ndarray:
     """Gap closing in rounds: chain label for every tracklet (see module docstring, step 1).
 
     Each round links chain ends to chain starts with :func:`link_tracklets`, allowing only
     links with a confirmed chain on at least one side, so that unconfirmed fragments
     (e.g. false positives) never chain up among themselves; a fragment linked to a confirmed
-    chain makes it part of that chain, which may then link further in the next round.
+    chain makes it part of that chain, which may then link further in the next round. With
+    ``cfg.long_gap > cfg.max_gap`` the chains then go through the same rounds again with
+    ``max_gap = long_gap`` and the tracker's own motion model (``accel_std``, not ``gap_accel_std``).
 
     Parameters
     ----------
@@ -280,8 +319,10 @@ def close_gaps(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, confirmed: 
     confirmed : ndarray of bool
         Per detection: its tracklet was confirmed online.
     cfg : TrackerConfig
+    wh : ndarray, shape (N, 2), optional
+        Box sizes of the detections, for the size term (``cfg.size_weight > 0``).
     max_rounds : int
-        Stop after this many rounds (or when a round adds no link).
+        Stop after this many rounds (or when a round adds no link), in each of the two passes.
 
     Returns
     -------
@@ -289,17 +330,21 @@ def close_gaps(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, confirmed: 
         The chain label of each detection (-1 stays -1).
     """
     chain = group.copy()
-    for _ in range(max_rounds):
-        conf_labels = np.unique(chain[confirmed & (chain >= 0)])
-        new = link_tracklets(frame, xy, chain, cfg, confirmed_labels=conf_labels)
-        if np.array_equal(new, chain):
-            break
-        chain = new
+    passes = [cfg]
+    if cfg.long_gap > cfg.max_gap:
+        passes.append(replace(cfg, max_gap=cfg.long_gap, gap_accel_std=None))
+    for pass_cfg in passes:
+        for _ in range(max_rounds):
+            conf_labels = np.unique(chain[confirmed & (chain >= 0)])
+            new = link_tracklets(frame, xy, chain, pass_cfg, confirmed_labels=conf_labels, wh=wh)
+            if np.array_equal(new, chain):
+                break
+            chain = new
     return chain
 
 
 def link_tracklets(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: TrackerConfig, *,
-                   confirmed_labels: np.ndarray | None = None) -> np.ndarray:
+                   confirmed_labels: np.ndarray | None = None, wh: np.ndarray | None = None) -> np.ndarray:
     """One round of gap closing: chain label for every tracklet (module docstring, step 1).
 
     Parameters
@@ -308,9 +353,12 @@ def link_tracklets(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: Tr
         Detections (frame, centre, tracklet label; -1 = none).
     cfg : TrackerConfig
         Uses ``max_gap``, ``gap_gate``, ``gap_penalty``, ``max_distance``, ``max_speed``,
-        ``gap_accel_std`` (or ``accel_std``), ``measurement_std``.
+        ``gap_accel_std`` (or ``accel_std``), ``measurement_std``, ``size_weight``.
     confirmed_labels : ndarray, optional
         If given, a link needs one of its two tracklets among these labels.
+    wh : ndarray, shape (N, 2), optional
+        Box sizes of the detections; with ``cfg.size_weight > 0`` the cost (and the gate) adds
+        ``size_weight / measurement_std^2`` times the squared difference of the two ends' mean sizes.
 
     Returns
     -------
@@ -348,6 +396,10 @@ def link_tracklets(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: Tr
         return group.copy()
     Fk, Qk = transition_powers(model.F, model.Q, cfg.max_gap + 1)
     d2 = continuity_d2(xa[a], Pa[a], xb[b], Pb[b], dt, Fk, Qk)
+    if wh is not None and cfg.size_weight > 0:
+        sa = end_sizes(frame, wh, group, labels, first, last)
+        sb = end_sizes(frame, wh, group, labels, first, last, reverse=True)
+        d2 = d2 + cfg.size_weight / cfg.measurement_std ** 2 * np.sum((sa[a] - sb[b]) ** 2, axis=1)
     ok = d2 <= cfg.gap_gate
     cost = d2 + cfg.gap_penalty * (dt - 1)
     limit = cfg.gap_gate + cfg.gap_penalty * cfg.max_gap
@@ -411,8 +463,8 @@ def smooth_groups(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: Tra
     return out
 
 
-def interpolate_gaps(frame: np.ndarray, values: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray,
-                                                                                        np.ndarray, np.ndarray]:
+def interpolate_gaps(frame: np.ndarray, values: np.ndarray, group: np.ndarray, *,
+                     max_missed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Linear interpolation of the frames a group misses between two of its detections.
 
     Parameters
@@ -422,6 +474,8 @@ def interpolate_gaps(frame: np.ndarray, values: np.ndarray, group: np.ndarray) -
         Columns to interpolate (e.g. ``x, y, w, h``).
     group : ndarray of int, shape (n,)
         Group label (-1: ignored).
+    max_missed : int, optional
+        Gaps of more missed frames than this are left empty (``None``: every gap is filled).
 
     Returns
     -------
@@ -436,7 +490,8 @@ def interpolate_gaps(frame: np.ndarray, values: np.ndarray, group: np.ndarray) -
     idx = idx[np.lexsort((frame[idx], group[idx]))]
     g, f = group[idx], frame[idx]
     step = np.diff(f)
-    gap = np.flatnonzero((g[1:] == g[:-1]) & (step > 1))
+    longest = np.inf if max_missed is None else max_missed
+    gap = np.flatnonzero((g[1:] == g[:-1]) & (step > 1) & (step - 1 <= longest))
     n_new = step[gap] - 1
     if gap.size == 0:
         return (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty((0, values.shape[1])),

@@ -19,7 +19,8 @@ from spermtrack.tracker.config import REFERENCE_FPS, REFERENCE_UM_PER_PX
     ("max_age", 10**20), ("confident_max_age", 10**7), ("max_gap", 10**7), ("size_weight", -1.0),
     ("annotated_size_weight", -0.5), ("innovation_weight", 1.5), ("innovation_floor", 0.0),
     ("innovation_floor", 1e-160), ("innovation_ceiling", -1.0), ("size_weight", 1e300),
-    ("annotated_size_weight", 1e300),
+    ("annotated_size_weight", 1e300), ("long_gap", -1), ("long_gap", 10**7), ("annotated_long_gap", 2.5),
+    ("annotated_long_gap", -3),
 ])
 def test_bad_values_name_the_field(field, value):
     with pytest.raises(InputError, match=field):
@@ -120,6 +121,21 @@ def test_annotated_scores_weigh_box_sizes_and_a_detector_s_do_not():
     assert get_config("sperm", annotated_size_weight=None).adapted(np.ones(500)).size_weight == 0.0
     assert get_config("sperm", size_weight=3.0).adapted(np.ones(500)).size_weight == 3.0  # raised, not lowered
     assert get_config("sperm", size_weight=0.5).adapted(np.linspace(0.1, 1.0, 1001)).size_weight == 0.5
+
+
+def test_annotated_scores_link_long_gaps_and_a_detector_s_do_not():
+    assert get_config("sperm").long_gap == 0
+    assert get_config("sperm").adapted(np.ones(500)).long_gap == 25
+    assert get_config("sperm").adapted(np.linspace(0.1, 1.0, 1001)).long_gap == 0
+    assert get_config("sperm", annotated_long_gap=None).adapted(np.ones(500)).long_gap == 0
+    assert get_config("sperm", long_gap=40).adapted(np.ones(500)).long_gap == 40  # raised, not lowered
+
+
+def test_only_the_gaps_a_long_gap_link_bridges_are_left_uninterpolated():
+    assert get_config("sperm").interpolation_limit is None  # no long gap: every gap
+    assert get_config("sperm").adapted(np.ones(500)).interpolation_limit == 10  # max_gap
+    assert get_config("sperm", long_gap=25, confident_max_age=15).interpolation_limit == 15
+    assert get_config("sperm", long_gap=15, confident_max_age=15).interpolation_limit is None
 
 
 def test_detector_scores_set_the_birth_score_and_a_longer_coast():

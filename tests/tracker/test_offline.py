@@ -3,7 +3,7 @@
 import numpy as np
 
 from spermtrack.tracker.kalman import constant_velocity_model, filter_sequences, rts_smooth_sequences
-from spermtrack.tracker.offline import label_positions
+from spermtrack.tracker.offline import SIZE_WINDOW, end_sizes, group_spans, interpolate_gaps, label_positions
 
 
 def test_label_positions_match_a_binary_search_and_flag_missing_values():
@@ -34,3 +34,28 @@ def test_components_sharing_a_covariance_equal_separate_sequences_bit_for_bit():
     xs_shared = rts_smooth_sequences(shared, lengths, model.F)
     xs_apart = rts_smooth_sequences(apart, np.repeat(lengths, 2), model.F)
     assert np.array_equal(xs_shared.reshape(T, 2 * N, 2), xs_apart, equal_nan=True)
+
+
+def test_end_sizes_average_the_boxes_near_each_end():
+    frame = np.arange(20)
+    group = np.where(frame < 12, 7, 9)
+    group[5] = -1
+    wh = np.stack([frame + 10.0, 2.0 * frame], axis=1)
+    labels, first, last, _ = group_spans(frame, group)
+    end = end_sizes(frame, wh, group, labels, first, last)
+    start = end_sizes(frame, wh, group, labels, first, last, reverse=True)
+    np.testing.assert_allclose(end[0], wh[12 - SIZE_WINDOW:12].mean(axis=0))  # group 7: frames 7-11
+    np.testing.assert_allclose(start[1], wh[12:12 + SIZE_WINDOW].mean(axis=0))  # group 9: frames 12-16
+    np.testing.assert_allclose(end[1], wh[20 - SIZE_WINDOW:].mean(axis=0))
+
+
+def test_interpolation_leaves_gaps_longer_than_max_missed_empty():
+    frame = np.array([0, 3, 30, 0, 2])
+    group = np.array([1, 1, 1, 2, 2])
+    values = frame[:, None].astype(float)
+    g, f, _, _ = interpolate_gaps(frame, values, group)
+    assert len(f) == 2 + 26 + 1
+    g, f, v, _ = interpolate_gaps(frame, values, group, max_missed=2)
+    assert g.tolist() == [1, 1, 2] and f.tolist() == [1, 2, 1]
+    np.testing.assert_allclose(v[:, 0], [1.0, 2.0, 1.0])
+    assert len(interpolate_gaps(frame, values, group, max_missed=0)[0]) == 0

@@ -259,6 +259,34 @@ def test_gap_closing_does_not_join_unrelated_tracks(walkers, id_count):
     assert out.groupby("gt")["track_id"].first().nunique() == 2
 
 
+def test_on_annotated_boxes_a_cell_out_of_view_for_20_frames_keeps_its_id(walkers, id_count):
+    """The long-gap rounds link it along its average path; the gap itself gets no interpolated rows."""
+    skip = {(0, f) for f in range(20, 40)}
+    dets = walkers([(50.0, 80.0, 2.0, 0.5), (60.0, 300.0, 1.5, -1.0)], 70, skip=skip)
+    out = track(dets, "sperm")
+    assert id_count(out).tolist() == [1, 1]
+    assert not out.loc[out["interpolated"], "frame"].between(20, 39).any()
+    assert id_count(track(dets, "sperm", annotated_long_gap=None))[0] == 2
+
+
+def test_the_long_gap_rounds_do_not_move_a_still_cell(walkers, id_count):
+    """A still cell that leaves view is not the one of the same size that appears 60 px away 20 frames later."""
+    dets = walkers([(100.0, 100.0, 0.0, 0.0), (160.0, 100.0, 0.0, 0.0, 40)], 80)
+    dets = dets[(dets["gt"] == 1) | (dets["frame"] < 20)]
+    assert track(dets, "sperm").groupby("gt")["track_id"].first().nunique() == 2
+
+
+def test_gap_closing_on_annotated_boxes_does_not_join_boxes_of_other_sizes(walkers):
+    """A 22 px box ends; 8 frames later (past max_age) a 12 px one goes on along its path."""
+    a = walkers([(50.0, 80.0, 2.0, 1.0)], 20, size=22.0)
+    b = walkers([(106.0, 108.0, 2.0, 1.0, 28)], 60, size=12.0).assign(gt=1)  # where a would be at frame 28
+    same = pd.concat([a, b.assign(w=22.0, h=22.0)], ignore_index=True)
+    assert track(same, "sperm").groupby("gt")["track_id"].first().nunique() == 1
+    other = pd.concat([a, b], ignore_index=True)
+    assert track(other, "sperm").groupby("gt")["track_id"].first().nunique() == 2
+    assert track(other, "sperm", annotated_size_weight=None).groupby("gt")["track_id"].first().nunique() == 1
+
+
 def test_backfill_gives_tentative_hits_their_id(walkers):
     dets = walkers([(50.0, 80.0, 3.0, 1.0)], 20)
     online = track(dets, "sperm", backfill=False, gap_closing=False, interpolate=False, smooth=False)
