@@ -20,7 +20,8 @@ import pandas as pd
 from spermtrack.tracker import compiled
 from spermtrack.tracker.config import DEFAULT_TRACKER, TrackerConfig, get_config
 from spermtrack.tracker.encounters import resolve_encounters
-from spermtrack.tracker.offline import close_gaps, finalise_ids, interpolate_gaps, label_positions, smooth_groups
+from spermtrack.tracker.offline import (close_gaps, close_long_gaps, finalise_ids, interpolate_gaps, label_positions,
+                                        smooth_groups)
 from spermtrack.tracker.online import Tracker, canonical_columns, detection_arrays, frame_order, report_filtered
 
 ADDED_COLUMNS: tuple[str, ...] = ("track_id", "confirmed", "x_s", "y_s", "interpolated", "x_det", "y_det", "w_det",
@@ -193,10 +194,14 @@ def refine(frame: np.ndarray, box: np.ndarray, class_id: np.ndarray, uid: np.nda
         Interpolated rows (``frame, x, y, w, h, score, class_id, track_id, confirmed, x_s, y_s,
         interpolated``) when interpolating.
     """
-    xy = box[:, :2]
+    xy, wh = box[:, :2], box[:, 2:4]
+    long_start = None
     if cfg.gap_closing or cfg.backfill or cfg.min_track_len > 0:
         confirmed = np.isin(uid, confirmed_uid)
-        chain = close_gaps(frame, xy, uid, confirmed, cfg, wh=box[:, 2:4]) if cfg.gap_closing else uid
+        chain = uid
+        if cfg.gap_closing:
+            chain = close_gaps(frame, xy, uid, confirmed, cfg, wh=wh)
+            chain, long_start = close_long_gaps(frame, xy, chain, confirmed, cfg, wh=wh)
         confirmed_chain = np.isin(chain, np.unique(chain[confirmed]))
         tid = finalise_ids(frame, chain, tid, confirmed_chain & (chain >= 0), cfg)
     tid = resolve_encounters(frame, xy, tid, cfg)
@@ -207,7 +212,7 @@ def refine(frame: np.ndarray, box: np.ndarray, class_id: np.ndarray, uid: np.nda
         columns["x_s"], columns["y_s"] = _lookup(dense, tid, frame)
     new_rows = None
     if cfg.interpolate:
-        g, f, values, src = interpolate_gaps(frame, box, tid, max_missed=cfg.interpolation_limit)
+        g, f, values, src = interpolate_gaps(frame, box, tid, skip_after=long_start)
         new_rows = {"frame": f, "x": values[:, 0], "y": values[:, 1], "w": values[:, 2], "h": values[:, 3],
                     "score": np.zeros(len(f)), "class_id": class_id[src], "track_id": g,
                     "confirmed": np.ones(len(f), dtype=bool)}

@@ -22,7 +22,8 @@ Steps, in the order :func:`refine` applies them:
    up among themselves); this is repeated in rounds (:func:`close_gaps`) so that a chain
    grown by one round can link again in the next. With ``long_gap > max_gap``, further
    rounds then link gaps of up to ``long_gap`` frames with the tracker's own smooth model
-   (``accel_std``): across a long gap only a cell's average path can be predicted.
+   (``accel_std``): across a long gap only a cell's average path can be predicted
+   (:func:`close_long_gaps`).
 2. **Confirmation and back-filling**: a chain of linked tracklets is a track if one
    of its tracklets was confirmed online or it has ``min_hits`` detections in total;
    with ``backfill`` all its detections get its id (otherwise only those that had an
@@ -33,10 +34,9 @@ Steps, in the order :func:`refine` applies them:
    when motion continuity says so.
 4. **Rauch-Tung-Striebel smoothing** (:func:`smooth_groups`) of every track, per axis,
    with the tracker's constant-velocity model; missed frames are prediction-only steps.
-5. **Interpolation** (:func:`interpolate_gaps`) of missed frames inside a track, in the gaps the
-   online tracker and the short gap closing bridge (``max(max_gap, longest_max_age)`` frames); a
-   gap that only the long-gap rounds bridge (a cell out of focus, not a missed detection) keeps
-   the id and gets no rows.
+5. **Interpolation** (:func:`interpolate_gaps`) of missed frames inside a track, except in a gap
+   that a long-gap round linked (a cell out of view, not a missed detection): it keeps the id and
+   gets no rows.
 """
 
 from __future__ import annotations
@@ -308,9 +308,7 @@ def close_gaps(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, confirmed: 
     Each round links chain ends to chain starts with :func:`link_tracklets`, allowing only
     links with a confirmed chain on at least one side, so that unconfirmed fragments
     (e.g. false positives) never chain up among themselves; a fragment linked to a confirmed
-    chain makes it part of that chain, which may then link further in the next round. With
-    ``cfg.long_gap > cfg.max_gap`` the chains then go through the same rounds again with
-    ``max_gap = long_gap`` and the tracker's own motion model (``accel_std``, not ``gap_accel_std``).
+    chain makes it part of that chain, which may then link further in the next round.
 
     Parameters
     ----------
@@ -322,7 +320,7 @@ def close_gaps(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, confirmed: 
     wh : ndarray, shape (N, 2), optional
         Box sizes of the detections, for the size term (``cfg.size_weight > 0``).
     max_rounds : int
-        Stop after this many rounds (or when a round adds no link), in each of the two passes.
+        Stop after this many rounds (or when a round adds no link).
 
     Returns
     -------
@@ -330,17 +328,44 @@ def close_gaps(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, confirmed: 
         The chain label of each detection (-1 stays -1).
     """
     chain = group.copy()
-    passes = [cfg]
-    if cfg.long_gap > cfg.max_gap:
-        passes.append(replace(cfg, max_gap=cfg.long_gap, gap_accel_std=None))
-    for pass_cfg in passes:
-        for _ in range(max_rounds):
-            conf_labels = np.unique(chain[confirmed & (chain >= 0)])
-            new = link_tracklets(frame, xy, chain, pass_cfg, confirmed_labels=conf_labels, wh=wh)
-            if np.array_equal(new, chain):
-                break
-            chain = new
+    for _ in range(max_rounds):
+        conf_labels = np.unique(chain[confirmed & (chain >= 0)])
+        new = link_tracklets(frame, xy, chain, cfg, confirmed_labels=conf_labels, wh=wh)
+        if np.array_equal(new, chain):
+            break
+        chain = new
     return chain
+
+
+def close_long_gaps(frame: np.ndarray, xy: np.ndarray, chain: np.ndarray, confirmed: np.ndarray, cfg: TrackerConfig,
+                    *, wh: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The long-gap rounds after :func:`close_gaps`: gaps of up to ``cfg.long_gap`` missed frames, linked with
+    the tracker's own smooth model (``accel_std``), as across a long gap only a cell's average path can be predicted.
+
+    Parameters
+    ----------
+    frame, xy, chain, confirmed : ndarray
+        As :func:`close_gaps` takes them; ``chain`` is its result.
+    cfg : TrackerConfig
+    wh : ndarray, shape (N, 2), optional
+        Box sizes, as :func:`close_gaps` takes them.
+
+    Returns
+    -------
+    chain : ndarray of int64
+        The chain label of each detection.
+    long_start : ndarray of bool
+        True on the first detection after each gap these rounds bridged (where :func:`interpolate_gaps`
+        adds no rows).
+    """
+    if cfg.long_gap <= cfg.max_gap:
+        return chain.copy(), np.zeros(len(chain), dtype=bool)
+    linked = close_gaps(frame, xy, chain, confirmed, replace(cfg, max_gap=cfg.long_gap, gap_accel_std=None), wh=wh)
+    labels, first, _, _ = group_spans(frame, chain)
+    heads = np.flatnonzero((chain >= 0) & (frame == first[np.maximum(label_positions(labels, chain), 0)]))
+    long_start = np.zeros(len(chain), dtype=bool)
+    long_start[heads] = linked[heads] != chain[heads]  # a chain that now carries an earlier chain's label
+    return linked, long_start
 
 
 def link_tracklets(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: TrackerConfig, *,
@@ -358,7 +383,8 @@ def link_tracklets(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: Tr
         If given, a link needs one of its two tracklets among these labels.
     wh : ndarray, shape (N, 2), optional
         Box sizes of the detections; with ``cfg.size_weight > 0`` the cost (and the gate) adds
-        ``size_weight / measurement_std^2`` times the squared difference of the two ends' mean sizes.
+        ``size_weight / measurement_std^2`` times the squared difference of the two ends' mean sizes
+        (:func:`end_sizes`).
 
     Returns
     -------
@@ -464,7 +490,7 @@ def smooth_groups(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: Tra
 
 
 def interpolate_gaps(frame: np.ndarray, values: np.ndarray, group: np.ndarray, *,
-                     max_missed: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                     skip_after: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Linear interpolation of the frames a group misses between two of its detections.
 
     Parameters
@@ -474,8 +500,9 @@ def interpolate_gaps(frame: np.ndarray, values: np.ndarray, group: np.ndarray, *
         Columns to interpolate (e.g. ``x, y, w, h``).
     group : ndarray of int, shape (n,)
         Group label (-1: ignored).
-    max_missed : int, optional
-        Gaps of more missed frames than this are left empty (``None``: every gap is filled).
+    skip_after : ndarray of bool, shape (n,), optional
+        A gap whose later detection is flagged here is left empty (the long-gap links:
+        :func:`close_long_gaps`).
 
     Returns
     -------
@@ -490,8 +517,10 @@ def interpolate_gaps(frame: np.ndarray, values: np.ndarray, group: np.ndarray, *
     idx = idx[np.lexsort((frame[idx], group[idx]))]
     g, f = group[idx], frame[idx]
     step = np.diff(f)
-    longest = np.inf if max_missed is None else max_missed
-    gap = np.flatnonzero((g[1:] == g[:-1]) & (step > 1) & (step - 1 <= longest))
+    gap = (g[1:] == g[:-1]) & (step > 1)
+    if skip_after is not None:
+        gap &= ~skip_after[idx[1:]]
+    gap = np.flatnonzero(gap)
     n_new = step[gap] - 1
     if gap.size == 0:
         return (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty((0, values.shape[1])),

@@ -131,13 +131,6 @@ def test_annotated_scores_link_long_gaps_and_a_detector_s_do_not():
     assert get_config("sperm", long_gap=40).adapted(np.ones(500)).long_gap == 40  # raised, not lowered
 
 
-def test_only_the_gaps_a_long_gap_link_bridges_are_left_uninterpolated():
-    assert get_config("sperm").interpolation_limit is None  # no long gap: every gap
-    assert get_config("sperm").adapted(np.ones(500)).interpolation_limit == 10  # max_gap
-    assert get_config("sperm", long_gap=25, confident_max_age=15).interpolation_limit == 15
-    assert get_config("sperm", long_gap=15, confident_max_age=15).interpolation_limit is None
-
-
 def test_detector_scores_set_the_birth_score_and_a_longer_coast():
     scores = np.linspace(0.1, 1.0, 1001)  # lower quartile 0.325 -> clipped to high_score 0.6
     cfg = get_config("sperm").adapted(scores)

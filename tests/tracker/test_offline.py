@@ -3,7 +3,9 @@
 import numpy as np
 
 from spermtrack.tracker.kalman import constant_velocity_model, filter_sequences, rts_smooth_sequences
-from spermtrack.tracker.offline import SIZE_WINDOW, end_sizes, group_spans, interpolate_gaps, label_positions
+from spermtrack.tracker import get_config
+from spermtrack.tracker.offline import (SIZE_WINDOW, close_gaps, close_long_gaps, end_sizes, group_spans,
+                                        interpolate_gaps, label_positions)
 
 
 def test_label_positions_match_a_binary_search_and_flag_missing_values():
@@ -49,13 +51,28 @@ def test_end_sizes_average_the_boxes_near_each_end():
     np.testing.assert_allclose(end[1], wh[20 - SIZE_WINDOW:].mean(axis=0))
 
 
-def test_interpolation_leaves_gaps_longer_than_max_missed_empty():
+def test_interpolation_leaves_the_flagged_gaps_empty():
     frame = np.array([0, 3, 30, 0, 2])
     group = np.array([1, 1, 1, 2, 2])
     values = frame[:, None].astype(float)
     g, f, _, _ = interpolate_gaps(frame, values, group)
     assert len(f) == 2 + 26 + 1
-    g, f, v, _ = interpolate_gaps(frame, values, group, max_missed=2)
+    g, f, v, _ = interpolate_gaps(frame, values, group, skip_after=np.array([False, False, True, False, False]))
     assert g.tolist() == [1, 1, 2] and f.tolist() == [1, 2, 1]
     np.testing.assert_allclose(v[:, 0], [1.0, 2.0, 1.0])
-    assert len(interpolate_gaps(frame, values, group, max_missed=0)[0]) == 0
+
+
+def test_only_the_links_of_the_long_gap_rounds_are_flagged():
+    """One cell on a line, seen in frames 0-9, 15-24 and 45-60: a short gap (5 missed) and a long one (20)."""
+    frame = np.concatenate([np.arange(10), np.arange(15, 25), np.arange(45, 61)])
+    xy = np.stack([30.0 + 1.5 * frame, 40.0 + 0.5 * frame], axis=1)
+    group = np.repeat([0, 1, 2], [10, 10, 16])
+    confirmed = np.ones(len(frame), dtype=bool)
+    cfg = get_config("sperm", long_gap=25)
+    short = close_gaps(frame, xy, group, confirmed, cfg)
+    assert np.unique(short).tolist() == [0, 2]
+    linked, long_start = close_long_gaps(frame, xy, short, confirmed, cfg)
+    assert np.unique(linked).tolist() == [0]
+    assert np.flatnonzero(long_start).tolist() == [20]  # frame 45, after the long gap only
+    off, none = close_long_gaps(frame, xy, short, confirmed, get_config("sperm"))
+    assert np.array_equal(off, short) and not none.any()
