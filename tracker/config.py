@@ -180,8 +180,8 @@ class TrackerConfig(Config):
         0.9914; 15 frames 0.9964 / 0.9965 / 0.9912; 20: 0.9977 / 0.9999 / 0.9912; 25: 0.9983 / 0.9999 /
         0.9917; 30: 0.9976 / 0.9999 / 0.9916; 40: 0.9940 / 0.9993 / 0.9903. A detector misses cells that are
         in view, and there long gaps are bridged online (``uncertain_confident_max_age``) and interpolated; a
-        long-gap pass there moved HOTA by -0.0025 to +0.0028 (video 11 frames 0-1028: -0.0002 yolo, -0.0003
-        blob). ``None``: never.
+        long-gap pass there (accel 0.1 px/frame^2, gate 13.3) moved HOTA by -0.0025 to +0.0028 (video 11
+        frames 0-1028: -0.0002 yolo, -0.0003 blob). ``None``: never.
     gate_growth : float
         Extra px of centre gate per missed frame (the prediction gets worse in a gap).
     low_gate_scale : float
