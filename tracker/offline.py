@@ -45,7 +45,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from spermtrack.tracker.associate import solve_pairs
+from spermtrack.tracker.associate import size_cost, solve_pairs
 from spermtrack.tracker.config import TrackerConfig
 from spermtrack.tracker.kalman import (MotionModel, constant_velocity_model, filter_sequences,
                                        rts_smooth_sequences, transition_powers)
@@ -194,6 +194,16 @@ SIZE_WINDOW = 5
 """Frames at each end of a tracklet whose box sizes :func:`end_sizes` averages."""
 
 
+def _near_end(frame: np.ndarray, group: np.ndarray, labels: np.ndarray, first: np.ndarray, last: np.ndarray, *,
+              reverse: bool, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Position of each detection's group in ``labels`` (-1: none), and whether the detection lies within
+    ``window`` frames of its group's end (with ``reverse``, its start)."""
+    gi = label_positions(labels, group)
+    inside = gi >= 0
+    inside[inside] &= np.abs(frame[inside] - (first if reverse else last)[gi[inside]]) < window
+    return gi, inside
+
+
 def end_states(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, labels: np.ndarray, first: np.ndarray,
                last: np.ndarray, model: MotionModel, *, velocity_std: float, reverse: bool = False,
                window: int | None = END_WINDOW) -> tuple[np.ndarray, np.ndarray]:
@@ -216,9 +226,7 @@ def end_states(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, labels: np.
     x = np.empty((G, 2, 2))
     P = np.empty((G, 2, 2, 2))
     if window is not None:  # keep the detections within `window` frames of the end that matters
-        gi = label_positions(labels, group)
-        inside = gi >= 0
-        inside[inside] &= (np.abs(frame[inside] - (first if reverse else last)[gi[inside]]) < window)
+        _, inside = _near_end(frame, group, labels, first, last, reverse=reverse, window=window)
         group = np.where(inside, group, -1)
         kept, first, last, _ = group_spans(frame, group)  # spans of what is left (every group keeps its end)
         assert np.array_equal(kept, labels)
@@ -254,9 +262,7 @@ def end_sizes(frame: np.ndarray, wh: np.ndarray, group: np.ndarray, labels: np.n
     ndarray, shape (G, 2)
         Mean ``(w, h)`` per group, in the order of ``labels`` (every group has its end frame).
     """
-    gi = label_positions(labels, group)
-    inside = gi >= 0
-    inside[inside] &= np.abs(frame[inside] - (first if reverse else last)[gi[inside]]) < window
+    gi, inside = _near_end(frame, group, labels, first, last, reverse=reverse, window=window)
     g = gi[inside]
     count = np.bincount(g, minlength=len(labels)).astype(np.float64)
     total = np.stack([np.bincount(g, weights=wh[inside, k], minlength=len(labels)) for k in range(2)], axis=1)
@@ -425,7 +431,7 @@ def link_tracklets(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: Tr
     if wh is not None and cfg.size_weight > 0:
         sa = end_sizes(frame, wh, group, labels, first, last)
         sb = end_sizes(frame, wh, group, labels, first, last, reverse=True)
-        d2 = d2 + cfg.size_weight / cfg.measurement_std ** 2 * np.sum((sa[a] - sb[b]) ** 2, axis=1)
+        d2 = d2 + cfg.size_weight / cfg.measurement_std ** 2 * size_cost(sa[a], sb[b])
     ok = d2 <= cfg.gap_gate
     cost = d2 + cfg.gap_penalty * (dt - 1)
     limit = cfg.gap_gate + cfg.gap_penalty * cfg.max_gap
