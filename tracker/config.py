@@ -326,6 +326,16 @@ class TrackerConfig(Config):
     encounter_margin : float
         Chi-square margin by which the swapped pairing must beat the kept one; each of the two tracks
         must also fit the other's continuation better than its own.
+    encounter_motile_speed : float
+        px/frame: the encounter step's continuity test holds a pairing whose slower state is below this
+        speed to a tighter motion model, down to a hundredth of the acceleration variance for a still cell
+        (:func:`~spermtrack.tracker.encounters.motility_scale`): a cell keeps its motility through an
+        encounter. A speed, rescaled with ``fps`` and ``um_per_px``. 0: the shared smooth model for every
+        pairing. Measured with detectors that never trained on the frames they detect (video 11 frames
+        520-1028 by a YOLOv5n trained on frames 0-479, HOTA / IDF1 0.577 / 0.763 -> 0.582 / 0.771; frames 0-519
+        by one trained on 560-1028, unchanged at 0.612 / 0.771). On the shipped detectors' video 11 frames
+        0-1028 and the detector-like, noisy and clean sets of 20-s synthetic and 16 training videos: unchanged
+        or better (blob on video 11 0.506 -> 0.507, detector-like real 0.5785 -> 0.5799).
     backfill : bool
         Batch only: give the tentative hits of a track that was later confirmed its id.
     smooth : bool
@@ -394,6 +404,7 @@ class TrackerConfig(Config):
     encounter_window: int = 20
     encounter_max_span: int = 30
     encounter_margin: float = 4.0
+    encounter_motile_speed: float = 1.0
     backfill: bool = True
     smooth: bool = True
     smooth_accel_std: float | None = None
@@ -411,7 +422,7 @@ class TrackerConfig(Config):
         for name in ("max_distance", "mahalanobis_gate", "max_speed", "accel_std", "measurement_std", "size_std",
                      "gap_gate", "innovation_ceiling"):
             self._number(name, lo=0, lo_open=True)
-        for name in ("gate_growth", "gap_penalty", "encounter_radius", "encounter_margin"):
+        for name in ("gate_growth", "gap_penalty", "encounter_radius", "encounter_margin", "encounter_motile_speed"):
             self._number(name, lo=0)
         self._number("size_weight", lo=0, hi=MAX_SIZE_WEIGHT)
         self._number("innovation_floor", lo=MIN_INNOVATION_FLOOR)
@@ -535,7 +546,7 @@ REFERENCE_FPS = 50.0
 """Frame rate (frames/s) the presets' px/frame motion parameters are stated for."""
 REFERENCE_UM_PER_PX = VISEM_UM_PER_PX
 """Pixel size (um) the presets' motion parameters are stated for (VISEM-Tracking's community value)."""
-SPEED_FIELDS: tuple[str, ...] = ("max_speed", "gate_growth")
+SPEED_FIELDS: tuple[str, ...] = ("max_speed", "gate_growth", "encounter_motile_speed")
 ACCEL_FIELDS: tuple[str, ...] = ("accel_std", "smooth_accel_std", "gap_accel_std")
 
 
@@ -552,7 +563,7 @@ def get_config(name: str | TrackerConfig = DEFAULT_TRACKER, *, fps: float | None
         Frame rate of the recording. A preset's motion parameters are stated for
         :data:`REFERENCE_FPS` and :data:`REFERENCE_UM_PER_PX`; with ``fps`` and/or
         ``um_per_px`` the parameters not overridden are rescaled: speeds (``max_speed``,
-        ``gate_growth``) by ``k = (50 / fps) * (0.351 / um_per_px)``, accelerations
+        ``gate_growth``, ``encounter_motile_speed``) by ``k = (50 / fps) * (0.351 / um_per_px)``, accelerations
         (``accel_std``, ``smooth_accel_std``) by ``k * 50 / fps``, and ``max_distance`` keeps
         its margin over ``max_speed`` in px. Counts of frames (``max_age``, ``max_gap``,
         ``min_hits``) and px noise levels are not rescaled.

@@ -6,6 +6,13 @@ frames 657-664: a still cell and a slow one 5-8 px apart, merged into one box; B
 too). The states of both tracks before and after the encounter are compared, as in gap closing but with
 the tracker's own smooth model, and the ids after it are swapped when the exchanged pairing fits better
 by ``encounter_margin`` and better for each of the two tracks on its own.
+
+A cell keeps its motility through an encounter: an immotile cell does not start swimming, nor a swimming
+one stop dead, within the encounter's frames. So each pairing's process noise is scaled by the motility of
+the slower of its two states (:func:`motility_scale`): held to a still cell's near-zero noise, the pairing of
+a still cell with a swimmer's continuation costs what it should. Without it, a slow passer that merges with
+a still cell and turns back (video 11 frames 520-1028 seen by a detector that never trained on them) leaves
+with the still cell's id, because across 25 frames the shared smooth model lets a still cell drift 12 px.
 """
 
 from __future__ import annotations
@@ -17,7 +24,10 @@ from spermtrack.tracker.config import TrackerConfig
 from spermtrack.tracker.kalman import MotionModel, filter_sequences, transition_powers
 from spermtrack.tracker.offline import axis_model, continuity_d2, forward_time, interpolate_gaps
 
-__all__ = ["GroupIndex", "encounter_spans", "resolve_encounters", "side_states"]
+__all__ = ["GroupIndex", "encounter_spans", "motility_scale", "resolve_encounters", "side_states"]
+
+#: Process-noise scale of a pairing whose slower state is still (:func:`motility_scale`).
+STILL_NOISE_FLOOR = 0.01
 
 
 class GroupIndex:
@@ -87,13 +97,38 @@ def encounter_spans(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, radius
     return [(f, la, g, h) for la, f, g, h in sorted(spans)]
 
 
+def motility_scale(x_before: np.ndarray, x_after: np.ndarray, motile_speed: float) -> np.ndarray | None:
+    """Process-noise scale of each pairing across an encounter, from the motility of its slower state.
+
+    ``c = clip((v / motile_speed)^2, STILL_NOISE_FLOOR, 1)`` with ``v`` the lower of the two states' speeds:
+    the full smooth model for cells at least ``motile_speed`` px/frame fast on both sides, a hundredth of its
+    acceleration variance where one side is still.
+
+    Parameters
+    ----------
+    x_before, x_after : ndarray, shape (N, 2, 2)
+        ``[p, v]`` per pairing and axis on the two sides of the encounter.
+    motile_speed : float
+        px/frame; 0 or less: no scaling (returns None).
+
+    Returns
+    -------
+    ndarray, shape (N,), or None
+    """
+    if motile_speed <= 0:
+        return None
+    speed = np.minimum(np.hypot(x_before[:, 0, 1], x_before[:, 1, 1]), np.hypot(x_after[:, 0, 1], x_after[:, 1, 1]))
+    return np.clip((speed / motile_speed) ** 2, STILL_NOISE_FLOOR, 1.0)
+
+
 def resolve_encounters(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: TrackerConfig) -> np.ndarray:
     """Swap the ids of two tracks after an encounter where motion continuity says they were exchanged.
 
     For each encounter (:func:`encounter_spans`), in time order, the last ``encounter_window`` frames
     of detections of both tracks before it and the first after it give four states (Kalman filter with
     the tracker's model, as :func:`end_states`); each pairing is scored like a gap-closing link,
-    ``d^2`` of the state before predicted across the encounter against the state after. The ids after
+    ``d^2`` of the state before predicted across the encounter against the state after, its process noise
+    scaled by the pairing's motility (:func:`motility_scale`, ``encounter_motile_speed``). The ids after
     the encounter are swapped when the swapped pairing's sum is lower by ``encounter_margin`` and each
     track fits the other's continuation better than its own. Later encounters follow the swapped labels;
     one that straddles an earlier swap is left alone.
@@ -133,8 +168,10 @@ def resolve_encounters(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg
         # per encounter, sides 0/1 are a/b before and 2/3 after it: the kept pairings (0-2, 1-3), the swapped (0-3, 1-2)
         before = 4 * np.arange(len(todo))[:, None] + np.array([0, 1, 0, 1])
         after = 4 * np.arange(len(todo))[:, None] + np.array([2, 3, 3, 2])
-        d2 = continuity_d2(x[before.ravel()], P[before.ravel()], x[after.ravel()], P[after.ravel()],
-                           at_frame[after.ravel()] - at_frame[before.ravel()], Fk, Qk).reshape(len(todo), 4)
+        xb, xa = x[before.ravel()], x[after.ravel()]
+        dt = at_frame[after.ravel()] - at_frame[before.ravel()]
+        d2 = continuity_d2(xb, P[before.ravel()], xa, P[after.ravel()], dt, Fk, Qk,
+                           motility_scale(xb, xa, cfg.encounter_motile_speed)).reshape(len(todo), 4)
         pending, tainted = [], set()  # tracks whose later sides are stale after a swap in this round
         for k, (first, last, a, b, original, _) in enumerate(todo):
             if a in tainted or b in tainted:

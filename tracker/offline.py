@@ -282,10 +282,10 @@ def forward_time(x: np.ndarray, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def continuity_d2(xa: np.ndarray, Pa: np.ndarray, xb: np.ndarray, Pb: np.ndarray, dt: np.ndarray, Fk: np.ndarray,
-                  Qk: np.ndarray) -> np.ndarray:
+                  Qk: np.ndarray, noise_scale: np.ndarray | None = None) -> np.ndarray:
     """Chi-square of states ``xa`` predicted ``dt`` frames ahead against states ``xb``, summed over both axes.
 
-    ``D = F^dt x_A - x_B``, ``S = F^dt P_A F^dt' + Q_dt + P_B``, ``d^2 = sum_axes D' S^-1 D`` per pair; the
+    ``D = F^dt x_A - x_B``, ``S = F^dt P_A F^dt' + c Q_dt + P_B``, ``d^2 = sum_axes D' S^-1 D`` per pair; the
     motion-consistent link cost of gap closing and of encounters.
 
     Parameters
@@ -296,6 +296,8 @@ def continuity_d2(xa: np.ndarray, Pa: np.ndarray, xb: np.ndarray, Pb: np.ndarray
     dt : ndarray of int, shape (N,)
     Fk, Qk : ndarray
         :func:`~spermtrack.tracker.kalman.transition_powers` of the per-axis model, long enough for ``dt``.
+    noise_scale : ndarray, shape (N,), optional
+        ``c``, a factor on the process noise per pair (the encounters' motility scale); default 1.
 
     Returns
     -------
@@ -303,7 +305,10 @@ def continuity_d2(xa: np.ndarray, Pa: np.ndarray, xb: np.ndarray, Pb: np.ndarray
     """
     F = Fk[dt][:, None]  # (pairs, 1, 2, 2), broadcast over axes
     D = (F @ xa[..., None])[..., 0] - xb
-    S = F @ Pa @ np.swapaxes(F, -1, -2) + Qk[dt][:, None] + Pb
+    Q = Qk[dt][:, None]
+    if noise_scale is not None:
+        Q = Q * np.asarray(noise_scale, dtype=np.float64)[:, None, None, None]
+    S = F @ Pa @ np.swapaxes(F, -1, -2) + Q + Pb
     return np.einsum("pai,paij,paj->p", D, np.linalg.inv(S), D)
 
 

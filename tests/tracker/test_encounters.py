@@ -3,7 +3,7 @@
 import numpy as np
 
 from spermtrack.tracker.config import get_config
-from spermtrack.tracker.encounters import resolve_encounters
+from spermtrack.tracker.encounters import STILL_NOISE_FLOOR, motility_scale, resolve_encounters
 
 
 def _two_cells(still_xy, mover_start, mover_step, frames=80, merge=range(38, 43)):
@@ -31,3 +31,48 @@ def test_an_exchange_at_a_merge_is_undone_and_a_true_path_is_kept():
     swapped[after] = 3 - truth[after]  # ids exchanged by the merge
     assert np.array_equal(resolve_encounters(frame, xy, swapped, cfg), truth)
     assert np.array_equal(resolve_encounters(frame, xy, swapped, cfg.replace(encounter_radius=0.0)), swapped)
+
+
+def _passer_turns_back(frames=90, merge=range(22, 42)):
+    """A still cell and a slow passer that comes down to 5 px of it, shares one detection with it for 20
+    frames (labelled as the passer's), then turns back and leaves up and to the right."""
+    frame, xy, who = [], [], []
+    still = np.array([100.0, 100.0])
+    for f in range(frames):
+        if f < merge.start:
+            passer = np.array([100.0, 40.0 + 2.5 * f])
+        elif f < merge.stop:
+            passer = np.array([100.0 + 0.1 * (f - merge.start), 95.0])
+        else:
+            passer = np.array([102.0, 95.0]) + (f - merge.stop + 1) * np.array([1.2, -0.5])
+        if f in merge:
+            frame.append(f), xy.append((still + passer) / 2), who.append(2)
+            continue
+        frame += [f, f]
+        xy += [still, passer]
+        who += [1, 2]
+    return np.array(frame), np.array(xy), np.array(who)
+
+
+def test_a_still_cell_keeps_its_id_when_a_slow_passer_merges_with_it_and_turns_back():
+    cfg = get_config("sperm")
+    frame, xy, truth = _passer_turns_back()
+    swapped = truth.copy()
+    after = frame >= 42
+    swapped[after] = 3 - truth[after]  # the online association left with the ids exchanged
+    late = frame > 55  # after the encounter (within 8 px) is over
+    assert np.array_equal(resolve_encounters(frame, xy, swapped, cfg)[late], truth[late])
+    assert np.array_equal(resolve_encounters(frame, xy, truth, cfg)[late], truth[late])
+    # with one smooth model for every pairing, the turn costs the passer more than the still cell's move
+    flat = cfg.replace(encounter_motile_speed=0.0)
+    assert np.array_equal(resolve_encounters(frame, xy, swapped, flat), swapped)
+
+
+def test_motility_scale_follows_the_slower_side():
+    def states(vx):
+        x = np.zeros((len(vx), 2, 2))
+        x[:, 0, 1] = vx
+        return x
+    scale = motility_scale(states([0.0, 2.0, 0.5, 2.0]), states([2.0, 3.0, 2.0, 0.1]), 1.0)
+    assert np.allclose(scale, [STILL_NOISE_FLOOR, 1.0, 0.25, STILL_NOISE_FLOOR])
+    assert motility_scale(states([1.0]), states([1.0]), 0.0) is None

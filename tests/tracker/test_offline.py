@@ -2,10 +2,11 @@
 
 import numpy as np
 
-from spermtrack.tracker.kalman import constant_velocity_model, filter_sequences, rts_smooth_sequences
+from spermtrack.tracker.kalman import (constant_velocity_model, filter_sequences, rts_smooth_sequences,
+                                       transition_powers)
 from spermtrack.tracker import get_config
-from spermtrack.tracker.offline import (SIZE_WINDOW, close_gaps, close_long_gaps, end_sizes, group_spans,
-                                        interpolate_gaps, label_positions)
+from spermtrack.tracker.offline import (SIZE_WINDOW, axis_model, close_gaps, close_long_gaps, continuity_d2, end_sizes,
+                                        group_spans, interpolate_gaps, label_positions)
 
 
 def test_label_positions_match_a_binary_search_and_flag_missing_values():
@@ -76,3 +77,18 @@ def test_only_the_links_of_the_long_gap_rounds_are_flagged():
     assert np.flatnonzero(long_start).tolist() == [20]  # frame 45, after the long gap only
     off, none = close_long_gaps(frame, xy, short, confirmed, get_config("sperm"))
     assert np.array_equal(off, short) and not none.any()
+
+
+def test_continuity_d2_scales_the_process_noise_per_pair():
+    cfg = get_config("sperm")
+    model = axis_model(cfg)
+    Fk, Qk = transition_powers(model.F, model.Q, 30)
+    xa = np.zeros((2, 2, 2))  # still, at the origin
+    xb = np.zeros((2, 2, 2))
+    xb[:, 0, 0] = 12.0  # 12 px away after 25 frames
+    P = np.broadcast_to(np.diag([1.0, 0.01]), (2, 2, 2, 2)).copy()  # well-observed still states
+    dt = np.array([25, 25])
+    plain = continuity_d2(xa, P, xb, P, dt, Fk, Qk)
+    assert np.allclose(continuity_d2(xa, P, xb, P, dt, Fk, Qk, np.ones(2)), plain)
+    tight = continuity_d2(xa, P, xb, P, dt, Fk, Qk, np.array([1.0, 0.01]))
+    assert tight[0] == plain[0] and tight[1] > 10 * plain[1]
