@@ -42,6 +42,14 @@ Run (offline, CPU)::
     command embedded; the weights are unchanged. The synthetic-only checkpoint gets one this way, so
     that its scores mean what the tracker's thresholds expect on real video.
 
+``crossfit-a``, ``crossfit-b`` (tuning instruments, never installed)
+    The shipped checkpoints trained on video 11 frames 0-899, so their detections there are a detector's
+    best case (yolo: F1 0.915 at 10 px on frames 0-899, 0.841 on the held-out frames). These two
+    fine-tune ``yolov5n_synth.pt`` for 10 epochs on the ``looks`` data with video 11 cut in two:
+    ``crossfit-a`` trains on frames 0-479 (validation 480-519) and detects 520-1028; ``crossfit-b``
+    trains on 560-1028 (validation 520-559) and detects 0-519. ``benchmarks/crossfit_bench.py`` tunes
+    trackers on those detections. About 24 min each on two CPU cores.
+
 ``trackpy``
     Fits the trackpy peer detector's score (``mass_half``, ``mass_slope`` of
     :class:`~spermtrack.detectors.peers.TrackpyConfig`) by logistic regression of "matched a labelled
@@ -127,6 +135,24 @@ RECIPES: dict[str, dict] = {
                   "warmup_epochs": 0.5, "warmup_bias_lr": 0.0},
         "photometric": {},
     },
+    # tuning instruments, never shipped: each trains on one part of video 11's tuning frames and detects the
+    # other, so that trackers are tuned on detections of frames the detector never saw (crossfit_bench.py)
+    **{name: {
+        "checkpoint": f"yolov5n_{name.replace('-', '_')}.pt",
+        "command": f"python -m spermtrack.training.recipes {name} --work WORK --visem ../shared/reference/visem_real "
+                   "--svia ../shared/reference/svia",
+        "start_from": "yolov5n_synth.pt",
+        "real": {"video": "11", "train": {"start": train[0], "stop": train[1], "step": 4},
+                 "val": {"start": val[0], "stop": val[1], "step": 4}, "held_out_from": 1029},
+        "detects": {"video": "11", "start": detects[0], "stop": detects[1]},
+        "svia": {"train": ["S_0001", "S_0002"], "held_out": "S_0003", "step": 1},
+        "synth": _SYNTH_BOTH_LOOKS,
+        "train": {"epochs": 10, "imgsz": 640, "batch": 8, "seed": 0, "workers": 2, "scale": 0.3, "mosaic": 1.0,
+                  "close_mosaic": 2, "flipud": 0.5, "fliplr": 0.5, "optimizer": "AdamW", "lr0": 0.001,
+                  "warmup_epochs": 1.0, "warmup_bias_lr": 0.0},
+        "photometric": {},
+    } for name, train, val, detects in (("crossfit-a", (0, 480), (480, 520), (520, 1029)),
+                                        ("crossfit-b", (560, 1029), (520, 560), (0, 520)))},
     "trackpy": {
         "command": "python -m spermtrack.training.recipes trackpy --work WORK --visem ../shared/reference/visem_real",
         "real": {"video": "11", "start": 0, "stop": 1029, "step": 10}, "max_dist": 10.0,
@@ -474,6 +500,9 @@ def make_checkpoint(name: str, work: str | Path, *, install: bool = False, epoch
     if name not in RECIPES:
         raise InputError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
     recipe = RECIPES[name]
+    if install and "detects" in recipe:
+        raise InputError(f"the {name} checkpoint is a tuning instrument (benchmarks/crossfit_bench.py), not shipped: "
+                         "run it without --install")
     work = Path(work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     if name == "trackpy":

@@ -63,3 +63,15 @@ def test_the_training_device_is_cpu_unless_a_gpu_is_named():
     assert TrainConfig().device == "cpu" and TrainConfig(device="0").device == "0"
     with pytest.raises(InputError, match="device must be 'cpu' or CUDA device numbers"):
         TrainConfig(device="cuda")
+
+
+def test_a_crossfit_detector_never_trains_on_the_frames_it_detects_and_is_never_installed(tmp_path):
+    for name in ("crossfit-a", "crossfit-b"):
+        recipe = RECIPES[name]
+        seen = set()
+        for part in ("train", "val"):
+            seen |= set(range(recipe["real"][part]["start"], recipe["real"][part]["stop"]))
+        detects = set(range(recipe["detects"]["start"], recipe["detects"]["stop"]))
+        assert detects and not seen & detects, name
+        with pytest.raises(InputError, match="tuning instrument"):
+            make_checkpoint(name, tmp_path, install=True, visem=tmp_path)

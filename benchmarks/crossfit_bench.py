@@ -1,0 +1,156 @@
+"""Trackers on real detector output of frames the detector never trained on (video 11, cross-fitted YOLOv5n).
+
+The shipped yolo trained on video 11 frames 0-899, so its detections there are a detector's best case (F1 0.915
+at 10 px on frames 0-899 against 0.841 on the held-out frames 1029-1469), and a tracker tuned on them is tuned to
+that best case. This bench gives trackers real detections of frames the detector never saw, without reading the
+held-out frames:
+
+- split A: frames 520-1028, detected by ``crossfit-a`` (trained on frames 0-479, validation 480-519);
+- split B: frames 0-519, detected by ``crossfit-b`` (trained on frames 560-1028, validation 520-559).
+
+Both checkpoints come from ``python -m spermtrack.training.recipes crossfit-a|crossfit-b --work DIR --visem ...
+--svia ...`` (10 epochs, about 24 min each on two CPU cores; ``--train`` here runs them when missing).
+
+Their detections are put at the shipped detector's operating point, so that every tracker's thresholds meet the
+scores they were set for: the cross-fitted detectors are weaker (half the frames, 10 epochs) and their calibrated
+scores sit lower (a peer that starts tracks at 0.7 would start none). Each split keeps its highest-scoring
+detections, as many per labelled object as the shipped yolo gives on its validation frames 940-1028, and their
+scores are replaced, rank for rank, by the quantiles of the shipped yolo's scores there (:func:`rank_map_scores`).
+The detectors' ranking and boxes are their own.
+
+Prints, per split and on average, HOTA / DetA / AssA / MOTA / IDF1 / IDSW / FP / FN of each tracker (centre
+distance, 10 px gate).
+
+Usage::
+
+    python benchmarks/crossfit_bench.py [--work DIR] [--train] [--trackers sperm,botsort,bytetrack]
+                                        [--set FIELD=VALUE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from spermtrack.constants import VISEM_UM_PER_PX
+from spermtrack.eval.mot import mot_metrics
+
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+SPLITS = {"A": "crossfit-a", "B": "crossfit-b"}
+#: The shipped yolo's validation frames of video 11: its operating point is measured there.
+OPERATING_FRAMES = (940, 1029)
+GATE_PX = 10.0
+
+
+def rank_map_scores(dets: pd.DataFrame, reference: np.ndarray, keep: int) -> pd.DataFrame:
+    """Keep the ``keep`` highest-scoring detections and give them ``reference``'s score quantiles, rank for rank.
+
+    Parameters
+    ----------
+    dets : pandas.DataFrame
+        Detections with a ``score`` column.
+    reference : ndarray
+        Scores of the detector whose operating point is wanted.
+    keep : int
+        Detections kept.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The kept rows, in their original order, with mapped scores.
+    """
+    order = np.argsort(-dets["score"].to_numpy(), kind="stable")[:max(0, int(keep))]
+    kept = dets.iloc[np.sort(order)].copy()
+    kept["score"] = np.quantile(np.asarray(reference, dtype=np.float64), kept["score"].rank(pct=True).to_numpy())
+    return kept.reset_index(drop=True)
+
+
+def _detect(weights, video, start: int, stop: int, cache: Path) -> pd.DataFrame:
+    from spermtrack.detectors import make_detector
+
+    if cache.is_file() and cache.stat().st_mtime >= Path(weights).stat().st_mtime:
+        return pd.read_csv(cache)
+    dets = make_detector("yolo", weights=str(weights)).detect_video(video.iter_frames(start=start, stop=stop))
+    dets.to_csv(cache, index=False)
+    return dets
+
+
+def _checkpoint(name: str, work: Path, train: bool) -> Path:
+    from spermtrack.training.recipes import RECIPES, make_checkpoint
+
+    path = work / name / RECIPES[name]["checkpoint"]
+    if not path.is_file():
+        if not train:
+            sys.exit(f"crossfit_bench: {path} is missing; run with --train, or: "
+                     f"{RECIPES[name]['command'].replace('WORK', str(work / name))}")
+        make_checkpoint(name, work / name, visem=REFERENCE / "visem_real", svia=REFERENCE / "svia")
+    return path
+
+
+def split_sets(work: Path, train: bool) -> tuple[dict[str, tuple[pd.DataFrame, pd.DataFrame]], float]:
+    """``{split: (truth, detections at the shipped operating point)}`` for splits A and B, and the video's fps."""
+    from spermtrack.detectors.yolo import shipped_weights
+    from spermtrack.io.visem import read_visem_video
+    from spermtrack.training.recipes import RECIPES
+
+    video = read_visem_video(REFERENCE / "visem_real" / "11", um_per_px=VISEM_UM_PER_PX)
+    truth = video.ground_truth
+    lo, hi = OPERATING_FRAMES
+    shipped = _detect(shipped_weights("yolov5n_looks.pt"), video, lo, hi, work / "shipped_940_1028.csv")
+    per_object = len(shipped) / int(((truth["frame"] >= lo) & (truth["frame"] < hi)).sum())
+    out = {}
+    for split, name in SPLITS.items():
+        span = RECIPES[name]["detects"]
+        weights = _checkpoint(name, work, train)
+        dets = _detect(weights, video, span["start"], span["stop"], work / f"{name}_detections.csv")
+        gt = truth[(truth["frame"] >= span["start"]) & (truth["frame"] < span["stop"])].reset_index(drop=True)
+        out[split] = (gt, rank_map_scores(dets, shipped["score"].to_numpy(), round(per_object * len(gt))))
+    return out, video.recording.fps
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "spermtrack_crossfit",
+                        help="the checkpoints' and detections' folder")
+    parser.add_argument("--train", action="store_true", help="train the cross-fitted checkpoints that are missing")
+    parser.add_argument("--trackers", default="sperm,botsort,bytetrack")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="a TrackerConfig override for the sperm tracker (python literal); repeatable")
+    args = parser.parse_args(argv)
+    import ast
+
+    from spermtrack.pipeline import run_tracker
+
+    overrides = {}
+    for item in args.set:
+        field, _, value = item.partition("=")
+        overrides[field] = ast.literal_eval(value)
+    args.work.mkdir(parents=True, exist_ok=True)
+    sets, fps = split_sets(args.work, args.train)
+    rows = []
+    for tracker in [t.strip() for t in args.trackers.split(",") if t.strip()]:
+        for split, (gt, dets) in sets.items():
+            extra = overrides if tracker == "sperm" else {}
+            tracks = run_tracker(dets, tracker, fps=fps, um_per_px=VISEM_UM_PER_PX, **extra)[0]
+            m = mot_metrics(gt, tracks[tracks["track_id"] >= 0], metric="centre", gate=GATE_PX)
+            rows.append({"tracker": tracker, "split": split, **{k: m[k] for k in ("HOTA", "DetA", "AssA", "MOTA",
+                                                                                  "IDF1")},
+                         **{k: int(m[k]) for k in ("IDSW", "FP", "FN")}})
+    table = pd.DataFrame(rows)
+    mean = table.groupby("tracker", sort=False)[["HOTA", "DetA", "AssA", "MOTA", "IDF1"]].mean().reset_index()
+    mean["split"] = "mean"
+    print(f"Video 11, detections of frames the detector never trained on (overrides: {overrides or 'none'})")
+    board = pd.concat([table, mean])
+    for key in ("IDSW", "FP", "FN"):
+        board[key] = board[key].map(lambda v: "" if pd.isna(v) else str(int(v)))
+    print(board.to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep=""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
