@@ -1,9 +1,10 @@
 """Trackers on real detector output of frames the detector never trained on (video 11, cross-fitted YOLOv5n).
 
-The shipped yolo trained on video 11 frames 0-899, so its detections there are a detector's best case (F1 0.915
-at 10 px on frames 0-899 against 0.841 on the held-out frames 1029-1469), and a tracker tuned on them is tuned to
-that best case. This bench gives trackers real detections of frames the detector never saw, without reading the
-held-out frames:
+The shipped yolo trained on video 11 frames 0-899, so its detections there are a detector's best case (F1 at
+10 px, ``spermtrack.eval.detection.detection_prf``: 0.915 on frames 0-899, 0.881 on its validation frames 940-1028,
+0.841 on the held-out frames 1029-1469), and a tracker tuned on them is tuned to that best case. This bench gives
+trackers real detections of frames the detector never saw; the held-out frames are neither detected nor scored
+(their labels are read with the video's and dropped):
 
 - split A: frames 520-1028, detected by ``crossfit-a`` (trained on frames 0-479, validation 480-519);
 - split B: frames 0-519, detected by ``crossfit-b`` (trained on frames 560-1028, validation 520-559).
@@ -30,6 +31,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 import tempfile
 from pathlib import Path
@@ -38,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from spermtrack.constants import VISEM_UM_PER_PX
+from spermtrack.errors import InputError
 from spermtrack.eval.mot import mot_metrics
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
@@ -70,13 +73,19 @@ def rank_map_scores(dets: pd.DataFrame, reference: np.ndarray, keep: int) -> pd.
     return kept.reset_index(drop=True)
 
 
-def _detect(weights, video, start: int, stop: int, cache: Path) -> pd.DataFrame:
+def _detect(weights, video, start: int, stop: int, work: Path, name: str) -> pd.DataFrame:
+    """The checkpoint's detections of frames ``start <= f < stop``, cached in ``work`` (keyed by the frames and
+    ``ANALYSIS_VERSION``; recomputed when the checkpoint is newer)."""
+    from spermtrack.constants import ANALYSIS_VERSION
     from spermtrack.detectors import make_detector
+    from spermtrack.io.atomic import atomic_path
 
+    cache = work / f"{name}_{start}_{stop - 1}_v{ANALYSIS_VERSION}.csv"
     if cache.is_file() and cache.stat().st_mtime >= Path(weights).stat().st_mtime:
         return pd.read_csv(cache)
     dets = make_detector("yolo", weights=str(weights)).detect_video(video.iter_frames(start=start, stop=stop))
-    dets.to_csv(cache, index=False)
+    with atomic_path(cache) as tmp:
+        dets.to_csv(tmp, index=False)
     return dets
 
 
@@ -98,16 +107,16 @@ def split_sets(work: Path, train: bool) -> tuple[dict[str, tuple[pd.DataFrame, p
     from spermtrack.io.visem import read_visem_video
     from spermtrack.training.recipes import RECIPES
 
+    checkpoints = {split: _checkpoint(name, work, train) for split, name in SPLITS.items()}
     video = read_visem_video(REFERENCE / "visem_real" / "11", um_per_px=VISEM_UM_PER_PX)
     truth = video.ground_truth
     lo, hi = OPERATING_FRAMES
-    shipped = _detect(shipped_weights("yolov5n_looks.pt"), video, lo, hi, work / "shipped_940_1028.csv")
+    shipped = _detect(shipped_weights("yolov5n_looks.pt"), video, lo, hi, work, "shipped")
     per_object = len(shipped) / int(((truth["frame"] >= lo) & (truth["frame"] < hi)).sum())
     out = {}
     for split, name in SPLITS.items():
         span = RECIPES[name]["detects"]
-        weights = _checkpoint(name, work, train)
-        dets = _detect(weights, video, span["start"], span["stop"], work / f"{name}_detections.csv")
+        dets = _detect(checkpoints[split], video, span["start"], span["stop"], work, name)
         gt = truth[(truth["frame"] >= span["start"]) & (truth["frame"] < span["stop"])].reset_index(drop=True)
         out[split] = (gt, rank_map_scores(dets, shipped["score"].to_numpy(), round(per_object * len(gt))))
     return out, video.recording.fps
@@ -120,23 +129,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", action="store_true", help="train the cross-fitted checkpoints that are missing")
     parser.add_argument("--trackers", default="sperm,botsort,bytetrack")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="a TrackerConfig override for the sperm tracker (python literal); repeatable")
+                        help="a TrackerConfig override for the sperm tracker, a python literal in the recording's "
+                             "px/frame (not rescaled; video 11 runs at 49 fps); repeatable")
     args = parser.parse_args(argv)
-    import ast
-
     from spermtrack.pipeline import run_tracker
 
     overrides = {}
     for item in args.set:
-        field, _, value = item.partition("=")
-        overrides[field] = ast.literal_eval(value)
+        field, sep, value = item.partition("=")
+        if not sep or not field:
+            parser.error(f"--set takes FIELD=VALUE, got {item!r}")
+        if field in overrides:
+            parser.error(f"--set {field} is given twice")
+        try:
+            overrides[field] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            parser.error(f"--set {field}: {value!r} is not a python literal (quote strings: {field}='...')")
     args.work.mkdir(parents=True, exist_ok=True)
     sets, fps = split_sets(args.work, args.train)
     rows = []
     for tracker in [t.strip() for t in args.trackers.split(",") if t.strip()]:
         for split, (gt, dets) in sets.items():
             extra = overrides if tracker == "sperm" else {}
-            tracks = run_tracker(dets, tracker, fps=fps, um_per_px=VISEM_UM_PER_PX, **extra)[0]
+            try:
+                tracks = run_tracker(dets, tracker, fps=fps, um_per_px=VISEM_UM_PER_PX, **extra)[0]
+            except InputError as err:
+                parser.error(str(err))
             m = mot_metrics(gt, tracks[tracks["track_id"] >= 0], metric="centre", gate=GATE_PX)
             rows.append({"tracker": tracker, "split": split, **{k: m[k] for k in ("HOTA", "DetA", "AssA", "MOTA",
                                                                                   "IDF1")},

@@ -330,8 +330,9 @@ class TrackerConfig(Config):
         px/frame: the encounter step's continuity test holds a pairing whose slower state is below this
         speed to a tighter motion model, down to a hundredth of the acceleration variance for a still cell
         (:func:`~spermtrack.tracker.encounters.motility_scale`): a cell keeps its motility through an
-        encounter. A speed, rescaled with ``fps`` and ``um_per_px``. 0: the shared smooth model for every
-        pairing. Measured with detectors that never trained on the frames they detect (video 11 frames
+        encounter (an immotile cell does not start swimming, nor a swimmer stop dead, there; where both
+        happen at once the step exchanges the ids wrongly, see the module notes). A speed, rescaled with
+        ``fps`` and ``um_per_px``. 0: the shared smooth model for every pairing. Measured with detectors that never trained on the frames they detect (video 11 frames
         520-1028 by a YOLOv5n trained on frames 0-479, HOTA / IDF1 0.577 / 0.763 -> 0.582 / 0.771; frames 0-519
         by one trained on 560-1028, unchanged at 0.612 / 0.771). On the shipped detectors' video 11 frames
         0-1028 and the detector-like, noisy and clean sets of 20-s synthetic and 16 training videos: unchanged
