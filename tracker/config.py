@@ -332,9 +332,10 @@ class TrackerConfig(Config):
         (:func:`~spermtrack.tracker.encounters.motility_scale`): a cell keeps its motility through an
         encounter (an immotile cell does not start swimming, nor a swimmer stop dead, there; where both
         happen at once the step exchanges the ids wrongly, see the module notes). A speed, rescaled with
-        ``fps`` and ``um_per_px``. 0: the shared smooth model for every pairing. Measured with detectors that never trained on the frames they detect (video 11 frames
-        520-1028 by a YOLOv5n trained on frames 0-479, HOTA / IDF1 0.577 / 0.763 -> 0.582 / 0.771; frames 0-519
-        by one trained on 560-1028, unchanged at 0.612 / 0.771). On the shipped detectors' video 11 frames
+        ``fps`` and ``um_per_px``. 0: the shared smooth model for every pairing. Measured with detectors that
+        never trained on the frames they detect (``benchmarks/crossfit_bench.py``: video 11 frames 520-1028 by a
+        YOLOv5n trained on frames 0-479, HOTA / IDF1 0.577 / 0.763 -> 0.582 / 0.771; frames 0-519 by one
+        trained on 560-1028, unchanged at 0.612 / 0.771). On the shipped detectors' video 11 frames
         0-1028 and the detector-like, noisy and clean sets of 20-s synthetic and 16 training videos: unchanged
         or better (blob on video 11 0.506 -> 0.507, detector-like real 0.5785 -> 0.5799).
     backfill : bool
