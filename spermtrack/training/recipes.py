@@ -89,6 +89,13 @@ _SYNTH_BOTH_LOOKS = [
      "polarity": "bright", "step": 10},
 ]
 
+#: The real SVIA clips in the recipes of both looks (another microscope); S_0003 is kept for validation.
+_SVIA_LOOKS = {"train": ["S_0001", "S_0002"], "held_out": "S_0003", "step": 1}
+#: Training settings of the ``looks`` recipe (the crossfit recipes start from them).
+_LOOKS_TRAIN = {"epochs": 8, "imgsz": 640, "batch": 8, "seed": 0, "workers": 2, "scale": 0.3, "mosaic": 1.0,
+                "close_mosaic": 2, "flipud": 0.5, "fliplr": 0.5, "optimizer": "AdamW", "lr0": 0.0005,
+                "warmup_epochs": 0.5, "warmup_bias_lr": 0.0}
+
 #: The recipes, with everything that decides the result.
 RECIPES: dict[str, dict] = {
     "synth": {
@@ -129,11 +136,9 @@ RECIPES: dict[str, dict] = {
                    "--svia ../shared/reference/svia --install",
         "start_from": "yolov5n_visem.pt",
         "real": _VIDEO_11,
-        "svia": {"train": ["S_0001", "S_0002"], "held_out": "S_0003", "step": 1},
+        "svia": _SVIA_LOOKS,
         "synth": _SYNTH_BOTH_LOOKS,
-        "train": {"epochs": 8, "imgsz": 640, "batch": 8, "seed": 0, "workers": 2, "scale": 0.3, "mosaic": 1.0,
-                  "close_mosaic": 2, "flipud": 0.5, "fliplr": 0.5, "optimizer": "AdamW", "lr0": 0.0005,
-                  "warmup_epochs": 0.5, "warmup_bias_lr": 0.0},
+        "train": _LOOKS_TRAIN,
         "photometric": {},
     },
     # tuning instruments, never shipped: each trains on one part of video 11's tuning frames and detects the
@@ -146,11 +151,10 @@ RECIPES: dict[str, dict] = {
         "real": {"video": "11", "train": {"start": train[0], "stop": train[1], "step": 4},
                  "val": {"start": val[0], "stop": val[1], "step": 4}, "held_out_from": 1029},
         "detects": {"video": "11", "start": detects[0], "stop": detects[1]},
-        "svia": {"train": ["S_0001", "S_0002"], "held_out": "S_0003", "step": 1},
+        "svia": _SVIA_LOOKS,
         "synth": _SYNTH_BOTH_LOOKS,
-        "train": {"epochs": 10, "imgsz": 640, "batch": 8, "seed": 0, "workers": 2, "scale": 0.3, "mosaic": 1.0,
-                  "close_mosaic": 2, "flipud": 0.5, "fliplr": 0.5, "optimizer": "AdamW", "lr0": 0.001,
-                  "warmup_epochs": 1.0, "warmup_bias_lr": 0.0},
+        # from the synthetic checkpoint, so longer and at the visem recipe's learning rate and warm-up
+        "train": {**_LOOKS_TRAIN, "epochs": 10, "lr0": 0.001, "warmup_epochs": 1.0},
         "photometric": {},
     } for name, train, val, detects in (("crossfit-a", (0, 480), (480, 520), (520, 1029)),
                                         ("crossfit-b", (560, 1029), (520, 560), (0, 520)))},

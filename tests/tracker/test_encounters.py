@@ -6,14 +6,15 @@ from spermtrack.tracker.config import get_config
 from spermtrack.tracker.encounters import STILL_NOISE_FLOOR, motility_scale, resolve_encounters
 
 
-def _two_cells(still_xy, mover_start, mover_step, frames=80, merge=range(38, 43)):
-    """Detections of a still cell and a mover; in ``merge`` frames one detection halfway covers both."""
+def _two_cells(still_xy, mover_at, frames=80, merge=range(38, 43), merged_to=0):
+    """Detections of a still cell (label 0) and a mover at ``mover_at(f)`` (label 1); in ``merge`` frames one
+    detection halfway covers both, labelled ``merged_to``."""
     frame, xy, who = [], [], []
+    still = np.asarray(still_xy, float)
     for f in range(frames):
-        still = np.asarray(still_xy, float)
-        mover = np.asarray(mover_start, float) + f * np.asarray(mover_step, float)
+        mover = np.asarray(mover_at(f), float)
         if f in merge:
-            frame.append(f), xy.append((still + mover) / 2), who.append(0)
+            frame.append(f), xy.append((still + mover) / 2), who.append(merged_to)
             continue
         frame += [f, f]
         xy += [still, mover]
@@ -23,7 +24,7 @@ def _two_cells(still_xy, mover_start, mover_step, frames=80, merge=range(38, 43)
 
 def test_an_exchange_at_a_merge_is_undone_and_a_true_path_is_kept():
     cfg = get_config("sperm")
-    frame, xy, who = _two_cells((100, 100), (20, 104), (2.0, 0.0))  # the mover passes 4 px from the still cell
+    frame, xy, who = _two_cells((100, 100), lambda f: (20 + 2.0 * f, 104))  # passes 4 px from the still cell
     truth = np.where(who == 0, 1, 2)
     assert np.array_equal(resolve_encounters(frame, xy, truth, cfg), truth)  # right ids stay
     swapped = truth.copy()
@@ -33,30 +34,21 @@ def test_an_exchange_at_a_merge_is_undone_and_a_true_path_is_kept():
     assert np.array_equal(resolve_encounters(frame, xy, swapped, cfg.replace(encounter_radius=0.0)), swapped)
 
 
-def _passer_turns_back(frames=90, merge=range(22, 42)):
-    """A still cell and a slow passer that comes down to 5 px of it, shares one detection with it for 20
-    frames (labelled as the passer's), then turns back and leaves up and to the right."""
-    frame, xy, who = [], [], []
-    still = np.array([100.0, 100.0])
-    for f in range(frames):
-        if f < merge.start:
-            passer = np.array([100.0, 40.0 + 2.5 * f])
-        elif f < merge.stop:
-            passer = np.array([100.0 + 0.1 * (f - merge.start), 95.0])
-        else:
-            passer = np.array([102.0, 95.0]) + (f - merge.stop + 1) * np.array([1.2, -0.5])
-        if f in merge:
-            frame.append(f), xy.append((still + passer) / 2), who.append(2)
-            continue
-        frame += [f, f]
-        xy += [still, passer]
-        who += [1, 2]
-    return np.array(frame), np.array(xy), np.array(who)
+def _passer_at(f):
+    """A slow passer that comes down to 5 px of a still cell at (100, 100) by frame 22, stays there until frame 41,
+    then turns back and leaves up and to the right."""
+    if f < 22:
+        return 100.0, 40.0 + 2.5 * f
+    if f < 42:
+        return 100.0 + 0.1 * (f - 22), 95.0
+    return 102.0 + 1.2 * (f - 41), 95.0 - 0.5 * (f - 41)
 
 
 def test_a_still_cell_keeps_its_id_when_a_slow_passer_merges_with_it_and_turns_back():
     cfg = get_config("sperm")
-    frame, xy, truth = _passer_turns_back()
+    # one detection covers both for 20 frames and goes to the passer's track
+    frame, xy, who = _two_cells((100, 100), _passer_at, frames=90, merge=range(22, 42), merged_to=1)
+    truth = who + 1
     swapped = truth.copy()
     after = frame >= 42
     swapped[after] = 3 - truth[after]  # the online association left with the ids exchanged
