@@ -7,10 +7,12 @@ without a traceback; library callers can catch it as a ``ValueError``.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from os import PathLike
 
 
@@ -90,6 +92,57 @@ def terminate_as_interrupt() -> Iterator[None]:
 
     previous = signal.signal(signal.SIGTERM, raise_interrupted)
     try:
-        yield
+        with interrupts_redelivered():
+            yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+#: Seconds after which an interrupt swallowed by a finalizer is sent again (long after the hook returned).
+REDELIVERY_DELAY_S = 0.01
+
+
+def _send_again(signum: int) -> None:
+    """Mark ``signum`` as arrived in the main thread a moment from now, from a helper thread.
+
+    Not at once: the handler would then run inside the unraisable hook, which swallows it too.
+    ``_thread.interrupt_main`` does nothing when the signal is ignored or left to the system.
+    """
+    timer = threading.Timer(REDELIVERY_DELAY_S, _thread.interrupt_main, (signum,))
+    timer.daemon = True
+    timer.start()
+
+
+def redelivering(previous: Callable) -> Callable:
+    """A :data:`sys.unraisablehook` that sends again an interrupt Python could not raise where it arrived.
+
+    A signal handler runs between any two lines, also inside a finalizer (``__del__``) or a weakref
+    callback (matplotlib's transforms use them). There Python cannot propagate the exception: it
+    prints "Exception ignored in ..." with a traceback and carries on, so the run would neither stop
+    nor stay quiet. This hook prints nothing for a swallowed :class:`KeyboardInterrupt` (or
+    :class:`Interrupted`) and sends its signal again a moment later, so that the handler stops the
+    run at an ordinary line (were it swallowed again, it is sent again). Every other unraisable
+    exception goes to ``previous``.
+    """
+
+    def redeliver(unraisable) -> None:
+        try:
+            if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+                previous(unraisable)
+                return
+            _send_again(getattr(unraisable.exc_value, "signal", signal.SIGINT))
+        except KeyboardInterrupt as again:  # a signal that arrived while this hook ran
+            _send_again(getattr(again, "signal", signal.SIGINT))
+
+    return redeliver
+
+
+@contextlib.contextmanager
+def interrupts_redelivered() -> Iterator[None]:
+    """Within the block, an interrupt swallowed by a finalizer is sent again (see :func:`redelivering`)."""
+    previous = sys.unraisablehook
+    sys.unraisablehook = redelivering(previous)
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
