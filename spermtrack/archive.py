@@ -130,11 +130,11 @@ def _worker_init() -> None:
     import signal
     import warnings
 
-    from spermtrack.errors import redelivering
+    from spermtrack.errors import Redelivery
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _worker_stop)
-    sys.unraisablehook = redelivering(sys.unraisablehook)  # a stop is never swallowed by a finalizer
+    sys.unraisablehook = Redelivery(sys.unraisablehook)  # a stop is never swallowed by a finalizer
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:
         print(f"spermtrack analyze: warning: {message}", file=sys.stderr)

@@ -102,18 +102,7 @@ def terminate_as_interrupt() -> Iterator[None]:
 REDELIVERY_DELAY_S = 0.01
 
 
-def _send_again(signum: int) -> None:
-    """Mark ``signum`` as arrived in the main thread a moment from now, from a helper thread.
-
-    Not at once: the handler would then run inside the unraisable hook, which swallows it too.
-    ``_thread.interrupt_main`` does nothing when the signal is ignored or left to the system.
-    """
-    timer = threading.Timer(REDELIVERY_DELAY_S, _thread.interrupt_main, (signum,))
-    timer.daemon = True
-    timer.start()
-
-
-def redelivering(previous: Callable) -> Callable:
+class Redelivery:
     """A :data:`sys.unraisablehook` that sends again an interrupt Python could not raise where it arrived.
 
     A signal handler runs between any two lines, also inside a finalizer (``__del__``) or a weakref
@@ -123,26 +112,51 @@ def redelivering(previous: Callable) -> Callable:
     :class:`Interrupted`) and sends its signal again a moment later, so that the handler stops the
     run at an ordinary line (were it swallowed again, it is sent again). Every other unraisable
     exception goes to ``previous``.
+
+    Parameters
+    ----------
+    previous : callable
+        The hook that was installed before (it gets every other unraisable exception).
     """
 
-    def redeliver(unraisable) -> None:
+    def __init__(self, previous: Callable):
+        self.previous = previous
+        self._timers: list[threading.Timer] = []
+
+    def __call__(self, unraisable) -> None:
         try:
             if not isinstance(unraisable.exc_value, KeyboardInterrupt):
-                previous(unraisable)
+                self.previous(unraisable)
                 return
-            _send_again(getattr(unraisable.exc_value, "signal", signal.SIGINT))
+            self._send_again(getattr(unraisable.exc_value, "signal", signal.SIGINT))
         except KeyboardInterrupt as again:  # a signal that arrived while this hook ran
-            _send_again(getattr(again, "signal", signal.SIGINT))
+            self._send_again(getattr(again, "signal", signal.SIGINT))
 
-    return redeliver
+    def _send_again(self, signum: int) -> None:
+        """Mark ``signum`` as arrived in the main thread a moment from now, from a helper thread.
+
+        Not at once: the handler would then run inside this hook, which swallows it too.
+        ``_thread.interrupt_main`` does nothing when the signal is ignored or left to the system.
+        """
+        timer = threading.Timer(REDELIVERY_DELAY_S, _thread.interrupt_main, (signum,))
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+
+    def cancel(self) -> None:
+        """Send nothing more: the run this hook served is over (a late interrupt would hit its exit)."""
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
 
 
 @contextlib.contextmanager
 def interrupts_redelivered() -> Iterator[None]:
-    """Within the block, an interrupt swallowed by a finalizer is sent again (see :func:`redelivering`)."""
+    """Within the block, an interrupt swallowed by a finalizer is sent again (see :class:`Redelivery`)."""
     previous = sys.unraisablehook
-    sys.unraisablehook = redelivering(previous)
+    hook = sys.unraisablehook = Redelivery(previous)
     try:
         yield
     finally:
+        hook.cancel()
         sys.unraisablehook = previous

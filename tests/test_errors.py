@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from spermtrack.errors import Interrupted, interrupts_redelivered, terminate_as_interrupt
+from spermtrack.errors import REDELIVERY_DELAY_S, Interrupted, interrupts_redelivered, terminate_as_interrupt
 
 
 class _RaisesWhenCollected:
@@ -63,3 +63,15 @@ def test_the_hook_is_restored_after_the_block():
     with interrupts_redelivered():
         assert sys.unraisablehook is not before
     assert sys.unraisablehook is before
+
+
+def test_leaving_the_block_cancels_a_pending_redelivery():
+    seen = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: seen.append(signum))
+    try:
+        with interrupts_redelivered():
+            _RaisesWhenCollected(Interrupted(signum=signal.SIGTERM))  # its redelivery is due in 10 ms
+        _ordinary_lines(10 * REDELIVERY_DELAY_S)
+        assert seen == []
+    finally:
+        signal.signal(signal.SIGTERM, previous)
