@@ -337,7 +337,10 @@ class TrackerConfig(Config):
         YOLOv5n trained on frames 0-479, HOTA / IDF1 0.577 / 0.763 -> 0.582 / 0.771; frames 0-519 by one
         trained on 560-1028, unchanged at 0.612 / 0.771). On the shipped detectors' video 11 frames
         0-1028 and the detector-like, noisy and clean sets of 20-s synthetic and 16 training videos: unchanged
-        or better (blob on video 11 0.506 -> 0.507, detector-like real 0.5785 -> 0.5799).
+        or better (blob on video 11 0.506 -> 0.507, detector-like real 0.5785 -> 0.5799). A track slower than
+        half this speed before an encounter is still there, and its own fit may decide the encounter
+        (:func:`~spermtrack.tracker.encounters.exchanged`; crossfit HOTA / IDF1 A 0.582 / 0.771 -> 0.589 /
+        0.781, B 0.612 / 0.771 -> 0.626 / 0.804).
     backfill : bool
         Batch only: give the tentative hits of a track that was later confirmed its id.
     smooth : bool

@@ -19,6 +19,13 @@ The assumption has its mirror case: where a swimmer stops beside a still cell in
 cell starts to move, the step prefers the exchange and gets it wrong (the shared model would keep the ids).
 Both cells changing motility at once is rarer than a passer turning back: on the detector-like and annotated
 tracks of the 16 training videos the scaling changed nothing or gained (see ``encounter_motile_speed``).
+
+Where one of the two was still before the encounter (slower than half ``encounter_motile_speed``), its own fit
+may decide alone (:func:`exchanged`). A passer that turns or slows while the two heads are merged can make
+its true continuation cost more than its exchanged one, so the rule "each track fits better" keeps the
+exchange; the still cell's place says which continuation is its own. Cross-fitted detections of video 11
+frames 0-519 hold two such encounters (a passer that comes down onto a still cell and leaves to the side,
+slowed to 0.3 px/frame): 0.612 / 0.771 -> 0.626 / 0.804 HOTA / IDF1 (``benchmarks/crossfit_bench.py``).
 """
 
 from __future__ import annotations
@@ -30,10 +37,12 @@ from spermtrack.tracker.config import TrackerConfig
 from spermtrack.tracker.kalman import MotionModel, filter_sequences, transition_powers
 from spermtrack.tracker.offline import axis_model, continuity_d2, forward_time, interpolate_gaps
 
-__all__ = ["GroupIndex", "encounter_spans", "motility_scale", "resolve_encounters", "side_states"]
+__all__ = ["GroupIndex", "encounter_spans", "exchanged", "motility_scale", "resolve_encounters", "side_states"]
 
 #: Process-noise scale of a pairing whose slower state is still (:func:`motility_scale`).
 STILL_NOISE_FLOOR = 0.01
+#: A track is still before an encounter below this fraction of ``encounter_motile_speed`` (:func:`exchanged`).
+STILL_SPEED_FRACTION = 0.5
 
 
 class GroupIndex:
@@ -127,6 +136,39 @@ def motility_scale(x_before: np.ndarray, x_after: np.ndarray, motile_speed: floa
     return np.clip((speed / motile_speed) ** 2, STILL_NOISE_FLOOR, 1.0)
 
 
+def exchanged(keep_a: float, keep_b: float, swap_a: float, swap_b: float, *, still_a: bool, still_b: bool,
+              margin: float) -> bool:
+    """Whether two tracks left an encounter with their ids exchanged, from the ``d^2`` of the four pairings.
+
+    Either each track fits the other's continuation better and the swapped pairings sum lower by ``margin``;
+    or exactly one of the two was still before the encounter and its own swapped pairing is lower by
+    ``margin``. A still cell's place is known far better than the path of a swimmer that turns or slows while
+    the two heads are merged, and such a turn can make the swimmer's true continuation cost more than its
+    exchanged one: there the still cell's own fit decides.
+
+    Parameters
+    ----------
+    keep_a, keep_b : float
+        ``d^2`` of each track (``a``, ``b``) before the encounter against its own continuation after it.
+    swap_a, swap_b : float
+        ``d^2`` of each against the other's continuation.
+    still_a, still_b : bool
+        Whether each was still before the encounter.
+    margin : float
+        How much lower the swapped pairing must be.
+
+    Returns
+    -------
+    bool
+    """
+    if swap_a < keep_a and swap_b < keep_b and swap_a + swap_b + margin < keep_a + keep_b:
+        return True
+    if still_a != still_b:
+        own_keep, own_swap = (keep_a, swap_a) if still_a else (keep_b, swap_b)
+        return own_swap + margin < own_keep
+    return False
+
+
 def resolve_encounters(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: TrackerConfig) -> np.ndarray:
     """Swap the ids of two tracks after an encounter where motion continuity says they were exchanged.
 
@@ -135,9 +177,10 @@ def resolve_encounters(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg
     the tracker's model, as :func:`end_states`); each pairing is scored like a gap-closing link,
     ``d^2`` of the state before predicted across the encounter against the state after, its process noise
     scaled by the pairing's motility (:func:`motility_scale`, ``encounter_motile_speed``). The ids after
-    the encounter are swapped when the swapped pairing's sum is lower by ``encounter_margin`` and each
-    track fits the other's continuation better than its own. Later encounters follow the swapped labels;
-    one that straddles an earlier swap is left alone.
+    the encounter are swapped when :func:`exchanged` says so: the swapped pairing's sum is lower by
+    ``encounter_margin`` and each track fits the other's continuation better than its own, or the one
+    still track's own swapped pairing is lower by ``encounter_margin``. Later encounters follow the swapped
+    labels; one that straddles an earlier swap is left alone.
 
     Returns
     -------
@@ -178,14 +221,15 @@ def resolve_encounters(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg
         dt = at_frame[after.ravel()] - at_frame[before.ravel()]
         d2 = continuity_d2(xb, P[before.ravel()], xa, P[after.ravel()], dt, Fk, Qk,
                            motility_scale(xb, xa, cfg.encounter_motile_speed)).reshape(len(todo), 4)
+        speed_before = np.hypot(x[before[:, :2].ravel(), 0, 1], x[before[:, :2].ravel(), 1, 1]).reshape(len(todo), 2)
+        still = speed_before < STILL_SPEED_FRACTION * cfg.encounter_motile_speed
         pending, tainted = [], set()  # tracks whose later sides are stale after a swap in this round
         for k, (first, last, a, b, original, _) in enumerate(todo):
             if a in tainted or b in tainted:
                 tainted |= {a, b}
                 pending.append((first, last, *original))
                 continue
-            keep_a, keep_b, swap_a, swap_b = d2[k]
-            if swap_a < keep_a and swap_b < keep_b and swap_a + swap_b + cfg.encounter_margin < keep_a + keep_b:
+            if exchanged(*d2[k], still_a=still[k, 0], still_b=still[k, 1], margin=cfg.encounter_margin):
                 after = frame > last
                 in_a, in_b = after & (group == a), after & (group == b)
                 group[in_a], group[in_b] = b, a

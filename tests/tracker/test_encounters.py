@@ -2,8 +2,9 @@
 
 import numpy as np
 
+from spermtrack.tracker import encounters
 from spermtrack.tracker.config import get_config
-from spermtrack.tracker.encounters import STILL_NOISE_FLOOR, motility_scale, resolve_encounters
+from spermtrack.tracker.encounters import STILL_NOISE_FLOOR, exchanged, motility_scale, resolve_encounters
 
 
 def _two_cells(still_xy, mover_at, frames=80, merge=range(38, 43), merged_to=0):
@@ -58,6 +59,44 @@ def test_a_still_cell_keeps_its_id_when_a_slow_passer_merges_with_it_and_turns_b
     # with one smooth model for every pairing, the turn costs the passer more than the still cell's move
     flat = cfg.replace(encounter_motile_speed=0.0)
     assert np.array_equal(resolve_encounters(frame, xy, swapped, flat), swapped)
+
+
+def _passer_that_turns_aside(f):
+    """A passer that comes down at 1.5 px/frame onto a still cell at (100, 100) by frame 22, stays over it for six
+    frames and leaves up and to the right (120 degrees off its course) at 1.2 px/frame."""
+    if f < 22:
+        return 100.0, 97.0 - 1.5 * (22 - f)
+    if f < 28:
+        return 100.0, 97.0
+    k = f - 27
+    return 100.0 + 0.6 * k, 97.0 - 1.04 * k
+
+
+def test_a_still_cell_keeps_its_id_when_a_passer_merges_with_it_and_turns_aside(monkeypatch):
+    cfg = get_config("sperm")
+    frame, xy, who = _two_cells((100, 100), _passer_that_turns_aside, frames=90, merge=range(22, 28), merged_to=1)
+    truth = who + 1
+    swapped = truth.copy()
+    after = frame >= 28
+    swapped[after] = 3 - truth[after]
+    late = frame > 40  # after the encounter (within 8 px)
+    assert np.array_equal(resolve_encounters(frame, xy, swapped, cfg)[late], truth[late])
+    assert np.array_equal(resolve_encounters(frame, xy, truth, cfg)[late], truth[late])
+    # the turn costs the passer's own continuation more than the exchanged one: only the still cell's fit decides
+    monkeypatch.setattr(encounters, "STILL_SPEED_FRACTION", 0.0)
+    assert np.array_equal(resolve_encounters(frame, xy, swapped, cfg)[late], swapped[late])
+
+
+def test_an_exchange_needs_both_fits_or_the_still_cells_own():
+    # each fits the other's continuation better, and the sum by the margin
+    assert exchanged(9.0, 9.0, 1.0, 1.0, still_a=False, still_b=False, margin=4.0)
+    # the swimmer's own continuation costs more (it turned): only the still cell's fit can say so
+    numbers = (14.4, 7.4, 3.0, 47.4)  # video 11 frame 268, cross-fitted detections (a still, b a passer)
+    assert not exchanged(*numbers, still_a=False, still_b=False, margin=4.0)
+    assert exchanged(*numbers, still_a=True, still_b=False, margin=4.0)
+    assert not exchanged(*numbers, still_a=False, still_b=True, margin=4.0)  # the passer's own fit says keep
+    assert not exchanged(*numbers, still_a=True, still_b=True, margin=4.0)  # two still cells: both must agree
+    assert not exchanged(14.4, 7.4, 11.0, 47.4, still_a=True, still_b=False, margin=4.0)  # within the margin
 
 
 def test_motility_scale_follows_the_slower_side():
