@@ -64,7 +64,8 @@ positives per frame with scores 0.2-0.7), scored by IDF1 and HOTA. The findings:
   before and after every encounter within ``encounter_radius`` = 8 px and swaps the ids back when each
   track continues the other's path better (chosen on video 11 frames 0-1028 with yolo and blob and on
   synthetic videos with real detections; requiring *each* track to fit better kept it from swapping a
-  cell that turned sharply beside a still one).
+  cell that turned sharply beside a still one), or when the one still cell of the two does (a passer
+  that turned while merged with it; ``encounter_motile_speed``).
 - On real detector output a smoother filter (``measurement_std`` 3 px) moved HOTA by -0.003 to
   +0.013 depending on the detector and frames, within the noise of a few identity switches, and
   cost 0.07 HOTA points on the annotated tracks: not taken.
@@ -325,7 +326,9 @@ class TrackerConfig(Config):
         Encounters longer than this many frames (cells that stay together) are left alone.
     encounter_margin : float
         Chi-square margin by which the swapped pairing must beat the kept one; each of the two tracks
-        must also fit the other's continuation better than its own.
+        must also fit the other's continuation better than its own, unless one is a still cell: then its
+        own swapped pairing must beat its kept one by the margin
+        (:func:`~spermtrack.tracker.encounters.exchanged`).
     encounter_motile_speed : float
         px/frame: the encounter step's continuity test holds a pairing whose slower state is below this
         speed to a tighter motion model, down to a hundredth of the acceleration variance for a still cell
@@ -338,9 +341,10 @@ class TrackerConfig(Config):
         trained on 560-1028, unchanged at 0.612 / 0.771). On the shipped detectors' video 11 frames
         0-1028 and the detector-like, noisy and clean sets of 20-s synthetic and 16 training videos: unchanged
         or better (blob on video 11 0.506 -> 0.507, detector-like real 0.5785 -> 0.5799). A track slower than
-        half this speed before an encounter is still there, and its own fit may decide the encounter
-        (:func:`~spermtrack.tracker.encounters.exchanged`; crossfit HOTA / IDF1 A 0.582 / 0.771 -> 0.589 /
-        0.781, B 0.612 / 0.771 -> 0.626 / 0.804).
+        half this speed before an encounter is still there, and where its exchanged continuation is slower
+        than this speed its own fit may decide the encounter
+        (:func:`~spermtrack.tracker.encounters.still_anchor`; crossfit HOTA / IDF1 A 0.582 / 0.771 -> 0.589 /
+        0.781, B 0.612 / 0.771 -> 0.626 / 0.804). 0 switches both off.
     backfill : bool
         Batch only: give the tentative hits of a track that was later confirmed its id.
     smooth : bool

@@ -5,7 +5,8 @@ for a few frames, the online association may leave the encounter with the two id
 frames 657-664: a still cell and a slow one 5-8 px apart, merged into one box; BoT-SORT swapped them
 too). The states of both tracks before and after the encounter are compared, as in gap closing but with
 the tracker's own smooth model, and the ids after it are swapped when the exchanged pairing fits better
-by ``encounter_margin`` and better for each of the two tracks on its own.
+by ``encounter_margin`` and better for each of the two tracks on its own, or, where one of the two is a
+still cell, better for that cell by ``encounter_margin`` (:func:`exchanged`, below).
 
 A cell keeps its motility through an encounter: an immotile cell does not start swimming, nor a swimming
 one stop dead, within the encounter's frames. So each pairing's process noise is scaled by the motility of
@@ -20,12 +21,17 @@ cell starts to move, the step prefers the exchange and gets it wrong (the shared
 Both cells changing motility at once is rarer than a passer turning back: on the detector-like and annotated
 tracks of the 16 training videos the scaling changed nothing or gained (see ``encounter_motile_speed``).
 
-Where one of the two was still before the encounter (slower than half ``encounter_motile_speed``), its own fit
-may decide alone (:func:`exchanged`). A passer that turns or slows while the two heads are merged can make
+Where one of the two was still before the encounter (slower than half ``encounter_motile_speed``) and the
+continuation it would take in the exchanged pairing is not motile, its own fit may decide alone
+(:func:`still_anchor`, :func:`exchanged`). A passer that turns sharply while the two heads are merged can make
 its true continuation cost more than its exchanged one, so the rule "each track fits better" keeps the
 exchange; the still cell's place says which continuation is its own. Cross-fitted detections of video 11
-frames 0-519 hold two such encounters (a passer that comes down onto a still cell and leaves to the side,
-slowed to 0.3 px/frame): 0.612 / 0.771 -> 0.626 / 0.804 HOTA / IDF1 (``benchmarks/crossfit_bench.py``).
+frames 0-519 hold two such encounters (a passer comes down onto a still cell and leaves to the side, turned
+by about 90 degrees): 0.612 / 0.771 -> 0.626 / 0.804 HOTA / IDF1 (``benchmarks/crossfit_bench.py``). It
+widens the mirror case: a still cell that starts to swim at about ``encounter_motile_speed`` or slower while a
+passer goes by may take the passer's id. In a grid of synthetic two-cell scenes (straight passes, turns,
+motility changes, slow and fast pairs; stop 42's review) it undid 429 exchanges the rule "each track fits
+better" left and made 190 new errors, all but one where a cell changed its motility within the encounter.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ from spermtrack.tracker.config import TrackerConfig
 from spermtrack.tracker.kalman import MotionModel, filter_sequences, transition_powers
 from spermtrack.tracker.offline import axis_model, continuity_d2, forward_time, interpolate_gaps
 
-__all__ = ["GroupIndex", "encounter_spans", "exchanged", "motility_scale", "resolve_encounters", "side_states"]
+__all__ = ["GroupIndex", "encounter_spans", "exchanged", "motility_scale", "resolve_encounters", "side_states",
+           "still_anchor"]
 
 #: Process-noise scale of a pairing whose slower state is still (:func:`motility_scale`).
 STILL_NOISE_FLOOR = 0.01
@@ -136,15 +143,41 @@ def motility_scale(x_before: np.ndarray, x_after: np.ndarray, motile_speed: floa
     return np.clip((speed / motile_speed) ** 2, STILL_NOISE_FLOOR, 1.0)
 
 
-def exchanged(keep_a: float, keep_b: float, swap_a: float, swap_b: float, *, still_a: bool, still_b: bool,
-              margin: float) -> bool:
+def still_anchor(speed_before: np.ndarray, speed_swapped: np.ndarray, *, still_speed: float,
+                 motile_speed: float) -> np.ndarray:
+    """Per encounter, the track whose own fit may decide it (:func:`exchanged`): 0 for ``a``, 1 for ``b``, -1 none.
+
+    That is the one track of the two that was still before the encounter, provided the continuation it
+    would take in the exchanged pairing is not motile: a still cell stays still. Where both or neither
+    were still, or the still one would have to leave swimming, no track decides alone.
+
+    Parameters
+    ----------
+    speed_before : ndarray, shape (N, 2)
+        px/frame of ``a`` and ``b`` before each encounter.
+    speed_swapped : ndarray, shape (N, 2)
+        px/frame of the continuation each would take if exchanged (``b``'s for ``a``, ``a``'s for ``b``).
+    still_speed, motile_speed : float
+        px/frame: still below the first, motile from the second.
+
+    Returns
+    -------
+    ndarray of int, shape (N,)
+    """
+    still = speed_before < still_speed
+    who = np.where(still[:, 0], 0, 1)
+    settles = speed_swapped[np.arange(len(who)), who] < motile_speed
+    return np.where((still[:, 0] != still[:, 1]) & settles, who, -1)
+
+
+def exchanged(keep_a: float, keep_b: float, swap_a: float, swap_b: float, *, anchor: int, margin: float) -> bool:
     """Whether two tracks left an encounter with their ids exchanged, from the ``d^2`` of the four pairings.
 
     Either each track fits the other's continuation better and the swapped pairings sum lower by ``margin``;
-    or exactly one of the two was still before the encounter and its own swapped pairing is lower by
-    ``margin``. A still cell's place is known far better than the path of a swimmer that turns or slows while
-    the two heads are merged, and such a turn can make the swimmer's true continuation cost more than its
-    exchanged one: there the still cell's own fit decides.
+    or the still cell of the two (``anchor``, :func:`still_anchor`) fits the other's continuation better by
+    ``margin``. A still cell's place is known far better than the path of a swimmer that turns while the two
+    heads are merged, and such a turn can make the swimmer's true continuation cost more than its exchanged
+    one: there the still cell's own fit decides.
 
     Parameters
     ----------
@@ -152,8 +185,8 @@ def exchanged(keep_a: float, keep_b: float, swap_a: float, swap_b: float, *, sti
         ``d^2`` of each track (``a``, ``b``) before the encounter against its own continuation after it.
     swap_a, swap_b : float
         ``d^2`` of each against the other's continuation.
-    still_a, still_b : bool
-        Whether each was still before the encounter.
+    anchor : int
+        0 or 1: ``a`` or ``b`` is the still cell whose own fit may decide; -1: none.
     margin : float
         How much lower the swapped pairing must be.
 
@@ -163,8 +196,8 @@ def exchanged(keep_a: float, keep_b: float, swap_a: float, swap_b: float, *, sti
     """
     if swap_a < keep_a and swap_b < keep_b and swap_a + swap_b + margin < keep_a + keep_b:
         return True
-    if still_a != still_b:
-        own_keep, own_swap = (keep_a, swap_a) if still_a else (keep_b, swap_b)
+    if anchor >= 0:
+        own_keep, own_swap = (keep_a, swap_a) if anchor == 0 else (keep_b, swap_b)
         return own_swap + margin < own_keep
     return False
 
@@ -221,15 +254,16 @@ def resolve_encounters(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg
         dt = at_frame[after.ravel()] - at_frame[before.ravel()]
         d2 = continuity_d2(xb, P[before.ravel()], xa, P[after.ravel()], dt, Fk, Qk,
                            motility_scale(xb, xa, cfg.encounter_motile_speed)).reshape(len(todo), 4)
-        speed_before = np.hypot(x[before[:, :2].ravel(), 0, 1], x[before[:, :2].ravel(), 1, 1]).reshape(len(todo), 2)
-        still = speed_before < STILL_SPEED_FRACTION * cfg.encounter_motile_speed
+        speed = np.hypot(x[:, 0, 1], x[:, 1, 1])
+        anchors = still_anchor(speed[before[:, :2]], speed[after[:, 2:]], motile_speed=cfg.encounter_motile_speed,
+                               still_speed=STILL_SPEED_FRACTION * cfg.encounter_motile_speed)
         pending, tainted = [], set()  # tracks whose later sides are stale after a swap in this round
         for k, (first, last, a, b, original, _) in enumerate(todo):
             if a in tainted or b in tainted:
                 tainted |= {a, b}
                 pending.append((first, last, *original))
                 continue
-            if exchanged(*d2[k], still_a=still[k, 0], still_b=still[k, 1], margin=cfg.encounter_margin):
+            if exchanged(*d2[k], anchor=int(anchors[k]), margin=cfg.encounter_margin):
                 after = frame > last
                 in_a, in_b = after & (group == a), after & (group == b)
                 group[in_a], group[in_b] = b, a

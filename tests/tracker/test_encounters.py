@@ -4,7 +4,8 @@ import numpy as np
 
 from spermtrack.tracker import encounters
 from spermtrack.tracker.config import get_config
-from spermtrack.tracker.encounters import STILL_NOISE_FLOOR, exchanged, motility_scale, resolve_encounters
+from spermtrack.tracker.encounters import (STILL_NOISE_FLOOR, exchanged, motility_scale, resolve_encounters,
+                                           still_anchor)
 
 
 def _two_cells(still_xy, mover_at, frames=80, merge=range(38, 43), merged_to=0):
@@ -89,14 +90,21 @@ def test_a_still_cell_keeps_its_id_when_a_passer_merges_with_it_and_turns_aside(
 
 def test_an_exchange_needs_both_fits_or_the_still_cells_own():
     # each fits the other's continuation better, and the sum by the margin
-    assert exchanged(9.0, 9.0, 1.0, 1.0, still_a=False, still_b=False, margin=4.0)
+    assert exchanged(9.0, 9.0, 1.0, 1.0, anchor=-1, margin=4.0)
     # the swimmer's own continuation costs more (it turned): only the still cell's fit can say so
     numbers = (14.4, 7.4, 3.0, 47.4)  # video 11 frame 268, cross-fitted detections (a still, b a passer)
-    assert not exchanged(*numbers, still_a=False, still_b=False, margin=4.0)
-    assert exchanged(*numbers, still_a=True, still_b=False, margin=4.0)
-    assert not exchanged(*numbers, still_a=False, still_b=True, margin=4.0)  # the passer's own fit says keep
-    assert not exchanged(*numbers, still_a=True, still_b=True, margin=4.0)  # two still cells: both must agree
-    assert not exchanged(14.4, 7.4, 11.0, 47.4, still_a=True, still_b=False, margin=4.0)  # within the margin
+    assert not exchanged(*numbers, anchor=-1, margin=4.0)
+    assert exchanged(*numbers, anchor=0, margin=4.0)
+    assert not exchanged(*numbers, anchor=1, margin=4.0)  # the passer's own fit says keep
+    assert not exchanged(14.4, 7.4, 11.0, 47.4, anchor=0, margin=4.0)  # within the margin
+
+
+def test_the_still_cell_decides_only_alone_and_only_where_it_stays_still():
+    before = np.array([[0.1, 2.0], [2.0, 0.1], [0.1, 0.2], [2.0, 1.5], [0.1, 2.0]])
+    swapped = np.array([[0.3, 2.0], [2.0, 0.4], [0.3, 0.3], [2.0, 1.5], [1.6, 2.0]])
+    anchor = still_anchor(before, swapped, still_speed=0.5, motile_speed=1.0)
+    # a; b; both still: none; neither: none; a would leave swimming (a still cell that starts to swim): none
+    assert anchor.tolist() == [0, 1, -1, -1, -1]
 
 
 def test_motility_scale_follows_the_slower_side():
