@@ -48,7 +48,7 @@ __all__ = ["GroupIndex", "encounter_spans", "exchanged", "motility_scale", "reso
 
 #: Process-noise scale of a pairing whose slower state is still (:func:`motility_scale`).
 STILL_NOISE_FLOOR = 0.01
-#: A track is still before an encounter below this fraction of ``encounter_motile_speed`` (:func:`exchanged`).
+#: A track is still before an encounter below this fraction of ``encounter_motile_speed`` (:func:`still_anchor`).
 STILL_SPEED_FRACTION = 0.5
 
 
