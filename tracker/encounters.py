@@ -119,7 +119,7 @@ def encounter_spans(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, radius
     return [(f, la, g, h) for la, f, g, h in sorted(spans)]
 
 
-def motility_scale(x_before: np.ndarray, x_after: np.ndarray, motile_speed: float) -> np.ndarray | None:
+def motility_scale(speed_before: np.ndarray, speed_after: np.ndarray, motile_speed: float) -> np.ndarray | None:
     """Process-noise scale of each pairing across an encounter, from the motility of its slower state.
 
     ``c = clip((v / motile_speed)^2, STILL_NOISE_FLOOR, 1)`` with ``v`` the lower of the two states' speeds:
@@ -128,8 +128,8 @@ def motility_scale(x_before: np.ndarray, x_after: np.ndarray, motile_speed: floa
 
     Parameters
     ----------
-    x_before, x_after : ndarray, shape (N, 2, 2)
-        ``[p, v]`` per pairing and axis on the two sides of the encounter.
+    speed_before, speed_after : ndarray, shape (N,)
+        px/frame of each pairing's states on the two sides of the encounter.
     motile_speed : float
         px/frame; 0 or less: no scaling (returns None).
 
@@ -139,8 +139,7 @@ def motility_scale(x_before: np.ndarray, x_after: np.ndarray, motile_speed: floa
     """
     if motile_speed <= 0:
         return None
-    speed = np.minimum(np.hypot(x_before[:, 0, 1], x_before[:, 1, 1]), np.hypot(x_after[:, 0, 1], x_after[:, 1, 1]))
-    return np.clip((speed / motile_speed) ** 2, STILL_NOISE_FLOOR, 1.0)
+    return np.clip((np.minimum(speed_before, speed_after) / motile_speed) ** 2, STILL_NOISE_FLOOR, 1.0)
 
 
 def still_anchor(speed_before: np.ndarray, speed_swapped: np.ndarray, *, still_speed: float,
@@ -250,11 +249,11 @@ def resolve_encounters(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg
         # per encounter, sides 0/1 are a/b before and 2/3 after it: the kept pairings (0-2, 1-3), the swapped (0-3, 1-2)
         before = 4 * np.arange(len(todo))[:, None] + np.array([0, 1, 0, 1])
         after = 4 * np.arange(len(todo))[:, None] + np.array([2, 3, 3, 2])
-        xb, xa = x[before.ravel()], x[after.ravel()]
-        dt = at_frame[after.ravel()] - at_frame[before.ravel()]
-        d2 = continuity_d2(xb, P[before.ravel()], xa, P[after.ravel()], dt, Fk, Qk,
-                           motility_scale(xb, xa, cfg.encounter_motile_speed)).reshape(len(todo), 4)
+        pre, post = before.ravel(), after.ravel()
         speed = np.hypot(x[:, 0, 1], x[:, 1, 1])
+        scale = motility_scale(speed[pre], speed[post], cfg.encounter_motile_speed)
+        d2 = continuity_d2(x[pre], P[pre], x[post], P[post], at_frame[post] - at_frame[pre], Fk, Qk,
+                           scale).reshape(len(todo), 4)
         anchors = still_anchor(speed[before[:, :2]], speed[after[:, 2:]], motile_speed=cfg.encounter_motile_speed,
                                still_speed=STILL_SPEED_FRACTION * cfg.encounter_motile_speed)
         pending, tainted = [], set()  # tracks whose later sides are stale after a swap in this round
@@ -264,8 +263,8 @@ def resolve_encounters(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg
                 pending.append((first, last, *original))
                 continue
             if exchanged(*d2[k], anchor=int(anchors[k]), margin=cfg.encounter_margin):
-                after = frame > last
-                in_a, in_b = after & (group == a), after & (group == b)
+                later = frame > last
+                in_a, in_b = later & (group == a), later & (group == b)
                 group[in_a], group[in_b] = b, a
                 swaps.append((last, a, b))
                 tainted |= {a, b}

@@ -108,10 +108,6 @@ def test_the_still_cell_decides_only_alone_and_only_where_it_stays_still():
 
 
 def test_motility_scale_follows_the_slower_side():
-    def states(vx):
-        x = np.zeros((len(vx), 2, 2))
-        x[:, 0, 1] = vx
-        return x
-    scale = motility_scale(states([0.0, 2.0, 0.5, 2.0]), states([2.0, 3.0, 2.0, 0.1]), 1.0)
+    scale = motility_scale(np.array([0.0, 2.0, 0.5, 2.0]), np.array([2.0, 3.0, 2.0, 0.1]), 1.0)
     assert np.allclose(scale, [STILL_NOISE_FLOOR, 1.0, 0.25, STILL_NOISE_FLOOR])
-    assert motility_scale(states([1.0]), states([1.0]), 0.0) is None
+    assert motility_scale(np.array([1.0]), np.array([1.0]), 0.0) is None
