@@ -30,6 +30,7 @@ __all__ = [
     "f1_by_threshold",
     "frame_slices",
     "match_centres",
+    "roc_auc",
 ]
 
 #: COCO's IoU thresholds 0.50:0.05:0.95, built exactly as pycocotools builds them.
@@ -513,3 +514,31 @@ def average_precision(
     for t, value in zip(thresholds, ap[: len(thresholds)]):
         out[f"AP@{t:.2f}"] = float(value)
     return out
+
+
+def roc_auc(is_true: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve: the chance that a true item outscores a false one (ties count half).
+
+    Parameters
+    ----------
+    is_true : numpy.ndarray of bool
+        Labels.
+    scores : numpy.ndarray
+        Scores, higher meaning "more likely true".
+
+    Returns
+    -------
+    float
+        In [0, 1]; NaN when only one label is present.
+    """
+    from scipy.stats import rankdata
+
+    y = np.asarray(is_true, dtype=bool).ravel()
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if y.shape != s.shape:
+        raise InputError(f"labels ({y.size}) and scores ({s.size}) differ in length")
+    n_true, n_false = int(y.sum()), int((~y).sum())
+    if n_true == 0 or n_false == 0:
+        return float("nan")
+    ranks = rankdata(s)
+    return float((ranks[y].sum() - n_true * (n_true + 1) / 2) / (n_true * n_false))

@@ -229,3 +229,16 @@ def test_ap_agrees_with_pycocotools(seed):
     assert ours["mAP50"] == pytest.approx(ref[0], abs=1e-6)
     assert ours["mAP50_95"] == pytest.approx(ref.mean(), abs=1e-6)
     assert 0 < ours["mAP50_95"] < ours["mAP50"] < 1
+
+
+def test_roc_auc_is_the_chance_that_a_true_item_outscores_a_false_one():
+    from spermtrack.eval.detection import roc_auc
+
+    y = np.array([True, True, False, False])
+    assert roc_auc(y, np.array([0.9, 0.8, 0.2, 0.1])) == 1.0
+    assert roc_auc(y, np.array([0.1, 0.2, 0.8, 0.9])) == 0.0
+    assert roc_auc(y, np.full(4, 0.5)) == 0.5  # ties count half
+    assert roc_auc(y, np.array([0.9, 0.3, 0.5, 0.1])) == 0.75
+    assert np.isnan(roc_auc(np.ones(3, bool), np.arange(3.0)))
+    with pytest.raises(InputError, match="differ in length"):
+        roc_auc(y, np.arange(3.0))
