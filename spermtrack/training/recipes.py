@@ -1,4 +1,5 @@
-"""Recipes of the YOLOv5n checkpoints shipped in the package: data -> training -> ``detectors/weights/``.
+"""Recipes of the YOLOv5n checkpoints and the head verifier shipped in the package: data -> training ->
+``detectors/weights/``.
 
 Run (offline, CPU)::
 
@@ -51,6 +52,19 @@ Run (offline, CPU)::
     ``benchmarks/crossfit_bench.py`` tunes trackers on those detections. About 24 min each on two CPU
     cores (validation mAP50 0.445 and 0.553 on the mixed real and synthetic split).
 
+``verifier`` -> ``head_verifier.onnx`` (rescores every ``--detector yolo`` box; :mod:`spermtrack.detectors.verify`)
+    A small CNN on 48 px patches around detections, labelled by whether each matched an annotated box within
+    10 px: the ``crossfit-a`` and ``crossfit-b`` checkpoints' detections of the video 11 frames each never
+    trained on (frames 0-939; made in ``WORK/crossfit-a|b`` when missing), the shipped yolo's detections of
+    the SVIA clips S_0001-S_0002 and of synthetic videos of both looks. Its score calibration is fitted on
+    crossfit-a's detections of frames 940-1028, which it never trained on. 6 epochs, about 8 min on two CPU
+    cores (:mod:`spermtrack.training.verifier`).
+
+``verifier-a``, ``verifier-b`` (tuning instruments, never installed)
+    The same, each trained on one crossfit split only (a: crossfit-b's detections of frames 0-479, calibrated
+    on 480-519; b: crossfit-a's of 520-939, calibrated on 940-1028), so that ``benchmarks/crossfit_bench.py
+    --verify`` rescores each split with a verifier that never saw it.
+
 ``trackpy``
     Fits the trackpy peer detector's score (``mass_half``, ``mass_slope`` of
     :class:`~spermtrack.detectors.peers.TrackpyConfig`) by logistic regression of "matched a labelled
@@ -95,6 +109,33 @@ _SVIA_LOOKS = {"train": ["S_0001", "S_0002"], "held_out": "S_0003", "step": 1}
 _LOOKS_TRAIN = {"epochs": 8, "imgsz": 640, "batch": 8, "seed": 0, "workers": 2, "scale": 0.3, "mosaic": 1.0,
                 "close_mosaic": 2, "flipud": 0.5, "fliplr": 0.5, "optimizer": "AdamW", "lr0": 0.0005,
                 "warmup_epochs": 0.5, "warmup_bias_lr": 0.0}
+
+def _verifier_recipe(file: str, command: str, *, crossfit: list[str], train: tuple[int, int],
+                     calibrate: tuple[int, int], rescores: tuple[int, int] | None = None) -> dict:
+    """A head verifier recipe: patches at crossfit detections of video 11 frames ``train`` (their score
+    calibration fitted on frames ``calibrate``), at the shipped yolo's detections of the SVIA training clips and
+    of synthetic videos of both looks (:mod:`spermtrack.training.verifier`). ``rescores``: the frames a tuning
+    instrument rescores (it never trains there)."""
+    recipe = {
+        "file": file, "command": command,
+        "real": {"video": "11", "crossfit": crossfit, "train": {"start": train[0], "stop": train[1]},
+                 "calibrate": {"start": calibrate[0], "stop": calibrate[1]}, "held_out_from": 1029},
+        # SVIA S_0003 is never read
+        "svia": {"train": ["S_0001", "S_0002"], "held_out": "S_0003"},
+        # the verifier otherwise knows only two microscopes
+        "synth": [{"name": "verifier_phase", "n_videos": 6, "seconds": 1.0, "fps": 50.0, "seed": 4101,
+                   "polarity": "phase", "step": 5},
+                  {"name": "verifier_bright", "n_videos": 6, "seconds": 1.0, "fps": 50.0, "seed": 4202,
+                   "polarity": "bright", "step": 5}],
+        "train": {"epochs": 6, "batch": 128, "lr": 3e-3, "weight_decay": 1e-4, "seed": 0},
+        # patches cut this many px wider and cropped at a random offset in training (boxes off the head's centre)
+        "margin": 4,
+        "max_dist": 10.0,
+    }
+    if rescores is not None:
+        recipe["rescores"] = {"video": "11", "start": rescores[0], "stop": rescores[1]}
+    return recipe
+
 
 #: The recipes, with everything that decides the result.
 RECIPES: dict[str, dict] = {
@@ -158,6 +199,21 @@ RECIPES: dict[str, dict] = {
         "photometric": {},
     } for name, train, val, detects in (("crossfit-a", (0, 480), (480, 520), (520, 1029)),
                                         ("crossfit-b", (560, 1029), (520, 560), (0, 520)))},
+    "verifier": _verifier_recipe(
+        "head_verifier.onnx", "python -m spermtrack.training.recipes verifier --work WORK "
+        "--visem ../shared/reference/visem_real --svia ../shared/reference/svia --install",
+        # patches at each crossfit checkpoint's detections of the video 11 frames it never trained on
+        crossfit=["crossfit-a", "crossfit-b"], train=(0, 940), calibrate=(940, 1029)),
+    # tuning instruments, never shipped: each trains on the other crossfit split only, so that
+    # benchmarks/crossfit_bench.py --verify rescores each split with a verifier that never saw its frames
+    "verifier-a": _verifier_recipe(
+        "head_verifier_a.onnx", "python -m spermtrack.training.recipes verifier-a --work WORK "
+        "--visem ../shared/reference/visem_real --svia ../shared/reference/svia",
+        crossfit=["crossfit-b"], train=(0, 480), calibrate=(480, 520), rescores=(520, 1029)),
+    "verifier-b": _verifier_recipe(
+        "head_verifier_b.onnx", "python -m spermtrack.training.recipes verifier-b --work WORK "
+        "--visem ../shared/reference/visem_real --svia ../shared/reference/svia",
+        crossfit=["crossfit-a"], train=(520, 940), calibrate=(940, 1029), rescores=(0, 520)),
     "trackpy": {
         "command": "python -m spermtrack.training.recipes trackpy --work WORK --visem ../shared/reference/visem_real",
         "real": {"video": "11", "start": 0, "stop": 1029, "step": 10}, "max_dist": 10.0,
@@ -449,6 +505,83 @@ def _calibrate_installed(work: Path, recipe: dict, checkpoint: str, visem: Path 
             "size_mb": round(out.stat().st_size / 1e6, 2)}
 
 
+def _verifier_candidates(work: Path, recipe: dict, visem: Path, svia: Path) -> dict[str, tuple]:
+    """``{"train": (patches, is_true), "calibrate": (patches, is_true)}`` of the ``verifier`` recipe."""
+    from spermtrack.detectors import make_detector
+    from spermtrack.io.boxes import read_box_csv
+    from spermtrack.io.video import iter_frames
+    from spermtrack.io.visem import read_visem_video
+    from spermtrack.synth import SynthConfig, write_synthetic_dataset
+    from spermtrack.training.verifier import labelled_patches
+
+    real, max_dist, margin = recipe["real"], recipe["max_dist"], recipe["margin"]
+    video = read_visem_video(visem / real["video"], um_per_px=VISEM_UM_PER_PX)
+    train, calibrate = [], []
+    for name in real["crossfit"]:
+        weights = work / name / RECIPES[name]["checkpoint"]
+        if not weights.is_file():
+            make_checkpoint(name, work / name, visem=visem, svia=svia)
+        span = RECIPES[name]["detects"]
+        frames = dict(video.iter_frames(start=span["start"], stop=span["stop"]))
+        dets = make_detector("yolo", weights=str(weights), verify=False).detect_video(iter(frames.items()),
+                                                                                      progress=True)
+        for part, span_of in ((train, real["train"]), (calibrate, real["calibrate"])):
+            chosen = {f: frame for f, frame in frames.items() if span_of["start"] <= f < span_of["stop"]}
+            if chosen:
+                part.append(labelled_patches(chosen, dets, video.ground_truth, max_dist=max_dist, margin=margin))
+    shipped = make_detector("yolo", verify=False)
+    for clip in recipe["svia"]["train"]:
+        boxes = read_box_csv(svia / f"{clip}_boxes.csv")
+        frames = dict(iter_frames(svia / f"{clip}.mp4"))
+        dets = shipped.detect_video(iter(frames.items()))
+        train.append(labelled_patches(frames, dets, boxes[boxes["class_id"] == 0], max_dist=max_dist,
+                                      margin=margin))
+    for s in recipe["synth"]:
+        data = work / s["name"]
+        if not (data / "synth_config.json").is_file():
+            write_synthetic_dataset(data, n_videos=s["n_videos"], seed=s["seed"], progress=False,
+                                    config=SynthConfig(seconds=s["seconds"], fps=s["fps"], polarity=s["polarity"],
+                                                       write_images=False))
+        for i in range(1, s["n_videos"] + 1):
+            synthetic = read_visem_video(data / str(i), um_per_px=VISEM_UM_PER_PX)
+            frames = {f: frame for f, frame in synthetic.iter_frames() if f % s["step"] == 0}
+            dets = shipped.detect_video(iter(frames.items()))
+            train.append(labelled_patches(frames, dets, synthetic.ground_truth, max_dist=max_dist, margin=margin))
+    return {key: (np.concatenate([p for p, _ in parts]), np.concatenate([y for _, y in parts]))
+            for key, parts in (("train", train), ("calibrate", calibrate))}
+
+
+def _make_verifier(work: Path, recipe: dict, visem: Path | None, svia: Path | None) -> dict:
+    """The ``verifier`` recipe: patches, training, calibration on unseen frames, ONNX export."""
+    import time
+
+    from spermtrack.detectors.calibrate import fit_score_calibration
+    from spermtrack.eval.detection import roc_auc
+    from spermtrack.training.verifier import VerifierTrainConfig, export_verifier, predict_logits, train_verifier
+
+    if visem is None or svia is None:
+        raise InputError("the verifier recipe needs --visem (folder of video 11) and --svia (the SVIA clips)")
+    data = _verifier_candidates(work, recipe, visem, svia)
+    config = VerifierTrainConfig(**recipe["train"])
+    start = time.perf_counter()
+    model = train_verifier(*data["train"], config, progress=True)
+    seconds = time.perf_counter() - start
+    patches_cal, true_cal = data["calibrate"]
+    raw = 1.0 / (1.0 + np.exp(-np.clip(predict_logits(model, patches_cal), -30.0, 30.0)))
+    span = recipe["real"]["calibrate"]
+    calibration = fit_score_calibration(raw, true_cal, source=f"head verifier: video 11 frames {span['start']}-"
+                                                              f"{span['stop'] - 1}, crossfit detections")
+    report = {"n": int(len(data["train"][1])), "matched": round(float(data["train"][1].mean()), 4),
+              "validation": {"patches": int(len(true_cal)), "matched": round(float(true_cal.mean()), 4),
+                             "auc": round(float(roc_auc(true_cal, raw)), 4)},
+              "train_seconds": round(seconds, 1), "score_calibration": calibration.to_dict()}
+    out = export_verifier(model, work / recipe["file"], calibration=calibration,
+                          recipe={**{k: v for k, v in recipe.items() if k != "file"}, **report,
+                                  "versions": _versions()})
+    report["file"] = str(out)
+    return report
+
+
 def _fit_trackpy(recipe: dict, visem: Path | None) -> dict:
     """Fit the trackpy detector's score on labelled real frames (see the module notes)."""
     from spermtrack.detectors.calibrate import fit_logistic
@@ -505,7 +638,7 @@ def make_checkpoint(name: str, work: str | Path, *, install: bool = False, epoch
     if name not in RECIPES:
         raise InputError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
     recipe = RECIPES[name]
-    if install and "detects" in recipe:
+    if install and ("detects" in recipe or "rescores" in recipe):
         raise InputError(f"the {name} checkpoint is a tuning instrument (benchmarks/crossfit_bench.py), not shipped: "
                          "run it without --install")
     work = Path(work).resolve()
@@ -519,6 +652,12 @@ def make_checkpoint(name: str, work: str | Path, *, install: bool = False, epoch
         return report
     if name == "blob":
         report = _make_blob(work, recipe, None if visem is None else Path(visem), None if svia is None else Path(svia))
+        if install:
+            report["installed"] = _install(Path(report["file"]), recipe["file"])
+        return report
+    if name.startswith("verifier"):
+        report = _make_verifier(work, recipe, None if visem is None else Path(visem),
+                                None if svia is None else Path(svia))
         if install:
             report["installed"] = _install(Path(report["file"]), recipe["file"])
         return report

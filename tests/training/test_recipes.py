@@ -75,3 +75,41 @@ def test_a_crossfit_detector_never_trains_on_the_frames_it_detects_and_is_never_
         assert detects and not seen & detects, name
         with pytest.raises(InputError, match="tuning instrument"):
             make_checkpoint(name, tmp_path, install=True, visem=tmp_path)
+
+
+def _seen(name: str) -> set[int]:
+    """Video 11 frames a crossfit checkpoint trained or picked its epoch on."""
+    real = RECIPES[name]["real"]
+    return set().union(*(range(real[part]["start"], real[part]["stop"]) for part in ("train", "val")))
+
+
+@pytest.mark.parametrize("name", ["verifier", "verifier-a", "verifier-b"])
+def test_a_verifier_learns_only_from_detections_of_frames_their_detector_never_saw(name):
+    real = RECIPES[name]["real"]
+    train = set(range(real["train"]["start"], real["train"]["stop"]))
+    calibrate = set(range(real["calibrate"]["start"], real["calibrate"]["stop"]))
+    assert train and calibrate and not train & calibrate
+    assert max(train | calibrate) < real["held_out_from"] == 1029
+    detected = set()
+    for checkpoint in real["crossfit"]:
+        detects = set(range(RECIPES[checkpoint]["detects"]["start"], RECIPES[checkpoint]["detects"]["stop"]))
+        assert not _seen(checkpoint) & detects, checkpoint
+        detected |= detects
+    assert train | calibrate <= detected
+    assert RECIPES[name]["svia"]["held_out"] not in RECIPES[name]["svia"]["train"]
+    if "rescores" in RECIPES[name]:  # a tuning instrument never learns from the frames it rescores
+        rescored = set(range(RECIPES[name]["rescores"]["start"], RECIPES[name]["rescores"]["stop"]))
+        assert not rescored & (train | calibrate)
+
+
+def test_the_verifier_tuning_instruments_cover_both_crossfit_splits_and_are_never_installed(tmp_path):
+    rescored = [RECIPES[name]["rescores"] for name in ("verifier-a", "verifier-b")]
+    assert {(r["start"], r["stop"]) for r in rescored} == \
+        {(RECIPES[n]["detects"]["start"], RECIPES[n]["detects"]["stop"]) for n in ("crossfit-a", "crossfit-b")}
+    with pytest.raises(InputError, match="tuning instrument"):
+        make_checkpoint("verifier-a", tmp_path, install=True)
+
+
+def test_the_verifier_recipe_needs_video_11_and_the_svia_clips(tmp_path):
+    with pytest.raises(InputError, match="needs --visem"):
+        make_checkpoint("verifier", tmp_path, visem=tmp_path)
