@@ -74,7 +74,8 @@ class DetectorEntry:
 REGISTRY: dict[str, DetectorEntry] = {
     "blob": DetectorEntry("spermtrack.detectors.blob:BlobDetector", ("polarity", "um_per_px"),
                           "classical, no weights: band-pass and blob scoring, bright or dark heads"),
-    "yolo": DetectorEntry("spermtrack.detectors.yolo:YoloDetector", ("weights", "imgsz", "backend", "um_per_px"),
+    "yolo": DetectorEntry("spermtrack.detectors.yolo:YoloDetector",
+                          ("weights", "imgsz", "backend", "um_per_px", "verify"),
                           "YOLOv5n trained on VISEM-Tracking and SVIA (shipped; ONNX Runtime)"),
     "trackpy": DetectorEntry("spermtrack.detectors.peers:TrackpyLocator", ("polarity",),
                              "trackpy's feature locator (peer; needs trackpy)"),

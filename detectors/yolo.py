@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 
 from spermtrack._validate import Config
-from spermtrack.detectors.base import FrameDetector, detections_table, pixel_scale, to_bgr
+from spermtrack.detectors.base import FrameDetector, detections_table, pixel_scale, to_bgr, to_gray
+from spermtrack.detectors.verify import HeadVerifier
 from spermtrack.errors import InputError
 from spermtrack.extras import file_sha256, require, torch_file_kind
 
@@ -328,6 +329,13 @@ class YoloConfig(Config):
         post-processing as ultralytics. ``torch``: ultralytics on the ``.pt`` checkpoint (needs
         ``spermtrack[train]``). ``auto``: ``onnx`` for an ``.onnx`` file or a shipped checkpoint with its
         export beside it, ``torch`` for any other ``.pt`` file.
+    verify : bool
+        Rescore every box with the shipped head verifier (:mod:`spermtrack.detectors.verify`): a small CNN
+        that sees the patch around the box and gives the calibrated probability that it is an annotated
+        object; the score becomes the geometric mean of that and yolo's own. ``conf`` still selects the boxes,
+        on yolo's own score.
+    verifier : str or None
+        With ``verify``: the verifier's ONNX file; ``None``: the shipped one.
     """
 
     weights: str | None = None
@@ -342,6 +350,8 @@ class YoloConfig(Config):
     threads: int | None = None
     um_per_px: float | None = None
     backend: str = "auto"
+    verify: bool = True
+    verifier: str | None = None
 
     def __post_init__(self) -> None:
         self._path("weights")
@@ -358,6 +368,8 @@ class YoloConfig(Config):
         if not isinstance(self.device, str) or not self.device:
             raise self._fail("device", "a torch device string such as 'cpu'")
         self._choice("backend", BACKENDS)
+        self._boolean("verify")
+        self._path("verifier")
 
 
 class YoloDetector(FrameDetector):
@@ -406,6 +418,7 @@ class YoloDetector(FrameDetector):
         self.imgsz = cfg.imgsz
         self.batch_size = cfg.batch
         self.class_names = {int(k): str(v) for k, v in names.items()}
+        self.verifier = HeadVerifier(cfg.verifier, um_per_px=cfg.um_per_px) if cfg.verify else None
         if self.backend == "torch":
             self._predict([np.zeros((32, 32, 3), np.uint8)])  # set up ultralytics' predictor (it resets threads)
             if cfg.threads is not None:
@@ -422,7 +435,8 @@ class YoloDetector(FrameDetector):
         return {"detector": self.name, **self.config.to_dict(), "backend": self.backend, "imgsz": self.imgsz,
                 "weights_path": str(self.weights_path),
                 "weights_sha256": file_sha256(self.weights_path), "class_names": self.class_names,
-                "score_calibration": None if self.calibration is None else self.calibration.to_dict()}
+                "score_calibration": None if self.calibration is None else self.calibration.to_dict(),
+                "verifier": None if self.verifier is None else self.verifier.to_dict()}
 
     def _predict(self, frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Raw boxes of BGR frames: per frame ``(xywh (n, 4), score (n,), class (n,))`` in frame pixels."""
@@ -441,10 +455,11 @@ class YoloDetector(FrameDetector):
 
     def _detect_batch(self, frames: list[np.ndarray], indices: list[int]) -> list[pd.DataFrame]:
         tables = []
-        for index, (xywh, score, cls) in zip(indices, self._predict([to_bgr(f) for f in frames])):
+        for frame, index, (xywh, score, cls) in zip(frames, indices, self._predict([to_bgr(f) for f in frames])):
             if self.calibration is not None:
                 score = self.calibration.apply(score)
             order = np.lexsort((xywh[:, 0], xywh[:, 1]))
-            tables.append(detections_table(index, xywh[order, 0], xywh[order, 1], xywh[order, 2], xywh[order, 3],
-                                           score[order], cls[order]))
+            table = detections_table(index, xywh[order, 0], xywh[order, 1], xywh[order, 2], xywh[order, 3],
+                                     score[order], cls[order])
+            tables.append(table if self.verifier is None else self.verifier.rescore(to_gray(frame), table))
         return tables

@@ -325,6 +325,7 @@ def test_benchmark_runs_with_its_default_trackers(data, tmp_path, capsys):
      "--polarity applies to --detector blob or --detector trackpy"),
     (["detect", "{clip}", "--weights", "missing.pt"], "--weights applies to --detector yolo"),
     (["detect", "{clip}", "--imgsz", "320"], "--imgsz applies to --detector yolo"),
+    (["detect", "{clip}", "--no-verify"], "--no-verify applies to --detector yolo"),
     (["analyze", "{clip}", "--um-per-px", "0.351", "--backend", "torch"], "--backend applies to --detector yolo"),
     (["detect", "{clip}", "--detector", "trackpy", "--um-per-px", "0.5"],
      "--um-per-px applies to --detector blob or --detector yolo"),

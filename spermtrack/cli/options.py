@@ -171,7 +171,7 @@ def regressor_list(text: str) -> list[str]:
 
 
 DETECTOR_FLAGS = {"weights": "--weights", "imgsz": "--imgsz", "backend": "--backend", "polarity": "--polarity",
-                   "noise": "--det-noise", "um_per_px": "--um-per-px"}
+                   "noise": "--det-noise", "um_per_px": "--um-per-px", "verify": "--no-verify"}
 
 
 def add_yolo_options(p: argparse.ArgumentParser, *, imgsz: bool = True) -> None:
@@ -185,6 +185,9 @@ def add_yolo_options(p: argparse.ArgumentParser, *, imgsz: bool = True) -> None:
                         "(ultralytics; the default for other .pt files; needs spermtrack[train])")
     if imgsz:
         p.add_argument("--imgsz", type=positive_int, default=None, help="yolo: inference size in px")
+    p.add_argument("--no-verify", dest="verify", action="store_const", const=False, default=None,
+                   help="yolo: keep the detector's own scores instead of rescoring each box with the shipped head "
+                        "verifier (a small CNN on the patch around it)")
 
 
 def detector_options(args: argparse.Namespace, detector: str | None = None, *, pixel_size: bool = False) -> dict:
@@ -200,7 +203,7 @@ def detector_options(args: argparse.Namespace, detector: str | None = None, *, p
     values = {"weights": None if getattr(args, "weights", None) is None else str(args.weights),
               "imgsz": getattr(args, "imgsz", None), "backend": getattr(args, "backend", None),
               "polarity": getattr(args, "polarity", None),
-              "noise": getattr(args, "det_noise", None),
+              "noise": getattr(args, "det_noise", None), "verify": getattr(args, "verify", None),
               "um_per_px": getattr(args, "um_per_px", None) if pixel_size else None}
     try:
         return detector_options(detector, **values)

@@ -63,6 +63,21 @@ def test_shipped_checkpoint_finds_synthetic_heads(synth_clip):
     assert info["detector"] == "yolo" and len(info["weights_sha256"]) == 64
 
 
+def test_the_head_verifier_rescores_the_same_boxes_unless_switched_off(synth_clip, tmp_path):
+    from spermtrack.detectors.verify import PATCH_RADIUS
+
+    _, frames = synth_clip
+    raw = make_detector("yolo", verify=False)
+    checked = make_detector("yolo")
+    a, b = raw.detect_video(frames[:2]), checked.detect_video(frames[:2])
+    assert len(a) > 5
+    pd.testing.assert_frame_equal(a.drop(columns="score"), b.drop(columns="score"))
+    assert not np.allclose(a["score"], b["score"]) and b["score"].between(0, 1).all()
+    assert raw.to_dict()["verifier"] is None and checked.to_dict()["verifier"]["radius"] == PATCH_RADIUS
+    with pytest.raises(InputError, match="no such verifier file"):
+        make_detector("yolo", verifier=str(tmp_path / "none.onnx"))
+
+
 def test_user_checkpoint_loads_as_it_is(untrained):
     det = YoloDetector(weights=str(untrained), conf=0.0, batch=3)
     assert det.class_names == {0: "head", 1: "debris"}
@@ -131,6 +146,8 @@ def test_truncated_and_foreign_pickles_are_clear_errors(tmp_path, untrained):
     ({"agnostic_nms": "yes"}, "agnostic_nms"),
     ({"weights": 3}, "weights"),
     ({"device": ""}, "device"),
+    ({"verify": "yes"}, "verify"),
+    ({"verifier": 3}, "verifier"),
 ])
 def test_config_validation(kw, match):
     with pytest.raises(InputError, match=match):
