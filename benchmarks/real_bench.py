@@ -10,13 +10,12 @@ Data (VISEM, Haugen et al. 2019; VISEM-Tracking, Thambawita et al. 2023; CC BY 4
 
 Prints four tables; every number is measured in this run on this machine.
 
-1. Detection: P, R and F1 at 10 px (centre distance, one-to-one per frame, all classes as one), with
-   each detector at its default threshold; mAP50 over the classes present and mAP50 with all boxes
-   as one class, from a low-threshold run (blob ``min_score=0``, yolo ``conf=0.001``); median centre
-   error; frames/s of the detector alone (decoding excluded). ``best F1`` and ``at score`` are an
-   oracle: the highest F1 over the score thresholds 0.05, 0.10, ..., 0.95 (scores are calibrated
-   probabilities), chosen on the scored frames themselves. It is
-   optimistic by construction and only shows how much a checkpoint loses to its default threshold
+1. Detection: P, R and F1 at 10 px (centre distance, one-to-one per frame, all classes as one), of each
+   detector's default output (``yolo`` rescored by the head verifier, ``yolo-raw`` without it); mAP50 over the
+   classes present and mAP50 with all boxes as one class, from a low-threshold run (blob ``min_score=0``, yolo
+   ``conf=0.001``); median centre error; frames/s of the detector alone (decoding excluded). ``best F1`` and
+   ``at score`` are an oracle: the highest F1 over the score thresholds 0.05, 0.10, ..., 0.95 (scores are
+   calibrated probabilities), chosen on the scored frames themselves. It is optimistic by construction and only shows how much a checkpoint loses to its default threshold
    (e.g. a self-trained one that inherits its start checkpoint's calibration).
 2. Tracking end to end: every detector x tracker on frames 1029-1469, centre distance with a 10 px
    gate (``spermtrack.eval.mot``): HOTA, MOTA, IDF1, IDSW, FP, FN.
@@ -34,7 +33,7 @@ Prints four tables; every number is measured in this run on this machine.
 
 Usage::
 
-    python benchmarks/real_bench.py [--reference DIR] [--detectors blob,yolo,yolo-synth,trackpy]
+    python benchmarks/real_bench.py [--reference DIR] [--detectors blob,yolo,yolo-raw,yolo-synth,trackpy]
                                     [--trackers sperm,sort,bytetrack,ocsort,botsort,trackpy] [--no-grades]
                                     [--yolo NAME=WEIGHTS ...] [--svia DIR] [--only svia|rescaled]
 """
@@ -61,6 +60,8 @@ LAB_11 = {"progressive": 11.0, "non_progressive": 17.0, "immotile": 72.0}
 DETECTORS = {
     "blob": ("blob", {}, {"min_score": 0.0}),
     "yolo": ("yolo", {"weights": "yolov5n_looks.pt"}, {"weights": "yolov5n_looks.pt", "conf": 0.001}),
+    "yolo-raw": ("yolo", {"weights": "yolov5n_looks.pt", "verify": False},
+                 {"weights": "yolov5n_looks.pt", "conf": 0.001, "verify": False}),
     "yolo-visem": ("yolo", {"weights": "yolov5n_visem.pt"}, {"weights": "yolov5n_visem.pt", "conf": 0.001}),
     "yolo-synth": ("yolo", {"weights": "yolov5n_synth.pt"}, {"weights": "yolov5n_synth.pt", "conf": 0.001}),
     "trackpy": ("trackpy", {}, {"minmass": 0.0}),
@@ -74,26 +75,14 @@ def _detector(name: str, low: bool = False):
     return make_detector(registry, **(low_opts if low else default))
 
 
-def _default_threshold(name: str, detector) -> float:
-    """The score threshold that turns the low-threshold run into the default output."""
-    if name == "blob":
-        from spermtrack.detectors.blob import load_score_models
-
-        return float(load_score_models()[detector.polarity].min_score)
-    if name == "trackpy":
-        return float(_detector(name).score_threshold)
-    from spermtrack.detectors import YoloConfig
-
-    return float(YoloConfig().conf)
-
-
-def detect_frames(name: str, frames: list[tuple[int, np.ndarray]]) -> tuple[pd.DataFrame, float, float]:
-    """Low-threshold detections of ``frames``, the default threshold, and frames/s (detector only)."""
-    detector = _detector(name, low=True)
+def detect_frames(name: str, frames: list[tuple[int, np.ndarray]]) -> tuple[pd.DataFrame, pd.DataFrame, float, dict]:
+    """The detector's default output (what the pipeline tracks), a low-threshold run (for mAP), frames/s (detector
+    alone, default run) and the default detector's settings after the run."""
+    detector = _detector(name)
     start = time.perf_counter()
     dets = detector.detect_video(iter(frames))
     fps = len(frames) / (time.perf_counter() - start)
-    return dets, _default_threshold(name, detector), fps
+    return dets, _detector(name, low=True).detect_video(iter(frames)), fps, detector.to_dict()
 
 
 def best_f1(dets: pd.DataFrame, truth: pd.DataFrame) -> tuple[float, float]:
@@ -108,10 +97,9 @@ def best_f1(dets: pd.DataFrame, truth: pd.DataFrame) -> tuple[float, float]:
     return max(scored) if scored else (float("nan"), float("nan"))
 
 
-def detection_row(name: str, data: str, dets: pd.DataFrame, threshold: float, truth: pd.DataFrame,
+def detection_row(name: str, data: str, kept: pd.DataFrame, dets: pd.DataFrame, truth: pd.DataFrame,
                   fps: float) -> dict:
-    """One row of the detection table."""
-    kept = dets[dets["score"] >= threshold]
+    """One row of the detection table: ``kept`` the default output, ``dets`` the low-threshold run."""
     prf = detection_prf(truth, kept, max_dist=GATE_PX)
     oracle_f1, oracle_at = best_f1(dets, truth)
     ap = average_precision(truth, dets, iou_thresholds=[0.5])
@@ -166,12 +154,9 @@ def svia_rows(detectors: list[str], svia: Path, clip: str = "S_0003") -> list[di
     frames = list(iter_frames(svia / f"{clip}.mp4"))
     rows = []
     for name in detectors:
-        detector = _detector(name, low=True)
-        start = time.perf_counter()
-        dets = detector.detect_video(iter(frames))
-        fps = len(frames) / (time.perf_counter() - start)
-        row = detection_row(name, f"SVIA {clip}", dets, _default_threshold(name, detector), truth, fps)
-        look = (detector.to_dict().get("look") or {}) if hasattr(detector, "to_dict") else {}
+        kept, dets, fps, settings = detect_frames(name, frames)
+        row = detection_row(name, f"SVIA {clip}", kept, dets, truth, fps)
+        look = settings.get("look") or {}
         row["look"] = f"{look['polarity']} ({look['source']})" if look else "-"
         rows.append(row)
     return rows
@@ -297,11 +282,11 @@ def main(argv: list[str] | None = None) -> int:
 
     det_rows, trk_rows, dets_val = [], [], {}
     for name in detectors:
-        dets, threshold, fps = detect_frames(name, val_frames)
-        dets_val[name] = dets[dets["score"] >= threshold].reset_index(drop=True)
-        det_rows.append(detection_row(name, "11 frames 1029-1469", dets, threshold, val_truth, fps))
-        d13, t13, fps13 = detect_frames(name, f13)
-        det_rows.append(detection_row(name, "13 frame 0", d13, t13, v13.ground_truth, fps13))
+        kept, dets, fps, _ = detect_frames(name, val_frames)
+        dets_val[name] = kept
+        det_rows.append(detection_row(name, "11 frames 1029-1469", kept, dets, val_truth, fps))
+        k13, d13, fps13, _ = detect_frames(name, f13)
+        det_rows.append(detection_row(name, "13 frame 0", k13, d13, v13.ground_truth, fps13))
         print(f"  {name}: detected ({fps:.1f} frames/s)", file=sys.stderr, flush=True)
     _print("Detection (F1 at 10 px, all classes as objects; mAP from a low-threshold run)", pd.DataFrame(det_rows))
 
