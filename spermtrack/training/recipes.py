@@ -110,6 +110,7 @@ _LOOKS_TRAIN = {"epochs": 8, "imgsz": 640, "batch": 8, "seed": 0, "workers": 2, 
                 "close_mosaic": 2, "flipud": 0.5, "fliplr": 0.5, "optimizer": "AdamW", "lr0": 0.0005,
                 "warmup_epochs": 0.5, "warmup_bias_lr": 0.0}
 
+
 def _verifier_recipe(file: str, command: str, *, crossfit: list[str], train: tuple[int, int],
                      calibrate: tuple[int, int], rescores: tuple[int, int] | None = None) -> dict:
     """A head verifier recipe: patches at crossfit detections of video 11 frames ``train`` (their score
