@@ -117,7 +117,7 @@ def _checkpoint(name: str, work: Path, train: bool) -> Path:
 def verified(dets: pd.DataFrame, video, verifier: Path) -> pd.DataFrame:
     """``dets`` rescored by ``verifier`` as the yolo detector rescores its boxes (read from the frames they lie on)."""
     from spermtrack.detectors.base import to_gray
-    from spermtrack.detectors.verify import HeadVerifier, combined_score
+    from spermtrack.detectors.verify import HeadVerifier
 
     check = HeadVerifier(verifier)
     rows_of = dets.groupby("frame").indices
@@ -125,8 +125,7 @@ def verified(dets: pd.DataFrame, video, verifier: Path) -> pd.DataFrame:
     for frame, image in video.iter_frames(start=int(dets["frame"].min()), stop=int(dets["frame"].max()) + 1):
         rows = rows_of.get(frame)
         if rows is not None:
-            probability = check.probabilities(to_gray(image), dets["x"].to_numpy()[rows], dets["y"].to_numpy()[rows])
-            scores[rows] = combined_score(scores[rows], probability)
+            scores[rows] = check.rescore(to_gray(image), dets.iloc[rows])["score"].to_numpy()
     return dets.assign(score=scores)
 
 

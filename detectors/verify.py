@@ -143,11 +143,13 @@ class HeadVerifier:
 
     def probabilities(self, gray: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Calibrated probability that each ``(x, y)`` of the grey frame is an annotated object, ``(n,)``."""
+        from scipy.special import expit
+
         if len(x) == 0:
             return np.zeros(0)
         batch = standardise(patches(gray, np.asarray(x), np.asarray(y), radius=self.radius, scale=self.scale))
         logits = self.session.run(None, {self.input_name: batch})[0].reshape(-1).astype(np.float64)
-        return self.calibration.apply(1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0))))
+        return self.calibration.apply(expit(logits))
 
     def rescore(self, gray: np.ndarray, table: pd.DataFrame) -> pd.DataFrame:
         """``table`` (one frame's detections) with ``score`` replaced by :func:`combined_score`."""

@@ -556,6 +556,8 @@ def _make_verifier(work: Path, recipe: dict, visem: Path | None, svia: Path | No
     """The ``verifier`` recipe: patches, training, calibration on unseen frames, ONNX export."""
     import time
 
+    from scipy.special import expit
+
     from spermtrack.detectors.calibrate import fit_score_calibration
     from spermtrack.eval.detection import roc_auc
     from spermtrack.training.verifier import VerifierTrainConfig, export_verifier, predict_logits, train_verifier
@@ -568,7 +570,7 @@ def _make_verifier(work: Path, recipe: dict, visem: Path | None, svia: Path | No
     model = train_verifier(*data["train"], config, progress=True)
     seconds = time.perf_counter() - start
     patches_cal, true_cal = data["calibrate"]
-    raw = 1.0 / (1.0 + np.exp(-np.clip(predict_logits(model, patches_cal), -30.0, 30.0)))
+    raw = expit(predict_logits(model, patches_cal))
     span = recipe["real"]["calibrate"]
     calibration = fit_score_calibration(raw, true_cal, source=f"head verifier: video 11 frames {span['start']}-"
                                                               f"{span['stop'] - 1}, crossfit detections")
