@@ -90,7 +90,7 @@ def track(detections: pd.DataFrame, config: TrackerConfig | str = DEFAULT_TRACKE
     extra: dict[str, np.ndarray] = {}
     new_rows: dict[str, np.ndarray] | None = None
     if cfg.has_offline_steps:
-        tid, extra, new_rows = refine(fs, bs, cs, uid, tid, confirmed_uid, cfg)
+        tid, extra, new_rows = refine(fs, bs, ss, cs, uid, tid, confirmed_uid, cfg)
 
     out = detections.copy()
     for col, values in canonical_columns(frame, box, score, cls).items():
@@ -169,14 +169,14 @@ def run_online(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: 
     return uid, tid, tracker.confirmed_tracklets()[0], filtered
 
 
-def refine(frame: np.ndarray, box: np.ndarray, class_id: np.ndarray, uid: np.ndarray, tid: np.ndarray,
-           confirmed_uid: np.ndarray, cfg: TrackerConfig) -> tuple[np.ndarray, dict[str, np.ndarray],
+def refine(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: np.ndarray, uid: np.ndarray,
+           tid: np.ndarray, confirmed_uid: np.ndarray, cfg: TrackerConfig) -> tuple[np.ndarray, dict[str, np.ndarray],
                                                                    dict[str, np.ndarray] | None]:
     """Apply the offline steps the config asks for (see :mod:`~spermtrack.tracker.offline`).
 
     Parameters
     ----------
-    frame, box, class_id : ndarray
+    frame, box, score, class_id : ndarray
         Detections sorted by frame.
     uid, tid : ndarray of int64
         Online tracklet and id of each detection.
@@ -196,14 +196,14 @@ def refine(frame: np.ndarray, box: np.ndarray, class_id: np.ndarray, uid: np.nda
     """
     xy, wh = box[:, :2], box[:, 2:4]
     long_start = None
-    if cfg.gap_closing or cfg.backfill or cfg.min_track_len > 0:
+    if cfg.gap_closing or cfg.backfill or cfg.min_track_len > 0 or cfg.min_track_score > 0:
         confirmed = np.isin(uid, confirmed_uid)
         chain = uid
         if cfg.gap_closing:
             chain = close_gaps(frame, xy, uid, confirmed, cfg, wh=wh)
             chain, long_start = close_long_gaps(frame, xy, chain, confirmed, cfg, wh=wh)
         confirmed_chain = np.isin(chain, np.unique(chain[confirmed]))
-        tid = finalise_ids(frame, chain, tid, confirmed_chain & (chain >= 0), cfg)
+        tid = finalise_ids(frame, chain, tid, confirmed_chain & (chain >= 0), cfg, score=score)
     tid = resolve_encounters(frame, xy, tid, cfg)
     columns: dict[str, np.ndarray] = {}
     dense = None

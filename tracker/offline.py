@@ -27,8 +27,8 @@ Steps, in the order :func:`refine` applies them:
 2. **Confirmation and back-filling**: a chain of linked tracklets is a track if one
    of its tracklets was confirmed online or it has ``min_hits`` detections in total;
    with ``backfill`` all its detections get its id (otherwise only those that had an
-   id online). Chains with fewer than ``min_track_len`` detections are dropped. Ids
-   are renumbered 1, 2, ... in order of the tracks' first frames.
+   id online). Chains with fewer than ``min_track_len`` detections, or whose detections score
+   below ``min_track_score`` on average, are dropped. Ids are renumbered 1, 2, ... in order of the tracks' first frames.
 3. **Encounters** (:func:`spermtrack.tracker.encounters.resolve_encounters`): where two heads meet
    and one detection covers both, the ids may leave the encounter exchanged; they are swapped back
    when motion continuity says so.
@@ -46,7 +46,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from spermtrack.tracker.associate import size_cost, solve_pairs
-from spermtrack.tracker.config import TrackerConfig
+from spermtrack.tracker.config import CONFIDENT_SLACK, TrackerConfig
 from spermtrack.tracker.kalman import (MotionModel, constant_velocity_model, filter_sequences,
                                        rts_smooth_sequences, transition_powers)
 
@@ -549,7 +549,7 @@ def interpolate_gaps(frame: np.ndarray, values: np.ndarray, group: np.ndarray, *
 
 
 def finalise_ids(frame: np.ndarray, chain: np.ndarray, online_tid: np.ndarray, confirmed_chain: np.ndarray,
-                 cfg: TrackerConfig) -> np.ndarray:
+                 cfg: TrackerConfig, *, score: np.ndarray | None = None) -> np.ndarray:
     """Turn chain labels into track ids (module docstring, step 2).
 
     Parameters
@@ -563,7 +563,9 @@ def finalise_ids(frame: np.ndarray, chain: np.ndarray, online_tid: np.ndarray, c
     confirmed_chain : ndarray of bool, shape (n,)
         Whether the detection's chain contains a tracklet confirmed online.
     cfg : TrackerConfig
-        Uses ``min_hits``, ``backfill``, ``min_track_len``.
+        Uses ``min_hits``, ``backfill``, ``min_track_len``, ``min_track_score``.
+    score : ndarray of float, shape (n,), optional
+        Detection scores (needed for ``min_track_score > 0``).
 
     Returns
     -------
@@ -580,6 +582,11 @@ def finalise_ids(frame: np.ndarray, chain: np.ndarray, online_tid: np.ndarray, c
     conf_label[gi[has & confirmed_chain]] = True
     conf_label |= counts >= cfg.min_hits
     conf_label &= counts >= cfg.min_track_len
+    if cfg.min_track_score > 0:
+        if score is None:
+            raise ValueError("finalise_ids: min_track_score needs the detection scores")
+        total = np.bincount(gi[has], weights=score[has], minlength=len(labels))
+        conf_label &= total >= cfg.min_track_score * counts - CONFIDENT_SLACK * counts
     keep = has & conf_label[np.where(has, gi, 0)]
     if not cfg.backfill:
         keep &= online_tid >= 0

@@ -169,3 +169,19 @@ def test_the_tracker_reports_the_settings_it_used(walkers):
     tracker.track(dets.assign(score=np.linspace(0.3, 1.0, len(dets))))
     used = tracker.to_dict()
     assert used["birth_quantile"] is None and 0.6 <= used["birth_score"] <= 0.85 and used["max_age"] == 15
+
+
+def test_tracks_must_score_a_share_of_the_adapted_birth_score_on_average():
+    scores = np.random.default_rng(0).uniform(0.6, 1.0, 4000)  # lower quartile about 0.7
+    cfg = get_config("sperm").adapted(scores)
+    assert get_config("sperm").min_track_score == 0.0
+    assert cfg.min_track_score == round(0.85 * cfg.birth_score, 4)
+    assert get_config("sperm").adapted(np.ones(500)).min_track_score == round(0.85 * 0.85, 4)  # annotated boxes too
+    assert get_config("sperm", track_score_ratio=None).adapted(scores).min_track_score == 0.0
+    assert get_config("sperm", min_track_score=0.9).adapted(scores).min_track_score == 0.9  # raised, not lowered
+    assert get_config("sperm").online_only().min_track_score == 0.0
+    assert get_config("sperm_online").adapted(scores).min_track_score == 0.0
+    with pytest.raises(InputError, match="track_score_ratio"):
+        get_config("sperm", track_score_ratio=1.5)
+    with pytest.raises(InputError, match="min_track_score"):
+        get_config("sperm", min_track_score=-0.1)

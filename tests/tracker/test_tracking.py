@@ -328,6 +328,20 @@ def test_min_track_len_drops_short_tracks(walkers):
     assert np.isnan(out.loc[out["gt"] == 1, "x_s"]).all()
 
 
+
+def test_tracks_that_score_low_on_average_are_dropped(walkers):
+    dets = walkers([(50.0, 80.0, 3.0, 1.0), (300.0, 300.0, 0.0, 0.0)], 60, skip={(1, 30)})
+    frame = dets["frame"].to_numpy()
+    # the still object: confident for 10 frames and every 5th frame, low-scoring (0.3) between: mean 0.5
+    dets["score"] = np.where((dets["gt"] == 1) & (frame >= 10) & (frame % 5 != 0), 0.3, 0.9)
+    kept = track(dets, "sperm", track_score_ratio=None)
+    assert (kept.loc[kept["gt"] == 1, "track_id"] == 2).all() and (kept["interpolated"]).sum() == 1
+    for out in (track(dets, "sperm", min_track_score=0.6, track_score_ratio=None), track(dets, "sperm")):
+        assert (out.loc[out["gt"] == 1, "track_id"] == -1).all() and np.isnan(out.loc[out["gt"] == 1, "x_s"]).all()
+        assert (out.loc[out["gt"] == 0, "track_id"] == 1).all()
+        assert not out["interpolated"].any()  # the dropped track's gap gets no row
+
+
 def test_false_positives_do_not_chain_into_tracks():
     rng = np.random.default_rng(5)
     n = 300
