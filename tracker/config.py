@@ -9,8 +9,9 @@ Presets
 ``sperm`` (default)
     Centre-distance gating a few px beyond the largest expected speed (16 px at 10
     px/frame), ByteTrack-style two-stage association, OC-SORT-style observation-centric
-    re-update, and in batch mode gap closing, back-filling of tentative hits, undoing
-    exchanges of ids where two heads meet, RTS smoothing and interpolation of missed frames.
+    re-update, and in batch mode gap closing, back-filling of tentative hits, dropping tracks that
+    score low on average, undoing exchanges of ids where two heads meet, RTS smoothing and
+    interpolation of missed frames.
 ``sperm_online``
     ``sperm`` without any offline step (what :class:`~spermtrack.tracker.Tracker`
     does frame by frame; batch :func:`~spermtrack.tracker.track` then equals streaming).
