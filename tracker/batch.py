@@ -12,6 +12,7 @@ or the ``sperm_online`` preset) the result equals the concatenated output of
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -267,7 +268,8 @@ def explain_no_tracks(detections: pd.DataFrame, tracks: pd.DataFrame, config: Tr
     Returns
     -------
     str or None
-        One sentence for the user (scores below the birth threshold, or nothing confirmed).
+        One sentence for the user (scores below the birth threshold, tracks below the mean score a track
+        needs, or nothing confirmed).
     """
     if len(detections) == 0 or (tracks["track_id"].to_numpy() >= 0).any():
         return None
@@ -278,6 +280,16 @@ def explain_no_tracks(detections: pd.DataFrame, tracks: pd.DataFrame, config: Tr
                 f"(the highest score is {scores.max():.2f}). Scores of this detector may not be calibrated "
                 "(spermtrack's shipped detectors are); lower the birth score (TrackerConfig.birth_score) "
                 "or calibrate the detector")
+    if config.min_track_score > 0:
+        unfiltered = track(detections, replace(config, min_track_score=0.0, track_score_ratio=None))
+        kept = unfiltered[unfiltered["track_id"].to_numpy() >= 0]
+        if "interpolated" in kept:
+            kept = kept[~kept["interpolated"].to_numpy(dtype=bool)]
+        if len(kept):
+            means = kept.groupby("track_id")["score"].mean()
+            return (f"no track: {len(means)} track(s) were found, but none scores {config.min_track_score:.2f} on "
+                    f"average (min_track_score; the best track's mean score is {means.max():.2f}). Scores of this "
+                    "detector may not be calibrated; lower TrackerConfig.track_score_ratio or min_track_score")
     n_births = int((scores >= birth).sum())
     n_frames = int(detections["frame"].max() - detections["frame"].min()) + 1
     if n_frames < config.min_hits:

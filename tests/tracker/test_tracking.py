@@ -412,3 +412,18 @@ def test_why_there_is_no_track():
     two_frames = weak.iloc[:2].assign(score=0.9)  # a 2-frame clip: too short, not a frame-rate problem
     note = explain_no_tracks(two_frames, track(two_frames, cfg), cfg)
     assert "too short: 2 frame(s)" in note and "frame rate" not in note
+
+
+def test_why_there_is_no_track_when_every_track_scores_low_on_average():
+    from spermtrack.tracker import explain_no_tracks, make_tracker
+
+    # one still object: confident for 5 frames, then 0.3 (mean 0.36); its own scores set the thresholds
+    dets = pd.DataFrame({"frame": np.arange(50), "x": 50.0, "y": 50.0, "w": 20.0, "h": 20.0,
+                         "score": np.where(np.arange(50) < 5, 0.9, 0.3), "class_id": 0})
+    tracker = make_tracker("sperm")
+    out = tracker.track(dets)
+    used = tracker.used_config
+    assert not (out["track_id"] >= 0).any() and used.min_track_score == round(0.85 * used.birth_score, 4)
+    note = explain_no_tracks(dets, out, used)
+    assert f"1 track(s) were found, but none scores {used.min_track_score:.2f}" in note
+    assert "mean score is 0.36" in note and "track_score_ratio" in note
