@@ -49,6 +49,19 @@ _HOW_TO_GET = ("export one from an ultralytics checkpoint with "
 
 
 # ------------------------------------------------------------------------------------------------ inference
+def cpu_options(threads: int):
+    """ONNX Runtime session options for spermtrack's CPU inference: ``threads`` intra-op threads, one inter-op."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # idle workers sleep instead of spinning: on a shared 2-core machine spinning made 2 threads ~1.5x slower
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3  # errors only
+    return options
+
+
 def _check_model_file(path: Path) -> None:
     if not path.exists():
         raise InputError(f"ONNX model file not found: {_HOW_TO_GET}", path)
@@ -139,14 +152,8 @@ class OnnxYolo:
                                     or threads < 1):
             raise InputError(f"threads must be a positive integer, got {threads!r}")
         self.threads = int(threads) if threads is not None else (os.cpu_count() or 1)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        # idle workers sleep instead of spinning: on a shared 2-core machine spinning made 2 threads ~1.5x slower
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3  # errors only
         try:
-            self.session = ort.InferenceSession(str(self.path), sess_options=options,
+            self.session = ort.InferenceSession(str(self.path), sess_options=cpu_options(self.threads),
                                                 providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own types for protobuf/graph errors
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -120,14 +120,14 @@ class HeadVerifier:
                  threads: int = 1) -> None:
         import onnxruntime
 
+        from spermtrack.detectors.onnx_yolo import cpu_options
+
         self.path = Path(path) if path is not None else Path(__file__).resolve().parent / "weights" / SHIPPED_VERIFIER
         if not self.path.is_file():
             raise InputError(f"{self.path}: no such verifier file")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
         try:
-            self.session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            self.session = onnxruntime.InferenceSession(str(self.path), cpu_options(threads),
+                                                        providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for unreadable files
             raise InputError(f"{self.path}: not a readable ONNX model ({exc.__class__.__name__})") from None
         meta = self.session.get_modelmeta().custom_metadata_map
