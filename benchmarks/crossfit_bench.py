@@ -26,7 +26,8 @@ synthetic videos (``python -m spermtrack.training.recipes verifier-a|verifier-b 
 each; ``--train`` runs them when missing).
 
 Prints, per split and on average, HOTA / DetA / AssA / MOTA / IDF1 / IDSW / FP / FN of each tracker (centre
-distance, 10 px gate).
+distance, 10 px gate), and of the identity oracle (``spermtrack.eval.mot.oracle_tracks``: each detection that pairs
+with a labelled object takes its id, the others are dropped), the ceiling these detections allow a tracker.
 
 Usage::
 
@@ -47,7 +48,7 @@ import pandas as pd
 
 from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.errors import InputError
-from spermtrack.eval.mot import mot_metrics
+from spermtrack.eval.mot import mot_metrics, oracle_tracks
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 SPLITS = {"A": "crossfit-a", "B": "crossfit-b"}
@@ -183,11 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     sets, fps = split_sets(args.work, args.train, args.verify)
     rows = []
-    for tracker in [t.strip() for t in args.trackers.split(",") if t.strip()]:
+    for tracker in [t.strip() for t in args.trackers.split(",") if t.strip()] + ["oracle"]:
         for split, (gt, dets) in sets.items():
             extra = overrides if tracker == "sperm" else {}
             try:
-                tracks = run_tracker(dets, tracker, fps=fps, um_per_px=VISEM_UM_PER_PX, **extra)[0]
+                tracks = (oracle_tracks(dets, gt, gate=GATE_PX) if tracker == "oracle" else
+                          run_tracker(dets, tracker, fps=fps, um_per_px=VISEM_UM_PER_PX, **extra)[0])
             except InputError as err:
                 parser.error(str(err))
             m = mot_metrics(gt, tracks[tracks["track_id"] >= 0], metric="centre", gate=GATE_PX)

@@ -18,7 +18,9 @@ Prints four tables; every number is measured in this run on this machine.
    calibrated probabilities), chosen on the scored frames themselves. It is optimistic by construction and only shows how much a checkpoint loses to its default threshold
    (e.g. a self-trained one that inherits its start checkpoint's calibration).
 2. Tracking end to end: every detector x tracker on frames 1029-1469, centre distance with a 10 px
-   gate (``spermtrack.eval.mot``): HOTA, MOTA, IDF1, IDSW, FP, FN.
+   gate (``spermtrack.eval.mot``): HOTA, MOTA, IDF1, IDSW, FP, FN. The ``oracle`` row of each detector is
+   the ceiling its detections allow (``oracle_tracks``: each detection paired with a labelled object takes
+   its id, the rest are dropped); a tracker can pass it only by interpolating across misses.
 4. SVIA (``../shared/reference/svia``, another microscope: dark heads with bright halos on light grey,
    698 x 528, 30 fps): detection on clip S_0003, which no detector was fitted on, against its sperm
    boxes (impurities are not targets), with the look each detector took (``--only svia`` runs this
@@ -50,7 +52,7 @@ import pandas as pd
 
 from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.eval.detection import average_precision, detection_prf, f1_by_threshold
-from spermtrack.eval.mot import mot_metrics
+from spermtrack.eval.mot import mot_metrics, oracle_tracks
 
 DEFAULT_REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "visem_real"
 VAL_START, VAL_STOP = 1029, 1470
@@ -116,9 +118,10 @@ def tracking_rows(name: str, dets: pd.DataFrame, truth: pd.DataFrame, trackers: 
     from spermtrack.pipeline import run_tracker
 
     rows = []
-    for tracker in trackers:
+    for tracker in [*trackers, "oracle"]:
         start = time.perf_counter()
-        tracks, _, _ = run_tracker(dets, tracker, fps=fps, um_per_px=um_per_px)
+        tracks = (oracle_tracks(dets, truth, gate=GATE_PX) if tracker == "oracle" else
+                  run_tracker(dets, tracker, fps=fps, um_per_px=um_per_px)[0])
         seconds = time.perf_counter() - start
         tracked = tracks[tracks["track_id"] >= 0]
         m = mot_metrics(truth, tracked, metric="centre", gate=GATE_PX)

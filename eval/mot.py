@@ -65,11 +65,12 @@ import pandas as pd
 
 from spermtrack.errors import InputError
 
-from .detection import _numeric, _ratio, _rows, _where, assign_gated, box_iou, centre_distances, frame_slices
+from .detection import (_numeric, _ratio, _rows, _table, _where, assign_gated, box_iou, centre_distances, frame_slices,
+                        match_centres)
 
 __all__ = [
     "METRICS", "clear_metrics", "distance_matrix", "evaluate_sequences", "hota_metrics", "mot_metrics",
-    "similarity_matrix",
+    "oracle_tracks", "similarity_matrix",
 ]
 
 _METRIC_NAMES = ("centre", "iou")
@@ -564,3 +565,41 @@ def evaluate_sequences(
         combined_hota = trackeval.metrics.HOTA().combine_sequences({k: s.hota for k, s in scores.items()})
     rows["OVERALL"] = _finalise(_SequenceScore(total, combined_hota))
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def oracle_tracks(detections: pd.DataFrame, gt: pd.DataFrame, *, gate: float = 10.0) -> pd.DataFrame:
+    """The identity oracle of a set of detections: the tracks a tracker that never errs would make of them.
+
+    In each frame the detections are paired one-to-one with the ground truth by centre distance
+    (:func:`~spermtrack.eval.detection.match_centres`, gate ``gate`` px); a paired detection takes the id of
+    its ground-truth track and every other detection is dropped. Scored with :func:`mot_metrics`, these
+    tracks show how far any tracker's result on the same detections is from what those detections allow:
+    no false positive, no identity error, and every miss the detector's own.
+
+    It is a ceiling for trackers that output detections only, not a strict bound: a tracker that
+    interpolates across a miss can add a matched row the detections lack.
+
+    Parameters
+    ----------
+    detections : pandas.DataFrame
+        Detections (:mod:`spermtrack.schema`): ``frame``, ``x``, ``y`` (box centre, px) and any other
+        columns, which are kept.
+    gt : pandas.DataFrame
+        Ground-truth tracks: ``frame``, ``track_id``, ``x``, ``y``.
+    gate : float
+        Largest centre distance in px that may pair (the ``"centre"`` metric's gate).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The paired detections, ordered by frame, with ``track_id`` set to their ground-truth track's id.
+
+    Raises
+    ------
+    InputError
+        A column is missing or non-finite, or ``gate`` is negative or NaN.
+    """
+    ids = _table(gt, "gt", ("track_id",))["track_id"]
+    pairs = match_centres(gt, detections, max_dist=gate)
+    tracks = detections.iloc[pairs["pred_row"].to_numpy()].reset_index(drop=True)
+    return tracks.assign(track_id=ids[pairs["gt_row"].to_numpy()])

@@ -14,7 +14,8 @@ import pytest
 
 from spermtrack.errors import InputError
 from spermtrack.eval.detection import centre_distances
-from spermtrack.eval.mot import METRICS, distance_matrix, evaluate_sequences, mot_metrics, similarity_matrix
+from spermtrack.eval.mot import (METRICS, distance_matrix, evaluate_sequences, mot_metrics, oracle_tracks,
+                                  similarity_matrix)
 
 # py-motmetrics' expected MOTChallenge summary for the bundled TUD data (motmetrics/tests/test_metrics.py,
 # test_motchallenge_files), plus TrackEval's HOTA for the same files.
@@ -413,3 +414,37 @@ def test_tud_through_the_project_mot_reader(name):
     assert m["MOTA"] == pytest.approx(MOTMETRICS_TUD[name][13], abs=1e-6)
     assert m["IDF1"] == pytest.approx(MOTMETRICS_TUD[name][0], abs=1e-6)
     assert m["HOTA"] == pytest.approx(HOTA_TUD[name], abs=1e-6)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Identity oracle
+# ----------------------------------------------------------------------------------------------------------------------
+def test_oracle_keeps_paired_detections_with_their_truth_ids_and_drops_the_rest():
+    gt = _tracks([(0, 7, 10, 10), (0, 9, 50, 50), (1, 7, 12, 10), (1, 9, 48, 50), (2, 7, 14, 10)])
+    # frame 0: both found, one false positive; frame 1: only cell 9 (3 px off); frame 2: cell 7 missed,
+    # a detection 11 px away stays unpaired at a 10 px gate
+    dets = pd.DataFrame({"frame": [0, 0, 0, 1, 2], "x": [11.0, 49.0, 200.0, 48.0, 25.0],
+                         "y": [10.0, 50.0, 200.0, 53.0, 10.0], "score": [0.9, 0.8, 0.7, 0.6, 0.5]})
+    out = oracle_tracks(dets, gt, gate=10.0)
+    assert out[["frame", "track_id", "x", "score"]].values.tolist() == [[0, 7, 11.0, 0.9], [0, 9, 49.0, 0.8],
+                                                                      [1, 9, 48.0, 0.6]]
+    m = mot_metrics(gt, out, metric="centre", gate=10.0)
+    assert (m["FP"], m["FN"], m["IDSW"]) == (0, 2, 0)
+
+
+def test_oracle_of_the_truth_itself_scores_perfectly(scene):
+    gt, _ = scene(seed=3)
+    m = mot_metrics(gt, oracle_tracks(gt.drop(columns="track_id"), gt), metric="centre", gate=10.0)
+    assert m["HOTA"] == pytest.approx(1.0) and m["IDF1"] == pytest.approx(1.0)
+
+
+def test_oracle_pairs_one_to_one_when_two_cells_are_close():
+    # two cells 4 px apart, one detection between them: it pairs with exactly one
+    gt = _tracks([(0, 1, 10, 10), (0, 2, 14, 10)])
+    dets = pd.DataFrame({"frame": [0], "x": [13.0], "y": [10.0]})
+    assert oracle_tracks(dets, gt)["track_id"].tolist() == [2]
+
+
+def test_oracle_names_what_is_missing():
+    with pytest.raises(InputError, match="gt is missing column"):
+        oracle_tracks(pd.DataFrame({"frame": [0], "x": [1.0], "y": [1.0]}), pd.DataFrame({"frame": [0], "x": [1.0]}))
