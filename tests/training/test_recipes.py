@@ -9,7 +9,7 @@ from spermtrack.constants import VISEM_UM_PER_PX
 from spermtrack.errors import InputError
 from spermtrack.io.boxes import read_box_csv
 from spermtrack.io.visem import read_visem_video
-from spermtrack.training.recipes import RECIPES, _svia_as_visem, make_checkpoint
+from spermtrack.training.recipes import RECIPES, _svia_as_visem, in_region, make_checkpoint
 
 
 def test_an_svia_clip_becomes_a_video_folder_with_the_same_sperm_boxes(reference, tmp_path):
@@ -83,7 +83,11 @@ def _seen(name: str) -> set[int]:
     return set().union(*(range(real[part]["start"], real[part]["stop"]) for part in ("train", "val")))
 
 
-@pytest.mark.parametrize("name", ["verifier", "verifier-a", "verifier-b"])
+VERIFIERS = ["verifier", "verifier-a", "verifier-b", "verifier-a-left", "verifier-a-right", "verifier-b-left",
+             "verifier-b-right"]
+
+
+@pytest.mark.parametrize("name", VERIFIERS)
 def test_a_verifier_learns_only_from_detections_of_frames_their_detector_never_saw(name):
     real = RECIPES[name]["real"]
     train = set(range(real["train"]["start"], real["train"]["stop"]))
@@ -108,6 +112,29 @@ def test_the_verifier_tuning_instruments_cover_both_crossfit_splits_and_are_neve
         {(RECIPES[n]["detects"]["start"], RECIPES[n]["detects"]["stop"]) for n in ("crossfit-a", "crossfit-b")}
     with pytest.raises(InputError, match="tuning instrument"):
         make_checkpoint("verifier-a", tmp_path, install=True)
+
+
+def test_a_box_lies_in_a_region_from_x_min_up_to_but_not_at_x_max():
+    x = np.array([0.0, 299.9, 300.0, 319.9, 320.0, 639.0])
+    assert in_region(x, None).all() and in_region(x, {}).all()
+    assert in_region(x, {"x_max": 300.0}).tolist() == [True, True, False, False, False, False]
+    assert in_region(x, {"x_min": 300.0, "x_max": 320.0}).tolist() == [False, False, True, True, False, False]
+
+
+@pytest.mark.parametrize("fold", ["a", "b"])
+def test_a_spatial_verifier_never_learns_where_it_rescores_and_the_pair_rescores_the_whole_frame(fold, tmp_path):
+    x = np.arange(0.0, 640.0, 0.5)
+    pair = [RECIPES[f"verifier-{fold}-{side}"] for side in ("left", "right")]
+    for recipe in pair:
+        learnt, rescored = in_region(x, recipe["real"]["region"]), in_region(x, recipe["rescores"]["region"])
+        assert learnt.any() and rescored.any() and not (learnt & rescored).any()
+        # a 20 px margin: an object on the line is never learnt on one side and rescored on the other
+        assert np.abs(x[learnt][:, None] - x[rescored][None, :]).min() >= 20.0
+        assert recipe["rescores"]["start"] == RECIPES[f"verifier-{fold}"]["rescores"]["start"]
+    covered = sum(in_region(x, recipe["rescores"]["region"]).astype(int) for recipe in pair)
+    assert (covered == 1).all()
+    with pytest.raises(InputError, match="tuning instrument"):
+        make_checkpoint(f"verifier-{fold}-left", tmp_path, install=True)
 
 
 def test_the_verifier_recipe_needs_video_11_and_the_svia_clips(tmp_path):
