@@ -170,6 +170,12 @@ def in_region(x: np.ndarray, region: dict | None) -> np.ndarray:
     return (x >= region.get("x_min", -np.inf)) & (x < region.get("x_max", np.inf))
 
 
+#: The fold verifier instruments: a rescores crossfit split A (frames 520-1028) and learns from crossfit-b's
+#: detections of frames 0-479; b rescores split B (frames 0-519) and learns from crossfit-a's of 520-939.
+_VERIFIER_FOLDS = {
+    "a": {"crossfit": ["crossfit-b"], "train": (0, 480), "calibrate": (480, 520), "rescores": (520, 1029)},
+    "b": {"crossfit": ["crossfit-a"], "train": (520, 940), "calibrate": (940, 1029), "rescores": (0, 520)},
+}
 #: The spatial verifier instruments' bands of video 11's 640 px wide frame: each learns on one side of a 40 px
 #: margin about the middle and rescores the other half, so that it never sees an object it rescores (a still
 #: object stays where it is for the whole video: a verifier that trained on other frames of it knows it).
@@ -244,25 +250,15 @@ RECIPES: dict[str, dict] = {
         # patches at each crossfit checkpoint's detections of the video 11 frames it never trained on
         crossfit=["crossfit-a", "crossfit-b"], train=(0, 940), calibrate=(940, 1029)),
     # tuning instruments, never shipped: each trains on the other crossfit split only, so that
-    # benchmarks/crossfit_bench.py --verify rescores each split with a verifier that never saw its frames
-    "verifier-a": _verifier_recipe(
-        "head_verifier_a.onnx", "python -m spermtrack.training.recipes verifier-a --work WORK "
+    # benchmarks/crossfit_bench.py --verify rescores each split with a verifier that never saw its frames; the
+    # -left|-right ones also on one side of the frame only, to rescore the other half (--verify spatial)
+    **{f"verifier-{fold}{'-' + side if side else ''}": _verifier_recipe(
+        f"head_verifier_{fold}{'_' + side if side else ''}.onnx",
+        f"python -m spermtrack.training.recipes verifier-{fold}{'-' + side if side else ''} --work WORK "
         "--visem ../shared/reference/visem_real --svia ../shared/reference/svia",
-        crossfit=["crossfit-b"], train=(0, 480), calibrate=(480, 520), rescores=(520, 1029)),
-    "verifier-b": _verifier_recipe(
-        "head_verifier_b.onnx", "python -m spermtrack.training.recipes verifier-b --work WORK "
-        "--visem ../shared/reference/visem_real --svia ../shared/reference/svia",
-        crossfit=["crossfit-a"], train=(520, 940), calibrate=(940, 1029), rescores=(0, 520)),
-    # tuning instruments, never shipped: verifier-a|b trained on one side of the frame only, to rescore the other
-    # half (crossfit_bench.py --verify spatial)
-    **{f"verifier-{fold}-{side}": _verifier_recipe(
-        f"head_verifier_{fold}_{side}.onnx", f"python -m spermtrack.training.recipes verifier-{fold}-{side} "
-        "--work WORK --visem ../shared/reference/visem_real --svia ../shared/reference/svia",
-        crossfit=crossfit, train=train, calibrate=calibrate, rescores=rescores, region=_SPATIAL[side][0],
-        rescores_region=_SPATIAL[side][1])
-       for fold, crossfit, train, calibrate, rescores in (("a", ["crossfit-b"], (0, 480), (480, 520), (520, 1029)),
-                                                          ("b", ["crossfit-a"], (520, 940), (940, 1029), (0, 520)))
-       for side in ("left", "right")},
+        **_VERIFIER_FOLDS[fold],
+        **({"region": _SPATIAL[side][0], "rescores_region": _SPATIAL[side][1]} if side else {}))
+       for fold in _VERIFIER_FOLDS for side in (None, "left", "right")},
     "trackpy": {
         "command": "python -m spermtrack.training.recipes trackpy --work WORK --visem ../shared/reference/visem_real",
         "real": {"video": "11", "start": 0, "stop": 1029, "step": 10}, "max_dist": 10.0,
