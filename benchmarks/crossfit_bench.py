@@ -28,10 +28,11 @@ each; ``--train`` runs them when missing).
 A still object stays in place for the whole video, so those fold verifiers have learnt most of the still objects
 they rescore from other frames of them, which a new video's objects never are: on the splits' detections they rank
 boxes at AUC 0.945 / 0.961 (yolo's own score: 0.737 / 0.767), at 0.974 / 0.977 where a training box lay within
-4 px and at 0.813 / 0.914 elsewhere. ``--verify spatial`` rescores each half of a split's frame (x < 320 px,
-x >= 320 px) with a verifier that also never saw that half: ``verifier-a|b-left`` learn from x < 300 px and rescore
-x >= 320 px, ``verifier-a|b-right`` the converse (AUC 0.808 / 0.818). It is the harder and more honest instrument
-for what the verifier does on a new patient's video.
+4 px and at 0.813 / 0.914 elsewhere (the verifier's probability, boxes scoring at least 0.25). ``--verify
+spatial`` rescores each half of a split's frame with a verifier that also never saw that half:
+``verifier-a|b-left`` learn from boxes at x < 292 px and rescore x >= 320 px, ``verifier-a|b-right`` learn from
+x >= 348 px and rescore x < 320 px (no training patch reaches the half it rescores; AUC 0.871 / 0.770). It is the
+harder and more honest instrument for what the verifier does on a new patient's video.
 
 Prints, per split and on average, HOTA / DetA / AssA / MOTA / IDF1 / IDSW / FP / FN of each tracker (centre
 distance, 10 px gate), and of the identity oracle (``spermtrack.eval.mot.oracle_tracks``: each detection that pairs
@@ -112,7 +113,8 @@ def _detect(weights, video, start: int, stop: int, work: Path, name: str) -> pd.
 
 
 def _checkpoint(name: str, work: Path, train: bool) -> Path:
-    """A crossfit checkpoint (in ``work/NAME``) or a fold verifier (in ``work``), made with ``train`` when missing."""
+    """A crossfit checkpoint (in ``work/NAME``) or a fold or spatial verifier (in ``work``), made with ``train`` when
+    missing."""
     from spermtrack.training.recipes import RECIPES, make_checkpoint
 
     recipe = RECIPES[name]

@@ -599,6 +599,8 @@ def oracle_tracks(detections: pd.DataFrame, gt: pd.DataFrame, *, gate: float = 1
     InputError
         A column is missing or non-finite, or ``gate`` is negative or NaN.
     """
+    if not gate >= 0:  # also rejects NaN
+        raise InputError(f"gate must be a non-negative number of px, got {gate!r}")
     ids = _table(gt, "gt", ("track_id",))["track_id"]
     pairs = match_centres(gt, detections, max_dist=gate)
     tracks = detections.iloc[pairs["pred_row"].to_numpy()].reset_index(drop=True)

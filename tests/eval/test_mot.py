@@ -445,6 +445,9 @@ def test_oracle_pairs_one_to_one_when_two_cells_are_close():
     assert oracle_tracks(dets, gt)["track_id"].tolist() == [2]
 
 
-def test_oracle_names_what_is_missing():
+def test_oracle_names_what_is_missing_or_wrong():
+    dets = pd.DataFrame({"frame": [0], "x": [1.0], "y": [1.0]})
     with pytest.raises(InputError, match="gt is missing column"):
-        oracle_tracks(pd.DataFrame({"frame": [0], "x": [1.0], "y": [1.0]}), pd.DataFrame({"frame": [0], "x": [1.0]}))
+        oracle_tracks(dets, pd.DataFrame({"frame": [0], "x": [1.0]}))
+    with pytest.raises(InputError, match="gate must be"):
+        oracle_tracks(dets, _tracks([(0, 1, 1, 1)]), gate=float("nan"))

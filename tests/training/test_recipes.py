@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from spermtrack.constants import VISEM_UM_PER_PX
+from spermtrack.detectors.verify import PATCH_RADIUS
 from spermtrack.errors import InputError
 from spermtrack.io.boxes import read_box_csv
 from spermtrack.io.visem import read_visem_video
@@ -83,8 +84,7 @@ def _seen(name: str) -> set[int]:
     return set().union(*(range(real[part]["start"], real[part]["stop"]) for part in ("train", "val")))
 
 
-VERIFIERS = ["verifier", "verifier-a", "verifier-b", "verifier-a-left", "verifier-a-right", "verifier-b-left",
-             "verifier-b-right"]
+VERIFIERS = [name for name in RECIPES if name.startswith("verifier")]
 
 
 @pytest.mark.parametrize("name", VERIFIERS)
@@ -128,8 +128,8 @@ def test_a_spatial_verifier_never_learns_where_it_rescores_and_the_pair_rescores
     for recipe in pair:
         learnt, rescored = in_region(x, recipe["real"]["region"]), in_region(x, recipe["rescores"]["region"])
         assert learnt.any() and rescored.any() and not (learnt & rescored).any()
-        # a 20 px margin: an object on the line is never learnt on one side and rescored on the other
-        assert np.abs(x[learnt][:, None] - x[rescored][None, :]).min() >= 20.0
+        # no training patch (cut PATCH_RADIUS + margin px each way) reaches a pixel of the half it rescores
+        assert np.abs(x[learnt][:, None] - x[rescored][None, :]).min() >= PATCH_RADIUS + recipe["margin"]
         assert recipe["rescores"]["start"] == RECIPES[f"verifier-{fold}"]["rescores"]["start"]
     covered = sum(in_region(x, recipe["rescores"]["region"]).astype(int) for recipe in pair)
     assert (covered == 1).all()
