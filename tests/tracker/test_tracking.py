@@ -328,7 +328,6 @@ def test_min_track_len_drops_short_tracks(walkers):
     assert np.isnan(out.loc[out["gt"] == 1, "x_s"]).all()
 
 
-
 def test_tracks_that_score_low_on_average_are_dropped(walkers):
     dets = walkers([(50.0, 80.0, 3.0, 1.0), (300.0, 300.0, 0.0, 0.0)], 60, skip={(1, 30)})
     frame = dets["frame"].to_numpy()
