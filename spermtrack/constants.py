@@ -87,7 +87,7 @@ WHO_REFERENCE_LIMITS: dict[str, float] = {"progressive_pct": 30.0, "motile_pct":
 #: Version of what an analysis computes beyond its settings (detector defaults, shipped models, grading
 #: rules). Part of every rerun key and cache key: bump it when such a default changes, so that an archive
 #: rerun or a cross-check cache never reuses a result made under the old defaults.
-ANALYSIS_VERSION: int = 10
+ANALYSIS_VERSION: int = 11
 #: Spermatozoa WHO 2021 asks to assess for motility (at least 200, in two replicates of 200 each).
 WHO_MIN_ASSESSED: int = 200
 #: Fewer graded tracks than this make a warning: the percentages are too uncertain to report alone.

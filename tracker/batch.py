@@ -213,7 +213,8 @@ def refine(frame: np.ndarray, box: np.ndarray, score: np.ndarray, class_id: np.n
         columns["x_s"], columns["y_s"] = _lookup(dense, tid, frame)
     new_rows = None
     if cfg.interpolate:
-        g, f, values, src = interpolate_gaps(frame, box, tid, skip_after=long_start)
+        g, f, values, src = interpolate_gaps(frame, box, tid, skip_after=long_start,
+                                             max_gap=cfg.max_interpolated_gap)
         new_rows = {"frame": f, "x": values[:, 0], "y": values[:, 1], "w": values[:, 2], "h": values[:, 3],
                     "score": np.zeros(len(f)), "class_id": class_id[src], "track_id": g,
                     "confirmed": np.ones(len(f), dtype=bool)}

@@ -35,8 +35,9 @@ Steps, in the order :func:`refine` applies them:
 4. **Rauch-Tung-Striebel smoothing** (:func:`smooth_groups`) of every track, per axis,
    with the tracker's constant-velocity model; missed frames are prediction-only steps.
 5. **Interpolation** (:func:`interpolate_gaps`) of missed frames inside a track, except in a gap
-   that a long-gap round linked (a cell out of view, not a missed detection): it keeps the id and
-   gets no rows.
+   that a long-gap round linked (a cell out of view, not a missed detection) or one longer than
+   ``max_interpolated_gap`` (on annotated boxes every gap: ``annotated_max_interpolated_gap``): it keeps
+   the id and gets no rows.
 """
 
 from __future__ import annotations
@@ -501,7 +502,8 @@ def smooth_groups(frame: np.ndarray, xy: np.ndarray, group: np.ndarray, cfg: Tra
 
 
 def interpolate_gaps(frame: np.ndarray, values: np.ndarray, group: np.ndarray, *,
-                     skip_after: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                     skip_after: np.ndarray | None = None,
+                     max_gap: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Linear interpolation of the frames a group misses between two of its detections.
 
     Parameters
@@ -514,6 +516,8 @@ def interpolate_gaps(frame: np.ndarray, values: np.ndarray, group: np.ndarray, *
     skip_after : ndarray of bool, shape (n,), optional
         A gap whose later detection is flagged here is left empty (the long-gap links:
         :func:`close_long_gaps`).
+    max_gap : int, optional
+        A gap of more than this many missing frames is left empty (None: no limit).
 
     Returns
     -------
@@ -531,6 +535,8 @@ def interpolate_gaps(frame: np.ndarray, values: np.ndarray, group: np.ndarray, *
     gap = (g[1:] == g[:-1]) & (step > 1)
     if skip_after is not None:
         gap &= ~skip_after[idx[1:]]
+    if max_gap is not None:
+        gap &= step - 1 <= max_gap
     gap = np.flatnonzero(gap)
     n_new = step[gap] - 1
     if gap.size == 0:

@@ -20,7 +20,7 @@ from spermtrack.tracker.config import REFERENCE_FPS, REFERENCE_UM_PER_PX
     ("annotated_size_weight", -0.5), ("innovation_weight", 1.5), ("innovation_floor", 0.0),
     ("innovation_floor", 1e-160), ("innovation_ceiling", -1.0), ("size_weight", 1e300),
     ("annotated_size_weight", 1e300), ("long_gap", -1), ("long_gap", 10**7), ("annotated_long_gap", 2.5),
-    ("annotated_long_gap", -3),
+    ("annotated_long_gap", -3), ("max_interpolated_gap", -1), ("annotated_max_interpolated_gap", 1.5),
 ])
 def test_bad_values_name_the_field(field, value):
     with pytest.raises(InputError, match=field):
@@ -129,6 +129,15 @@ def test_annotated_scores_link_long_gaps_and_a_detector_s_do_not():
     assert get_config("sperm").adapted(np.linspace(0.1, 1.0, 1001)).long_gap == 0
     assert get_config("sperm", annotated_long_gap=None).adapted(np.ones(500)).long_gap == 0
     assert get_config("sperm", long_gap=40).adapted(np.ones(500)).long_gap == 40  # raised, not lowered
+
+
+def test_annotated_scores_get_no_interpolated_rows_and_a_detector_s_do():
+    assert get_config("sperm").max_interpolated_gap is None
+    assert get_config("sperm").adapted(np.ones(500)).max_interpolated_gap == 0
+    assert get_config("sperm").adapted(np.linspace(0.1, 1.0, 1001)).max_interpolated_gap is None
+    assert get_config("sperm", annotated_max_interpolated_gap=None).adapted(np.ones(500)).max_interpolated_gap is None
+    assert get_config("sperm", annotated_max_interpolated_gap=3,
+                      max_interpolated_gap=2).adapted(np.ones(500)).max_interpolated_gap == 2  # lowered, not raised
 
 
 def test_detector_scores_set_the_birth_score_and_a_longer_coast():

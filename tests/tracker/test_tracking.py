@@ -297,6 +297,7 @@ def test_backfill_gives_tentative_hits_their_id(walkers):
 
 def test_interpolated_rows_are_flagged_and_lie_on_the_line(walkers):
     dets = walkers([(50.0, 80.0, 3.0, 1.0)], 30, skip={(0, 10), (0, 11), (0, 12)})
+    dets["score"] = np.linspace(0.75, 0.95, len(dets))  # a detector's scores: its missing boxes are misses
     out = track(dets, "sperm")
     assert len(out) == len(dets) + 3
     assert not out["interpolated"].iloc[:len(dets)].any()
@@ -307,6 +308,17 @@ def test_interpolated_rows_are_flagged_and_lie_on_the_line(walkers):
     assert (new["score"] == 0).all() and (new["track_id"] == 1).all() and np.isnan(new["gt"]).all()
     assert list(new.index) == [len(dets), len(dets) + 1, len(dets) + 2]
     assert "interpolated" not in track(dets, "sperm", interpolate=False).columns
+    assert not track(dets, "sperm", max_interpolated_gap=2)["interpolated"].any()
+    assert track(dets, "sperm", max_interpolated_gap=3)["interpolated"].sum() == 3
+
+
+def test_on_annotated_boxes_a_frame_without_a_box_gets_no_row(walkers, id_count):
+    """An annotator who drew no box saw no cell: the track keeps its id across the frames, without rows."""
+    dets = walkers([(50.0, 80.0, 3.0, 1.0)], 30, score=1.0, skip={(0, 10), (0, 11), (0, 12)})
+    out = track(dets, "sperm")
+    assert len(out) == len(dets) and not out["interpolated"].any()
+    assert id_count(out).tolist() == [1]
+    assert track(dets, "sperm", annotated_max_interpolated_gap=None)["interpolated"].sum() == 3
 
 
 def test_rts_columns_smooth_a_noisy_line_and_leave_x_alone(walkers):
