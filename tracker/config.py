@@ -59,8 +59,7 @@ positives per frame with scores 0.2-0.7), scored by IDF1 and HOTA. The findings:
   annotated boxes gap closing weighs sizes too, and tracks are linked across up to 25 missed frames
   (``annotated_long_gap``; half a second at 50 fps: a cell out of focus that briefly comes back keeps its id)
   along their average path, without interpolated rows in such a gap. On annotated boxes no missed frame gets an
-  interpolated row (``annotated_max_interpolated_gap``): an annotator who drew no box saw no cell there. And
-  their gate is 4 px wider (``annotated_gate_margin``): a keyframe-interpolated box may jump 15-21 px in one frame.
+  interpolated row (``annotated_max_interpolated_gap``): an annotator who drew no box saw no cell there.
 - Where two heads meet, one detection often covers both for a few frames and the ids can leave the
   encounter exchanged (video 11 frames 0-1028: a still cell and a slow one 5-8 px apart, both trackers
   swapped them). In batch mode the offline step ``resolve_encounters`` compares the tracks' states
@@ -100,8 +99,6 @@ MAX_FRAMES = 1_000_000
 
 #: Largest ``size_weight``: the compiled engine's cost limit, gate^2 (1 + size_weight), must stay finite.
 MAX_SIZE_WEIGHT = 1e6
-#: Largest ``annotated_gate_margin``, px: the gate it widens must stay finite.
-MAX_GATE_MARGIN = 1e6
 #: Smallest ``innovation_floor``, px: the innovation scale, measurement_std^2 / floor^2, must stay finite.
 MIN_INNOVATION_FLOOR = 1e-3
 
@@ -193,17 +190,6 @@ class TrackerConfig(Config):
         in view, and there long gaps are bridged online (``uncertain_confident_max_age``) and interpolated; a
         long-gap pass there (accel 0.1 px/frame^2, gate 13.3) moved HOTA by -0.0025 to +0.0028 (video 11
         frames 0-1028: -0.0002 yolo, -0.0003 blob). ``None``: never.
-    annotated_gate_margin : float or None
-        Batch only, with ``birth_quantile``: on annotated boxes' scores (as ``annotated_size_weight``),
-        ``max_distance`` is raised by this many px. The real annotations are keyframe-interpolated: at a keyframe a
-        box may jump 15-21 px in one frame (video 12 of the training set, a cell at 3.5 px/frame on average), beyond
-        the gate, and the cell then gets a new id. Annotated boxes have no false positives, and the size term of
-        the cost (``annotated_size_weight``) tells apart the heads a wider gate lets in. Measured (clean boxes, HOTA,
-        gate 16 / 20 / 22 / 24 px): the first 20 s of the 16 training videos 0.9923 / 0.9933 / 0.9935 / 0.9936
-        (``benchmarks/tracker_tune.py --seconds 20 --noise clean --grid max_distance=...``); 20-s synthetic videos
-        at 5, 20 and 60 cells per frame (``--data synthetic``) 0.9986 / 0.9986 / 0.9982 / 0.9982; other synthetic
-        seeds (501-506 at 60 per frame, 501-503 at 20) 0.99859 / 0.99928 at 16 / 20 px (60 per frame; 20 per frame
-        0.99998 at both). A detector's false positives make a wider gate cost there, so it stays. ``None``: never.
     annotated_max_interpolated_gap : int or None
         Batch only, with ``birth_quantile``: on annotated boxes' scores (as ``annotated_size_weight``),
         ``max_interpolated_gap`` is lowered to at most this. A frame in which an annotator drew no box for a cell is
@@ -458,7 +444,6 @@ class TrackerConfig(Config):
     uncertain_confident_max_age: int | None = 35
     annotated_size_weight: float | None = 2.0
     annotated_long_gap: int | None = 25
-    annotated_gate_margin: float | None = 4.0
     annotated_max_interpolated_gap: int | None = 0
     class_aware: bool = False
     observation_recovery: bool = True
@@ -500,7 +485,6 @@ class TrackerConfig(Config):
         for name in ("smooth_accel_std", "smooth_measurement_std", "gap_accel_std"):
             self._optional_number(name, lo=0, lo_open=True)
         self._optional_number("annotated_size_weight", lo=0, hi=MAX_SIZE_WEIGHT)
-        self._optional_number("annotated_gate_margin", lo=0, hi=MAX_GATE_MARGIN)
         self._number("innovation_weight", lo=0, hi=1)
         self._number("iou_threshold", lo=0, lo_open=True, hi=1, hi_open=True)
         self._number("low_gate_scale", lo=0, lo_open=True, hi=1)
@@ -531,7 +515,7 @@ class TrackerConfig(Config):
     def adapted(self, scores) -> TrackerConfig:
         """This config adapted to the detections' ``scores`` (``birth_quantile``, ``uncertain_max_age``,
         ``uncertain_confident_max_age``, ``annotated_size_weight``, ``annotated_long_gap``,
-        ``annotated_gate_margin``, ``annotated_max_interpolated_gap``, ``track_score_ratio``).
+        ``annotated_max_interpolated_gap``, ``track_score_ratio``).
 
         Parameters
         ----------
@@ -543,7 +527,7 @@ class TrackerConfig(Config):
         TrackerConfig
             ``birth_score`` replaced, ``min_track_score`` raised with ``track_score_ratio`` (and, for a
             detector's scores, ``max_age`` and ``confident_max_age`` raised; for annotated boxes' scores,
-            ``size_weight``, ``long_gap`` and ``max_distance`` raised and ``max_interpolated_gap`` lowered) and
+            ``size_weight`` and ``long_gap`` raised and ``max_interpolated_gap`` lowered) and
             ``birth_quantile = None``;
             unchanged when ``birth_quantile`` is None or no score reaches ``low_score``. Scores are a
             detector's when they spread below ``birth_score_max`` or are continuous (:func:`detector_scores`).
@@ -558,7 +542,6 @@ class TrackerConfig(Config):
         birth = round(float(np.clip(np.quantile(usable, self.birth_quantile), low, self.birth_score_max)), 4)
         max_age, confident = self.max_age, self.confident_max_age
         size_weight, long_gap, max_interp = self.size_weight, self.long_gap, self.max_interpolated_gap
-        max_distance = self.max_distance
         if birth < self.birth_score_max or detector_scores(usable):
             if self.uncertain_max_age is not None:
                 max_age = max(max_age, self.uncertain_max_age)
@@ -569,16 +552,14 @@ class TrackerConfig(Config):
                 size_weight = max(size_weight, self.annotated_size_weight)
             if self.annotated_long_gap is not None:
                 long_gap = max(long_gap, self.annotated_long_gap)
-            if self.annotated_gate_margin is not None:
-                max_distance += self.annotated_gate_margin
             if self.annotated_max_interpolated_gap is not None:
                 max_interp = min(self.annotated_max_interpolated_gap, MAX_FRAMES if max_interp is None else max_interp)
         min_track_score = self.min_track_score
         if self.track_score_ratio is not None:
             min_track_score = max(min_track_score, round(self.track_score_ratio * birth, 4))
         return replace(self, birth_score=birth, max_age=max_age, confident_max_age=confident, size_weight=size_weight,
-                       long_gap=long_gap, max_distance=max_distance, max_interpolated_gap=max_interp,
-                       min_track_score=min_track_score, birth_quantile=None)
+                       long_gap=long_gap, max_interpolated_gap=max_interp, min_track_score=min_track_score,
+                       birth_quantile=None)
 
     @property
     def birth_threshold(self) -> float:

@@ -21,7 +21,6 @@ from spermtrack.tracker.config import REFERENCE_FPS, REFERENCE_UM_PER_PX
     ("innovation_floor", 1e-160), ("innovation_ceiling", -1.0), ("size_weight", 1e300),
     ("annotated_size_weight", 1e300), ("long_gap", -1), ("long_gap", 10**7), ("annotated_long_gap", 2.5),
     ("annotated_long_gap", -3), ("max_interpolated_gap", -1), ("annotated_max_interpolated_gap", 1.5),
-    ("annotated_gate_margin", -1.0), ("annotated_gate_margin", 1e300),
 ])
 def test_bad_values_name_the_field(field, value):
     with pytest.raises(InputError, match=field):
@@ -130,13 +129,6 @@ def test_annotated_scores_link_long_gaps_and_a_detector_s_do_not():
     assert get_config("sperm").adapted(np.linspace(0.1, 1.0, 1001)).long_gap == 0
     assert get_config("sperm", annotated_long_gap=None).adapted(np.ones(500)).long_gap == 0
     assert get_config("sperm", long_gap=40).adapted(np.ones(500)).long_gap == 40  # raised, not lowered
-
-
-def test_annotated_scores_widen_the_gate_and_a_detector_s_do_not():
-    assert get_config("sperm").adapted(np.ones(500)).max_distance == 20.0
-    assert get_config("sperm").adapted(np.linspace(0.1, 1.0, 1001)).max_distance == 16.0
-    assert get_config("sperm", annotated_gate_margin=None).adapted(np.ones(500)).max_distance == 16.0
-    assert get_config("sperm", max_distance=30.0).adapted(np.ones(500)).max_distance == 34.0
 
 
 def test_annotated_scores_get_no_interpolated_rows_and_a_detector_s_do():

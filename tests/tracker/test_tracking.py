@@ -312,16 +312,6 @@ def test_interpolated_rows_are_flagged_and_lie_on_the_line(walkers):
     assert track(dets, "sperm", max_interpolated_gap=3)["interpolated"].sum() == 3
 
 
-def test_on_annotated_boxes_a_keyframe_jump_beyond_the_detector_gate_keeps_the_id(walkers, id_count):
-    """A keyframe-interpolated annotation may jump 15-21 px in one frame; a detector's boxes keep the 16 px gate."""
-    dets = walkers([(50.0, 80.0, 2.0, 0.0)], 40, score=1.0)
-    dets.loc[dets["frame"] >= 20, "x"] += 17.0
-    assert id_count(track(dets, "sperm")).tolist() == [1]
-    assert id_count(track(dets, "sperm", annotated_gate_margin=None)).tolist() == [2]
-    dets["score"] = np.linspace(0.75, 0.95, len(dets))
-    assert id_count(track(dets, "sperm")).tolist() == [2]
-
-
 def test_on_annotated_boxes_a_frame_without_a_box_gets_no_row(walkers, id_count):
     """An annotator who drew no box saw no cell: the track keeps its id across the frames, without rows."""
     dets = walkers([(50.0, 80.0, 3.0, 1.0)], 30, score=1.0, skip={(0, 10), (0, 11), (0, 12)})
