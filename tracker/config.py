@@ -553,7 +553,8 @@ class TrackerConfig(Config):
             if self.annotated_long_gap is not None:
                 long_gap = max(long_gap, self.annotated_long_gap)
             if self.annotated_max_interpolated_gap is not None:
-                max_interp = min(self.annotated_max_interpolated_gap, MAX_FRAMES if max_interp is None else max_interp)
+                gap = self.annotated_max_interpolated_gap
+                max_interp = gap if max_interp is None else min(max_interp, gap)
         min_track_score = self.min_track_score
         if self.track_score_ratio is not None:
             min_track_score = max(min_track_score, round(self.track_score_ratio * birth, 4))

@@ -184,6 +184,18 @@ _VERIFIER_FOLDS = {
 _SPATIAL = {"left": ({"x_max": 292.0}, {"x_min": 320.0}), "right": ({"x_min": 348.0}, {"x_max": 320.0})}
 
 
+def _instrument_verifier(fold: str, side: str | None) -> tuple[str, dict]:
+    """Name and recipe of the fold verifier instrument ``fold`` (:data:`_VERIFIER_FOLDS`), learning from and
+    rescoring the whole frame, or with ``side`` (:data:`_SPATIAL`) one side of it, to rescore the other half."""
+    suffix = f"-{side}" if side else ""
+    name = f"verifier-{fold}{suffix}"
+    regions = {"region": _SPATIAL[side][0], "rescores_region": _SPATIAL[side][1]} if side else {}
+    return name, _verifier_recipe(
+        f"head_verifier_{fold}{suffix.replace('-', '_')}.onnx",
+        f"python -m spermtrack.training.recipes {name} --work WORK --visem ../shared/reference/visem_real "
+        "--svia ../shared/reference/svia", **_VERIFIER_FOLDS[fold], **regions)
+
+
 #: The recipes, with everything that decides the result.
 RECIPES: dict[str, dict] = {
     "synth": {
@@ -254,13 +266,7 @@ RECIPES: dict[str, dict] = {
     # tuning instruments, never shipped: each trains on the other crossfit split only, so that
     # benchmarks/crossfit_bench.py --verify rescores each split with a verifier that never saw its frames; the
     # -left|-right ones also on one side of the frame only, to rescore the other half (--verify spatial)
-    **{f"verifier-{fold}{'-' + side if side else ''}": _verifier_recipe(
-        f"head_verifier_{fold}{'_' + side if side else ''}.onnx",
-        f"python -m spermtrack.training.recipes verifier-{fold}{'-' + side if side else ''} --work WORK "
-        "--visem ../shared/reference/visem_real --svia ../shared/reference/svia",
-        **_VERIFIER_FOLDS[fold],
-        **({"region": _SPATIAL[side][0], "rescores_region": _SPATIAL[side][1]} if side else {}))
-       for fold in _VERIFIER_FOLDS for side in (None, "left", "right")},
+    **dict(_instrument_verifier(fold, side) for fold in _VERIFIER_FOLDS for side in (None, "left", "right")),
     "trackpy": {
         "command": "python -m spermtrack.training.recipes trackpy --work WORK --visem ../shared/reference/visem_real",
         "real": {"video": "11", "start": 0, "stop": 1029, "step": 10}, "max_dist": 10.0,
